@@ -1,0 +1,3 @@
+module github.com/relayfn/relayfn
+
+go 1.26.8
