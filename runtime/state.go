@@ -1,0 +1,198 @@
+package runtime
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	lua "github.com/yuin/gopher-lua"
+)
+
+// removedBase are the base functions a sandboxed function must not reach.
+var removedBase = []string{
+	"collectgarbage", "dofile", "getfenv", "load", "loadfile", "loadstring",
+	"setfenv", "newproxy", "module", "_printregs", "_GOPHER_LUA_VERSION",
+	"require", "print", "_G",
+}
+
+// state is one pooled Lua state with its libraries captured once.
+type state struct {
+	e       *Engine
+	L       *lua.LState
+	base    *frozen            // base functions, copied into each env
+	libs    map[string]*frozen // string, table, math, os
+	libKeys []string
+	mods    map[string]*frozen // engine modules opened in this state
+	strMeta *lua.LTable        // the string metatable; __index is set per invocation
+	rMeta   *lua.LTable
+	cfgMeta *lua.LTable
+	hdrMeta *lua.LTable
+	logMod  *frozen
+}
+
+func newState(e *Engine) (*state, error) {
+	L := lua.NewState(lua.Options{
+		SkipOpenLibs:    true,
+		CallStackSize:   e.opts.CallStackSize,
+		RegistrySize:    1024 * 4,
+		RegistryMaxSize: 1024 * 256,
+	})
+	s := &state{e: e, L: L, libs: map[string]*frozen{}, mods: map[string]*frozen{}}
+	for _, lib := range []struct {
+		name string
+		open lua.LGFunction
+	}{
+		{lua.BaseLibName, lua.OpenBase},
+		{lua.TabLibName, lua.OpenTable},
+		{lua.StringLibName, lua.OpenString},
+		{lua.MathLibName, lua.OpenMath},
+		{lua.OsLibName, lua.OpenOs},
+	} {
+		L.Push(L.NewFunction(lib.open))
+		L.Push(lua.LString(lib.name))
+		if err := L.PCall(1, 0, nil); err != nil {
+			L.Close()
+			return nil, fmt.Errorf("open %s library: %w", lib.name, err)
+		}
+	}
+	g := L.G.Global
+	for _, name := range removedBase {
+		g.RawSetString(name, lua.LNil)
+	}
+	g.RawSetString("print", L.NewFunction(luaPrint))
+	g.RawSetString("require", L.NewFunction(s.require))
+	s.base = freeze(g)
+
+	str := L.GetGlobal("string").(*lua.LTable)
+	str.RawSetString("dump", lua.LNil)
+	installStringLimits(L, str, e.opts.MaxStringBytes)
+	tbl := L.GetGlobal("table").(*lua.LTable)
+	installTableLimits(L, tbl, e.opts.MaxStringBytes)
+	osFull := L.GetGlobal("os").(*lua.LTable)
+	osSafe := L.NewTable()
+	for _, name := range []string{"time", "date", "clock"} {
+		osSafe.RawSetString(name, osFull.RawGetString(name))
+	}
+	s.libs["string"] = freeze(str)
+	s.libs["table"] = freeze(tbl)
+	s.libs["math"] = freeze(L.GetGlobal("math").(*lua.LTable))
+	s.libs["os"] = freeze(osSafe)
+	for k := range s.libs {
+		s.libKeys = append(s.libKeys, k)
+	}
+	sort.Strings(s.libKeys)
+
+	// The string metatable is shared by every string of the state: lock it
+	// so getmetatable("") cannot reach the shared string table.
+	s.strMeta = L.NewTable()
+	s.strMeta.RawSetString("__metatable", lua.LString("locked"))
+	L.SetMetatable(lua.LString(""), s.strMeta)
+
+	s.logMod = freeze(newLogModule(L))
+	s.rMeta = newRequestMeta(L)
+	s.cfgMeta = newConfigMeta(L)
+	s.hdrMeta = newHeaderMeta(L)
+	return s, nil
+}
+
+// env builds the fresh global environment of one invocation.
+func (s *state) env(call *Call) *lua.LTable {
+	L := s.L
+	env := s.base.table(L)
+	for _, name := range s.libKeys {
+		env.RawSetString(name, s.libs[name].table(L))
+	}
+	env.RawSetString("_G", env)
+	logT := s.logMod.table(L)
+	env.RawSetString("log", logT)
+	call.required["log"] = logT
+	s.strMeta.RawSetString("__index", env.RawGetString("string"))
+
+	r := L.NewUserData()
+	r.Value = call
+	r.Metatable = s.rMeta
+	env.RawSetString("r", r)
+	cfg := L.NewUserData()
+	cfg.Value = call
+	cfg.Metatable = s.cfgMeta
+	env.RawSetString("cfg", cfg)
+	return env
+}
+
+// run executes fn for call on this state. A non-nil error means the state
+// must not be reused.
+func (s *state) run(ctx context.Context, cancel context.CancelCauseFunc, call *Call, fn *Function) (err error) {
+	L := s.L
+	call.state = s
+	vm := &vmCtx{Context: ctx, done: ctx.Done(), call: call, cancel: cancel, guard: s.e.guard, epoch: s.e.guard.epoch.Load()}
+	call.env = s.env(call)
+	L.SetContext(vm)
+	defer func() {
+		L.RemoveContext()
+		call.state = nil
+	}()
+	lfn := L.NewFunctionFromProto(fn.proto)
+	lfn.Env = call.env
+	L.Push(lfn)
+	perr := L.PCall(0, 0, nil)
+	L.SetTop(0)
+	if perr != nil {
+		err = luaError(perr)
+		if cause := context.Cause(ctx); cause != nil {
+			if fe, ok := err.(*FunctionError); ok && fe.Cause == nil {
+				fe.Cause = cause
+			}
+		}
+		return err
+	}
+	if cause := context.Cause(ctx); cause != nil {
+		// The deadline passed while the last instruction (a module call)
+		// was running: the function did not finish in time.
+		return &FunctionError{Message: fmt.Sprintf("%s: %v", fn.Name, cause), Cause: cause}
+	}
+	return nil
+}
+
+// require resolves only the engine's modules and the invocation's own.
+func (s *state) require(L *lua.LState) int {
+	name := L.CheckString(1)
+	call := CallOf(L)
+	if call == nil {
+		L.RaiseError("require called outside an invocation")
+	}
+	if t, ok := call.required[name]; ok {
+		L.Push(t)
+		return 1
+	}
+	var t *lua.LTable
+	if m, ok := call.modules[name]; ok {
+		t = m.Open(L)
+	} else if m, ok := s.e.modules[name]; ok {
+		f, ok := s.mods[name]
+		if !ok {
+			f = freeze(m.Open(L))
+			s.mods[name] = f
+		}
+		t = f.table(L)
+	} else {
+		L.RaiseError("module %q not found (available: %s)", name, strings.Join(s.available(call), ", "))
+	}
+	call.required[name] = t
+	L.Push(t)
+	return 1
+}
+
+func (s *state) available(call *Call) []string {
+	names := []string{"log"}
+	for n := range s.e.modules {
+		names = append(names, n)
+	}
+	for n := range call.modules {
+		if _, ok := s.e.modules[n]; !ok {
+			names = append(names, n)
+		}
+	}
+	sort.Strings(names)
+	return names
+}
