@@ -6,6 +6,7 @@ import (
 	"runtime/metrics"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	lua "github.com/yuin/gopher-lua"
 )
@@ -134,6 +135,14 @@ type walker struct {
 func (w *walker) push(v lua.LValue) {
 	switch x := v.(type) {
 	case lua.LString:
+		// A string referenced many times is stored once: count it once.
+		if len(x) >= 64 {
+			p := unsafe.StringData(string(x))
+			if _, ok := w.seen[p]; ok {
+				return
+			}
+			w.seen[p] = struct{}{}
+		}
 		w.size += uint64(len(x)) + 16
 	case *lua.LTable, *lua.LFunction, *lua.LUserData:
 		if _, ok := w.seen[x]; ok {
@@ -141,8 +150,8 @@ func (w *walker) push(v lua.LValue) {
 		}
 		w.seen[x] = struct{}{}
 		w.stack = append(w.stack, x)
-	default:
-		w.size += 16
+	case lua.LNumber:
+		w.size += 8 // boxed in its interface
 	}
 }
 
@@ -158,7 +167,7 @@ func (w *walker) run() {
 			}
 			// Next rather than ForEach, to stop early inside a huge table.
 			for k, v := x.Next(lua.LNil); k != lua.LNil && w.size <= w.limit; k, v = x.Next(k) {
-				w.size += 16
+				w.size += 24
 				w.push(k)
 				w.push(v)
 			}

@@ -66,6 +66,7 @@ func newState(e *Engine) (*state, error) {
 
 	str := L.GetGlobal("string").(*lua.LTable)
 	str.RawSetString("dump", lua.LNil)
+	str.RawSetString("__index", lua.LNil) // OpenString points it at the shared table
 	installStringLimits(L, str, e.opts.MaxStringBytes)
 	tbl := L.GetGlobal("table").(*lua.LTable)
 	installTableLimits(L, tbl, e.opts.MaxStringBytes)
