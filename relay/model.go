@@ -1,0 +1,166 @@
+package relay
+
+import (
+	"net/http"
+	"time"
+)
+
+// Auth types a bucket can require of the callers of its inputs.
+const (
+	AuthNone  = "none"
+	AuthBasic = "basic"
+	AuthToken = "token"
+)
+
+// Response modes of an input.
+const (
+	// ResponseDefault answers 200 with an empty body at once.
+	ResponseDefault = "default"
+	// ResponseStatic answers the input's configured status, headers and body.
+	ResponseStatic = "static"
+	// ResponseFunction answers what the input's function set (200 and an
+	// empty body when it set nothing).
+	ResponseFunction = "function"
+	// ResponseDestination waits for the first output's answer and relays it.
+	ResponseDestination = "destination"
+)
+
+// Delivery states.
+const (
+	DeliveryPending   = "pending"
+	DeliverySucceeded = "succeeded"
+	DeliveryFailed    = "failed"
+	// DeliveryStopped is a delivery its output function stopped, or that a
+	// function error ended: nothing was sent.
+	DeliveryStopped = "stopped"
+)
+
+// Bucket groups inputs and outputs.
+type Bucket struct {
+	ID          string     `json:"id"`
+	Name        string     `json:"name"`
+	Description string     `json:"description,omitempty"`
+	Auth        BucketAuth `json:"auth"`
+	// Ephemeral buckets never store bodies, headers or queries.
+	Ephemeral bool      `json:"ephemeral"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// BucketAuth is what callers of a bucket's inputs must present.
+type BucketAuth struct {
+	Type     string `json:"type"`
+	Username string `json:"username,omitempty"`
+	// PasswordHash is the bcrypt hash of the basic-auth password.
+	PasswordHash string `json:"-"`
+}
+
+// Token is a bucket's ingress token or an admin API token. Only the bcrypt
+// hash of its secret is kept; the secret is shown once, when it is made.
+type Token struct {
+	ID string `json:"id"`
+	// BucketID is empty for an admin token.
+	BucketID   string    `json:"bucket_id,omitempty"`
+	Name       string    `json:"name,omitempty"`
+	SecretHash string    `json:"-"`
+	CreatedAt  time.Time `json:"created_at"`
+}
+
+// Input is a public endpoint of a bucket: /v1/webhooks/{id}.
+type Input struct {
+	ID          string         `json:"id"`
+	BucketID    string         `json:"bucket_id"`
+	Name        string         `json:"name"`
+	Description string         `json:"description,omitempty"`
+	FunctionID  string         `json:"function_id,omitempty"`
+	Response    ResponseConfig `json:"response"`
+	CreatedAt   time.Time      `json:"created_at"`
+}
+
+// ResponseConfig is how an input answers its caller.
+type ResponseConfig struct {
+	Mode    string            `json:"mode"`
+	Status  int               `json:"status,omitempty"`
+	Headers map[string]string `json:"headers,omitempty"`
+	Body    string            `json:"body,omitempty"`
+	// Timeout bounds the wait for the destination in destination mode.
+	Timeout time.Duration `json:"timeout,omitempty"`
+}
+
+// Output is a destination of a bucket's webhooks.
+type Output struct {
+	ID          string `json:"id"`
+	BucketID    string `json:"bucket_id"`
+	Name        string `json:"name"`
+	Destination string `json:"destination"`
+	FunctionID  string `json:"function_id,omitempty"`
+	// ResponseFunctionID runs after the final delivery attempt, with the
+	// destination's answer as its request.
+	ResponseFunctionID string `json:"response_function_id,omitempty"`
+	// LockPath keeps the destination's path: the webhook's extra path is
+	// not appended.
+	LockPath  bool          `json:"lock_path"`
+	Timeout   time.Duration `json:"timeout"`
+	Retries   RetryPolicy   `json:"retries"`
+	Internal  bool          `json:"internal"`
+	Disabled  bool          `json:"disabled"`
+	CreatedAt time.Time     `json:"created_at"`
+}
+
+// RetryPolicy is how often and how fast a failed delivery is retried.
+type RetryPolicy struct {
+	MaxAttempts int `json:"max_attempts"`
+	// Backoff is "exponential" (with jitter) or "fixed".
+	Backoff         string        `json:"backoff"`
+	InitialInterval time.Duration `json:"initial_interval"`
+	MaxInterval     time.Duration `json:"max_interval"`
+}
+
+// HTTPRequest is a stored request: a webhook as received or as rewritten by
+// the input's function.
+type HTTPRequest struct {
+	Method   string      `json:"method"`
+	Path     string      `json:"path"`
+	RawQuery string      `json:"raw_query"`
+	Header   http.Header `json:"headers"`
+	Body     []byte      `json:"body"`
+}
+
+// Webhook is one request received on an input, as the input's function
+// left it. For an ephemeral bucket, Request holds only the method.
+type Webhook struct {
+	ID         string      `json:"id"`
+	BucketID   string      `json:"bucket_id"`
+	InputID    string      `json:"input_id"`
+	ReceivedAt time.Time   `json:"received_at"`
+	Request    HTTPRequest `json:"request"`
+	// Status is what the caller was answered.
+	Status        int      `json:"status"`
+	FunctionError string   `json:"function_error,omitempty"`
+	Logs          []string `json:"logs,omitempty"`
+}
+
+// Delivery is a webhook's journey to one output.
+type Delivery struct {
+	ID            string    `json:"id"`
+	WebhookID     string    `json:"webhook_id"`
+	BucketID      string    `json:"bucket_id"`
+	OutputID      string    `json:"output_id"`
+	State         string    `json:"state"`
+	Attempts      int       `json:"attempts"`
+	NextAttemptAt time.Time `json:"next_attempt_at"`
+	LastStatus    int       `json:"last_status,omitempty"`
+	LastError     string    `json:"last_error,omitempty"`
+	CreatedAt     time.Time `json:"created_at"`
+	UpdatedAt     time.Time `json:"updated_at"`
+}
+
+// Attempt is one try of a delivery.
+type Attempt struct {
+	DeliveryID string    `json:"delivery_id"`
+	N          int       `json:"n"`
+	StartedAt  time.Time `json:"started_at"`
+	DurationMS float64   `json:"duration_ms"`
+	Status     int       `json:"status,omitempty"`
+	Error      string    `json:"error,omitempty"`
+	Logs       []string  `json:"logs,omitempty"`
+}

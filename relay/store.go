@@ -1,0 +1,76 @@
+package relay
+
+import (
+	"context"
+	"time"
+
+	"github.com/relayfn/relayfn/functions"
+)
+
+// Store is the relay's durable state. The embedded SQLite implementation
+// (relay/store/sqlite) is the default; the interface is small enough for a
+// PostgreSQL one. Lookups of a missing record return an error wrapping
+// functions.ErrNotFound; a taken name, functions.ErrConflict.
+//
+// Implementations encrypt request bodies, headers, queries, logs and
+// function configuration at rest, and write none of the first four for an
+// ephemeral bucket.
+type Store interface {
+	functions.Store
+
+	CreateBucket(ctx context.Context, b *Bucket) error
+	// GetBucket finds a bucket by ID or name.
+	GetBucket(ctx context.Context, idOrName string) (*Bucket, error)
+	ListBuckets(ctx context.Context) ([]*Bucket, error)
+	UpdateBucket(ctx context.Context, b *Bucket) error
+	// DeleteBucket deletes the bucket with its inputs, outputs and tokens.
+	DeleteBucket(ctx context.Context, id string) error
+
+	CreateInput(ctx context.Context, in *Input) error
+	GetInput(ctx context.Context, id string) (*Input, error)
+	// ListInputs lists a bucket's inputs, or every input for "".
+	ListInputs(ctx context.Context, bucketID string) ([]*Input, error)
+	UpdateInput(ctx context.Context, in *Input) error
+	DeleteInput(ctx context.Context, id string) error
+
+	CreateOutput(ctx context.Context, out *Output) error
+	GetOutput(ctx context.Context, id string) (*Output, error)
+	// ListOutputs lists a bucket's outputs, or every output for "".
+	ListOutputs(ctx context.Context, bucketID string) ([]*Output, error)
+	UpdateOutput(ctx context.Context, out *Output) error
+	DeleteOutput(ctx context.Context, id string) error
+
+	CreateToken(ctx context.Context, t *Token) error
+	GetToken(ctx context.Context, id string) (*Token, error)
+	// ListTokens lists a bucket's tokens, or the admin tokens for "".
+	ListTokens(ctx context.Context, bucketID string) ([]*Token, error)
+	DeleteToken(ctx context.Context, id string) error
+
+	// SaveWebhook stores w and its deliveries in one transaction. When it
+	// returns nil, they survive a crash of the process.
+	SaveWebhook(ctx context.Context, w *Webhook, ds []*Delivery) error
+	GetWebhook(ctx context.Context, id string) (*Webhook, error)
+	// AddDeliveries stores new deliveries of stored webhooks (a replay).
+	AddDeliveries(ctx context.Context, ds []*Delivery) error
+	// PendingDeliveries returns every delivery still pending, oldest first:
+	// what a restarted relay resumes.
+	PendingDeliveries(ctx context.Context) ([]*Delivery, error)
+	// RecordAttempt saves an attempt and the delivery's new state together.
+	RecordAttempt(ctx context.Context, d *Delivery, a *Attempt) error
+	GetDelivery(ctx context.Context, id string) (*Delivery, []*Attempt, error)
+	ListDeliveries(ctx context.Context, f DeliveryFilter) ([]*Delivery, error)
+
+	Close() error
+}
+
+// DeliveryFilter selects deliveries; zero fields select everything.
+type DeliveryFilter struct {
+	BucketID  string
+	OutputID  string
+	WebhookID string
+	State     string
+	// Before lists deliveries created before this time (for paging).
+	Before time.Time
+	// Limit caps the result (newest first); 0 means 100.
+	Limit int
+}
