@@ -1,0 +1,268 @@
+package relay
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/relayfn/relayfn/egress"
+)
+
+func (s *Server) worker(ctx context.Context) {
+	defer s.workers.Done()
+	for {
+		j, ok := s.queue.pop()
+		if !ok {
+			return
+		}
+		s.deliver(ctx, j)
+	}
+}
+
+// outcome of one attempt.
+type outcome struct {
+	status int
+	header http.Header
+	body   []byte
+	err    error
+	retry  bool
+}
+
+// deliver makes one attempt of j and records it.
+func (s *Server) deliver(ctx context.Context, j *job) {
+	d := j.d
+	start := s.opts.Now()
+	a := &Attempt{DeliveryID: d.ID, N: d.Attempts + 1, StartedAt: start.UTC()}
+	rt := s.routes.Load()
+	or := rt.outputs[d.OutputID]
+	final := func(state string, msg string) {
+		d.State, d.LastError, d.Attempts, d.UpdatedAt = state, msg, a.N, s.opts.Now().UTC()
+		a.Error = msg
+		a.DurationMS = msSince(s.opts.Now(), start)
+		s.record(ctx, d, a)
+		s.metrics.deliveries.WithLabelValues(state).Inc()
+		s.notify(d.ID, outcome{status: http.StatusBadGateway, body: []byte(msg + "\n")})
+	}
+	if or == nil {
+		final(DeliveryFailed, "output no longer exists")
+		return
+	}
+	req := j.req
+	if req == nil {
+		if j.ephemeral {
+			final(DeliveryFailed, "lost: ephemeral bucket webhooks are kept in memory only")
+			return
+		}
+		wh, err := s.store.GetWebhook(ctx, d.WebhookID)
+		if err != nil {
+			s.log.Error("load webhook for delivery", "delivery", d.ID, "error", err)
+			s.retryLater(ctx, j, a, or, outcome{err: err, retry: true}, start)
+			return
+		}
+		if wh.Request.Header == nil && wh.Request.Body == nil && or.bucket.Ephemeral {
+			final(DeliveryFailed, "lost: ephemeral bucket webhooks are kept in memory only")
+			return
+		}
+		req = &wh.Request
+	}
+	out := *req
+	md := metadata(or.bucket, nil, or.output)
+	if or.fn != nil {
+		res := s.invoke(ctx, or.fn, out, md)
+		a.Logs = res.Logs
+		if res.Err != nil {
+			final(DeliveryStopped, "output function failed: "+res.Error)
+			return
+		}
+		if res.StopForwarding {
+			final(DeliveryStopped, "output function stopped forwarding")
+			return
+		}
+		out = applyResult(out, res)
+	}
+	oc := s.send(ctx, or, &out)
+	if oc.retry && a.N < maxAttempts(or.output) && ctx.Err() == nil {
+		s.retryLater(ctx, j, a, or, oc, start)
+		return
+	}
+	a.Status = oc.status
+	a.DurationMS = msSince(s.opts.Now(), start)
+	d.Attempts, d.LastStatus, d.UpdatedAt = a.N, oc.status, s.opts.Now().UTC()
+	d.State = DeliverySucceeded
+	if oc.err != nil || oc.status >= 300 && oc.status != http.StatusNotModified || oc.status < 200 {
+		d.State = DeliveryFailed
+	}
+	if oc.err != nil {
+		d.LastError, a.Error = oc.err.Error(), oc.err.Error()
+	} else {
+		d.LastError = ""
+	}
+	if or.respFn != nil {
+		a.Logs = append(a.Logs, s.runResponseFunction(ctx, or, md, oc)...)
+	}
+	s.record(ctx, d, a)
+	s.metrics.deliveries.WithLabelValues(d.State).Inc()
+	s.notify(d.ID, oc)
+}
+
+// retryLater records a failed attempt and schedules the next one.
+func (s *Server) retryLater(ctx context.Context, j *job, a *Attempt, or *outputRoute, oc outcome, start time.Time) {
+	d := j.d
+	now := s.opts.Now()
+	a.Status = oc.status
+	a.DurationMS = msSince(now, start)
+	if oc.err != nil {
+		a.Error = oc.err.Error()
+	}
+	d.Attempts, d.LastStatus, d.LastError, d.UpdatedAt = a.N, oc.status, a.Error, now.UTC()
+	d.State = DeliveryPending
+	d.NextAttemptAt = now.Add(backoff(or.output.Retries, a.N)).UTC()
+	s.record(ctx, d, a)
+	s.metrics.deliveries.WithLabelValues("retry").Inc()
+	s.metrics.retries.Inc()
+	s.notify(d.ID, oc)
+	if !j.ephemeral {
+		j.req = nil // reload on retry rather than hold the body
+	}
+	s.queue.schedule(j, d.NextAttemptAt, now)
+}
+
+func (s *Server) record(ctx context.Context, d *Delivery, a *Attempt) {
+	if err := s.store.RecordAttempt(context.WithoutCancel(ctx), d, a); err != nil {
+		s.log.Error("record delivery attempt", "delivery", d.ID, "error", err)
+	}
+}
+
+// notify hands the first answer to a caller waiting in destination mode.
+func (s *Server) notify(deliveryID string, oc outcome) {
+	s.waitMu.Lock()
+	ch, ok := s.waiters[deliveryID]
+	delete(s.waiters, deliveryID)
+	s.waitMu.Unlock()
+	if !ok {
+		return
+	}
+	a := destAnswer{status: oc.status, header: oc.header, body: oc.body}
+	if oc.err != nil {
+		a = destAnswer{status: http.StatusBadGateway, body: []byte("destination unreachable\n")}
+	}
+	ch <- a
+}
+
+// send makes the HTTP request to the output's destination.
+func (s *Server) send(ctx context.Context, or *outputRoute, req *HTTPRequest) outcome {
+	target, err := destinationURL(or.output, req)
+	if err != nil {
+		return outcome{err: err}
+	}
+	timeout := or.output.Timeout
+	if timeout <= 0 {
+		timeout = DefaultOutputTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	hr, err := http.NewRequestWithContext(ctx, req.Method, target, bytes.NewReader(req.Body))
+	if err != nil {
+		return outcome{err: fmt.Errorf("build request: %w", err)}
+	}
+	for k, v := range req.Header {
+		hr.Header[k] = v
+	}
+	removeHopHeaders(hr.Header)
+	hr.Header.Del("Host")
+	resp, err := s.sender.Do(ctx, or.bucket.Name, hr)
+	if err != nil {
+		return outcome{err: err, retry: retryable(err)}
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, DefaultMaxResponseBodySize))
+	if err != nil {
+		return outcome{status: resp.StatusCode, err: fmt.Errorf("read response: %w", err), retry: true}
+	}
+	removeHopHeaders(resp.Header)
+	resp.Header.Del("Content-Length")
+	st := resp.StatusCode
+	return outcome{status: st, header: resp.Header, body: body, retry: st >= 500 || st == http.StatusTooManyRequests || st == http.StatusRequestTimeout}
+}
+
+// retryable tells network trouble (worth retrying) from a refusal by the
+// egress policy (final).
+func retryable(err error) bool {
+	return !errors.Is(err, egress.ErrDenied)
+}
+
+// destinationURL joins the output's destination with the request's extra
+// path (unless the output locks its path) and query.
+func destinationURL(o *Output, req *HTTPRequest) (string, error) {
+	u, err := url.Parse(o.Destination)
+	if err != nil {
+		return "", fmt.Errorf("output %s: destination: %w", o.Name, err)
+	}
+	if !o.LockPath && req.Path != "" && req.Path != "/" {
+		u.Path = strings.TrimSuffix(u.Path, "/") + "/" + strings.TrimPrefix(req.Path, "/")
+		u.RawPath = ""
+	}
+	if req.RawQuery != "" {
+		if u.RawQuery != "" {
+			u.RawQuery += "&" + req.RawQuery
+		} else {
+			u.RawQuery = req.RawQuery
+		}
+	}
+	return u.String(), nil
+}
+
+// runResponseFunction runs the output's response function with the
+// destination's answer as its request; its logs join the attempt's.
+func (s *Server) runResponseFunction(ctx context.Context, or *outputRoute, md map[string]string, oc outcome) []string {
+	md["status"] = strconv.Itoa(oc.status)
+	if oc.err != nil {
+		md["error"] = oc.err.Error()
+	}
+	res := s.invoke(ctx, or.respFn, HTTPRequest{Method: http.MethodPost, Path: "/", Header: oc.header, Body: oc.body}, md)
+	logs := res.Logs
+	if res.Err != nil {
+		logs = append(logs, "response function failed: "+res.Error)
+	}
+	return logs
+}
+
+func maxAttempts(o *Output) int {
+	if o.Retries.MaxAttempts > 0 {
+		return o.Retries.MaxAttempts
+	}
+	return DefaultMaxAttempts
+}
+
+// backoff is the wait before attempt n+1: exponential from the initial
+// interval (fixed when the policy says so), capped, with ±20% jitter.
+func backoff(p RetryPolicy, n int) time.Duration {
+	initial, maxI := p.InitialInterval, p.MaxInterval
+	if initial <= 0 {
+		initial = DefaultInitialInterval
+	}
+	if maxI <= 0 {
+		maxI = DefaultMaxInterval
+	}
+	d := initial
+	if p.Backoff != "fixed" {
+		for i := 1; i < n && d < maxI; i++ {
+			d *= 2
+		}
+	}
+	d = min(d, maxI)
+	jitter := 0.8 + 0.4*rand.Float64()
+	return time.Duration(float64(d) * jitter)
+}
+
+func msSince(now, start time.Time) float64 {
+	return float64(now.Sub(start).Microseconds()) / 1000
+}

@@ -1,0 +1,210 @@
+package relay
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/relayfn/relayfn/runtime"
+)
+
+// destAnswer is the destination's answer relayed to a caller waiting in
+// destination mode.
+type destAnswer struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+// hopHeaders are not forwarded in either direction (RFC 9110 §7.6.1).
+var hopHeaders = []string{
+	"Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization",
+	"Proxy-Connection", "Te", "Trailer", "Transfer-Encoding", "Upgrade",
+}
+
+func removeHopHeaders(h http.Header) {
+	for _, f := range h["Connection"] {
+		for _, name := range strings.Split(f, ",") {
+			if name = strings.TrimSpace(name); name != "" {
+				h.Del(name)
+			}
+		}
+	}
+	for _, name := range hopHeaders {
+		h.Del(name)
+	}
+}
+
+const webhookPrefix = "/v1/webhooks/"
+
+// serveWebhook is the ingress: /v1/webhooks/{input_id}[/extra/path].
+func (s *Server) serveWebhook(w http.ResponseWriter, r *http.Request) {
+	rest := strings.TrimPrefix(r.URL.EscapedPath(), webhookPrefix)
+	id, extra, _ := strings.Cut(rest, "/")
+	extra = "/" + extra
+	if p, err := url.PathUnescape(extra); err == nil {
+		extra = p
+	}
+	rt := s.routes.Load()
+	route := rt.inputs[id]
+	if route == nil {
+		// Answer exactly as a known input does, body read included.
+		io.Copy(io.Discard, io.LimitReader(r.Body, s.opts.MaxBodyBytes))
+		s.metrics.received.WithLabelValues("", strconv.Itoa(s.opts.UnknownInputStatus)).Inc()
+		w.WriteHeader(s.opts.UnknownInputStatus)
+		return
+	}
+	b := route.bucket
+	answer := func(status int) {
+		s.metrics.received.WithLabelValues(b.Name, strconv.Itoa(status)).Inc()
+	}
+
+	header := r.Header.Clone()
+	query := r.URL.Query()
+	if !s.authorize(rt, b, header, query) {
+		io.Copy(io.Discard, io.LimitReader(r.Body, s.opts.MaxBodyBytes))
+		answer(http.StatusUnauthorized)
+		if b.Auth.Type == AuthBasic {
+			w.Header().Set("WWW-Authenticate", `Basic realm="relayfn"`)
+		}
+		http.Error(w, "unauthorized", http.StatusUnauthorized)
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			answer(http.StatusRequestEntityTooLarge)
+			http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)
+			return
+		}
+		answer(http.StatusBadRequest)
+		http.Error(w, "could not read the request body", http.StatusBadRequest)
+		return
+	}
+	removeHopHeaders(header)
+	header.Del("Content-Length")
+	rawQuery := r.URL.RawQuery
+	if b.Auth.Type == AuthToken && r.URL.Query().Has("token") && !query.Has("token") {
+		rawQuery = query.Encode() // the token parameter was the credential
+	}
+	req := HTTPRequest{Method: r.Method, Path: extra, RawQuery: rawQuery, Header: header, Body: body}
+
+	wh := &Webhook{ID: uuid.NewString(), BucketID: b.ID, InputID: route.input.ID, ReceivedAt: s.opts.Now().UTC()}
+	var res *runtime.Result
+	forward := true
+	if route.fn != nil {
+		res = s.invoke(r.Context(), route.fn, req, metadata(b, route.input, nil))
+		wh.Logs = res.Logs
+		if res.Err != nil {
+			wh.FunctionError = res.Error
+		}
+		forward = res.Forward()
+		req = applyResult(req, res)
+	}
+	wh.Request = req
+
+	var ds []*Delivery
+	if forward {
+		for _, o := range route.outputs {
+			if o.output.Disabled {
+				continue
+			}
+			ds = append(ds, &Delivery{
+				ID: uuid.NewString(), WebhookID: wh.ID, BucketID: b.ID, OutputID: o.output.ID,
+				State: DeliveryPending, NextAttemptAt: wh.ReceivedAt, CreatedAt: wh.ReceivedAt, UpdatedAt: wh.ReceivedAt,
+			})
+		}
+	}
+
+	mode := route.input.Response.Mode
+	functionAnswered := res != nil && res.Response.Modified
+	wait := mode == ResponseDestination && len(ds) > 0 && !(functionAnswered && !forward)
+	status, hdr, respBody := s.plannedAnswer(route.input, res)
+	if wait {
+		wh.Status = 0 // decided by the destination
+	} else {
+		wh.Status = status
+	}
+
+	var waiter chan destAnswer
+	if wait {
+		waiter = make(chan destAnswer, 1)
+		s.waitMu.Lock()
+		s.waiters[ds[0].ID] = waiter
+		s.waitMu.Unlock()
+		defer func() {
+			s.waitMu.Lock()
+			delete(s.waiters, ds[0].ID)
+			s.waitMu.Unlock()
+		}()
+	}
+	if err := s.store.SaveWebhook(r.Context(), wh, ds); err != nil {
+		s.log.Error("store webhook", "bucket", b.Name, "input", route.input.ID, "error", err)
+		answer(http.StatusServiceUnavailable)
+		http.Error(w, "could not store the webhook", http.StatusServiceUnavailable)
+		return
+	}
+	now := s.opts.Now()
+	for _, d := range ds {
+		fresh := req
+		s.queue.schedule(&job{d: d, req: &fresh, ephemeral: b.Ephemeral}, d.NextAttemptAt, now)
+	}
+
+	if wait {
+		timeout := route.input.Response.Timeout
+		if timeout <= 0 {
+			timeout = DefaultDestinationWait
+		}
+		t := time.NewTimer(timeout)
+		defer t.Stop()
+		select {
+		case a := <-waiter:
+			status, hdr, respBody = a.status, a.header, a.body
+		case <-t.C:
+			status, hdr, respBody = http.StatusGatewayTimeout, nil, []byte("destination did not answer in time\n")
+		case <-r.Context().Done():
+			return
+		}
+	}
+	for k, v := range hdr {
+		w.Header()[k] = v
+	}
+	answer(status)
+	w.WriteHeader(status)
+	w.Write(respBody)
+}
+
+// plannedAnswer is the caller's answer in every mode but destination (and
+// in destination mode when the function answered and stopped forwarding).
+func (s *Server) plannedAnswer(in *Input, res *runtime.Result) (int, http.Header, []byte) {
+	rc := in.Response
+	if rc.Mode == ResponseStatic {
+		h := http.Header{}
+		for k, v := range rc.Headers {
+			h.Set(k, v)
+		}
+		status := rc.Status
+		if status == 0 {
+			status = http.StatusOK
+		}
+		return status, h, []byte(rc.Body)
+	}
+	if res != nil && res.Err != nil && rc.Mode == ResponseFunction {
+		return http.StatusInternalServerError, nil, []byte("function error\n")
+	}
+	if res != nil && res.Response.Modified {
+		status := res.Response.Status
+		if status == 0 {
+			status = http.StatusOK
+		}
+		return status, res.Response.Headers, []byte(res.Response.Body)
+	}
+	return http.StatusOK, nil, nil
+}

@@ -1,0 +1,64 @@
+package relay
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// metrics are the relay's Prometheus series.
+type metrics struct {
+	received    *prometheus.CounterVec
+	invocations *prometheus.CounterVec
+	durations   *prometheus.HistogramVec
+	deliveries  *prometheus.CounterVec
+	retries     prometheus.Counter
+}
+
+func newMetrics(reg prometheus.Registerer, q *queue) (*metrics, error) {
+	m := &metrics{
+		received: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "relayfn_webhooks_received_total",
+			Help: "Webhooks received, by bucket and answer status.",
+		}, []string{"bucket", "status"}),
+		invocations: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "relayfn_function_invocations_total",
+			Help: "Function invocations, by function and outcome (ok or error).",
+		}, []string{"function", "outcome"}),
+		durations: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "relayfn_function_duration_seconds",
+			Help:    "Function invocation durations.",
+			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .05, .1, .5, 1, 5, 10},
+		}, []string{"function"}),
+		deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "relayfn_deliveries_total",
+			Help: "Delivery attempts, by outcome (succeeded, failed, retry, stopped).",
+		}, []string{"outcome"}),
+		retries: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "relayfn_delivery_retries_total",
+			Help: "Delivery attempts that will be retried.",
+		}),
+	}
+	if reg == nil {
+		return m, nil
+	}
+	depth := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "relayfn_delivery_queue_depth",
+		Help: "Deliveries waiting to be attempted, retries included.",
+	}, func() float64 { return float64(q.depth()) })
+	for _, c := range []prometheus.Collector{m.received, m.invocations, m.durations, m.deliveries, m.retries, depth} {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+func (m *metrics) invocation(fn string, ms float64, err error) {
+	outcome := "ok"
+	if err != nil {
+		outcome = "error"
+	}
+	m.invocations.WithLabelValues(fn, outcome).Inc()
+	m.durations.WithLabelValues(fn).Observe(ms / float64(time.Second/time.Millisecond))
+}
