@@ -249,3 +249,14 @@ func applyResult(req HTTPRequest, res *runtime.Result) HTTPRequest {
 	}
 	return out
 }
+
+// Enqueue schedules a stored pending delivery, such as a replay made
+// through the admin API.
+func (s *Server) Enqueue(d *Delivery) {
+	rt := s.routes.Load()
+	eph := false
+	if b := rt.buckets[d.BucketID]; b != nil {
+		eph = b.Ephemeral
+	}
+	s.queue.schedule(&job{d: d, ephemeral: eph}, d.NextAttemptAt, s.opts.Now())
+}
