@@ -1,0 +1,181 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/relayfn/relayfn/runtime"
+)
+
+func newRunCmd(a *app) *cobra.Command {
+	var (
+		rf     requestFlags
+		output string
+	)
+	cmd := &cobra.Command{
+		Use:   "run FILE.lua [-]",
+		Short: "Run a function once and print what it did",
+		Long: `Run a function once against a request built from the flags and print the
+result: whether the request is forwarded, what the function changed, the
+request as it will be forwarded, the response it set, its log and how long
+it took. With -o json it prints the result as JSON (the shape the admin
+API's invoke returns). A trailing '-' (or --body-file -) reads the body
+from stdin.
+
+The function gets the same modules as in the relay.
+
+Exit status:
+  0  the function ran to the end (whether or not it stopped forwarding)
+  1  the function failed: a Lua error, a timeout or memory stop, or a
+     syntax error; the error, with its file:line, goes to stderr
+  2  bad usage: an unknown flag, a malformed -H, --config or --metadata,
+     a function or body file that cannot be read`,
+		Example: `  fnctl run fn.lua --body-file push.json -H 'X-GitHub-Event: push'
+  curl -s https://example.com/payload.json | fnctl run fn.lua -o json -
+  fnctl run fn.lua --method GET --path /hooks --query 'a=1' --config SECRET=s3cret`,
+		Args: functionArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if output != "text" && output != "json" {
+				return usage("invalid -o %q: want text or json", output)
+			}
+			in, err := rf.input(cmd, len(args) == 2)
+			if err != nil {
+				return err
+			}
+			e, err := newEngine()
+			if err != nil {
+				return failed(err)
+			}
+			defer e.Close()
+			fn, err := compileFile(e, args[0])
+			if err != nil {
+				return err
+			}
+			res := e.Run(cmd.Context(), fn, in)
+			if output == "json" {
+				err = writeJSON(a.stdout, res)
+			} else {
+				err = printResult(a.stdout, res)
+			}
+			if err != nil {
+				return failed(fmt.Errorf("write the result: %w", err))
+			}
+			if res.Err != nil {
+				return failed(res.Err)
+			}
+			return nil
+		},
+	}
+	rf.register(cmd.Flags())
+	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
+	return cmd
+}
+
+// writeJSON writes v as indented JSON, leaving <, > and & as they are.
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// printResult writes res for a person to read.
+func printResult(w io.Writer, res *runtime.Result) error {
+	var b strings.Builder
+	switch {
+	case res.Err != nil:
+		b.WriteString("Forwarded: no (the function failed)\n")
+	case res.StopForwarding:
+		b.WriteString("Forwarded: no (the function stopped forwarding)\n")
+	default:
+		b.WriteString("Forwarded: yes\n")
+	}
+	rq := &res.Request
+	target := rq.Path
+	if rq.RawQuery != "" {
+		target += "?" + rq.RawQuery
+	}
+	fmt.Fprintf(&b, "Request:   %s %s\n", rq.Method, target)
+	var mods []string
+	for _, m := range []struct {
+		on   bool
+		name string
+	}{
+		{rq.MethodModified, "method"},
+		{rq.PathModified, "path"},
+		{rq.RawQueryModified, "query"},
+		{rq.HeaderModified, "header"},
+		{rq.BodyModified, "body"},
+	} {
+		if m.on {
+			mods = append(mods, m.name)
+		}
+	}
+	if len(mods) == 0 {
+		mods = []string{"nothing"}
+	}
+	fmt.Fprintf(&b, "Modified:  %s\n", strings.Join(mods, ", "))
+	writeHeaders(&b, "  ", rq.Headers)
+	writeBody(&b, "  ", rq.Body)
+	if rs := &res.Response; rs.Modified {
+		status := "status not set"
+		if rs.Status != 0 {
+			status = fmt.Sprintf("%d %s", rs.Status, http.StatusText(rs.Status))
+		}
+		fmt.Fprintf(&b, "Response:  %s\n", strings.TrimSpace(status))
+		writeHeaders(&b, "  ", rs.Headers)
+		writeBody(&b, "  ", rs.Body)
+	}
+	if len(res.Logs) == 0 {
+		b.WriteString("Logs:      none\n")
+	} else {
+		b.WriteString("Logs:\n")
+		writeIndented(&b, "  ", strings.Join(res.Logs, "\n"))
+	}
+	fmt.Fprintf(&b, "Duration:  %.3f ms\n", res.DurationMS)
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func writeHeaders(b *strings.Builder, indent string, h http.Header) {
+	if len(h) == 0 {
+		fmt.Fprintf(b, "%sHeaders: none\n", indent)
+		return
+	}
+	fmt.Fprintf(b, "%sHeaders:\n", indent)
+	names := make([]string, 0, len(h))
+	for k := range h {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	for _, k := range names {
+		for _, v := range h[k] {
+			fmt.Fprintf(b, "%s  %s: %s\n", indent, k, v)
+		}
+	}
+}
+
+func writeBody(b *strings.Builder, indent, body string) {
+	if body == "" {
+		fmt.Fprintf(b, "%sBody: empty\n", indent)
+		return
+	}
+	fmt.Fprintf(b, "%sBody (%d bytes):\n", indent, len(body))
+	writeIndented(b, indent+"  ", body)
+}
+
+// writeIndented writes text with each line indented; a final newline is
+// added when missing.
+func writeIndented(b *strings.Builder, indent, text string) {
+	for line := range strings.Lines(text) {
+		b.WriteString(indent)
+		b.WriteString(strings.TrimSuffix(line, "\n"))
+		b.WriteByte('\n')
+	}
+}
