@@ -4,46 +4,72 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/relayfn/relayfn/runtime/internal/luapattern"
 	lua "github.com/yuin/gopher-lua"
-	"github.com/yuin/gopher-lua/pm"
 )
 
-// gsub is string.gsub built in one pass (gopher-lua's copies the whole
-// string per match) and refusing results over max bytes.
-func gsub(L *lua.LState, max int) int {
+// gsub is string.gsub(s, pattern, repl [, n]) with Lua 5.1's semantics. It
+// finds the matches one at a time and builds the result in one pass,
+// refusing results over the string cap.
+func (pl *patternLib) gsub(L *lua.LState) int {
 	src := L.CheckString(1)
 	pat := L.CheckString(2)
-	L.CheckTypes(3, lua.LTString, lua.LTTable, lua.LTFunction)
 	repl := L.Get(3)
-	limit := L.OptInt(4, -1)
-	matches, err := pm.Find(pat, []byte(src), 0, limit)
-	if err != nil {
-		L.RaiseError("%s", err.Error())
+	var tmpl []replPart
+	switch r := repl.(type) {
+	case lua.LString:
+		tmpl = parseRepl(string(r))
+	case lua.LNumber:
+		tmpl = parseRepl(r.String())
+	case *lua.LTable, *lua.LFunction:
+	default:
+		L.ArgError(3, "string/function/table expected, got "+repl.Type().String())
 	}
+	limit := L.OptInt(4, len(src)+1)
+	p := pl.compile(L, pat)
+
 	var b strings.Builder
-	last := 0
 	grow := func(s string) {
-		if b.Len()+len(s) > max {
-			L.RaiseError("string.gsub: result exceeds the limit of %d bytes", max)
+		if b.Len()+len(s) > pl.max {
+			L.RaiseError("string.gsub: result exceeds the limit of %d bytes", pl.max)
 		}
 		b.WriteString(s)
 	}
-	for _, m := range matches {
-		start, end := m.Capture(0), m.Capture(1)
-		grow(src[last:start])
-		whole := src[start:end]
+	it := p.Iter(src, 0, newBudget(L))
+	last, n := 0, 0
+	for n < limit && it.Next() {
+		caps := it.Captures()
+		n++
+		grow(src[last:caps[0]])
+		whole := src[caps[0]:caps[1]]
+		last = caps[1]
 		var out lua.LValue
 		switch r := repl.(type) {
-		case lua.LString:
-			out = lua.LString(expandRepl(L, string(r), m, src))
 		case *lua.LTable:
-			out = L.GetTable(r, firstCapture(m, src))
+			k := 0
+			if p.NumCaptures() > 0 {
+				k = 1
+			}
+			out = L.GetTable(r, captureValue(p, src, caps, k))
 		case *lua.LFunction:
 			L.Push(r)
-			n := pushCaptures(L, m, src)
-			L.Call(n, 1)
+			L.Call(pushCaptures(L, p, src, caps, true), 1)
 			out = L.Get(-1)
 			L.Pop(1)
+		default:
+			for _, part := range tmpl {
+				if part.ref < 0 {
+					grow(part.lit)
+					continue
+				}
+				switch v := replCapture(L, p, src, caps, part.ref).(type) {
+				case lua.LString:
+					grow(string(v))
+				case lua.LNumber:
+					grow(strconv.Itoa(int(v)))
+				}
+			}
+			continue
 		}
 		switch v := out.(type) {
 		case lua.LString:
@@ -60,76 +86,67 @@ func gsub(L *lua.LState, max int) int {
 		default:
 			L.RaiseError("invalid replacement value (a %s)", out.Type().String())
 		}
-		last = end
 	}
-	grow(src[last:])
-	L.Push(lua.LString(b.String()))
-	L.Push(lua.LNumber(len(matches)))
+	if err := it.Err(); err != nil {
+		raiseMatchError(L, err)
+	}
+	if n == 0 {
+		L.Push(lua.LString(src))
+	} else {
+		grow(src[last:])
+		L.Push(lua.LString(b.String()))
+	}
+	L.Push(lua.LNumber(n))
 	return 2
 }
 
-func captureValue(m *pm.MatchData, src string, idx int) lua.LValue {
-	if m.IsPosCapture(idx) {
-		return lua.LNumber(m.Capture(idx))
-	}
-	return lua.LString(src[m.Capture(idx):m.Capture(idx+1)])
+// replPart is a piece of a replacement string: literal text, or %ref.
+type replPart struct {
+	lit string
+	ref int // -1 for literal text; 0 for the whole match; 1-9 for a capture
 }
 
-func firstCapture(m *pm.MatchData, src string) lua.LValue {
-	if m.CaptureLength() > 2 {
-		return captureValue(m, src, 2)
+// parseRepl splits a replacement string at its %0-%9. A '%' before any other
+// character stands for that character, as in Lua 5.1; a '%' at the end
+// stands for itself.
+func parseRepl(r string) []replPart {
+	if strings.IndexByte(r, '%') < 0 {
+		return []replPart{{lit: r, ref: -1}}
 	}
-	return captureValue(m, src, 0)
-}
-
-func pushCaptures(L *lua.LState, m *pm.MatchData, src string) int {
-	if m.CaptureLength() <= 2 {
-		L.Push(captureValue(m, src, 0))
-		return 1
+	var parts []replPart
+	var lit []byte
+	flush := func() {
+		if len(lit) > 0 {
+			parts = append(parts, replPart{lit: string(lit), ref: -1})
+			lit = lit[:0]
+		}
 	}
-	n := 0
-	for i := 2; i < m.CaptureLength(); i += 2 {
-		L.Push(captureValue(m, src, i))
-		n++
-	}
-	return n
-}
-
-// expandRepl expands %0-%9 and %% in a replacement string.
-func expandRepl(L *lua.LState, repl string, m *pm.MatchData, src string) string {
-	if strings.IndexByte(repl, '%') < 0 {
-		return repl
-	}
-	var b strings.Builder
-	for i := 0; i < len(repl); i++ {
-		c := repl[i]
-		if c != '%' || i+1 == len(repl) {
-			b.WriteByte(c)
+	for i := 0; i < len(r); i++ {
+		c := r[i]
+		if c != '%' || i+1 == len(r) {
+			lit = append(lit, c)
 			continue
 		}
 		i++
-		d := repl[i]
-		switch {
-		case d == '0':
-			b.WriteString(src[m.Capture(0):m.Capture(1)])
-		case d >= '1' && d <= '9':
-			idx := 2 * int(d-'0')
-			if idx >= m.CaptureLength() {
-				if idx == 2 { // %1 with no captures is the whole match
-					b.WriteString(src[m.Capture(0):m.Capture(1)])
-					continue
-				}
-				L.RaiseError("invalid capture index %%%c", d)
-			}
-			v := captureValue(m, src, idx)
-			if n, ok := v.(lua.LNumber); ok {
-				b.WriteString(strconv.Itoa(int(n)))
-			} else {
-				b.WriteString(string(v.(lua.LString)))
-			}
-		default:
-			b.WriteByte(d)
+		if d := r[i]; '0' <= d && d <= '9' {
+			flush()
+			parts = append(parts, replPart{ref: int(d - '0')})
+		} else {
+			lit = append(lit, d)
 		}
 	}
-	return b.String()
+	flush()
+	return parts
+}
+
+// replCapture is %k of a replacement string: the whole match for %0, and for
+// %1 when the pattern has no captures.
+func replCapture(L *lua.LState, p *luapattern.Pattern, src string, caps []int, k int) lua.LValue {
+	if k > p.NumCaptures() {
+		if k != 1 {
+			L.RaiseError("invalid capture index")
+		}
+		k = 0
+	}
+	return captureValue(p, src, caps, k)
 }

@@ -277,6 +277,7 @@ func (c *Call) headerTable(L *lua.LState) *lua.LTable {
 
 func newHeaderMeta(L *lua.LState) *lua.LTable {
 	mt := L.NewTable()
+	mt.RawSetString("__metatable", lua.LString("locked"))
 	mt.RawSetString("__index", L.NewFunction(func(L *lua.LState) int {
 		t := L.CheckTable(1)
 		k, ok := L.Get(2).(lua.LString)

@@ -68,6 +68,7 @@ print = nil
 pairs = nil
 setmetatable(_G, {__index = function() return "from metatable" end})
 string.trim = function(s) return s end
+pcall(function() getmetatable(r.RequestHeader).__index = function() return "poisoned" end end)
 `
 	check := `
 assert(leaked == nil and leaked2 == nil, "global leaked")
@@ -76,6 +77,7 @@ assert(string.lower("A") == "a", "string.lower tampered")
 local t = {} table.insert(t, 1) assert(#t == 1, "table.insert tampered")
 assert(math.floor(1.5) == 1 and os.time() > 0, "math/os tampered")
 assert(pairs ~= nil and getmetatable(_G) == nil and string.trim == nil, "base tampered")
+assert(r.RequestHeader["X-Missing"] == nil, "header metatable tampered")
 print("clean")
 `
 	for i := 0; i < 3; i++ {

@@ -37,7 +37,7 @@ func installStringLimits(L *lua.LState, str *lua.LTable, max int) {
 		}
 		return n
 	}))
-	str.RawSetString("gsub", L.NewFunction(func(L *lua.LState) int { return gsub(L, max) }))
+	installPatternFunctions(L, str, max)
 }
 
 // checkFormat enforces Lua 5.1's own rule: width and precision have at most
