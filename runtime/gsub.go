@@ -39,6 +39,11 @@ func (pl *patternLib) gsub(L *lua.LState) int {
 	last, n := 0, 0
 	for n < limit && it.Next() {
 		caps := it.Captures()
+		if n == 0 && tmpl != nil {
+			// The result of a string replacement is usually about as
+			// long as the subject.
+			b.Grow(min(len(src), pl.max))
+		}
 		n++
 		grow(src[last:caps[0]])
 		whole := src[caps[0]:caps[1]]

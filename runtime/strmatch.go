@@ -13,7 +13,7 @@ import (
 // compiled on every call.
 const (
 	maxCachedPatterns   = 128
-	maxCachedPatternLen = 512
+	maxCachedPatternLen = 256
 )
 
 // luaSpecials are the bytes that make string.find match a pattern rather
@@ -177,8 +177,11 @@ func (pl *patternLib) gmatch(L *lua.LState) int {
 	p := pl.compile(L, pat)
 	b := &luapattern.Budget{}
 	it := p.Iter(src, 0, b)
+	var bound *Call // the invocation b.Check belongs to
 	L.Push(L.NewFunction(func(L *lua.LState) int {
-		b.Check = matchCheck(L)
+		if call := CallOf(L); call != bound || b.Check == nil {
+			bound, b.Check = call, matchCheck(L)
+		}
 		if !it.Next() {
 			if err := it.Err(); err != nil {
 				raiseMatchError(L, err)

@@ -68,8 +68,8 @@ type matcher struct {
 	err   error
 }
 
-// init prepares m to match p against src on b.
-func (m *matcher) init(p *Pattern, src string, b *Budget) {
+// reset prepares m to match p against src on b.
+func (m *matcher) reset(p *Pattern, src string, b *Budget) {
 	*m = matcher{p: p, items: p.items, src: src, caps: make([]int, 2+2*p.ncap), b: b}
 	if b == nil {
 		m.b = &m.own
@@ -83,7 +83,7 @@ func (m *matcher) init(p *Pattern, src string, b *Budget) {
 // nil for an unmetered match, still bounded in depth.
 func (p *Pattern) Match(src string, init int, b *Budget) (caps []int, ok bool, err error) {
 	var m matcher
-	m.init(p, src, b)
+	m.reset(p, src, b)
 	if m.find(init) {
 		return m.caps, true, nil
 	}
@@ -105,7 +105,7 @@ type Iter struct {
 // init on, metered by b (nil for none).
 func (p *Pattern) Iter(src string, init int, b *Budget) *Iter {
 	it := &Iter{pos: max(init, 0)}
-	it.m.init(p, src, b)
+	it.m.reset(p, src, b)
 	return it
 }
 

@@ -66,6 +66,7 @@ type SyntaxError struct {
 	Msg string
 }
 
+// Error returns Lua's message.
 func (e *SyntaxError) Error() string { return e.Msg }
 
 type opcode uint8
