@@ -4,6 +4,8 @@ import (
 	"errors"
 
 	lua "github.com/yuin/gopher-lua"
+
+	"github.com/relayfn/relayfn/internal/luatable"
 )
 
 // Module is a Lua module a function loads with require(Name).
@@ -29,28 +31,17 @@ func (m Module) validate() error {
 }
 
 // frozen is a library or module table captured once per state, so each
-// invocation can get its own copy cheaply.
+// invocation can get its own copy cheaply. The template itself is never
+// given to Lua code.
 type frozen struct {
-	keys []string
-	vals []lua.LValue
+	template *lua.LTable
 }
 
-func freeze(t *lua.LTable) *frozen {
-	f := &frozen{}
-	t.ForEach(func(k, v lua.LValue) {
-		if s, ok := k.(lua.LString); ok {
-			f.keys = append(f.keys, string(s))
-			f.vals = append(f.vals, v)
-		}
-	})
-	return f
+func freeze(L *lua.LState, t *lua.LTable) *frozen {
+	return &frozen{template: luatable.Compact(L, t)}
 }
 
 // table returns a new table holding the frozen fields.
 func (f *frozen) table(L *lua.LState) *lua.LTable {
-	t := L.CreateTable(0, len(f.keys))
-	for i, k := range f.keys {
-		t.RawSetString(k, f.vals[i])
-	}
-	return t
+	return luatable.Clone(L, f.template)
 }

@@ -62,7 +62,7 @@ func newState(e *Engine) (*state, error) {
 	}
 	g.RawSetString("print", L.NewFunction(luaPrint))
 	g.RawSetString("require", L.NewFunction(s.require))
-	s.base = freeze(g)
+	s.base = freeze(L, g)
 
 	str := L.GetGlobal("string").(*lua.LTable)
 	str.RawSetString("dump", lua.LNil)
@@ -75,10 +75,10 @@ func newState(e *Engine) (*state, error) {
 	for _, name := range []string{"time", "date", "clock"} {
 		osSafe.RawSetString(name, osFull.RawGetString(name))
 	}
-	s.libs["string"] = freeze(str)
-	s.libs["table"] = freeze(tbl)
-	s.libs["math"] = freeze(L.GetGlobal("math").(*lua.LTable))
-	s.libs["os"] = freeze(osSafe)
+	s.libs["string"] = freeze(L, str)
+	s.libs["table"] = freeze(L, tbl)
+	s.libs["math"] = freeze(L, L.GetGlobal("math").(*lua.LTable))
+	s.libs["os"] = freeze(L, osSafe)
 	for k := range s.libs {
 		s.libKeys = append(s.libKeys, k)
 	}
@@ -90,7 +90,7 @@ func newState(e *Engine) (*state, error) {
 	s.strMeta.RawSetString("__metatable", lua.LString("locked"))
 	L.SetMetatable(lua.LString(""), s.strMeta)
 
-	s.logMod = freeze(newLogModule(L))
+	s.logMod = freeze(L, newLogModule(L))
 	s.rMeta = newRequestMeta(L)
 	s.cfgMeta = newConfigMeta(L)
 	s.hdrMeta = newHeaderMeta(L)
@@ -172,7 +172,7 @@ func (s *state) require(L *lua.LState) int {
 	} else if m, ok := s.e.modules[name]; ok {
 		f, ok := s.mods[name]
 		if !ok {
-			f = freeze(m.Open(L))
+			f = freeze(L, m.Open(L))
 			s.mods[name] = f
 		}
 		t = f.table(L)
