@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
@@ -110,7 +111,23 @@ func (s *Server) deliver(ctx context.Context, j *job) {
 	}
 	s.record(ctx, d, a)
 	s.metrics.deliveries.WithLabelValues(d.State).Inc()
+	s.logAttempt(or, d, a)
 	s.notify(d.ID, oc)
+}
+
+// logAttempt logs an attempt's outcome: ids, status and error only (never
+// the request, which may carry secrets).
+func (s *Server) logAttempt(or *outputRoute, d *Delivery, a *Attempt) {
+	level := slog.LevelDebug
+	switch d.State {
+	case DeliveryPending:
+		level = slog.LevelInfo
+	case DeliveryFailed:
+		level = slog.LevelWarn
+	}
+	s.log.Log(context.Background(), level, "delivery attempt",
+		"bucket", or.bucket.Name, "output", or.output.Name, "delivery", d.ID, "webhook", d.WebhookID,
+		"attempt", a.N, "state", d.State, "status", a.Status, "error", a.Error, "duration_ms", a.DurationMS)
 }
 
 // retryLater records a failed attempt and schedules the next one.
@@ -126,6 +143,7 @@ func (s *Server) retryLater(ctx context.Context, j *job, a *Attempt, or *outputR
 	d.State = DeliveryPending
 	d.NextAttemptAt = now.Add(backoff(or.output.Retries, a.N)).UTC()
 	s.record(ctx, d, a)
+	s.logAttempt(or, d, a)
 	s.metrics.deliveries.WithLabelValues("retry").Inc()
 	s.metrics.retries.Inc()
 	s.notify(d.ID, oc)
@@ -180,6 +198,7 @@ func (s *Server) send(ctx context.Context, or *outputRoute, req *HTTPRequest) ou
 	hr.Header.Del("Host")
 	resp, err := s.sender.Do(ctx, or.bucket.Name, hr)
 	if err != nil {
+		err = redactURL(err, hr.URL)
 		return outcome{err: err, retry: retryable(err)}
 	}
 	defer resp.Body.Close()
@@ -191,6 +210,17 @@ func (s *Server) send(ctx context.Context, or *outputRoute, req *HTTPRequest) ou
 	resp.Header.Del("Content-Length")
 	st := resp.StatusCode
 	return outcome{status: st, header: resp.Header, body: body, retry: st >= 500 || st == http.StatusTooManyRequests || st == http.StatusRequestTimeout}
+}
+
+// redactURL keeps only the scheme and host of the destination in err: a
+// destination's path and query often carry a secret (Slack's incoming
+// webhooks do), and errors are stored and logged.
+func redactURL(err error, u *url.URL) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return fmt.Errorf("%s %s://%s: %w", ue.Op, u.Scheme, u.Host, ue.Err)
+	}
+	return err
 }
 
 // retryable tells network trouble (worth retrying) from a refusal by the

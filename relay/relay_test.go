@@ -508,3 +508,19 @@ func webhooks(t *testing.T, h *harness) []*relay.Webhook {
 	}
 	return out
 }
+
+func TestDeliveryErrorsHideTheDestinationPath(t *testing.T) {
+	h := newHarness(t)
+	b := h.bucket(&relay.Bucket{Name: "ci"})
+	in := h.input(&relay.Input{BucketID: b.ID, Name: "in"})
+	// A closed port: the connection is refused.
+	dead := httptest.NewServer(http.NotFoundHandler())
+	addr := dead.URL
+	dead.Close()
+	h.output(&relay.Output{BucketID: b.ID, Name: "slack", Destination: addr + "/services/T000/B000/s3cr3t?token=hidden", Retries: relay.RetryPolicy{MaxAttempts: 1}})
+	h.send("POST", "/v1/webhooks/"+in.ID, "x", nil)
+	ds := h.waitDelivery(relay.DeliveryFilter{}, relay.DeliveryFailed, 1)
+	if ds[0].LastError == "" || strings.Contains(ds[0].LastError, "s3cr3t") || strings.Contains(ds[0].LastError, "hidden") {
+		t.Fatalf("error %q", ds[0].LastError)
+	}
+}
