@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/relayfn/relayfn/egress"
 	"github.com/relayfn/relayfn/functions"
 	"github.com/relayfn/relayfn/relay"
@@ -26,14 +28,16 @@ import (
 // harness is a relay on loopback with its real store, engine and egress
 // client (with loopback opened by an allow range).
 type harness struct {
-	t      *testing.T
+	t      testing.TB
 	store  *sqlite.Store
 	server *relay.Server
 	url    string
 	dbPath string
 }
 
-func newHarness(t *testing.T) *harness {
+func newHarness(t *testing.T) *harness { return newHarnessOpts(t, nil) }
+
+func newHarnessOpts(t testing.TB, reg prometheus.Registerer) *harness {
 	t.Helper()
 	ctx := context.Background()
 	key := make([]byte, 32)
@@ -55,7 +59,7 @@ func newHarness(t *testing.T) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := relay.New(ctx, relay.Options{Store: st, Engine: e, Sender: eg, MaxBodyBytes: 1 << 20})
+	srv, err := relay.New(ctx, relay.Options{Store: st, Engine: e, Sender: eg, MaxBodyBytes: 1 << 20, Registerer: reg})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,203 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+)
+
+// migrations are the schema's versions, in order: migrations[i] takes the
+// schema from version i to i+1. Applied migrations are never edited; a
+// change to the schema is a new entry at the end.
+//
+// Times are INTEGER Unix nanoseconds (0 for the zero time). Columns of type
+// BLOB named in the comments as sealed hold seal.Sealer messages whose AAD
+// is seal.AAD(table, row ID, column).
+var migrations = []string{
+	// 1: the initial schema.
+	`
+-- key_check holds one sealed, known value: Open checks that its key opens
+-- it, so that a database is never used with another key.
+CREATE TABLE key_check (
+	id    INTEGER PRIMARY KEY CHECK (id = 1),
+	value BLOB NOT NULL
+);
+
+CREATE TABLE buckets (
+	id                 TEXT PRIMARY KEY,
+	name               TEXT NOT NULL UNIQUE,
+	description        TEXT NOT NULL DEFAULT '',
+	auth_type          TEXT NOT NULL DEFAULT 'none',
+	auth_username      TEXT NOT NULL DEFAULT '',
+	auth_password_hash TEXT NOT NULL DEFAULT '',
+	ephemeral          INTEGER NOT NULL DEFAULT 0,
+	created_at         INTEGER NOT NULL
+);
+
+-- bucket_id is NULL for an admin token.
+CREATE TABLE tokens (
+	id          TEXT PRIMARY KEY,
+	bucket_id   TEXT REFERENCES buckets(id) ON DELETE CASCADE,
+	name        TEXT NOT NULL DEFAULT '',
+	secret_hash TEXT NOT NULL,
+	created_at  INTEGER NOT NULL
+);
+CREATE INDEX tokens_bucket ON tokens(bucket_id);
+
+CREATE TABLE functions (
+	id         TEXT PRIMARY KEY,
+	name       TEXT NOT NULL UNIQUE,
+	driver     TEXT NOT NULL DEFAULT '',
+	version    INTEGER NOT NULL,
+	timeout_ns INTEGER NOT NULL DEFAULT 0,
+	created_at INTEGER NOT NULL,
+	updated_at INTEGER NOT NULL
+);
+
+-- Function source is not secret: it is stored in plaintext.
+CREATE TABLE function_versions (
+	function_id TEXT NOT NULL REFERENCES functions(id) ON DELETE CASCADE,
+	version     INTEGER NOT NULL,
+	hash        TEXT NOT NULL,
+	source      TEXT NOT NULL,
+	created_at  INTEGER NOT NULL,
+	PRIMARY KEY (function_id, version)
+) WITHOUT ROWID;
+
+-- value is sealed with AAD (function_config, function_id/key, value).
+CREATE TABLE function_config (
+	function_id TEXT NOT NULL REFERENCES functions(id) ON DELETE CASCADE,
+	key         TEXT NOT NULL,
+	value       BLOB NOT NULL,
+	PRIMARY KEY (function_id, key)
+) WITHOUT ROWID;
+
+-- A function attached to an input or output cannot be deleted (RESTRICT):
+-- detaching it silently would let webhooks through untransformed.
+CREATE TABLE inputs (
+	id          TEXT PRIMARY KEY,
+	bucket_id   TEXT NOT NULL REFERENCES buckets(id) ON DELETE CASCADE,
+	name        TEXT NOT NULL,
+	description TEXT NOT NULL DEFAULT '',
+	function_id TEXT REFERENCES functions(id) ON DELETE RESTRICT,
+	response    TEXT NOT NULL DEFAULT '{}',
+	created_at  INTEGER NOT NULL,
+	UNIQUE (bucket_id, name)
+);
+CREATE INDEX inputs_function ON inputs(function_id) WHERE function_id IS NOT NULL;
+
+CREATE TABLE outputs (
+	id                   TEXT PRIMARY KEY,
+	bucket_id            TEXT NOT NULL REFERENCES buckets(id) ON DELETE CASCADE,
+	name                 TEXT NOT NULL,
+	destination          TEXT NOT NULL DEFAULT '',
+	function_id          TEXT REFERENCES functions(id) ON DELETE RESTRICT,
+	response_function_id TEXT REFERENCES functions(id) ON DELETE RESTRICT,
+	lock_path            INTEGER NOT NULL DEFAULT 0,
+	timeout_ns           INTEGER NOT NULL DEFAULT 0,
+	retry_max_attempts   INTEGER NOT NULL DEFAULT 0,
+	retry_backoff        TEXT NOT NULL DEFAULT '',
+	retry_initial_ns     INTEGER NOT NULL DEFAULT 0,
+	retry_max_ns         INTEGER NOT NULL DEFAULT 0,
+	internal             INTEGER NOT NULL DEFAULT 0,
+	disabled             INTEGER NOT NULL DEFAULT 0,
+	created_at           INTEGER NOT NULL,
+	UNIQUE (bucket_id, name)
+);
+CREATE INDEX outputs_function ON outputs(function_id) WHERE function_id IS NOT NULL;
+CREATE INDEX outputs_response_function ON outputs(response_function_id) WHERE response_function_id IS NOT NULL;
+
+-- raw_query, headers (JSON), body, function_error and logs (JSON) are
+-- sealed; for an ephemeral bucket they and path are NULL. input_id has no
+-- foreign key: a webhook outlives its input, but not its bucket.
+CREATE TABLE webhooks (
+	id             TEXT PRIMARY KEY,
+	bucket_id      TEXT NOT NULL REFERENCES buckets(id) ON DELETE CASCADE,
+	input_id       TEXT NOT NULL,
+	received_at    INTEGER NOT NULL,
+	method         TEXT NOT NULL DEFAULT '',
+	path           TEXT,
+	raw_query      BLOB,
+	headers        BLOB,
+	body           BLOB,
+	status         INTEGER NOT NULL DEFAULT 0,
+	function_error BLOB,
+	logs           BLOB
+);
+CREATE INDEX webhooks_bucket ON webhooks(bucket_id, received_at);
+
+-- last_error is sealed.
+CREATE TABLE deliveries (
+	id              TEXT PRIMARY KEY,
+	webhook_id      TEXT NOT NULL REFERENCES webhooks(id) ON DELETE CASCADE,
+	bucket_id       TEXT NOT NULL REFERENCES buckets(id) ON DELETE CASCADE,
+	output_id       TEXT NOT NULL REFERENCES outputs(id) ON DELETE CASCADE,
+	state           TEXT NOT NULL,
+	attempts        INTEGER NOT NULL DEFAULT 0,
+	next_attempt_at INTEGER NOT NULL DEFAULT 0,
+	last_status     INTEGER NOT NULL DEFAULT 0,
+	last_error      BLOB,
+	created_at      INTEGER NOT NULL,
+	updated_at      INTEGER NOT NULL
+);
+CREATE INDEX deliveries_created ON deliveries(created_at);
+CREATE INDEX deliveries_state ON deliveries(state, created_at);
+CREATE INDEX deliveries_bucket ON deliveries(bucket_id, created_at);
+CREATE INDEX deliveries_output ON deliveries(output_id, created_at);
+CREATE INDEX deliveries_webhook ON deliveries(webhook_id, created_at);
+
+-- error and logs (JSON) are sealed with AAD (attempts, delivery_id/n, column);
+-- logs is NULL for an ephemeral bucket.
+CREATE TABLE attempts (
+	delivery_id TEXT NOT NULL REFERENCES deliveries(id) ON DELETE CASCADE,
+	n           INTEGER NOT NULL,
+	started_at  INTEGER NOT NULL,
+	duration_ms REAL NOT NULL DEFAULT 0,
+	status      INTEGER NOT NULL DEFAULT 0,
+	error       BLOB,
+	logs        BLOB,
+	PRIMARY KEY (delivery_id, n)
+) WITHOUT ROWID;
+`,
+}
+
+// migrate brings the schema of the database behind conn up to date, in
+// one transaction.
+func migrate(ctx context.Context, db *sql.DB) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)`); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	var version int
+	err = tx.QueryRowContext(ctx, `SELECT version FROM schema_version`).Scan(&version)
+	switch {
+	case err == sql.ErrNoRows:
+		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_version (version) VALUES (0)`); err != nil {
+			return fmt.Errorf("migrate: %w", err)
+		}
+	case err != nil:
+		return fmt.Errorf("migrate: reading the schema version: %w", err)
+	}
+	if version > len(migrations) {
+		return fmt.Errorf("migrate: the database's schema version %d is newer than this program's (%d)", version, len(migrations))
+	}
+	if version == len(migrations) {
+		return nil
+	}
+	for i := version; i < len(migrations); i++ {
+		if _, err := tx.ExecContext(ctx, migrations[i]); err != nil {
+			return fmt.Errorf("migrate: to version %d: %w", i+1, err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE schema_version SET version = ?`, len(migrations)); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	return nil
+}

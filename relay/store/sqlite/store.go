@@ -1,0 +1,636 @@
+// Package sqlite is the relay's embedded store: one SQLite file, no server.
+//
+// # Durability
+//
+// The database runs in WAL mode with synchronous=NORMAL by default: a
+// write that has returned survives a crash or SIGKILL of the process, but
+// the last transactions before a power loss or kernel crash may be lost
+// (the database itself stays consistent). Add ?synchronous=full to the DSN
+// to make every commit survive a power loss too, at the cost of an fsync
+// per commit; group commit (below) shares that fsync among concurrent
+// writers.
+//
+// # Writes
+//
+// SQLite has one writer at a time. The store writes through one
+// connection; SaveWebhook, AddDeliveries and RecordAttempt go through a
+// group-commit queue: one goroutine takes the queued writes and commits
+// them in batches, one transaction per batch and a savepoint per write, so
+// that a failing write fails alone. Every caller is answered after its
+// batch has committed; a write that failed was rolled back alone.
+// Reads use a separate pool of read-only connections and are not blocked
+// by writes.
+//
+// # Encryption at rest
+//
+// Webhook queries, headers, bodies, function errors and logs, attempt
+// errors and logs, delivery errors and function configuration values are
+// sealed with the seal.Sealer given to Open (AES-256-GCM), each bound to
+// its table, row and column, so that a value moved elsewhere does not
+// open. Ids, names, methods, paths, statuses, times, function source and
+// bucket, input, output and token settings (token secrets and passwords
+// are bcrypt hashes) are stored in plaintext. Open refuses a key other
+// than the one the database was first opened with.
+//
+// A webhook saved while its bucket is ephemeral is stored without its
+// path, query, headers, body, function error and logs: only its ids,
+// method, status and time. Attempts recorded while the bucket is ephemeral
+// are stored without their logs.
+//
+// # Deletion
+//
+// Deleting a bucket deletes its inputs, outputs and tokens, and its
+// webhooks with their deliveries and attempts. Deleting an output deletes
+// its deliveries. Deleting an input keeps its webhooks. A function
+// attached to an input or output cannot be deleted.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/relayfn/relayfn/functions"
+	"github.com/relayfn/relayfn/relay"
+	"github.com/relayfn/relayfn/relay/seal"
+)
+
+var _ relay.Store = (*Store)(nil)
+
+// ErrClosed is returned by writes to a closed Store.
+var ErrClosed = errors.New("sqlite: store is closed")
+
+const (
+	// defaultBusyTimeout is how long a connection waits for a lock held by
+	// another process before failing with SQLITE_BUSY, in milliseconds.
+	defaultBusyTimeout = 10000
+	// maxBatch bounds the writes committed in one transaction.
+	maxBatch = 256
+	// checkpointInterval is the least time between two checkpoints of the
+	// background checkpointer.
+	checkpointInterval = 100 * time.Millisecond
+	// autoCheckpointPages is the WAL size, in pages, at which the writer
+	// checkpoints itself: a backstop for a checkpointer that falls behind.
+	autoCheckpointPages = 4000
+)
+
+// Store is a relay.Store in a SQLite database file. It is safe for
+// concurrent use; several Stores (or processes) may open the same file,
+// though only one at a time writes.
+type Store struct {
+	rdb    *sql.DB // read-only connections
+	wdb    *sql.DB // the one write connection
+	cdb    *sql.DB // the checkpointer's connection
+	sealer *seal.Sealer
+
+	// stmts are the group-commit writes' statements, prepared on wdb;
+	// read-only after Open.
+	stmts map[string]*sql.Stmt
+
+	mu     sync.RWMutex // guards closed and sending on queue
+	closed bool
+	queue  chan *writeReq
+	done   chan struct{} // closed when the writer has stopped
+
+	kick     chan struct{} // the writer's commits, for the checkpointer
+	ckptDone chan struct{} // closed when the checkpointer has stopped
+}
+
+// Open opens (creating it when missing) the database named by dsn and
+// brings its schema up to date. dsn is a file path, sqlite://path
+// (sqlite:///abs/path for an absolute path) or a file: URI; its query may
+// hold synchronous=normal|full|extra|off (default normal) and
+// busy_timeout=<milliseconds> (default 10000), and, for a file: URI,
+// SQLite's URI parameters. In-memory databases are refused. s seals what
+// the store encrypts at rest.
+func Open(ctx context.Context, dsn string, s *seal.Sealer) (*Store, error) {
+	if s == nil {
+		return nil, errors.New("sqlite: open: a seal.Sealer is required")
+	}
+	cfg, err := parseDSN(dsn)
+	if err != nil {
+		return nil, err
+	}
+	wdb, err := sql.Open("sqlite", cfg.driverDSN(true))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", cfg.name, err)
+	}
+	wdb.SetMaxOpenConns(1)
+	wdb.SetMaxIdleConns(1)
+	wdb.SetConnMaxLifetime(0)
+	wdb.SetConnMaxIdleTime(0)
+	if err := wdb.PingContext(ctx); err != nil {
+		wdb.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", cfg.name, err)
+	}
+	if err := migrate(ctx, wdb); err != nil {
+		wdb.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", cfg.name, err)
+	}
+	if err := checkKey(ctx, wdb, s); err != nil {
+		wdb.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", cfg.name, err)
+	}
+	rdb, err := sql.Open("sqlite", cfg.driverDSN(false))
+	if err != nil {
+		wdb.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", cfg.name, err)
+	}
+	n := max(4, runtime.GOMAXPROCS(0))
+	rdb.SetMaxOpenConns(n)
+	rdb.SetMaxIdleConns(n)
+	rdb.SetConnMaxLifetime(0)
+	rdb.SetConnMaxIdleTime(0)
+	if err := rdb.PingContext(ctx); err != nil {
+		rdb.Close()
+		wdb.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", cfg.name, err)
+	}
+	cdb, err := sql.Open("sqlite", cfg.driverDSN(false))
+	if err != nil {
+		rdb.Close()
+		wdb.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", cfg.name, err)
+	}
+	cdb.SetMaxOpenConns(1)
+	cdb.SetMaxIdleConns(1)
+	cdb.SetConnMaxLifetime(0)
+	cdb.SetConnMaxIdleTime(0)
+	st := &Store{
+		rdb:      rdb,
+		wdb:      wdb,
+		cdb:      cdb,
+		sealer:   s,
+		stmts:    make(map[string]*sql.Stmt, len(preparedQueries)),
+		queue:    make(chan *writeReq, maxBatch),
+		done:     make(chan struct{}),
+		kick:     make(chan struct{}, 1),
+		ckptDone: make(chan struct{}),
+	}
+	for _, q := range preparedQueries {
+		stmt, err := wdb.PrepareContext(ctx, q)
+		if err != nil {
+			st.closeDBs()
+			return nil, fmt.Errorf("sqlite: open %s: prepare: %w", cfg.name, err)
+		}
+		st.stmts[q] = stmt
+	}
+	go st.writer()
+	go st.checkpointer()
+	return st, nil
+}
+
+// keyCheckPlaintext is what the key_check row seals.
+const keyCheckPlaintext = "relayfn key check"
+
+// checkKey seals a known value into a new database, or checks that s opens
+// the one already there.
+func checkKey(ctx context.Context, db *sql.DB, s *seal.Sealer) error {
+	aad := seal.AAD("key_check", "1", "value")
+	var sealed []byte
+	err := db.QueryRowContext(ctx, `SELECT value FROM key_check WHERE id = 1`).Scan(&sealed)
+	if errors.Is(err, sql.ErrNoRows) {
+		_, err := db.ExecContext(ctx, `INSERT INTO key_check (id, value) VALUES (1, ?) ON CONFLICT (id) DO NOTHING`,
+			s.Seal([]byte(keyCheckPlaintext), aad))
+		if err != nil {
+			return fmt.Errorf("key check: %w", err)
+		}
+		return checkKey(ctx, db, s) // a concurrent Open may have won
+	}
+	if err != nil {
+		return fmt.Errorf("key check: %w", err)
+	}
+	plain, err := s.Open(sealed, aad)
+	if err != nil || string(plain) != keyCheckPlaintext {
+		return fmt.Errorf("the encryption key is not the one this database was written with (was the key file replaced or lost?): %w", seal.ErrOpen)
+	}
+	return nil
+}
+
+// DB returns the store's pool of read-only connections, for inspection
+// (tests, diagnostics). Sealed columns read through it stay sealed.
+func (s *Store) DB() *sql.DB { return s.rdb }
+
+// Close commits the writes already queued, stops the writer and closes the
+// database. Writes after Close fail with ErrClosed. Close is idempotent.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	close(s.queue)
+	s.mu.Unlock()
+	<-s.done
+	<-s.ckptDone
+
+	// Let SQLite refresh its query planner statistics; failures are
+	// harmless.
+	_, _ = s.wdb.Exec(`PRAGMA optimize`)
+	if err := s.closeDBs(); err != nil {
+		return fmt.Errorf("sqlite: close: %w", err)
+	}
+	return nil
+}
+
+// closeDBs closes the prepared statements and both pools.
+func (s *Store) closeDBs() error {
+	var errs []error
+	for _, stmt := range s.stmts {
+		errs = append(errs, stmt.Close())
+	}
+	errs = append(errs, s.cdb.Close(), s.rdb.Close(), s.wdb.Close())
+	return errors.Join(errs...)
+}
+
+// txExec runs query in tx, through its prepared statement when it has one.
+func (s *Store) txExec(ctx context.Context, tx *sql.Tx, query string, args ...any) (sql.Result, error) {
+	if stmt := s.stmts[query]; stmt != nil {
+		return tx.StmtContext(ctx, stmt).ExecContext(ctx, args...)
+	}
+	return tx.ExecContext(ctx, query, args...)
+}
+
+// txQueryRow runs query in tx, through its prepared statement when it has
+// one.
+func (s *Store) txQueryRow(ctx context.Context, tx *sql.Tx, query string, args ...any) *sql.Row {
+	if stmt := s.stmts[query]; stmt != nil {
+		return tx.StmtContext(ctx, stmt).QueryRowContext(ctx, args...)
+	}
+	return tx.QueryRowContext(ctx, query, args...)
+}
+
+// dsnConfig is a parsed DSN.
+type dsnConfig struct {
+	name        string // a path or a file: URI, without the query
+	uri         bool   // name is a file: URI
+	query       url.Values
+	synchronous string
+	busyTimeout int
+}
+
+// parseDSN parses a path, sqlite://path or file: URI.
+func parseDSN(dsn string) (*dsnConfig, error) {
+	cfg := &dsnConfig{synchronous: "NORMAL", busyTimeout: defaultBusyTimeout}
+	rest := dsn
+	switch {
+	case strings.HasPrefix(rest, "sqlite://"):
+		rest = strings.TrimPrefix(rest, "sqlite://")
+	case strings.HasPrefix(rest, "sqlite:"):
+		rest = strings.TrimPrefix(rest, "sqlite:")
+	case strings.HasPrefix(rest, "file:"):
+		cfg.uri = true
+	}
+	name, rawQuery, _ := strings.Cut(rest, "?")
+	if !cfg.uri {
+		if p, err := url.PathUnescape(name); err == nil && strings.HasPrefix(dsn, "sqlite:") {
+			name = p
+		}
+	}
+	q, err := url.ParseQuery(rawQuery)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: dsn %q: %w", name, err)
+	}
+	if v := q.Get("synchronous"); v != "" {
+		switch up := strings.ToUpper(v); up {
+		case "OFF", "NORMAL", "FULL", "EXTRA":
+			cfg.synchronous = up
+		default:
+			return nil, fmt.Errorf("sqlite: dsn %q: synchronous=%q: want off, normal, full or extra", name, v)
+		}
+		q.Del("synchronous")
+	}
+	if v := q.Get("busy_timeout"); v != "" {
+		ms, err := strconv.Atoi(v)
+		if err != nil || ms < 0 {
+			return nil, fmt.Errorf("sqlite: dsn %q: busy_timeout=%q: want milliseconds", name, v)
+		}
+		cfg.busyTimeout = ms
+		q.Del("busy_timeout")
+	}
+	path := name
+	if cfg.uri {
+		path = strings.TrimPrefix(path, "file:")
+	}
+	if path == "" || path == ":memory:" || strings.EqualFold(q.Get("mode"), "memory") {
+		return nil, fmt.Errorf("sqlite: dsn %q: a database file is required (in-memory databases are not supported)", dsn)
+	}
+	cfg.name = name
+	cfg.query = q
+	return cfg, nil
+}
+
+// driverDSN is the DSN for the write connection (write) or the read pool.
+func (c *dsnConfig) driverDSN(write bool) string {
+	q := url.Values{}
+	for k, v := range c.query {
+		q[k] = append([]string(nil), v...)
+	}
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", c.busyTimeout))
+	q.Add("_pragma", "foreign_keys(1)")
+	// Savepoints and statement journals stay in memory.
+	q.Add("_pragma", "temp_store(MEMORY)")
+	if write {
+		q.Add("_pragma", "journal_mode(WAL)")
+		q.Add("_pragma", "synchronous("+c.synchronous+")")
+		// Take the write lock at BEGIN, so that a transaction never fails
+		// half-way with SQLITE_BUSY when upgrading its lock.
+		q.Set("_txlock", "immediate")
+		// The checkpointer copies the WAL into the database off the
+		// writer's path; the writer checkpoints only when it falls behind.
+		q.Add("_pragma", fmt.Sprintf("wal_autocheckpoint(%d)", autoCheckpointPages))
+	} else {
+		q.Add("_pragma", "query_only(1)")
+	}
+	return c.name + "?" + q.Encode()
+}
+
+// writeReq is a write queued for the group-commit writer.
+type writeReq struct {
+	ctx  context.Context
+	fn   func(ctx context.Context, tx *sql.Tx) error
+	done chan error
+}
+
+// write runs fn in a transaction of the group-commit writer and returns its
+// result once that transaction has committed (or fn has failed and been
+// rolled back). fn may run more than once, so it must not keep state
+// between runs. A write whose ctx is done before the writer takes it is
+// not run; once taken, it is awaited, so that an error always means
+// "not written".
+func (s *Store) write(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
+	req := &writeReq{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	s.mu.RLock()
+	if s.closed {
+		s.mu.RUnlock()
+		return ErrClosed
+	}
+	select {
+	case s.queue <- req:
+	case <-ctx.Done():
+		s.mu.RUnlock()
+		return ctx.Err()
+	}
+	s.mu.RUnlock()
+	return <-req.done
+}
+
+// writer commits the queued writes in batches until the queue is closed
+// and empty.
+func (s *Store) writer() {
+	defer close(s.done)
+	defer close(s.kick)
+	batch := make([]*writeReq, 0, maxBatch)
+	for req := range s.queue {
+		batch = append(batch[:0], req)
+	fill:
+		for len(batch) < maxBatch {
+			select {
+			case r, ok := <-s.queue:
+				if !ok {
+					break fill
+				}
+				batch = append(batch, r)
+			default:
+				break fill
+			}
+		}
+		s.commitBatch(batch)
+		clear(batch)
+		select {
+		case s.kick <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// checkpointer copies committed WAL frames into the database file after
+// the writer's commits, at most once per checkpointInterval, so that the
+// writer rarely has to. It stops when the writer has.
+func (s *Store) checkpointer() {
+	defer close(s.ckptDone)
+	for range s.kick {
+		// A PASSIVE checkpoint never waits for readers or the writer. An
+		// error (another process checkpointing, say) is harmless: the
+		// next run or the writer's own checkpoint does the work.
+		_, _ = s.cdb.Exec(`PRAGMA wal_checkpoint(PASSIVE)`)
+		t := time.NewTimer(checkpointInterval)
+		select {
+		case <-t.C:
+		case <-s.done:
+			t.Stop()
+		}
+	}
+}
+
+// commitBatch runs batch in one transaction, each write in a savepoint, and
+// answers every write. If the transaction itself fails, each write is
+// retried in a transaction of its own.
+func (s *Store) commitBatch(batch []*writeReq) {
+	// Statements run under a context of their own: a caller's cancellation
+	// must not interrupt a transaction shared with other callers.
+	ctx := context.Background()
+	results := make([]error, len(batch))
+	err := func() error {
+		tx, err := s.wdb.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback()
+		for i, r := range batch {
+			if err := r.ctx.Err(); err != nil {
+				results[i] = err
+				continue
+			}
+			if _, err := s.txExec(ctx, tx, qSavepoint); err != nil {
+				return err
+			}
+			if err := r.fn(ctx, tx); err != nil {
+				results[i] = err
+				if _, err := s.txExec(ctx, tx, qRollbackTo); err != nil {
+					return err
+				}
+			}
+			if _, err := s.txExec(ctx, tx, qRelease); err != nil {
+				return err
+			}
+		}
+		return tx.Commit()
+	}()
+	if err != nil {
+		// The batch failed as a whole: nothing of it was committed. Give
+		// every write a transaction of its own, so that one write's
+		// failure is not the others'.
+		for i, r := range batch {
+			if err := r.ctx.Err(); err != nil {
+				results[i] = err
+				continue
+			}
+			results[i] = s.inTx(ctx, r.fn)
+		}
+	}
+	for i, r := range batch {
+		r.done <- results[i]
+	}
+}
+
+// inTx runs fn in a transaction of the write connection.
+func (s *Store) inTx(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
+	tx, err := s.wdb.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlite: begin: %w", err)
+	}
+	defer tx.Rollback()
+	if err := fn(ctx, tx); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqlite: commit: %w", err)
+	}
+	return nil
+}
+
+// now is the time records are stamped with.
+func now() time.Time { return time.Now().UTC() }
+
+// ts encodes t as Unix nanoseconds, the zero time as 0.
+func ts(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+// fromTS decodes a time encoded by ts, in UTC.
+func fromTS(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n).UTC()
+}
+
+// nullString is s, or NULL when s is empty.
+func nullString(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// boolInt is b as 0 or 1.
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// sealValue seals b bound to table, row id and column.
+func (s *Store) sealValue(b []byte, table, id, column string) []byte {
+	return s.sealer.Seal(b, seal.AAD(table, id, column))
+}
+
+// sealOptional seals b, or returns NULL when b is empty.
+func (s *Store) sealOptional(b []byte, table, id, column string) any {
+	if len(b) == 0 {
+		return nil
+	}
+	return s.sealValue(b, table, id, column)
+}
+
+// openValue opens a value sealed by sealValue; NULL opens to nil.
+func (s *Store) openValue(b []byte, table, id, column string) ([]byte, error) {
+	if b == nil {
+		return nil, nil
+	}
+	p, err := s.sealer.Open(b, seal.AAD(table, id, column))
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %s: %w", recordKind(table), id, column, err)
+	}
+	return p, nil
+}
+
+// recordKind names a record of table in messages.
+func recordKind(table string) string {
+	switch table {
+	case "deliveries":
+		return "delivery"
+	case "webhooks":
+		return "webhook"
+	case "attempts":
+		return "attempt"
+	}
+	return table
+}
+
+// constraint reports which constraint, if any, err violated.
+func constraint(err error) (unique, foreignKey bool) {
+	var se *sqlite.Error
+	if !errors.As(err, &se) {
+		return false, false
+	}
+	switch se.Code() {
+	case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+		return true, false
+	case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
+		return false, true
+	}
+	return false, false
+}
+
+// notFound is an error wrapping functions.ErrNotFound.
+func notFound(kind, idOrName string) error {
+	return fmt.Errorf("%s %q: %w", kind, idOrName, functions.ErrNotFound)
+}
+
+// conflict is an error wrapping functions.ErrConflict.
+func conflict(kind, name string) error {
+	return fmt.Errorf("%s %q: %w", kind, name, functions.ErrConflict)
+}
+
+// mapWriteErr turns constraint violations into ErrConflict or ErrNotFound
+// and adds context to every other error.
+func mapWriteErr(err error, kind, name string) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, functions.ErrNotFound) || errors.Is(err, functions.ErrConflict) {
+		return err
+	}
+	unique, fk := constraint(err)
+	switch {
+	case unique:
+		return conflict(kind, name)
+	case fk:
+		return fmt.Errorf("%s %q: a referenced record: %w", kind, name, functions.ErrNotFound)
+	}
+	return fmt.Errorf("%s %q: %w", kind, name, err)
+}
+
+// exists reports whether table has a row with id.
+func exists(ctx context.Context, q querier, table, id string) (bool, error) {
+	var one int
+	err := q.QueryRowContext(ctx, `SELECT 1 FROM `+table+` WHERE id = ?`, id).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// querier is a *sql.DB or a *sql.Tx.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}

@@ -1,0 +1,500 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/relayfn/relayfn/functions"
+	"github.com/relayfn/relayfn/relay"
+	"github.com/relayfn/relayfn/relay/seal"
+)
+
+// The statements of the group-commit writes, prepared once at Open.
+const (
+	qBucketEphemeral = `SELECT ephemeral FROM buckets WHERE id = ?`
+	qInsertWebhook   = `INSERT INTO webhooks (id, bucket_id, input_id, received_at, method, path,
+		raw_query, headers, body, status, function_error, logs) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	qOutputBucket   = `SELECT bucket_id FROM outputs WHERE id = ?`
+	qInsertDelivery = `INSERT INTO deliveries (id, webhook_id, bucket_id, output_id, state, attempts,
+		next_attempt_at, last_status, last_error, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	qWebhookBucket = `SELECT bucket_id FROM webhooks WHERE id = ?`
+	qDeliveryInfo  = `SELECT b.ephemeral, (SELECT COALESCE(MAX(n), 0) FROM attempts WHERE delivery_id = d.id)
+		FROM deliveries d JOIN buckets b ON b.id = d.bucket_id WHERE d.id = ?`
+	qInsertAttempt = `INSERT INTO attempts (delivery_id, n, started_at, duration_ms, status, error, logs)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`
+	qUpdateDelivery = `UPDATE deliveries SET state = ?, attempts = ?, next_attempt_at = ?,
+		last_status = ?, last_error = ?, updated_at = ? WHERE id = ?`
+	qSavepoint  = `SAVEPOINT w`
+	qRollbackTo = `ROLLBACK TO w`
+	qRelease    = `RELEASE w`
+)
+
+// preparedQueries are prepared on the write connection at Open.
+var preparedQueries = []string{
+	qBucketEphemeral, qInsertWebhook, qOutputBucket, qInsertDelivery, qWebhookBucket,
+	qDeliveryInfo, qInsertAttempt, qUpdateDelivery, qSavepoint, qRollbackTo, qRelease,
+}
+
+// sealedWebhook is a webhook's sealed columns, made before it is queued so
+// that encryption runs on the callers' goroutines, not the writer's.
+type sealedWebhook struct {
+	rawQuery, headers, body, functionError, logs any
+}
+
+// sealWebhook seals w's secret columns.
+func (s *Store) sealWebhook(w *relay.Webhook) (*sealedWebhook, error) {
+	headers, err := json.Marshal(w.Request.Header)
+	if err != nil {
+		return nil, fmt.Errorf("webhook %s: headers: %w", w.ID, err)
+	}
+	sw := &sealedWebhook{
+		rawQuery:      s.sealValue([]byte(w.Request.RawQuery), "webhooks", w.ID, "raw_query"),
+		headers:       s.sealValue(headers, "webhooks", w.ID, "headers"),
+		body:          s.sealValue(w.Request.Body, "webhooks", w.ID, "body"),
+		functionError: s.sealOptional([]byte(w.FunctionError), "webhooks", w.ID, "function_error"),
+	}
+	if len(w.Logs) > 0 {
+		logs, err := json.Marshal(w.Logs)
+		if err != nil {
+			return nil, fmt.Errorf("webhook %s: logs: %w", w.ID, err)
+		}
+		sw.logs = s.sealValue(logs, "webhooks", w.ID, "logs")
+	}
+	return sw, nil
+}
+
+// prepareDelivery fills d's defaults: ID, state, times. The i-th delivery
+// of a call is stamped i nanoseconds after t, so that deliveries made
+// together keep their order and page cleanly by creation time.
+func prepareDelivery(d *relay.Delivery, i int, t time.Time) {
+	if d.ID == "" {
+		d.ID = uuid.NewString()
+	}
+	if d.State == "" {
+		d.State = relay.DeliveryPending
+	}
+	if d.CreatedAt.IsZero() {
+		d.CreatedAt = t.Add(time.Duration(i))
+	}
+	if d.UpdatedAt.IsZero() {
+		d.UpdatedAt = d.CreatedAt
+	}
+}
+
+// SaveWebhook stores w and its deliveries ds in one transaction, filling
+// w.ID and w.ReceivedAt when empty and, in each delivery, the ID, WebhookID,
+// BucketID, State (pending) and times when empty. When it returns nil, they
+// survive a crash of the process. The bucket must exist, and every
+// delivery's output must belong to it. For a bucket that is ephemeral, only
+// the ids, method, status and time of w are stored. w is not modified
+// otherwise.
+func (s *Store) SaveWebhook(ctx context.Context, w *relay.Webhook, ds []*relay.Delivery) error {
+	fn, err := s.saveWebhookFunc(w, ds)
+	if err != nil {
+		return err
+	}
+	return s.write(ctx, fn)
+}
+
+// saveWebhookFunc prepares w and ds and returns the write that stores
+// them.
+func (s *Store) saveWebhookFunc(w *relay.Webhook, ds []*relay.Delivery) (func(context.Context, *sql.Tx) error, error) {
+	if w.BucketID == "" {
+		return nil, errors.New("webhook: a bucket is required")
+	}
+	if w.ID == "" {
+		w.ID = uuid.NewString()
+	}
+	t := now()
+	if w.ReceivedAt.IsZero() {
+		w.ReceivedAt = t
+	}
+	for i, d := range ds {
+		if d.WebhookID == "" {
+			d.WebhookID = w.ID
+		}
+		if d.BucketID == "" {
+			d.BucketID = w.BucketID
+		}
+		prepareDelivery(d, i, t)
+		if d.WebhookID != w.ID || d.BucketID != w.BucketID {
+			return nil, fmt.Errorf("webhook %s: delivery %s belongs to another webhook or bucket", w.ID, d.ID)
+		}
+	}
+	sw, err := s.sealWebhook(w)
+	if err != nil {
+		return nil, err
+	}
+	lastErrs := s.sealLastErrors(ds)
+	return func(ctx context.Context, tx *sql.Tx) error {
+		var ephemeral bool
+		err := s.txQueryRow(ctx, tx, qBucketEphemeral, w.BucketID).Scan(&ephemeral)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("webhook %s: %w", w.ID, notFound("bucket", w.BucketID))
+		}
+		if err != nil {
+			return fmt.Errorf("webhook %s: %w", w.ID, err)
+		}
+		var path any = w.Request.Path
+		cols := *sw
+		if ephemeral {
+			path = nil
+			cols = sealedWebhook{}
+		}
+		_, err = s.txExec(ctx, tx, qInsertWebhook,
+			w.ID, w.BucketID, w.InputID, ts(w.ReceivedAt), w.Request.Method, path,
+			cols.rawQuery, cols.headers, cols.body, w.Status, cols.functionError, cols.logs)
+		if err != nil {
+			return mapWriteErr(err, "webhook", w.ID)
+		}
+		return s.insertDeliveries(ctx, tx, ds, lastErrs)
+	}, nil
+}
+
+// sealLastErrors seals the deliveries' last errors.
+func (s *Store) sealLastErrors(ds []*relay.Delivery) []any {
+	errs := make([]any, len(ds))
+	for i, d := range ds {
+		errs[i] = s.sealOptional([]byte(d.LastError), "deliveries", d.ID, "last_error")
+	}
+	return errs
+}
+
+// insertDeliveries inserts ds, after checking that each one's output
+// belongs to its bucket.
+func (s *Store) insertDeliveries(ctx context.Context, tx *sql.Tx, ds []*relay.Delivery, lastErrs []any) error {
+	for i, d := range ds {
+		var bucket string
+		err := s.txQueryRow(ctx, tx, qOutputBucket, d.OutputID).Scan(&bucket)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("delivery %s: %w", d.ID, notFound("output", d.OutputID))
+		}
+		if err != nil {
+			return fmt.Errorf("delivery %s: %w", d.ID, err)
+		}
+		if bucket != d.BucketID {
+			return fmt.Errorf("delivery %s: output %s is not in bucket %s: %w", d.ID, d.OutputID, d.BucketID, functions.ErrNotFound)
+		}
+		_, err = s.txExec(ctx, tx, qInsertDelivery,
+			d.ID, d.WebhookID, d.BucketID, d.OutputID, d.State, d.Attempts, ts(d.NextAttemptAt), d.LastStatus,
+			lastErrs[i], ts(d.CreatedAt), ts(d.UpdatedAt))
+		if err != nil {
+			return mapWriteErr(err, "delivery", d.ID)
+		}
+	}
+	return nil
+}
+
+// GetWebhook finds a webhook by ID. A webhook of an ephemeral bucket comes
+// back with only its ids, method, status and time.
+func (s *Store) GetWebhook(ctx context.Context, id string) (*relay.Webhook, error) {
+	var w relay.Webhook
+	var path sql.NullString
+	var rawQuery, headers, body, functionError, logs []byte
+	var received int64
+	err := s.rdb.QueryRowContext(ctx, `SELECT id, bucket_id, input_id, received_at, method, path, raw_query,
+		headers, body, status, function_error, logs FROM webhooks WHERE id = ?`, id).Scan(
+		&w.ID, &w.BucketID, &w.InputID, &received, &w.Request.Method, &path, &rawQuery,
+		&headers, &body, &w.Status, &functionError, &logs)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, notFound("webhook", id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("webhook %q: %w", id, err)
+	}
+	w.ReceivedAt = fromTS(received)
+	w.Request.Path = path.String
+	open := func(b []byte, column string) []byte {
+		if err != nil {
+			return nil
+		}
+		var p []byte
+		p, err = s.openValue(b, "webhooks", w.ID, column)
+		return p
+	}
+	q := open(rawQuery, "raw_query")
+	h := open(headers, "headers")
+	w.Request.Body = open(body, "body")
+	fe := open(functionError, "function_error")
+	l := open(logs, "logs")
+	if err != nil {
+		return nil, err
+	}
+	w.Request.RawQuery = string(q)
+	w.FunctionError = string(fe)
+	if h != nil {
+		if err := json.Unmarshal(h, &w.Request.Header); err != nil {
+			return nil, fmt.Errorf("webhook %s: headers: %w", w.ID, err)
+		}
+	}
+	if l != nil {
+		if err := json.Unmarshal(l, &w.Logs); err != nil {
+			return nil, fmt.Errorf("webhook %s: logs: %w", w.ID, err)
+		}
+	}
+	return &w, nil
+}
+
+// AddDeliveries stores new deliveries of stored webhooks (a replay), all or
+// none, filling each one's ID, BucketID (the webhook's), State (pending) and
+// times when empty.
+func (s *Store) AddDeliveries(ctx context.Context, ds []*relay.Delivery) error {
+	if len(ds) == 0 {
+		return nil
+	}
+	t := now()
+	for i, d := range ds {
+		if d.WebhookID == "" {
+			return errors.New("delivery: a webhook is required")
+		}
+		prepareDelivery(d, i, t)
+	}
+	lastErrs := s.sealLastErrors(ds)
+	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		for _, d := range ds {
+			var bucket string
+			err := s.txQueryRow(ctx, tx, qWebhookBucket, d.WebhookID).Scan(&bucket)
+			if errors.Is(err, sql.ErrNoRows) {
+				return fmt.Errorf("delivery %s: %w", d.ID, notFound("webhook", d.WebhookID))
+			}
+			if err != nil {
+				return fmt.Errorf("delivery %s: %w", d.ID, err)
+			}
+			if d.BucketID == "" {
+				d.BucketID = bucket
+			}
+			if d.BucketID != bucket {
+				return fmt.Errorf("delivery %s: webhook %s is not in bucket %s: %w", d.ID, d.WebhookID, d.BucketID, functions.ErrNotFound)
+			}
+		}
+		return s.insertDeliveries(ctx, tx, ds, lastErrs)
+	})
+}
+
+const deliveryColumns = `id, webhook_id, bucket_id, output_id, state, attempts, next_attempt_at, last_status,
+	last_error, created_at, updated_at`
+
+// scanDelivery scans a delivery and opens its last error.
+func (s *Store) scanDelivery(sc scanner) (*relay.Delivery, error) {
+	var d relay.Delivery
+	var next, created, updated int64
+	var lastErr []byte
+	if err := sc.Scan(&d.ID, &d.WebhookID, &d.BucketID, &d.OutputID, &d.State, &d.Attempts, &next,
+		&d.LastStatus, &lastErr, &created, &updated); err != nil {
+		return nil, err
+	}
+	le, err := s.openValue(lastErr, "deliveries", d.ID, "last_error")
+	if err != nil {
+		return nil, err
+	}
+	d.LastError = string(le)
+	d.NextAttemptAt = fromTS(next)
+	d.CreatedAt = fromTS(created)
+	d.UpdatedAt = fromTS(updated)
+	return &d, nil
+}
+
+// queryDeliveries runs a query of deliveryColumns.
+func (s *Store) queryDeliveries(ctx context.Context, q querier, what, query string, args ...any) ([]*relay.Delivery, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	defer rows.Close()
+	var ds []*relay.Delivery
+	for rows.Next() {
+		d, err := s.scanDelivery(rows)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", what, err)
+		}
+		ds = append(ds, d)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	return ds, nil
+}
+
+// PendingDeliveries returns every delivery still pending, oldest first.
+func (s *Store) PendingDeliveries(ctx context.Context) ([]*relay.Delivery, error) {
+	return s.queryDeliveries(ctx, s.rdb, "pending deliveries", `SELECT `+deliveryColumns+` FROM deliveries
+		WHERE state = ? ORDER BY created_at, rowid`, relay.DeliveryPending)
+}
+
+// ListDeliveries lists the deliveries f selects, newest first.
+func (s *Store) ListDeliveries(ctx context.Context, f relay.DeliveryFilter) ([]*relay.Delivery, error) {
+	var where []string
+	var args []any
+	add := func(cond string, arg any) {
+		where = append(where, cond)
+		args = append(args, arg)
+	}
+	if f.BucketID != "" {
+		add("bucket_id = ?", f.BucketID)
+	}
+	if f.OutputID != "" {
+		add("output_id = ?", f.OutputID)
+	}
+	if f.WebhookID != "" {
+		add("webhook_id = ?", f.WebhookID)
+	}
+	if f.State != "" {
+		add("state = ?", f.State)
+	}
+	if !f.Before.IsZero() {
+		add("created_at < ?", ts(f.Before))
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	query := `SELECT ` + deliveryColumns + ` FROM deliveries`
+	if len(where) > 0 {
+		query += ` WHERE ` + strings.Join(where, " AND ")
+	}
+	query += ` ORDER BY created_at DESC, rowid DESC LIMIT ?`
+	args = append(args, limit)
+	return s.queryDeliveries(ctx, s.rdb, "list deliveries", query, args...)
+}
+
+// attemptAAD binds an attempt's column to the attempt.
+func attemptAAD(deliveryID string, n int, column string) []byte {
+	return seal.AAD("attempts", deliveryID, strconv.Itoa(n), column)
+}
+
+// RecordAttempt saves a and d's new state, attempts, next attempt time,
+// last status, last error and update time together. It fills
+// a.DeliveryID (d's), a.N (the next number), a.StartedAt and d.UpdatedAt
+// (the current time) when empty. For a delivery
+// of an ephemeral bucket, a's logs are not stored.
+func (s *Store) RecordAttempt(ctx context.Context, d *relay.Delivery, a *relay.Attempt) error {
+	if d.ID == "" {
+		return errors.New("attempt: a delivery is required")
+	}
+	if a.DeliveryID == "" {
+		a.DeliveryID = d.ID
+	}
+	if a.DeliveryID != d.ID {
+		return fmt.Errorf("delivery %s: attempt belongs to delivery %s", d.ID, a.DeliveryID)
+	}
+	if d.State == "" {
+		d.State = relay.DeliveryPending
+	}
+	t := now()
+	if a.StartedAt.IsZero() {
+		a.StartedAt = t
+	}
+	if d.UpdatedAt.IsZero() {
+		d.UpdatedAt = t
+	}
+	var logs []byte
+	if len(a.Logs) > 0 {
+		var err error
+		if logs, err = json.Marshal(a.Logs); err != nil {
+			return fmt.Errorf("delivery %s: attempt logs: %w", d.ID, err)
+		}
+	}
+	lastErr := s.sealOptional([]byte(d.LastError), "deliveries", d.ID, "last_error")
+	n := a.N
+	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		var ephemeral bool
+		var maxN int
+		err := s.txQueryRow(ctx, tx, qDeliveryInfo, d.ID).Scan(&ephemeral, &maxN)
+		if errors.Is(err, sql.ErrNoRows) {
+			return notFound("delivery", d.ID)
+		}
+		if err != nil {
+			return fmt.Errorf("delivery %s: %w", d.ID, err)
+		}
+		if n == 0 {
+			n = maxN + 1
+		}
+		var sealedLogs any
+		if logs != nil && !ephemeral {
+			sealedLogs = s.sealer.Seal(logs, attemptAAD(d.ID, n, "logs"))
+		}
+		var sealedErr any
+		if a.Error != "" {
+			sealedErr = s.sealer.Seal([]byte(a.Error), attemptAAD(d.ID, n, "error"))
+		}
+		_, err = s.txExec(ctx, tx, qInsertAttempt, d.ID, n, ts(a.StartedAt), a.DurationMS, a.Status, sealedErr, sealedLogs)
+		if err != nil {
+			if unique, _ := constraint(err); unique {
+				return fmt.Errorf("delivery %s: attempt %d: %w", d.ID, n, functions.ErrConflict)
+			}
+			return fmt.Errorf("delivery %s: attempt %d: %w", d.ID, n, err)
+		}
+		_, err = s.txExec(ctx, tx, qUpdateDelivery,
+			d.State, d.Attempts, ts(d.NextAttemptAt), d.LastStatus, lastErr, ts(d.UpdatedAt), d.ID)
+		if err != nil {
+			return fmt.Errorf("delivery %s: %w", d.ID, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	a.N = n
+	return nil
+}
+
+// GetDelivery finds a delivery by ID, with its attempts in order.
+func (s *Store) GetDelivery(ctx context.Context, id string) (*relay.Delivery, []*relay.Attempt, error) {
+	tx, err := s.rdb.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, nil, fmt.Errorf("delivery %q: %w", id, err)
+	}
+	defer tx.Rollback()
+	d, err := s.scanDelivery(tx.QueryRowContext(ctx, `SELECT `+deliveryColumns+` FROM deliveries WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil, notFound("delivery", id)
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("delivery %q: %w", id, err)
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT n, started_at, duration_ms, status, error, logs
+		FROM attempts WHERE delivery_id = ? ORDER BY n`, id)
+	if err != nil {
+		return nil, nil, fmt.Errorf("delivery %q: attempts: %w", id, err)
+	}
+	defer rows.Close()
+	var as []*relay.Attempt
+	for rows.Next() {
+		a := &relay.Attempt{DeliveryID: id}
+		var started int64
+		var sealedErr, sealedLogs []byte
+		if err := rows.Scan(&a.N, &started, &a.DurationMS, &a.Status, &sealedErr, &sealedLogs); err != nil {
+			return nil, nil, fmt.Errorf("delivery %q: attempts: %w", id, err)
+		}
+		a.StartedAt = fromTS(started)
+		if sealedErr != nil {
+			e, err := s.sealer.Open(sealedErr, attemptAAD(id, a.N, "error"))
+			if err != nil {
+				return nil, nil, fmt.Errorf("delivery %q: attempt %d: error: %w", id, a.N, err)
+			}
+			a.Error = string(e)
+		}
+		if sealedLogs != nil {
+			l, err := s.sealer.Open(sealedLogs, attemptAAD(id, a.N, "logs"))
+			if err != nil {
+				return nil, nil, fmt.Errorf("delivery %q: attempt %d: logs: %w", id, a.N, err)
+			}
+			if err := json.Unmarshal(l, &a.Logs); err != nil {
+				return nil, nil, fmt.Errorf("delivery %q: attempt %d: logs: %w", id, a.N, err)
+			}
+		}
+		as = append(as, a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, nil, fmt.Errorf("delivery %q: attempts: %w", id, err)
+	}
+	return d, as, nil
+}
