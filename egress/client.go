@@ -197,9 +197,12 @@ func (c *Client) transport(service string) (*http.Transport, error) {
 		Proxy:       func(r *http.Request) (*url.URL, error) { return c.proxyFunc(r.URL) },
 		DialContext: c.dialTransport,
 		// Cloned per transport: HTTP/2 setup writes to it.
-		TLSClientConfig:       c.cfg.TLSClientConfig.Clone(),
-		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          100,
+		TLSClientConfig:   c.cfg.TLSClientConfig.Clone(),
+		ForceAttemptHTTP2: true,
+		MaxIdleConns:      512,
+		// Deliveries to one destination run on many workers at once: keep
+		// their connections rather than dial anew (Go's default keeps 2).
+		MaxIdleConnsPerHost:   64,
 		IdleConnTimeout:       90 * time.Second,
 		TLSHandshakeTimeout:   10 * time.Second,
 		ExpectContinueTimeout: 1 * time.Second,

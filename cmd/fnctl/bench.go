@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/relayfn/relayfn/functions"
 	"github.com/relayfn/relayfn/runtime"
 )
 
@@ -25,6 +26,7 @@ type benchResult struct {
 func newBenchCmd(a *app) *cobra.Command {
 	var (
 		rf          requestFlags
+		egf         egressFlags
 		duration    time.Duration
 		concurrency int
 		output      string
@@ -61,7 +63,12 @@ Exit status:
 			if err != nil {
 				return err
 			}
-			e, err := newEngine()
+			eg, err := egf.client(a)
+			if err != nil {
+				return err
+			}
+			defer eg.Close()
+			e, err := newEngine(functions.Deps{HTTP: eg})
 			if err != nil {
 				return failed(err)
 			}
@@ -86,6 +93,7 @@ Exit status:
 		},
 	}
 	rf.register(cmd.Flags())
+	egf.register(cmd.Flags())
 	fs := cmd.Flags()
 	fs.DurationVar(&duration, "duration", 2*time.Second, "how long to run")
 	fs.IntVar(&concurrency, "concurrency", 1, "how many invocations run at once")

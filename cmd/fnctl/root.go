@@ -83,6 +83,7 @@ func commands(a *app) []*cobra.Command {
 		newRunCmd(a),
 		newTestCmd(a),
 		newBenchCmd(a),
+		newServeCmd(a),
 		newVersionCmd(a),
 	}
 }
@@ -112,9 +113,10 @@ func execute(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	return code
 }
 
-// newEngine returns an engine with the modules functions get in the relay.
-func newEngine() (*runtime.Engine, error) {
-	e, err := runtime.New(runtime.Options{Modules: functions.Modules(functions.Deps{})})
+// newEngine returns an engine with the modules functions get in the relay,
+// wired to deps.
+func newEngine(deps functions.Deps) (*runtime.Engine, error) {
+	e, err := runtime.New(runtime.Options{Modules: functions.Modules(deps)})
 	if err != nil {
 		return nil, fmt.Errorf("start the engine: %w", err)
 	}

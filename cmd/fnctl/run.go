@@ -10,12 +10,14 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/relayfn/relayfn/functions"
 	"github.com/relayfn/relayfn/runtime"
 )
 
 func newRunCmd(a *app) *cobra.Command {
 	var (
 		rf     requestFlags
+		egf    egressFlags
 		output string
 	)
 	cmd := &cobra.Command{
@@ -48,7 +50,12 @@ Exit status:
 			if err != nil {
 				return err
 			}
-			e, err := newEngine()
+			eg, err := egf.client(a)
+			if err != nil {
+				return err
+			}
+			defer eg.Close()
+			e, err := newEngine(functions.Deps{HTTP: eg})
 			if err != nil {
 				return failed(err)
 			}
@@ -73,6 +80,7 @@ Exit status:
 		},
 	}
 	rf.register(cmd.Flags())
+	egf.register(cmd.Flags())
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
 	return cmd
 }

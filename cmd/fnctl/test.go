@@ -10,15 +10,18 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/relayfn/relayfn/functions"
 	"github.com/relayfn/relayfn/functions/spec"
 )
 
 func newTestCmd(a *app) *cobra.Command {
 	var (
-		files   []string
-		runExpr string
-		junit   string
-		verbose bool
+		egf          egressFlags
+		allowNetwork bool
+		files        []string
+		runExpr      string
+		junit        string
+		verbose      bool
 	)
 	cmd := &cobra.Command{
 		Use:   "test [-f SPEC]... [PATH]...",
@@ -63,11 +66,21 @@ Exit status:
 			if len(specs) == 0 {
 				return usage("no spec files (*.spec.yaml, spec.yaml) in %s", strings.Join(paths, ", "))
 			}
-			e, err := newEngine()
+			e, err := newEngine(functions.Deps{})
 			if err != nil {
 				return failed(err)
 			}
 			defer e.Close()
+			var sb spec.SandboxOptions
+			if allowNetwork {
+				eg, err := egf.client(a)
+				if err != nil {
+					return err
+				}
+				defer eg.Close()
+				sb.Network = eg
+			}
+			opts.Sandbox = spec.NewSandbox(sb)
 
 			reports := make([]*spec.Report, 0, len(specs))
 			for _, p := range specs {
@@ -96,6 +109,8 @@ Exit status:
 		},
 	}
 	fs := cmd.Flags()
+	egf.register(fs)
+	fs.BoolVar(&allowNetwork, "allow-network", false, "send HTTP calls that no http entry of the test answers (through the egress settings)")
 	fs.StringArrayVarP(&files, "file", "f", nil, "spec file to run (repeatable)")
 	fs.StringVar(&runExpr, "run", "", "run only the tests whose names match this regular expression")
 	fs.StringVar(&junit, "junit", "", "also write the results as JUnit XML to this file")
