@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -20,7 +19,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/relayfn/relayfn/egress"
-	"github.com/relayfn/relayfn/egress/acl"
 	"github.com/relayfn/relayfn/functions"
 	"github.com/relayfn/relayfn/relay"
 	"github.com/relayfn/relayfn/relay/admin"
@@ -98,6 +96,9 @@ func serve(ctx context.Context, a *app, f *config.File, apply bool) error {
 	log := slog.New(slog.NewJSONHandler(a.stderr, nil))
 	s := f.Server
 
+	// The store, the key and the token file are relative to the working
+	// folder, like the process's other state; function files and the ACL
+	// are relative to the relay.yaml that names them.
 	keyPath := s.EncryptionKeyFile
 	key, created, err := seal.LoadOrCreateKey(keyPath)
 	if err != nil {
@@ -119,7 +120,7 @@ func serve(ctx context.Context, a *app, f *config.File, apply bool) error {
 	}
 	defer st.Close()
 
-	eg, err := newEgress(s, log, a.getenv)
+	eg, err := newEgress(f, log, a.getenv)
 	if err != nil {
 		return err
 	}
@@ -162,10 +163,11 @@ func serve(ctx context.Context, a *app, f *config.File, apply bool) error {
 	}
 	if made {
 		if s.Admin.TokenFile != "" {
-			if err := os.WriteFile(s.Admin.TokenFile, []byte(cred+"\n"), 0o600); err != nil {
+			path := s.Admin.TokenFile
+			if err := os.WriteFile(path, []byte(cred+"\n"), 0o600); err != nil {
 				return fmt.Errorf("server.admin.token_file: %w", err)
 			}
-			log.Info("wrote the admin token", "file", s.Admin.TokenFile)
+			log.Info("wrote the admin token", "file", path)
 		}
 		// Printed once, outside the structured log: only its hash is kept.
 		fmt.Fprintf(a.stderr, "\nAdmin token (shown once, keep it safe):\n\n    %s\n\nUse it with: export FNCTL_TOKEN=%s\n\n", cred, cred)
@@ -173,7 +175,7 @@ func serve(ctx context.Context, a *app, f *config.File, apply bool) error {
 
 	mux := http.NewServeMux()
 	mux.Handle("/", srv.Handler())
-	mux.Handle("/v1/admin/", admin.New(admin.Options{Store: st, Server: srv, Engine: e, Logger: log, Replayer: srv}))
+	mux.Handle(admin.Prefix, admin.New(admin.Options{Store: st, Server: srv, Engine: e, Logger: log}))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 
 	ln, err := net.Listen("tcp", s.Listen)
@@ -214,24 +216,12 @@ func serve(ctx context.Context, a *app, f *config.File, apply bool) error {
 }
 
 // newEgress builds the outbound client from server.http and server.egress.
-func newEgress(s config.Server, log *slog.Logger, getenv func(string) string) (*egress.Client, error) {
-	cfg := egress.Config{
-		Proxy:            s.HTTP.Proxy,
-		NoProxy:          s.HTTP.NoProxy,
-		ProxyRoleHeader:  s.HTTP.ProxyRoleHeader,
-		AllowRanges:      s.Egress.AllowRanges,
-		Timeout:          time.Duration(s.Egress.Timeout),
-		MaxResponseBytes: s.Egress.MaxResponseBytes,
-		MaxRedirects:     s.Egress.MaxRedirects,
-		Getenv:           getenv,
-		Logger:           log,
+func newEgress(f *config.File, log *slog.Logger, getenv func(string) string) (*egress.Client, error) {
+	cfg, err := f.EgressConfig()
+	if err != nil {
+		return nil, err
 	}
-	if s.Egress.ACLFile != "" {
-		policy, err := acl.LoadFile(filepath.Clean(s.Egress.ACLFile))
-		if err != nil {
-			return nil, fmt.Errorf("server.egress.acl_file: %w", err)
-		}
-		cfg.ACL = policy
-	}
+	cfg.Getenv = getenv
+	cfg.Logger = log
 	return egress.New(cfg)
 }

@@ -1,0 +1,221 @@
+package admin
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/relayfn/relayfn/functions"
+	"github.com/relayfn/relayfn/relay"
+)
+
+// Bootstrap makes the first admin token when the store has none, and
+// returns its credential ("<id>.<secret>", to be shown once) with created
+// true. When an admin token exists it returns "", false.
+func Bootstrap(ctx context.Context, st relay.Store) (credential string, created bool, err error) {
+	toks, err := st.ListTokens(ctx, "")
+	if err != nil {
+		return "", false, fmt.Errorf("admin: bootstrap: list admin tokens: %w", err)
+	}
+	if len(toks) > 0 {
+		return "", false, nil
+	}
+	_, cred, err := newToken(ctx, st, "", "bootstrap")
+	if err != nil {
+		return "", false, fmt.Errorf("admin: bootstrap: %w", err)
+	}
+	return cred, true, nil
+}
+
+// maxTokenName bounds a token's name.
+const maxTokenName = 200
+
+// checkTokenRequest checks a token's name.
+func checkTokenRequest(req *TokenRequest) error {
+	if len(req.Name) > maxTokenName {
+		return badRequest("name: longer than %d bytes", maxTokenName)
+	}
+	return nil
+}
+
+// newToken makes and stores a token of bucket bucketID ("" for an admin
+// token) and returns it with its credential.
+func newToken(ctx context.Context, st relay.Store, bucketID, name string) (*relay.Token, string, error) {
+	secret, hash, err := relay.NewSecret()
+	if err != nil {
+		return nil, "", fmt.Errorf("make a token secret: %w", err)
+	}
+	t := &relay.Token{
+		ID: uuid.NewString(), BucketID: bucketID, Name: name, SecretHash: hash, CreatedAt: time.Now().UTC(),
+	}
+	if err := st.CreateToken(ctx, t); err != nil {
+		return nil, "", fmt.Errorf("create token: %w", err)
+	}
+	return t, relay.FormatToken(t.ID, secret), nil
+}
+
+// authenticate checks the request's admin token.
+func (h *handler) authenticate(r *http.Request) (*relay.Token, bool) {
+	a := r.Header.Get("Authorization")
+	if len(a) < 7 || !strings.EqualFold(a[:7], "bearer ") {
+		return nil, false
+	}
+	id, secret, ok := relay.ParseToken(strings.TrimSpace(a[7:]))
+	if !ok {
+		return nil, false
+	}
+	t, err := h.st.GetToken(r.Context(), id)
+	if err != nil {
+		if !errors.Is(err, functions.ErrNotFound) {
+			h.log.Error("admin: look up token", "token", id, "error", err)
+		}
+		return nil, false
+	}
+	if t.BucketID != "" || !h.auth.check(t.SecretHash, secret) {
+		return nil, false
+	}
+	return t, true
+}
+
+// verifier checks secrets against bcrypt hashes, remembering the pairs
+// that matched (by a SHA-256 of hash and secret, never the secret itself)
+// so that a busy client pays bcrypt once, and bounding how many bcrypt
+// checks run at once so that bad credentials cannot take every CPU.
+type verifier struct {
+	mu   sync.Mutex
+	good map[[32]byte]struct{}
+	sem  chan struct{}
+}
+
+// maxVerified bounds the remembered credentials.
+const maxVerified = 1024
+
+func newVerifier() *verifier {
+	return &verifier{good: map[[32]byte]struct{}{}, sem: make(chan struct{}, 2)}
+}
+
+func (v *verifier) check(hash, secret string) bool {
+	key := sha256.Sum256([]byte(hash + "\x00" + secret))
+	v.mu.Lock()
+	_, ok := v.good[key]
+	v.mu.Unlock()
+	if ok {
+		return true
+	}
+	v.sem <- struct{}{}
+	err := bcrypt.CompareHashAndPassword([]byte(hash), []byte(secret))
+	<-v.sem
+	if err != nil {
+		return false
+	}
+	v.mu.Lock()
+	if len(v.good) >= maxVerified {
+		clear(v.good)
+	}
+	v.good[key] = struct{}{}
+	v.mu.Unlock()
+	return true
+}
+
+func (h *handler) listAdminTokens(w http.ResponseWriter, r *http.Request) error {
+	toks, err := h.st.ListTokens(r.Context(), "")
+	if err != nil {
+		return err
+	}
+	return ok(w, nonNil(toks))
+}
+
+func (h *handler) createAdminToken(w http.ResponseWriter, r *http.Request) error {
+	var req TokenRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	if err := checkTokenRequest(&req); err != nil {
+		return err
+	}
+	t, cred, err := newToken(r.Context(), h.st, "", req.Name)
+	if err != nil {
+		return err
+	}
+	h.audit(r.Context(), "admin: admin token created", "token", t.ID, "name", t.Name)
+	return created(w, NewToken{Token: t, Credential: cred})
+}
+
+func (h *handler) listBucketTokens(w http.ResponseWriter, r *http.Request) error {
+	b, err := h.st.GetBucket(r.Context(), r.PathValue("bucket"))
+	if err != nil {
+		return err
+	}
+	toks, err := h.st.ListTokens(r.Context(), b.ID)
+	if err != nil {
+		return err
+	}
+	return ok(w, nonNil(toks))
+}
+
+func (h *handler) createBucketToken(w http.ResponseWriter, r *http.Request) error {
+	var req TokenRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	if err := checkTokenRequest(&req); err != nil {
+		return err
+	}
+	b, err := h.st.GetBucket(r.Context(), r.PathValue("bucket"))
+	if err != nil {
+		return err
+	}
+	t, cred, err := newToken(r.Context(), h.st, b.ID, req.Name)
+	if err != nil {
+		return err
+	}
+	h.audit(r.Context(), "admin: bucket token created", "bucket", b.Name, "token", t.ID, "name", t.Name)
+	if err := h.changed(r.Context()); err != nil {
+		return err
+	}
+	return created(w, NewToken{Token: t, Credential: cred})
+}
+
+// deleteToken deletes an admin or bucket token. The last admin token is
+// kept, so that the API stays reachable.
+func (h *handler) deleteToken(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	t, err := h.st.GetToken(ctx, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	if t.BucketID == "" {
+		toks, err := h.st.ListTokens(ctx, "")
+		if err != nil {
+			return err
+		}
+		if len(toks) <= 1 {
+			return conflict("token %s is the last admin token: create another before deleting it", t.ID)
+		}
+	}
+	if err := h.st.DeleteToken(ctx, t.ID); err != nil {
+		return err
+	}
+	h.audit(ctx, "admin: token deleted", "token", t.ID, "bucket_id", t.BucketID)
+	if err := h.changed(ctx); err != nil {
+		return err
+	}
+	return noContent(w)
+}
+
+// nonNil returns s, or an empty slice for nil, so that lists are written
+// as [] rather than null.
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}

@@ -1,0 +1,140 @@
+package admin
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/relayfn/relayfn/functions"
+	"github.com/relayfn/relayfn/relay"
+)
+
+// MaxDeliveries caps the limit of a delivery listing.
+const MaxDeliveries = 1000
+
+// listDeliveries lists deliveries, newest first, filtered by the query:
+// bucket (ID or name), output (ID, or name within bucket), webhook, state,
+// before (RFC 3339 time, for paging) and limit (default 100).
+func (h *handler) listDeliveries(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	q := r.URL.Query()
+	var f relay.DeliveryFilter
+	if v := q.Get("bucket"); v != "" {
+		b, err := h.st.GetBucket(ctx, v)
+		if errors.Is(err, functions.ErrNotFound) {
+			return badRequest("bucket: no bucket %q", v)
+		} else if err != nil {
+			return err
+		}
+		f.BucketID = b.ID
+	}
+	if v := q.Get("output"); v != "" {
+		out, err := h.st.GetOutput(ctx, v)
+		switch {
+		case err == nil:
+			f.OutputID = out.ID
+		case !errors.Is(err, functions.ErrNotFound):
+			return err
+		case f.BucketID != "":
+			outs, err := h.st.ListOutputs(ctx, f.BucketID)
+			if err != nil {
+				return err
+			}
+			for _, o := range outs {
+				if o.Name == v {
+					f.OutputID = o.ID
+				}
+			}
+		}
+		if f.OutputID == "" {
+			return badRequest("output: no output %q (give its ID, or its name with bucket)", v)
+		}
+	}
+	f.WebhookID = q.Get("webhook")
+	switch s := q.Get("state"); s {
+	case "", relay.DeliveryPending, relay.DeliverySucceeded, relay.DeliveryFailed, relay.DeliveryStopped:
+		f.State = s
+	default:
+		return badRequest("state: unknown state %q (want pending, succeeded, failed or stopped)", s)
+	}
+	if v := q.Get("before"); v != "" {
+		t, err := time.Parse(time.RFC3339Nano, v)
+		if err != nil {
+			return badRequest("before: %q is not an RFC 3339 time", v)
+		}
+		f.Before = t
+	}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > MaxDeliveries {
+			return badRequest("limit: %q is not a number from 1 to %d", v, MaxDeliveries)
+		}
+		f.Limit = n
+	}
+	ds, err := h.st.ListDeliveries(ctx, f)
+	if err != nil {
+		return err
+	}
+	return ok(w, nonNil(ds))
+}
+
+func (h *handler) getDelivery(w http.ResponseWriter, r *http.Request) error {
+	d, as, err := h.st.GetDelivery(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	return ok(w, DeliveryDetail{Delivery: d, Attempts: nonNil(as)})
+}
+
+// replay makes a new pending delivery of a delivery's webhook to the same
+// output, stores it and hands it to the Replayer.
+func (h *handler) replay(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	d, _, err := h.st.GetDelivery(ctx, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	if d.State == relay.DeliveryPending {
+		return conflict("delivery %s is still pending: wait for it to finish", d.ID)
+	}
+	out, err := h.st.GetOutput(ctx, d.OutputID)
+	if errors.Is(err, functions.ErrNotFound) {
+		return conflict("the output of delivery %s no longer exists", d.ID)
+	} else if err != nil {
+		return err
+	}
+	if out.Disabled {
+		return conflict("output %s is disabled", out.Name)
+	}
+	b, err := h.st.GetBucket(ctx, d.BucketID)
+	if err != nil {
+		return err
+	}
+	wh, err := h.st.GetWebhook(ctx, d.WebhookID)
+	if errors.Is(err, functions.ErrNotFound) {
+		return conflict("the webhook of delivery %s is no longer stored", d.ID)
+	} else if err != nil {
+		return err
+	}
+	if b.Ephemeral && wh.Request.Header == nil && wh.Request.Body == nil {
+		return conflict("bucket %s is ephemeral: the webhook's body was never stored, so it cannot be replayed", b.Name)
+	}
+	now := time.Now().UTC()
+	nd := &relay.Delivery{
+		ID: uuid.NewString(), WebhookID: d.WebhookID, BucketID: d.BucketID, OutputID: d.OutputID,
+		State: relay.DeliveryPending, NextAttemptAt: now, CreatedAt: now, UpdatedAt: now,
+	}
+	if err := h.st.AddDeliveries(ctx, []*relay.Delivery{nd}); err != nil {
+		return err
+	}
+	// The relay owns nd once it is enqueued: answer with a copy.
+	answer := *nd
+	if h.replayer != nil {
+		h.replayer.Enqueue(nd)
+	}
+	h.audit(ctx, "admin: delivery replayed", "delivery", d.ID, "replay", answer.ID, "output", out.Name)
+	return created(w, &answer)
+}

@@ -1,0 +1,155 @@
+// Package client is a Go client of the relay's admin API (package
+// relay/admin), as fnctl uses it. Methods return the relay's model types;
+// an error answer of the API is an *Error.
+//
+//	c := client.New("https://relay.example.com", os.Getenv("RELAYFN_TOKEN"), nil)
+//	b, err := c.CreateBucket(ctx, admin.BucketRequest{Name: new("ci")})
+package client
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/relayfn/relayfn/functions"
+	"github.com/relayfn/relayfn/relay/admin"
+)
+
+// Error is an error answered by the API.
+type Error struct {
+	// Status is the HTTP status, such as 404.
+	Status int
+	// Message is the API's error message.
+	Message string
+}
+
+// Error returns the status and message.
+func (e *Error) Error() string {
+	return fmt.Sprintf("relay: %d %s: %s", e.Status, http.StatusText(e.Status), e.Message)
+}
+
+// Is makes errors.Is(err, functions.ErrNotFound) true for a 404 and
+// errors.Is(err, functions.ErrConflict) for a 409, as for a store.
+func (e *Error) Is(target error) bool {
+	switch target {
+	case functions.ErrNotFound:
+		return e.Status == http.StatusNotFound
+	case functions.ErrConflict:
+		return e.Status == http.StatusConflict
+	}
+	return false
+}
+
+// Client calls a relay's admin API. It is safe for concurrent use.
+type Client struct {
+	base  string
+	token string
+	hc    *http.Client
+}
+
+// New returns a client of the relay at baseURL (such as
+// "http://localhost:8080") authenticating with the admin credential token
+// ("<id>.<secret>"). A nil httpClient means http.DefaultClient.
+func New(baseURL, token string, httpClient *http.Client) *Client {
+	if httpClient == nil {
+		httpClient = http.DefaultClient
+	}
+	base := strings.TrimRight(baseURL, "/")
+	base = strings.TrimSuffix(base, strings.TrimSuffix(admin.Prefix, "/"))
+	return &Client{base: base, token: token, hc: httpClient}
+}
+
+// maxErrorBody caps the error body read from a failed answer.
+const maxErrorBody = 64 << 10
+
+// yamlBody is a request body sent as YAML rather than JSON.
+type yamlBody []byte
+
+// do calls method on the API path (below /v1/admin) with the JSON of in
+// (none when nil) and decodes the answer into out (when not nil).
+func (c *Client) do(ctx context.Context, method, path string, query url.Values, in, out any) error {
+	u := c.base + strings.TrimSuffix(admin.Prefix, "/") + path
+	if len(query) > 0 {
+		u += "?" + query.Encode()
+	}
+	var body io.Reader
+	contentType := ""
+	switch v := in.(type) {
+	case nil:
+	case yamlBody:
+		body, contentType = bytes.NewReader(v), "application/yaml"
+	default:
+		b, err := json.Marshal(in)
+		if err != nil {
+			return fmt.Errorf("relay: %s %s: encode request: %w", method, path, err)
+		}
+		body, contentType = bytes.NewReader(b), "application/json"
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, body)
+	if err != nil {
+		return fmt.Errorf("relay: %s %s: %w", method, path, err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	req.Header.Set("Accept", "application/json")
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return fmt.Errorf("relay: %s %s: %w", method, path, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return readError(resp)
+	}
+	if out == nil || resp.StatusCode == http.StatusNoContent {
+		io.Copy(io.Discard, resp.Body)
+		return nil
+	}
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		return fmt.Errorf("relay: %s %s: decode answer: %w", method, path, err)
+	}
+	return nil
+}
+
+// readError turns an error answer into an *Error.
+func readError(resp *http.Response) error {
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+	e := &Error{Status: resp.StatusCode}
+	var er admin.ErrorResponse
+	if json.Unmarshal(b, &er) == nil && er.Error != "" {
+		e.Message = er.Error
+	} else if s := strings.TrimSpace(string(b)); s != "" {
+		e.Message = s
+	} else {
+		e.Message = http.StatusText(resp.StatusCode)
+	}
+	return e
+}
+
+// seg escapes a path segment.
+func seg(s string) string { return url.PathEscape(s) }
+
+// IsNotFound reports whether err is a 404 answer.
+func IsNotFound(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Status == http.StatusNotFound
+}
+
+// call is do for an answer of type T; it returns the zero T on error.
+func call[T any](ctx context.Context, c *Client, method, path string, query url.Values, in any) (T, error) {
+	var out T
+	if err := c.do(ctx, method, path, query, in, &out); err != nil {
+		var zero T
+		return zero, err
+	}
+	return out, nil
+}

@@ -1,0 +1,352 @@
+// Package config reads relay.yaml, the relay's configuration file, and
+// applies its functions and buckets to a relay's store declaratively.
+//
+// # The file
+//
+//	server:
+//	  listen: ":8080"                       # default ":8080"
+//	  store: "sqlite://relayfn.db"          # default; or postgres://…
+//	  encryption_key_file: "relayfn.key"    # default; 32 bytes, made on first start
+//	  unknown_input_status: 200             # default 200
+//	  max_body_bytes: 3145728               # default 3 MiB
+//	  http:
+//	    proxy: "http://smokescreen.internal:4750"
+//	    no_proxy: "internal.example.com,10.0.0.0/8"
+//	    proxy_role_header: X-Smokescreen-Role
+//	  egress:
+//	    acl_file: "egress-acl.yaml"         # Stripe Smokescreen format
+//	    allow_ranges: ["10.1.0.0/16"]
+//	    timeout: 30s
+//	    max_response_bytes: 10485760
+//	    max_redirects: 10
+//	  admin:
+//	    token_file: "admin.token"           # where the first admin credential is written
+//	functions:
+//	  - name: github-to-slack
+//	    file: functions/github_to_slack.lua # relative to relay.yaml; or source: | …
+//	    timeout: 5s
+//	    config: {SLACK_CHANNEL: "#ci"}
+//	buckets:
+//	  - name: ci
+//	    description: CI notifications
+//	    auth: {type: basic, username: ci, password_env: CI_PASSWORD}
+//	    ephemeral: false
+//	    inputs:
+//	      - name: github
+//	        id: 0b7a3c52-6d1e-4a8f-9c39-2f1e5d7a9b10
+//	        function: github-to-slack
+//	        response: {mode: static, status: 202, headers: {X-Handled: "yes"}, body: ok}
+//	    outputs:
+//	      - name: slack
+//	        destination: https://hooks.slack.com/services/T000/B000/XXX
+//	        function: ""
+//	        response_function: ""
+//	        lock_path: false
+//	        timeout: 10s
+//	        retries: {max_attempts: 8, backoff: exponential, initial_interval: 1s, max_interval: 5m}
+//	        internal: false
+//	        disabled: false
+//
+// Durations are Go duration strings ("5s", "1m30s"). Unknown keys are
+// errors. Paths in the file (function files, the key, ACL and token files)
+// are relative to the file's folder. Every problem is reported with the
+// field's path and line, as
+//
+//	relay.yaml: buckets[0].outputs[1].destination: line 21: "ftp://x" is not an http(s) URL
+//
+// # Secrets
+//
+// A bucket's basic-auth password is given as password (in the file) or as
+// password_env (the name of an environment variable read by Load, so the
+// file can be committed). It is stored bcrypt-hashed. Function
+// configuration values are secrets too: the store encrypts them, and
+// nothing in this package prints them.
+//
+// # Apply
+//
+// Apply makes a store match the file's functions and buckets; see Apply.
+// The server section configures the process and is not applied.
+package config
+
+import (
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/relayfn/relayfn/egress"
+	"github.com/relayfn/relayfn/egress/acl"
+	"github.com/relayfn/relayfn/relay"
+)
+
+// Defaults applied by Load and Parse to fields left out.
+const (
+	DefaultListen             = ":8080"
+	DefaultStore              = "sqlite://relayfn.db"
+	DefaultEncryptionKeyFile  = "relayfn.key"
+	DefaultUnknownInputStatus = 200
+	DefaultMaxBodyBytes       = relay.DefaultMaxBodyBytes
+)
+
+// File is a relay.yaml.
+type File struct {
+	Server    Server     `yaml:"server"`
+	Functions []Function `yaml:"functions"`
+	Buckets   []Bucket   `yaml:"buckets"`
+
+	// Name is the file's name in error messages ("relay.yaml" when the
+	// document did not come from a file).
+	Name string `yaml:"-"`
+	// Dir is the folder relative paths in the file are resolved against;
+	// empty for a document that did not come from a file.
+	Dir string `yaml:"-"`
+
+	// lines maps field paths ("buckets[0].name") to their line.
+	lines map[string]int
+}
+
+// Server is the server section: how the process runs. Apply ignores it.
+type Server struct {
+	// Listen is the address the relay listens on.
+	Listen string `yaml:"listen"`
+	// Store is the store: sqlite://path (sqlite:///abs/path), a file
+	// path, a file: URI, or postgres://…. A relative path is the store's
+	// business: it is not resolved against the file's folder.
+	Store string `yaml:"store"`
+	// EncryptionKeyFile holds the 32-byte key that seals data at rest; it
+	// is made on first start when missing.
+	EncryptionKeyFile string `yaml:"encryption_key_file"`
+	// UnknownInputStatus answers webhooks for inputs that do not exist.
+	UnknownInputStatus int `yaml:"unknown_input_status"`
+	// MaxBodyBytes caps webhook bodies; larger ones are answered 413.
+	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	// HTTP is the outbound proxy configuration.
+	HTTP HTTP `yaml:"http"`
+	// Egress is the outbound policy beyond the proxy.
+	Egress Egress `yaml:"egress"`
+	// Admin configures the admin API.
+	Admin Admin `yaml:"admin"`
+}
+
+// HTTP is server.http: the forward proxy every outbound request goes
+// through.
+type HTTP struct {
+	// Proxy is an http://, https:// or socks5:// URL.
+	Proxy string `yaml:"proxy"`
+	// NoProxy lists hosts that bypass Proxy, in NO_PROXY syntax.
+	NoProxy string `yaml:"no_proxy"`
+	// ProxyRoleHeader names the header that carries the bucket's name to
+	// the proxy; empty means X-Smokescreen-Role.
+	ProxyRoleHeader string `yaml:"proxy_role_header"`
+}
+
+// Egress is server.egress: the address guard's exceptions and the ACL.
+type Egress struct {
+	// ACLFile is a policy in Stripe Smokescreen's format.
+	ACLFile string `yaml:"acl_file"`
+	// AllowRanges are CIDR prefixes (or single addresses) let through
+	// although they are private, loopback and so on.
+	AllowRanges []string `yaml:"allow_ranges"`
+	// Timeout bounds an outbound request without a deadline of its own.
+	Timeout Duration `yaml:"timeout"`
+	// MaxResponseBytes caps outbound response bodies.
+	MaxResponseBytes int64 `yaml:"max_response_bytes"`
+	// MaxRedirects is how many redirects an outbound request follows.
+	MaxRedirects int `yaml:"max_redirects"`
+}
+
+// Admin is server.admin.
+type Admin struct {
+	// TokenFile is where the relay writes the first admin credential (mode
+	// 0600) when it makes one at start-up. Empty means the credential is
+	// only printed, once.
+	TokenFile string `yaml:"token_file"`
+}
+
+// Function is a function to create or update.
+type Function struct {
+	// Name identifies the function; inputs and outputs refer to it by name.
+	Name string `yaml:"name"`
+	// File is the Lua source's path, relative to the file. Exactly one of
+	// File and Source is given.
+	File string `yaml:"file,omitempty"`
+	// Source is the Lua source. Load fills it from File.
+	Source string `yaml:"source,omitempty"`
+	// Timeout is the invocation deadline; 0 means the engine's default.
+	Timeout Duration `yaml:"timeout,omitempty"`
+	// Config is the function's configuration variables. When given (even
+	// empty), Apply sets and deletes variables to match it exactly; when
+	// left out, Apply leaves the variables alone, so they can be managed
+	// with fnctl function config instead.
+	Config map[string]string `yaml:"config,omitempty"`
+}
+
+// Bucket is a bucket with its inputs and outputs.
+type Bucket struct {
+	Name        string  `yaml:"name"`
+	Description string  `yaml:"description,omitempty"`
+	Auth        Auth    `yaml:"auth,omitempty"`
+	Ephemeral   bool    `yaml:"ephemeral,omitempty"`
+	Inputs      []Input `yaml:"inputs,omitempty"`
+	// Outputs are the bucket's destinations. Apply deletes the bucket's
+	// inputs and outputs that are not listed.
+	Outputs []Output `yaml:"outputs,omitempty"`
+}
+
+// Auth is what callers of a bucket's inputs present.
+type Auth struct {
+	// Type is none (the default), basic or token. Token auth uses tokens
+	// made with the admin API; the file does not hold them.
+	Type     string `yaml:"type,omitempty"`
+	Username string `yaml:"username,omitempty"`
+	// Password is the basic-auth password.
+	Password string `yaml:"password,omitempty"`
+	// PasswordEnv names the environment variable holding the password
+	// instead. Load reads it into Password.
+	PasswordEnv string `yaml:"password_env,omitempty"`
+}
+
+// Input is a public endpoint of a bucket.
+type Input struct {
+	Name        string `yaml:"name"`
+	Description string `yaml:"description,omitempty"`
+	// ID is the input's UUID, the endpoint /v1/webhooks/{id}. It is used
+	// when the input is created; left out, a UUID is made. An input's ID
+	// never changes.
+	ID string `yaml:"id,omitempty"`
+	// Function is the name of the function that runs on every webhook.
+	Function string   `yaml:"function,omitempty"`
+	Response Response `yaml:"response,omitempty"`
+}
+
+// Response is how an input answers its caller.
+type Response struct {
+	// Mode is default, static, function or destination.
+	Mode string `yaml:"mode,omitempty"`
+	// Status, Headers and Body are the static answer.
+	Status  int               `yaml:"status,omitempty"`
+	Headers map[string]string `yaml:"headers,omitempty"`
+	Body    string            `yaml:"body,omitempty"`
+	// Timeout bounds the wait for the destination in destination mode.
+	Timeout Duration `yaml:"timeout,omitempty"`
+}
+
+// Output is a destination of a bucket's webhooks.
+type Output struct {
+	Name string `yaml:"name"`
+	// Destination is an http(s) URL.
+	Destination string `yaml:"destination"`
+	// Function runs once per delivery before it is sent.
+	Function string `yaml:"function,omitempty"`
+	// ResponseFunction runs after the final attempt, on the answer.
+	ResponseFunction string `yaml:"response_function,omitempty"`
+	// LockPath keeps the destination's path as is.
+	LockPath bool `yaml:"lock_path,omitempty"`
+	// Timeout bounds one attempt; 0 means the relay's default (10s).
+	Timeout  Duration `yaml:"timeout,omitempty"`
+	Retries  Retries  `yaml:"retries,omitempty"`
+	Internal bool     `yaml:"internal,omitempty"`
+	Disabled bool     `yaml:"disabled,omitempty"`
+}
+
+// Retries is an output's retry policy; zero fields take the relay's
+// defaults.
+type Retries struct {
+	MaxAttempts int `yaml:"max_attempts,omitempty"`
+	// Backoff is exponential (the default) or fixed.
+	Backoff         string   `yaml:"backoff,omitempty"`
+	InitialInterval Duration `yaml:"initial_interval,omitempty"`
+	MaxInterval     Duration `yaml:"max_interval,omitempty"`
+}
+
+// Duration is a time.Duration written as a Go duration string ("5s").
+type Duration time.Duration
+
+// String returns the duration as Go writes it.
+func (d Duration) String() string { return time.Duration(d).String() }
+
+// MarshalYAML writes the duration as a string.
+func (d Duration) MarshalYAML() (any, error) { return d.String(), nil }
+
+// IsZero reports whether d is zero, so omitempty leaves it out.
+func (d Duration) IsZero() bool { return d == 0 }
+
+// Resolve returns path resolved against the file's folder: unchanged when
+// it is absolute or the file has no folder.
+func (f *File) Resolve(path string) string {
+	if path == "" || filepath.IsAbs(path) || f.Dir == "" {
+		return path
+	}
+	return filepath.Join(f.Dir, filepath.FromSlash(path))
+}
+
+// EgressConfig returns the egress client's configuration from
+// server.http and server.egress, with the ACL file read and checked.
+func (f *File) EgressConfig() (egress.Config, error) {
+	s := f.Server
+	cfg := egress.Config{
+		Proxy:            s.HTTP.Proxy,
+		NoProxy:          s.HTTP.NoProxy,
+		ProxyRoleHeader:  s.HTTP.ProxyRoleHeader,
+		AllowRanges:      s.Egress.AllowRanges,
+		Timeout:          time.Duration(s.Egress.Timeout),
+		MaxResponseBytes: s.Egress.MaxResponseBytes,
+		MaxRedirects:     s.Egress.MaxRedirects,
+	}
+	if s.Egress.ACLFile != "" {
+		a, err := acl.LoadFile(f.Resolve(s.Egress.ACLFile))
+		if err != nil {
+			return egress.Config{}, fmt.Errorf("%s: server.egress.acl_file: %w", f.Name, err)
+		}
+		cfg.ACL = a
+	}
+	return cfg, nil
+}
+
+// docFile is the part of a File that Apply reads, as Document writes it.
+type docFile struct {
+	Functions []docFunction `yaml:"functions,omitempty"`
+	Buckets   []Bucket      `yaml:"buckets,omitempty"`
+}
+
+// docFunction is a Function with its source inline. Config is a pointer so
+// that a given but empty config (delete every variable) is kept apart from
+// none (leave the variables alone).
+type docFunction struct {
+	Name    string             `yaml:"name"`
+	Source  string             `yaml:"source"`
+	Timeout Duration           `yaml:"timeout,omitempty"`
+	Config  *map[string]string `yaml:"config,omitempty"`
+}
+
+// Document returns the file's functions and buckets as a self-contained
+// relay.yaml: function sources inline instead of file, passwords instead
+// of password_env, and no server section. It is what fnctl apply sends to
+// a relay's admin API. It holds secrets (configuration values, passwords):
+// send it only over a trusted connection, and do not log it.
+func (f *File) Document() ([]byte, error) {
+	doc := docFile{Buckets: make([]Bucket, len(f.Buckets))}
+	for _, fn := range f.Functions {
+		d := docFunction{Name: fn.Name, Source: fn.Source, Timeout: fn.Timeout}
+		if fn.Config != nil {
+			cfg := fn.Config
+			d.Config = &cfg
+		}
+		doc.Functions = append(doc.Functions, d)
+	}
+	for i, b := range f.Buckets {
+		if b.Auth.PasswordEnv != "" {
+			b.Auth.PasswordEnv = ""
+		}
+		if b.Auth.Type == "none" {
+			b.Auth = Auth{}
+		}
+		doc.Buckets[i] = b
+	}
+	out, err := yaml.Marshal(&doc)
+	if err != nil {
+		return nil, fmt.Errorf("%s: encode: %w", f.Name, err)
+	}
+	return out, nil
+}

@@ -1,0 +1,1 @@
+r:SetRequestHeader("X-Ok", "1")

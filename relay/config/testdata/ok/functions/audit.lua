@@ -1,0 +1,1 @@
+print("delivered with status " .. (r.Metadata.status or "?"))

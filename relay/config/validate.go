@@ -1,0 +1,449 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"net"
+	"net/netip"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"golang.org/x/net/http/httpguts"
+
+	"github.com/relayfn/relayfn/relay"
+)
+
+// MaxNameLength bounds the names of functions, buckets, inputs and outputs.
+const MaxNameLength = 64
+
+// MaxPasswordBytes bounds a basic-auth password: bcrypt reads no more.
+const MaxPasswordBytes = 72
+
+// ValidatePassword checks a basic-auth password. The error never shows it.
+func ValidatePassword(pw string) error {
+	switch {
+	case pw == "":
+		return errors.New("missing: basic auth needs a password")
+	case len(pw) > MaxPasswordBytes:
+		return fmt.Errorf("longer than %d bytes (bcrypt's limit)", MaxPasswordBytes)
+	}
+	return nil
+}
+
+// ValidateName checks the name of a function, bucket, input or output: 1
+// to 64 letters, digits, '.', '_' and '-', starting with a letter or digit,
+// and not a UUID (so that lookups by ID or name are never ambiguous).
+func ValidateName(name string) error {
+	switch {
+	case name == "":
+		return errors.New("missing: a name is required")
+	case len(name) > MaxNameLength:
+		return fmt.Errorf("%q is longer than %d characters", truncate(name, 20), MaxNameLength)
+	}
+	for i, c := range name {
+		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || i > 0 && (c == '.' || c == '_' || c == '-')
+		if !ok {
+			return fmt.Errorf("%q: use letters, digits, '.', '_' and '-', starting with a letter or digit", name)
+		}
+	}
+	if _, err := uuid.Parse(name); err == nil {
+		return fmt.Errorf("%q is a UUID: names must not look like IDs", name)
+	}
+	return nil
+}
+
+// ValidateDestination checks an output's destination: an absolute http or
+// https URL with a host.
+func ValidateDestination(s string) error {
+	if s == "" {
+		return errors.New("missing: an http(s) URL is required")
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("%q is not an http(s) URL", redact(s))
+	}
+	if u.Fragment != "" {
+		return fmt.Errorf("%q has a #fragment, which is never sent", u.Redacted())
+	}
+	return nil
+}
+
+// redact returns s with the password of a URL hidden, or s itself when it
+// does not parse as a URL with user information.
+func redact(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		if i := strings.Index(s, "@"); i >= 0 {
+			return "…" + s[i:]
+		}
+		return s
+	}
+	return u.Redacted()
+}
+
+// ValidateInput checks an input's name and response settings (not its
+// function or bucket, which only a store can check). The error joins one
+// "field: problem" error per problem.
+func ValidateInput(in *relay.Input) error {
+	return problems(checkInput(in)).err()
+}
+
+// ValidateOutput checks an output's name, destination, timeout and retry
+// policy (not its functions or bucket). The error joins one
+// "field: problem" error per problem.
+func ValidateOutput(out *relay.Output) error {
+	return problems(checkOutput(out)).err()
+}
+
+// ValidateFunction checks a function's name and timeout.
+func ValidateFunction(name string, timeout time.Duration) error {
+	var ps problems
+	if err := ValidateName(name); err != nil {
+		ps.add("name", err)
+	}
+	if timeout < 0 {
+		ps.add("timeout", errors.New("must not be negative"))
+	}
+	return ps.err()
+}
+
+// problem is what is wrong with a field, relative to the object checked.
+type problem struct {
+	field string
+	err   error
+}
+
+type problems []problem
+
+func (ps *problems) add(field string, err error) { *ps = append(*ps, problem{field, err}) }
+
+func (ps *problems) addf(field, format string, args ...any) {
+	ps.add(field, fmt.Errorf(format, args...))
+}
+
+func (ps problems) err() error {
+	if len(ps) == 0 {
+		return nil
+	}
+	errs := make([]error, len(ps))
+	for i, p := range ps {
+		errs[i] = fmt.Errorf("%s: %w", p.field, p.err)
+	}
+	return errors.Join(errs...)
+}
+
+func checkInput(in *relay.Input) problems {
+	var ps problems
+	if err := ValidateName(in.Name); err != nil {
+		ps.add("name", err)
+	}
+	if in.ID != "" {
+		if _, err := uuid.Parse(in.ID); err != nil {
+			ps.addf("id", "%q is not a UUID", truncate(in.ID, 40))
+		}
+	}
+	r := in.Response
+	switch r.Mode {
+	case "", relay.ResponseDefault, relay.ResponseStatic, relay.ResponseFunction, relay.ResponseDestination:
+	default:
+		ps.addf("response.mode", "unknown mode %q (want default, static, function or destination)", r.Mode)
+	}
+	static := r.Mode == relay.ResponseStatic
+	if r.Status != 0 {
+		if !static {
+			ps.addf("response.status", "only used in static mode (mode is %s)", modeName(r.Mode))
+		} else if r.Status < 100 || r.Status > 599 {
+			ps.addf("response.status", "invalid HTTP status %d", r.Status)
+		}
+	}
+	if len(r.Headers) > 0 && !static {
+		ps.addf("response.headers", "only used in static mode (mode is %s)", modeName(r.Mode))
+	}
+	for _, k := range slices.Sorted(maps.Keys(r.Headers)) {
+		v := r.Headers[k]
+		if !httpguts.ValidHeaderFieldName(k) {
+			ps.addf("response.headers"+mapKey(k), "invalid header name %q", k)
+		} else if !httpguts.ValidHeaderFieldValue(v) {
+			ps.addf("response.headers"+mapKey(k), "invalid header value")
+		}
+	}
+	if r.Body != "" && !static {
+		ps.addf("response.body", "only used in static mode (mode is %s)", modeName(r.Mode))
+	}
+	if r.Timeout != 0 && r.Mode != relay.ResponseDestination {
+		ps.addf("response.timeout", "only used in destination mode (mode is %s)", modeName(r.Mode))
+	}
+	if r.Timeout < 0 {
+		ps.addf("response.timeout", "must not be negative")
+	}
+	return ps
+}
+
+func modeName(m string) string {
+	if m == "" {
+		return relay.ResponseDefault
+	}
+	return m
+}
+
+func checkOutput(out *relay.Output) problems {
+	var ps problems
+	if err := ValidateName(out.Name); err != nil {
+		ps.add("name", err)
+	}
+	if err := ValidateDestination(out.Destination); err != nil {
+		ps.add("destination", err)
+	}
+	if out.Timeout < 0 {
+		ps.addf("timeout", "must not be negative")
+	}
+	r := out.Retries
+	if r.MaxAttempts < 0 {
+		ps.addf("retries.max_attempts", "must not be negative (0 means the default, %d)", relay.DefaultMaxAttempts)
+	}
+	switch r.Backoff {
+	case "", "exponential", "fixed":
+	default:
+		ps.addf("retries.backoff", "unknown backoff %q (want exponential or fixed)", r.Backoff)
+	}
+	if r.InitialInterval < 0 {
+		ps.addf("retries.initial_interval", "must not be negative")
+	}
+	if r.MaxInterval < 0 {
+		ps.addf("retries.max_interval", "must not be negative")
+	}
+	if r.InitialInterval > 0 && r.MaxInterval > 0 && r.InitialInterval > r.MaxInterval {
+		ps.addf("retries.initial_interval", "%s is longer than max_interval (%s)", r.InitialInterval, r.MaxInterval)
+	}
+	return ps
+}
+
+// validator checks a decoded File and reads what it refers to.
+type validator struct {
+	*decoder
+	opts ParseOptions
+}
+
+// report records ps under the object at base.
+func (v *validator) report(base string, ps problems) {
+	for _, p := range ps {
+		v.errorf(join(base, p.field), "%v", p.err)
+	}
+}
+
+func (v *validator) file(f *File) {
+	v.server(&f.Server)
+	fnames := map[string]int{}
+	for i := range f.Functions {
+		v.function(&f.Functions[i], fmt.Sprintf("functions[%d]", i), fnames, i)
+	}
+	bnames := map[string]int{}
+	ids := map[string]string{}
+	for i := range f.Buckets {
+		v.bucket(&f.Buckets[i], fmt.Sprintf("buckets[%d]", i), fnames, bnames, ids, i)
+	}
+}
+
+func (v *validator) server(s *Server) {
+	if _, port, err := net.SplitHostPort(s.Listen); err != nil {
+		v.errorf("server.listen", "%q is not a host:port address (such as \":8080\")", s.Listen)
+	} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		v.errorf("server.listen", "%q: invalid port %q", s.Listen, port)
+	}
+	if u, err := url.Parse(s.Store); err != nil {
+		v.errorf("server.store", "%q is not a store URL (want sqlite://path, a file path or postgres://…)", redact(s.Store))
+	} else {
+		switch u.Scheme {
+		case "sqlite", "file", "":
+			if u.Host+u.Path == "" && u.Opaque == "" {
+				v.errorf("server.store", "%q names no database file (want sqlite://relayfn.db)", s.Store)
+			}
+		case "postgres", "postgresql":
+		default:
+			v.errorf("server.store", "unsupported store %q (want sqlite or postgres)", u.Scheme)
+		}
+	}
+	if st := s.UnknownInputStatus; st < 100 || st > 599 {
+		v.errorf("server.unknown_input_status", "invalid HTTP status %d", st)
+	}
+	if s.MaxBodyBytes < 0 {
+		v.errorf("server.max_body_bytes", "must not be negative")
+	}
+	if p := s.HTTP.Proxy; p != "" {
+		u, err := url.Parse(p)
+		switch {
+		case err != nil || u.Host == "" || !strings.Contains(p, "://"):
+			v.errorf("server.http.proxy", "%q is not a URL (want http://, https:// or socks5://host:port)", redact(p))
+		case u.Scheme != "http" && u.Scheme != "https" && u.Scheme != "socks5" && u.Scheme != "socks5h":
+			v.errorf("server.http.proxy", "unsupported scheme %q (want http, https or socks5)", u.Scheme)
+		}
+	}
+	if h := s.HTTP.ProxyRoleHeader; h != "" && !httpguts.ValidHeaderFieldName(h) {
+		v.errorf("server.http.proxy_role_header", "invalid header name %q", h)
+	}
+	for i, r := range s.Egress.AllowRanges {
+		if _, err := netip.ParsePrefix(r); err == nil {
+			continue
+		}
+		if _, err := netip.ParseAddr(r); err == nil {
+			continue
+		}
+		v.errorf(fmt.Sprintf("server.egress.allow_ranges[%d]", i), "%q is not a CIDR prefix or an IP address", r)
+	}
+}
+
+func (v *validator) function(fn *Function, p string, names map[string]int, i int) {
+	if err := ValidateName(fn.Name); err != nil {
+		v.errorf(p+".name", "%v", err)
+	} else if first, dup := names[fn.Name]; dup {
+		v.errorf(p+".name", "duplicate function %q (also functions[%d])", fn.Name, first)
+	} else {
+		names[fn.Name] = i
+	}
+	hasFile, hasSource := v.has(p+".file"), v.has(p+".source")
+	switch {
+	case hasFile && hasSource:
+		v.errorf(p+".source", "file and source are both set: use one of them")
+	case !hasFile && !hasSource:
+		v.errorf(p, "no source: give file (a path relative to this file) or source")
+	case hasFile && fn.File == "":
+		v.errorf(p+".file", "empty path")
+	case hasFile && v.opts.ReadFile == nil:
+		v.errorf(p+".file", "not allowed here: give the function's source inline (source: |)")
+	case hasFile:
+		src, err := v.opts.ReadFile(fn.File)
+		if err != nil {
+			v.errorf(p+".file", "%v", err)
+		}
+		fn.Source = string(src)
+	}
+	for k := range fn.Config {
+		if strings.TrimSpace(k) == "" {
+			v.errorf(p+".config", "empty key")
+		}
+	}
+}
+
+func (v *validator) has(path string) bool {
+	_, ok := v.lines[path]
+	return ok
+}
+
+func (v *validator) bucket(b *Bucket, p string, fnames, names map[string]int, ids map[string]string, i int) {
+	if err := ValidateName(b.Name); err != nil {
+		v.errorf(p+".name", "%v", err)
+	} else if first, dup := names[b.Name]; dup {
+		v.errorf(p+".name", "duplicate bucket %q (also buckets[%d])", b.Name, first)
+	} else {
+		names[b.Name] = i
+	}
+	v.auth(&b.Auth, p+".auth")
+
+	inames := map[string]int{}
+	for j := range b.Inputs {
+		in := &b.Inputs[j]
+		ip := fmt.Sprintf("%s.inputs[%d]", p, j)
+		v.report(ip, checkInput(&relay.Input{Name: in.Name, ID: in.ID, Response: in.Response.model()}))
+		if first, dup := inames[in.Name]; dup && in.Name != "" {
+			v.errorf(ip+".name", "duplicate input %q (also inputs[%d])", in.Name, first)
+		} else {
+			inames[in.Name] = j
+		}
+		if in.ID != "" {
+			if id, err := uuid.Parse(in.ID); err == nil {
+				in.ID = id.String()
+				if other, dup := ids[in.ID]; dup {
+					v.errorf(ip+".id", "duplicate input id %s (also %s)", in.ID, other)
+				} else {
+					ids[in.ID] = ip
+				}
+			}
+		}
+		v.ref(fnames, ip+".function", in.Function)
+	}
+	onames := map[string]int{}
+	for j := range b.Outputs {
+		out := &b.Outputs[j]
+		op := fmt.Sprintf("%s.outputs[%d]", p, j)
+		v.report(op, checkOutput(&relay.Output{
+			Name: out.Name, Destination: out.Destination, Timeout: time.Duration(out.Timeout), Retries: out.Retries.model(),
+		}))
+		if first, dup := onames[out.Name]; dup && out.Name != "" {
+			v.errorf(op+".name", "duplicate output %q (also outputs[%d])", out.Name, first)
+		} else {
+			onames[out.Name] = j
+		}
+		v.ref(fnames, op+".function", out.Function)
+		v.ref(fnames, op+".response_function", out.ResponseFunction)
+	}
+}
+
+// ref checks a reference to a function by name.
+func (v *validator) ref(fnames map[string]int, path, name string) {
+	if name == "" {
+		return
+	}
+	if _, ok := fnames[name]; !ok {
+		v.errorf(path, "unknown function %q (list it under functions)", name)
+	}
+}
+
+func (v *validator) auth(a *Auth, p string) {
+	switch a.Type {
+	case "none", "token":
+		for _, k := range []string{"username", "password", "password_env"} {
+			if v.has(p + "." + k) {
+				v.errorf(p+"."+k, "only used with type: basic")
+			}
+		}
+	case "basic":
+		if a.Username == "" {
+			v.errorf(p+".username", "missing: basic auth needs a username")
+		} else if strings.ContainsAny(a.Username, ":\r\n") {
+			v.errorf(p+".username", "must not contain ':' or line breaks")
+		}
+		hasPw, hasEnv := v.has(p+".password"), v.has(p+".password_env")
+		switch {
+		case hasPw && hasEnv:
+			v.errorf(p+".password_env", "password and password_env are both set: use one of them")
+		case hasEnv && v.opts.LookupEnv == nil:
+			v.errorf(p+".password_env", "not allowed here: give the password itself")
+		case hasEnv:
+			pw, ok := v.opts.LookupEnv(a.PasswordEnv)
+			if !ok || pw == "" {
+				v.errorf(p+".password_env", "environment variable %q is not set", a.PasswordEnv)
+			} else if err := ValidatePassword(pw); err != nil {
+				v.errorf(p+".password_env", "the password in %s is %v", a.PasswordEnv, err)
+			}
+			a.Password = pw
+		case !hasPw || a.Password == "":
+			v.errorf(p+".password", "missing: basic auth needs a password (or password_env)")
+		default:
+			if err := ValidatePassword(a.Password); err != nil {
+				v.errorf(p+".password", "%v", err)
+			}
+		}
+	default:
+		v.errorf(p+".type", "unknown auth type %q (want none, basic or token)", a.Type)
+	}
+}
+
+// model returns r as the relay stores it.
+func (r Response) model() relay.ResponseConfig {
+	return relay.ResponseConfig{
+		Mode: r.Mode, Status: r.Status, Headers: r.Headers, Body: r.Body, Timeout: time.Duration(r.Timeout),
+	}
+}
+
+// model returns r as the relay stores it.
+func (r Retries) model() relay.RetryPolicy {
+	return relay.RetryPolicy{
+		MaxAttempts: r.MaxAttempts, Backoff: r.Backoff,
+		InitialInterval: time.Duration(r.InitialInterval), MaxInterval: time.Duration(r.MaxInterval),
+	}
+}
