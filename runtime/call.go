@@ -177,7 +177,8 @@ type vmCtx struct {
 	context.Context
 	done   <-chan struct{}
 	call   *Call
-	cancel context.CancelCauseFunc
+	// killed is why the guard stopped the invocation; done is then closed.
+	killed error
 	guard  *memGuard
 	epoch  uint64
 	next   time.Time
@@ -193,8 +194,14 @@ func (c *vmCtx) Done() <-chan struct{} {
 // Err reports why the invocation ended: a timeout or memory stop rather
 // than a bare "context canceled".
 func (c *vmCtx) Err() error {
+	if c.killed != nil {
+		return c.killed
+	}
 	if err := context.Cause(c.Context); err != nil {
 		return err
 	}
 	return c.Context.Err()
 }
+
+// closedChan is what Done returns once the guard stopped the invocation.
+var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()

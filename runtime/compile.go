@@ -81,6 +81,9 @@ func compile(name string, src []byte) (*lua.FunctionProto, error) {
 		}
 		return nil, &SyntaxError{File: name, Message: err.Error()}
 	}
+	// Lua 5.1's compat "arg" table of the main chunk is built on every call
+	// but no name reaches it (the chunk has no "arg" local): skip it.
+	proto.IsVarArg &^= lua.VarArgNeedsArg
 	return proto, nil
 }
 

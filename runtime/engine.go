@@ -158,10 +158,8 @@ func (e *Engine) Run(ctx context.Context, fn *Function, in *Input) (res *Result)
 	if timeout <= 0 {
 		timeout = e.opts.Timeout
 	}
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	ctx, cancelT := context.WithTimeoutCause(ctx, timeout, fmt.Errorf("%w after %s", ErrTimeout, timeout))
-	defer cancelT()
+	ctx, cancel := context.WithTimeoutCause(ctx, timeout, &timeoutError{timeout})
+	defer cancel()
 	call.ctx = ctx
 
 	s, err := e.getState()
@@ -171,7 +169,7 @@ func (e *Engine) Run(ctx context.Context, fn *Function, in *Input) (res *Result)
 	}
 	e.guard.enter()
 	defer e.guard.leave()
-	if err := s.run(ctx, cancel, call, fn); err != nil {
+	if err := s.run(ctx, call, fn); err != nil {
 		call.fail(err)
 		s.L.Close() // a state that failed may hold anything: never reuse it
 		return res
@@ -196,6 +194,12 @@ func (e *Engine) putState(s *state) {
 		s.L.Close()
 	}
 }
+
+// timeoutError is the cause of a deadline: "function timed out after 10s".
+type timeoutError struct{ d time.Duration }
+
+func (e *timeoutError) Error() string        { return fmt.Sprintf("%v after %s", ErrTimeout, e.d) }
+func (e *timeoutError) Is(target error) bool { return target == ErrTimeout }
 
 // luaError turns what PCall returned into the error shown to the user: the
 // chunk name and line first, no Go stack trace.

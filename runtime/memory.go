@@ -88,7 +88,8 @@ func (c *vmCtx) checkMemory() {
 	spent := time.Since(now)
 	c.next = now.Add(max(minWalkSpacing, 4*spent))
 	if size > limit {
-		c.cancel(fmt.Errorf("%w (%d MiB)", ErrMemoryLimit, limit>>20))
+		c.killed = fmt.Errorf("%w (%d MiB)", ErrMemoryLimit, limit>>20)
+		c.done = closedChan
 	}
 }
 

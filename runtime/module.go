@@ -30,18 +30,32 @@ func (m Module) validate() error {
 	return nil
 }
 
-// frozen is a library or module table captured once per state, so each
-// invocation can get its own copy cheaply. The template itself is never
-// given to Lua code.
+// frozen is a library or module table captured once per state. Each
+// invocation gets a proxy: an empty table that reads through to the frozen
+// fields and keeps its own writes, so a function that replaces
+// string.upper changes nothing for the next one. The template itself is
+// never given to Lua code, and the proxy's metatable is locked.
 type frozen struct {
 	template *lua.LTable
+	meta     *lua.LTable
 }
 
 func freeze(L *lua.LState, t *lua.LTable) *frozen {
-	return &frozen{template: luatable.Compact(L, t)}
+	tpl := luatable.Compact(L, t)
+	meta := L.CreateTable(0, 2)
+	meta.RawSetString("__index", tpl)
+	meta.RawSetString("__metatable", lua.LString("locked"))
+	return &frozen{template: tpl, meta: meta}
 }
 
-// table returns a new table holding the frozen fields.
-func (f *frozen) table(L *lua.LState) *lua.LTable {
+// proxy returns a new table reading through to the frozen fields.
+func (f *frozen) proxy(L *lua.LState) *lua.LTable {
+	t := L.CreateTable(0, 0)
+	t.Metatable = f.meta
+	return t
+}
+
+// clone returns a new table holding a copy of the frozen fields.
+func (f *frozen) clone(L *lua.LState) *lua.LTable {
 	return luatable.Clone(L, f.template)
 }

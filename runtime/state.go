@@ -62,7 +62,6 @@ func newState(e *Engine) (*state, error) {
 	}
 	g.RawSetString("print", L.NewFunction(luaPrint))
 	g.RawSetString("require", L.NewFunction(s.require))
-	s.base = freeze(L, g)
 
 	str := L.GetGlobal("string").(*lua.LTable)
 	str.RawSetString("dump", lua.LNil)
@@ -79,6 +78,12 @@ func newState(e *Engine) (*state, error) {
 	s.libs["table"] = freeze(L, tbl)
 	s.libs["math"] = freeze(L, L.GetGlobal("math").(*lua.LTable))
 	s.libs["os"] = freeze(L, osSafe)
+	// Placeholders for what env sets per invocation, so the cloned table
+	// has room for them and never grows.
+	for _, name := range envSlots {
+		g.RawSetString(name, lua.LFalse)
+	}
+	s.base = freeze(L, g)
 	for k := range s.libs {
 		s.libKeys = append(s.libKeys, k)
 	}
@@ -97,15 +102,19 @@ func newState(e *Engine) (*state, error) {
 	return s, nil
 }
 
-// env builds the fresh global environment of one invocation.
+// envSlots are the globals env sets per invocation.
+var envSlots = []string{"_G", "string", "table", "math", "os", "log", "r", "cfg"}
+
+// env builds the fresh global environment of one invocation: a copy of the
+// base functions, and proxies of the libraries.
 func (s *state) env(call *Call) *lua.LTable {
 	L := s.L
-	env := s.base.table(L)
+	env := s.base.clone(L)
 	for _, name := range s.libKeys {
-		env.RawSetString(name, s.libs[name].table(L))
+		env.RawSetString(name, s.libs[name].proxy(L))
 	}
 	env.RawSetString("_G", env)
-	logT := s.logMod.table(L)
+	logT := s.logMod.proxy(L)
 	env.RawSetString("log", logT)
 	call.required["log"] = logT
 	s.strMeta.RawSetString("__index", env.RawGetString("string"))
@@ -123,10 +132,10 @@ func (s *state) env(call *Call) *lua.LTable {
 
 // run executes fn for call on this state. A non-nil error means the state
 // must not be reused.
-func (s *state) run(ctx context.Context, cancel context.CancelCauseFunc, call *Call, fn *Function) (err error) {
+func (s *state) run(ctx context.Context, call *Call, fn *Function) (err error) {
 	L := s.L
 	call.state = s
-	vm := &vmCtx{Context: ctx, done: ctx.Done(), call: call, cancel: cancel, guard: s.e.guard, epoch: s.e.guard.epoch.Load()}
+	vm := &vmCtx{Context: ctx, done: ctx.Done(), call: call, guard: s.e.guard, epoch: s.e.guard.epoch.Load()}
 	call.env = s.env(call)
 	L.SetContext(vm)
 	defer func() {
@@ -140,14 +149,14 @@ func (s *state) run(ctx context.Context, cancel context.CancelCauseFunc, call *C
 	L.SetTop(0)
 	if perr != nil {
 		err = luaError(perr)
-		if cause := context.Cause(ctx); cause != nil {
+		if cause := vm.Err(); cause != nil {
 			if fe, ok := err.(*FunctionError); ok && fe.Cause == nil {
 				fe.Cause = cause
 			}
 		}
 		return err
 	}
-	if cause := context.Cause(ctx); cause != nil {
+	if cause := vm.Err(); cause != nil {
 		// The deadline passed while the last instruction (a module call)
 		// was running: the function did not finish in time.
 		return &FunctionError{Message: fmt.Sprintf("%s: %v", fn.Name, cause), Cause: cause}
@@ -175,7 +184,7 @@ func (s *state) require(L *lua.LState) int {
 			f = freeze(L, m.Open(L))
 			s.mods[name] = f
 		}
-		t = f.table(L)
+		t = f.proxy(L)
 	} else {
 		L.RaiseError("module %q not found (available: %s)", name, strings.Join(s.available(call), ", "))
 	}
