@@ -175,8 +175,8 @@ func newLogModule(L *lua.LState) *lua.LTable {
 // the VM's own goroutine, between two instructions.
 type vmCtx struct {
 	context.Context
-	done   <-chan struct{}
-	call   *Call
+	done <-chan struct{}
+	call *Call
 	// killed is why the guard stopped the invocation; done is then closed.
 	killed error
 	guard  *memGuard
