@@ -220,7 +220,10 @@ type jsonDecoder struct {
 	depth int
 	build bool // false: only validate
 	vals  []lua.LValue
-	keys  []string
+	keys  []lua.LValue // boxed LStrings
+	// boxed interns the keys of this call: objects share key names, and a
+	// key boxed once is not allocated again.
+	boxed map[string]lua.LValue
 	buf   []byte // unescaped string bytes
 }
 
@@ -269,6 +272,10 @@ func (d *jsonDecoder) run(s string, build bool) (lua.LValue, error) {
 // the values of unclosed containers.
 func (d *jsonDecoder) reset() {
 	d.L, d.s = nil, ""
+	if len(d.boxed) > jsonKeepStack {
+		d.boxed = nil
+	}
+	clear(d.boxed) // its keys point into the input
 	clear(d.vals)
 	clear(d.keys)
 	d.vals, d.keys = d.vals[:0], d.keys[:0]
@@ -455,7 +462,7 @@ func (d *jsonDecoder) object() (lua.LValue, error) {
 				return nil, err
 			}
 			if d.build {
-				d.keys = append(d.keys, k)
+				d.keys = append(d.keys, d.box(k))
 				d.vals = append(d.vals, v)
 			}
 			if c, err = d.next(); err != nil {
@@ -488,7 +495,20 @@ func (d *jsonDecoder) object() (lua.LValue, error) {
 
 // newObject makes the table of an object's members; null members are
 // left out.
-func (d *jsonDecoder) newObject(keys []string, vals []lua.LValue) *lua.LTable {
+// box returns k boxed as a Lua string, the same value for the same key.
+func (d *jsonDecoder) box(k string) lua.LValue {
+	if b, ok := d.boxed[k]; ok {
+		return b
+	}
+	if d.boxed == nil {
+		d.boxed = make(map[string]lua.LValue, 64)
+	}
+	b := lua.LValue(lua.LString(k))
+	d.boxed[k] = b
+	return b
+}
+
+func (d *jsonDecoder) newObject(keys []lua.LValue, vals []lua.LValue) *lua.LTable {
 	n := 0
 	for _, v := range vals {
 		if v != lua.LNil {
@@ -505,12 +525,12 @@ func (d *jsonDecoder) newObject(keys []string, vals []lua.LValue) *lua.LTable {
 	for i, v := range vals {
 		if v == lua.LNil {
 			// A null undoes an earlier duplicate key.
-			if t.RawGetString(keys[i]) != lua.LNil {
-				o.Set(keys[i], lua.LNil)
+			if k := string(keys[i].(lua.LString)); t.RawGetString(k) != lua.LNil {
+				o.Set(k, lua.LNil)
 			}
 			continue
 		}
-		o.Set(keys[i], v)
+		o.SetBoxed(keys[i], v)
 	}
 	return t
 }

@@ -25,6 +25,9 @@ func (pl *patternLib) gsub(L *lua.LState) int {
 	default:
 		L.ArgError(3, "string/function/table expected, got "+repl.Type().String())
 	}
+	if lit, ok := repl.(lua.LString); ok && L.GetTop() < 4 && isPlainPattern(pat) && strings.IndexByte(string(lit), '%') < 0 {
+		return pl.gsubLiteral(L, src, pat, string(lit))
+	}
 	limit := L.OptInt(4, len(src)+1)
 	p := pl.compile(L, pat)
 
@@ -154,4 +157,32 @@ func replCapture(L *lua.LState, p *luapattern.Pattern, src string, caps []int, k
 		k = 0
 	}
 	return captureValue(p, src, caps, k)
+}
+
+// isPlainPattern reports whether pat matches only itself: no magic
+// characters, so gsub is a plain replace.
+func isPlainPattern(pat string) bool {
+	return pat != "" && !strings.ContainsAny(pat, "^$*+?.([%-")
+}
+
+// gsubLiteral is gsub for a plain pattern and a replacement without
+// captures: the common escaping case (s:gsub("&", "&amp;")), done without
+// the matcher, and without building anything when nothing matches.
+func (pl *patternLib) gsubLiteral(L *lua.LState, src, pat, repl string) int {
+	n := strings.Count(src, pat)
+	if n == 0 {
+		if s, ok := L.Get(1).(lua.LString); ok {
+			L.Push(s)
+		} else {
+			L.Push(lua.LString(src))
+		}
+		L.Push(lua.LNumber(0))
+		return 2
+	}
+	if size := len(src) + n*(len(repl)-len(pat)); size > pl.max {
+		L.RaiseError("string.gsub: result exceeds the limit of %d bytes", pl.max)
+	}
+	L.Push(lua.LString(strings.ReplaceAll(src, pat, repl)))
+	L.Push(lua.LNumber(n))
+	return 2
 }

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"unsafe"
 
 	lua "github.com/yuin/gopher-lua"
 )
@@ -60,9 +61,13 @@ func (s *requestState) mutableHeader() http.Header {
 	return s.hdr
 }
 
+// bodyValue is r.RequestBody. The body is read in place, not copied:
+// Request.Body must not change while the invocation runs or its Result is
+// in use (see Request).
 func (s *requestState) bodyValue() lua.LValue {
 	if s.bodyLV == nil {
-		s.bodyLV = lua.LString(s.orig.Body)
+		b := s.orig.Body
+		s.bodyLV = lua.LString(unsafe.String(unsafe.SliceData(b), len(b)))
 	}
 	return s.bodyLV
 }

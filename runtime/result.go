@@ -2,7 +2,10 @@ package runtime
 
 import "net/http"
 
-// Request is the webhook a function reads and rewrites.
+// Request is the webhook a function reads and rewrites. The engine reads
+// Body in place without copying it: it must not be modified while an
+// invocation runs, nor while its Result (whose Request.Body may share it)
+// is in use.
 type Request struct {
 	Method   string
 	Path     string // the extra path after the input's URL; "/" when none

@@ -617,3 +617,33 @@ assert(table.getn(a) == 0)
 
 print('OK')
 `
+
+// TestGsubLiteralFastPath checks that plain patterns, which skip the
+// matcher, give what the matcher gives for the same pattern as a set.
+func TestGsubLiteralFastPath(t *testing.T) {
+	e := newEngine(t, runtime.Options{})
+	res := run(t, e, `
+local cases = {
+  {"a & b && c", "&", "&amp;"},
+  {"no match here", "&", "&amp;"},
+  {"aaaa", "aa", "b"},
+  {"", "x", "y"},
+  {"x<y>z", "<", ""},
+  {12345, "3", "three"},
+}
+for _, c in ipairs(cases) do
+  local s1, n1 = string.gsub(c[1], c[2], c[3])
+  local set = "[" .. c[2]:sub(1, 1) .. "]" .. c[2]:sub(2)
+  local s2, n2 = string.gsub(c[1], set, c[3])
+  assert(s1 == s2 and n1 == n2, string.format("%q: %q/%d vs %q/%d", tostring(c[1]), s1, n1, s2, n2))
+  print(s1, n1)
+end
+`, nil)
+	if res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	want := []string{"a &amp; b &amp;&amp; c\t3", "no match here\t0", "bb\t2", "\t0", "xy>z\t1", "12three45\t1"}
+	if strings.Join(res.Logs, "|") != strings.Join(want, "|") {
+		t.Fatalf("logs = %q", res.Logs)
+	}
+}

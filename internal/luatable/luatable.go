@@ -110,6 +110,21 @@ func (o Object) Set(key string, v lua.LValue) {
 	}
 }
 
+// SetBoxed is Set for a key already boxed in a lua.LValue (an LString): a
+// decoder that sees the same key in many objects boxes it once.
+func (o Object) SetBoxed(key lua.LValue, v lua.LValue) {
+	ks := string(key.(lua.LString))
+	if o.f == nil || v == lua.LNil {
+		o.t.RawSetString(ks, v)
+		return
+	}
+	o.f.strdict[ks] = v
+	if _, ok := o.f.k2i[key]; !ok {
+		o.f.k2i[key] = len(o.f.keys)
+		o.f.keys = append(o.f.keys, key)
+	}
+}
+
 // Table returns the table built.
 func (o Object) Table() *lua.LTable { return o.t }
 
