@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 
 	lua "github.com/yuin/gopher-lua"
@@ -84,7 +85,25 @@ func compile(name string, src []byte) (*lua.FunctionProto, error) {
 	// Lua 5.1's compat "arg" table of the main chunk is built on every call
 	// but no name reaches it (the chunk has no "arg" local): skip it.
 	proto.IsVarArg &^= lua.VarArgNeedsArg
+	shrink(proto)
 	return proto, nil
+}
+
+// shrink copies a compiled function's slices to their exact length. The
+// compiler builds them with room to grow (4 KB of code and 8 KB of line
+// numbers per function, used or not), and a cached function would keep
+// that room for as long as it is cached.
+func shrink(p *lua.FunctionProto) {
+	p.Code = slices.Clone(p.Code)
+	p.Constants = slices.Clone(p.Constants)
+	p.FunctionPrototypes = slices.Clone(p.FunctionPrototypes)
+	p.DbgSourcePositions = slices.Clone(p.DbgSourcePositions)
+	p.DbgLocals = slices.Clone(p.DbgLocals)
+	p.DbgCalls = slices.Clone(p.DbgCalls)
+	p.DbgUpvalues = slices.Clone(p.DbgUpvalues)
+	for _, c := range p.FunctionPrototypes {
+		shrink(c)
+	}
 }
 
 // protoCache keeps compiled functions by name and source hash. When full, it
