@@ -90,7 +90,17 @@ func (s *Server) deliver(ctx context.Context, j *job) {
 		out = applyResult(out, res)
 	}
 	oc := s.send(ctx, or, &out)
-	if oc.retry && a.N < maxAttempts(or.output) && ctx.Err() == nil {
+	if ctx.Err() != nil {
+		// Shutdown abandoned the attempt: it stays pending, and the next
+		// start resumes it.
+		now := s.opts.Now()
+		a.DurationMS = msSince(now, start)
+		a.Error = "abandoned at shutdown"
+		d.Attempts, d.State, d.LastError, d.UpdatedAt, d.NextAttemptAt = a.N, DeliveryPending, a.Error, now.UTC(), now.UTC()
+		s.record(ctx, d, a)
+		return
+	}
+	if oc.retry && a.N < maxAttempts(or.output) {
 		s.retryLater(ctx, j, a, or, oc, start)
 		return
 	}

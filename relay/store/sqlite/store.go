@@ -394,6 +394,9 @@ func (s *Store) writer() {
 	batch := make([]*writeReq, 0, maxBatch)
 	for req := range s.queue {
 		batch = append(batch[:0], req)
+		// Let the goroutines that are about to write queue up: one commit
+		// for all of them costs about what one costs alone.
+		runtime.Gosched()
 	fill:
 		for len(batch) < maxBatch {
 			select {
@@ -442,6 +445,11 @@ func (s *Store) commitBatch(batch []*writeReq) {
 	// must not interrupt a transaction shared with other callers.
 	ctx := context.Background()
 	results := make([]error, len(batch))
+	// Optimistically, the whole batch in one transaction. Writes rarely
+	// fail; when one does, nothing of the batch is committed and every
+	// write gets a transaction of its own, so that one write's failure is
+	// not the others'.
+	failed := false
 	err := func() error {
 		tx, err := s.wdb.BeginTx(ctx, nil)
 		if err != nil {
@@ -453,25 +461,14 @@ func (s *Store) commitBatch(batch []*writeReq) {
 				results[i] = err
 				continue
 			}
-			if _, err := s.txExec(ctx, tx, qSavepoint); err != nil {
-				return err
-			}
 			if err := r.fn(ctx, tx); err != nil {
-				results[i] = err
-				if _, err := s.txExec(ctx, tx, qRollbackTo); err != nil {
-					return err
-				}
-			}
-			if _, err := s.txExec(ctx, tx, qRelease); err != nil {
+				failed = true
 				return err
 			}
 		}
 		return tx.Commit()
 	}()
-	if err != nil {
-		// The batch failed as a whole: nothing of it was committed. Give
-		// every write a transaction of its own, so that one write's
-		// failure is not the others'.
+	if err != nil || failed {
 		for i, r := range batch {
 			if err := r.ctx.Err(); err != nil {
 				results[i] = err

@@ -32,15 +32,12 @@ const (
 		VALUES (?, ?, ?, ?, ?, ?, ?)`
 	qUpdateDelivery = `UPDATE deliveries SET state = ?, attempts = ?, next_attempt_at = ?,
 		last_status = ?, last_error = ?, updated_at = ? WHERE id = ?`
-	qSavepoint  = `SAVEPOINT w`
-	qRollbackTo = `ROLLBACK TO w`
-	qRelease    = `RELEASE w`
 )
 
 // preparedQueries are prepared on the write connection at Open.
 var preparedQueries = []string{
 	qBucketEphemeral, qInsertWebhook, qOutputBucket, qInsertDelivery, qWebhookBucket,
-	qDeliveryInfo, qInsertAttempt, qUpdateDelivery, qSavepoint, qRollbackTo, qRelease,
+	qDeliveryInfo, qInsertAttempt, qUpdateDelivery,
 }
 
 // sealedWebhook is a webhook's sealed columns, made before it is queued so
