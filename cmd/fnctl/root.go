@@ -84,6 +84,15 @@ func commands(a *app) []*cobra.Command {
 		newTestCmd(a),
 		newBenchCmd(a),
 		newServeCmd(a),
+		newFunctionCmd(a),
+		newBucketCmd(a),
+		newInputCmd(a),
+		newOutputCmd(a),
+		newAttachCmd(a),
+		newDetachCmd(a),
+		newApplyCmd(a),
+		newDeliveriesCmd(a),
+		newTokenCmd(a),
 		newVersionCmd(a),
 	}
 }

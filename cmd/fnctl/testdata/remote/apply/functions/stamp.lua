@@ -1,0 +1,1 @@
+r:SetRequestHeader("X-Stamped", cfg:GetValue("STAMP") or "none")
