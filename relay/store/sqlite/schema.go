@@ -140,11 +140,15 @@ CREATE TABLE deliveries (
 	created_at      INTEGER NOT NULL,
 	updated_at      INTEGER NOT NULL
 );
+-- Every index is written on the hot path (a delivery is inserted and
+-- updated once per attempt), so there are few: listing by time, the
+-- pending queue (partial: finished deliveries leave it), and what cascading
+-- deletes of webhooks and buckets look up. Filters on output or state scan
+-- by time; deleting an output scans its bucket's deliveries.
 CREATE INDEX deliveries_created ON deliveries(created_at);
-CREATE INDEX deliveries_state ON deliveries(state, created_at);
+CREATE INDEX deliveries_pending ON deliveries(created_at) WHERE state = 'pending';
 CREATE INDEX deliveries_bucket ON deliveries(bucket_id, created_at);
-CREATE INDEX deliveries_output ON deliveries(output_id, created_at);
-CREATE INDEX deliveries_webhook ON deliveries(webhook_id, created_at);
+CREATE INDEX deliveries_webhook ON deliveries(webhook_id);
 
 -- error and logs (JSON) are sealed with AAD (attempts, delivery_id/n, column);
 -- logs is NULL for an ephemeral bucket.

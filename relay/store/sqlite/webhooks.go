@@ -323,7 +323,7 @@ func (s *Store) queryDeliveries(ctx context.Context, q querier, what, query stri
 // PendingDeliveries returns every delivery still pending, oldest first.
 func (s *Store) PendingDeliveries(ctx context.Context) ([]*relay.Delivery, error) {
 	return s.queryDeliveries(ctx, s.rdb, "pending deliveries", `SELECT `+deliveryColumns+` FROM deliveries
-		WHERE state = ? ORDER BY created_at, rowid`, relay.DeliveryPending)
+		WHERE state = 'pending' ORDER BY created_at, rowid`)
 }
 
 // ListDeliveries lists the deliveries f selects, newest first.
