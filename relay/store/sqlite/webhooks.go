@@ -19,25 +19,32 @@ import (
 
 // The statements of the group-commit writes, prepared once at Open.
 const (
-	qBucketEphemeral = `SELECT ephemeral FROM buckets WHERE id = ?`
-	qInsertWebhook   = `INSERT INTO webhooks (id, bucket_id, input_id, received_at, method, path,
-		raw_query, headers, body, status, function_error, logs) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
-	qOutputBucket   = `SELECT bucket_id FROM outputs WHERE id = ?`
+	// The bucket's ephemeral flag decides, in the same statement, whether
+	// the sealed columns are written at all; no row means no bucket.
+	qInsertWebhook = `INSERT INTO webhooks (id, bucket_id, input_id, received_at, method, path,
+		raw_query, headers, body, status, function_error, logs)
+		SELECT ?1, b.id, ?3, ?4, ?5, IIF(b.ephemeral, NULL, ?6),
+			IIF(b.ephemeral, NULL, ?7), IIF(b.ephemeral, NULL, ?8), IIF(b.ephemeral, NULL, ?9), ?10,
+			IIF(b.ephemeral, NULL, ?11), IIF(b.ephemeral, NULL, ?12)
+		FROM buckets b WHERE b.id = ?2`
+	// No row means the output is missing or in another bucket.
 	qInsertDelivery = `INSERT INTO deliveries (id, webhook_id, bucket_id, output_id, state, attempts,
-		next_attempt_at, last_status, last_error, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		next_attempt_at, last_status, last_error, created_at, updated_at)
+		SELECT ?1, ?2, o.bucket_id, o.id, ?5, ?6, ?7, ?8, ?9, ?10, ?11
+		FROM outputs o WHERE o.id = ?4 AND o.bucket_id = ?3`
 	qWebhookBucket = `SELECT bucket_id FROM webhooks WHERE id = ?`
-	qDeliveryInfo  = `SELECT b.ephemeral, (SELECT COALESCE(MAX(n), 0) FROM attempts WHERE delivery_id = d.id)
-		FROM deliveries d JOIN buckets b ON b.id = d.bucket_id WHERE d.id = ?`
+	// Logs are dropped for an ephemeral bucket; no row means no delivery.
 	qInsertAttempt = `INSERT INTO attempts (delivery_id, n, started_at, duration_ms, status, error, logs)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`
+		SELECT d.id, ?2, ?3, ?4, ?5, ?6, IIF(b.ephemeral, NULL, ?7)
+		FROM deliveries d JOIN buckets b ON b.id = d.bucket_id WHERE d.id = ?1`
+	qMaxAttempt     = `SELECT COALESCE(MAX(n), 0) FROM attempts WHERE delivery_id = ?`
 	qUpdateDelivery = `UPDATE deliveries SET state = ?, attempts = ?, next_attempt_at = ?,
 		last_status = ?, last_error = ?, updated_at = ? WHERE id = ?`
 )
 
 // preparedQueries are prepared on the write connection at Open.
 var preparedQueries = []string{
-	qBucketEphemeral, qInsertWebhook, qOutputBucket, qInsertDelivery, qWebhookBucket,
-	qDeliveryInfo, qInsertAttempt, qUpdateDelivery,
+	qInsertWebhook, qInsertDelivery, qWebhookBucket, qMaxAttempt, qInsertAttempt, qUpdateDelivery,
 }
 
 // sealedWebhook is a webhook's sealed columns, made before it is queued so
@@ -132,25 +139,15 @@ func (s *Store) saveWebhookFunc(w *relay.Webhook, ds []*relay.Delivery) (func(co
 	}
 	lastErrs := s.sealLastErrors(ds)
 	return func(ctx context.Context, tx *sql.Tx) error {
-		var ephemeral bool
-		err := s.txQueryRow(ctx, tx, qBucketEphemeral, w.BucketID).Scan(&ephemeral)
-		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("webhook %s: %w", w.ID, notFound("bucket", w.BucketID))
-		}
-		if err != nil {
-			return fmt.Errorf("webhook %s: %w", w.ID, err)
-		}
-		var path any = w.Request.Path
 		cols := *sw
-		if ephemeral {
-			path = nil
-			cols = sealedWebhook{}
-		}
-		_, err = s.txExec(ctx, tx, qInsertWebhook,
-			w.ID, w.BucketID, w.InputID, ts(w.ReceivedAt), w.Request.Method, path,
+		res, err := s.txExec(ctx, tx, qInsertWebhook,
+			w.ID, w.BucketID, w.InputID, ts(w.ReceivedAt), w.Request.Method, w.Request.Path,
 			cols.rawQuery, cols.headers, cols.body, w.Status, cols.functionError, cols.logs)
 		if err != nil {
 			return mapWriteErr(err, "webhook", w.ID)
+		}
+		if n, err := res.RowsAffected(); err == nil && n == 0 {
+			return fmt.Errorf("webhook %s: %w", w.ID, notFound("bucket", w.BucketID))
 		}
 		return s.insertDeliveries(ctx, tx, ds, lastErrs)
 	}, nil
@@ -169,22 +166,14 @@ func (s *Store) sealLastErrors(ds []*relay.Delivery) []any {
 // belongs to its bucket.
 func (s *Store) insertDeliveries(ctx context.Context, tx *sql.Tx, ds []*relay.Delivery, lastErrs []any) error {
 	for i, d := range ds {
-		var bucket string
-		err := s.txQueryRow(ctx, tx, qOutputBucket, d.OutputID).Scan(&bucket)
-		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("delivery %s: %w", d.ID, notFound("output", d.OutputID))
-		}
-		if err != nil {
-			return fmt.Errorf("delivery %s: %w", d.ID, err)
-		}
-		if bucket != d.BucketID {
-			return fmt.Errorf("delivery %s: output %s is not in bucket %s: %w", d.ID, d.OutputID, d.BucketID, functions.ErrNotFound)
-		}
-		_, err = s.txExec(ctx, tx, qInsertDelivery,
+		res, err := s.txExec(ctx, tx, qInsertDelivery,
 			d.ID, d.WebhookID, d.BucketID, d.OutputID, d.State, d.Attempts, ts(d.NextAttemptAt), d.LastStatus,
 			lastErrs[i], ts(d.CreatedAt), ts(d.UpdatedAt))
 		if err != nil {
 			return mapWriteErr(err, "delivery", d.ID)
+		}
+		if n, err := res.RowsAffected(); err == nil && n == 0 {
+			return fmt.Errorf("delivery %s: output %s in bucket %s: %w", d.ID, d.OutputID, d.BucketID, notFound("output", d.OutputID))
 		}
 	}
 	return nil
@@ -402,32 +391,30 @@ func (s *Store) RecordAttempt(ctx context.Context, d *relay.Delivery, a *relay.A
 	lastErr := s.sealOptional([]byte(d.LastError), "deliveries", d.ID, "last_error")
 	n := a.N
 	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		var ephemeral bool
-		var maxN int
-		err := s.txQueryRow(ctx, tx, qDeliveryInfo, d.ID).Scan(&ephemeral, &maxN)
-		if errors.Is(err, sql.ErrNoRows) {
-			return notFound("delivery", d.ID)
-		}
-		if err != nil {
-			return fmt.Errorf("delivery %s: %w", d.ID, err)
-		}
 		if n == 0 {
+			var maxN int
+			if err := s.txQueryRow(ctx, tx, qMaxAttempt, d.ID).Scan(&maxN); err != nil {
+				return fmt.Errorf("delivery %s: %w", d.ID, err)
+			}
 			n = maxN + 1
 		}
 		var sealedLogs any
-		if logs != nil && !ephemeral {
+		if logs != nil {
 			sealedLogs = s.sealer.Seal(logs, attemptAAD(d.ID, n, "logs"))
 		}
 		var sealedErr any
 		if a.Error != "" {
 			sealedErr = s.sealer.Seal([]byte(a.Error), attemptAAD(d.ID, n, "error"))
 		}
-		_, err = s.txExec(ctx, tx, qInsertAttempt, d.ID, n, ts(a.StartedAt), a.DurationMS, a.Status, sealedErr, sealedLogs)
+		res, err := s.txExec(ctx, tx, qInsertAttempt, d.ID, n, ts(a.StartedAt), a.DurationMS, a.Status, sealedErr, sealedLogs)
 		if err != nil {
 			if unique, _ := constraint(err); unique {
 				return fmt.Errorf("delivery %s: attempt %d: %w", d.ID, n, functions.ErrConflict)
 			}
 			return fmt.Errorf("delivery %s: attempt %d: %w", d.ID, n, err)
+		}
+		if k, err := res.RowsAffected(); err == nil && k == 0 {
+			return notFound("delivery", d.ID)
 		}
 		_, err = s.txExec(ctx, tx, qUpdateDelivery,
 			d.State, d.Attempts, ts(d.NextAttemptAt), d.LastStatus, lastErr, ts(d.UpdatedAt), d.ID)
