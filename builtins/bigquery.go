@@ -27,10 +27,16 @@ import (
 
 // BigQueryOptions wire the bigquery module to the outside world.
 type BigQueryOptions struct {
+	// Backend reaches BigQuery. Nil means the official client
+	// (cloud.google.com/go/bigquery) configured by the fields below;
+	// fnctl test passes one that records the rows instead.
+	Backend BigQueryBackend
+
 	// HTTPClient returns the HTTP client for a service (the invocation's
 	// bucket name): the relay passes (*egress.Client).HTTPClient, so every
 	// BigQuery call, and the OAuth token exchange, goes through the egress
-	// proxy, address guard and ACL. Required: without it initialize fails.
+	// proxy, address guard and ACL. Required by the default backend:
+	// without it initialize fails.
 	HTTPClient func(service string) *http.Client
 
 	// Endpoint overrides BigQuery's API base URL
@@ -45,18 +51,60 @@ type BigQueryOptions struct {
 	InsecureSkipAuth bool
 }
 
+// BigQueryBackend is the transport behind the bigquery module: what the
+// module hands over once it has checked a call's arguments and converted
+// its values. The default is the official client; fnctl test's sandbox
+// records instead.
+type BigQueryBackend interface {
+	// Open is called by bigquery.initialize, on behalf of service (the
+	// invocation's bucket name), with a checked project and dataset ID and
+	// the credentials as the function gave them (a service-account key's
+	// JSON; checking them is the backend's business). ctx is the
+	// invocation's: it ends with it.
+	Open(ctx context.Context, service string, ds BigQueryDataset, credentialsJSON string) (BigQuerySession, error)
+}
+
+// BigQueryDataset names the dataset a session works in.
+type BigQueryDataset struct {
+	Project string
+	Dataset string
+}
+
+// BigQuerySession is one invocation's connection to a dataset, made by
+// bigquery.initialize. Its methods are called on the invocation's
+// goroutine, with the invocation's context. Errors are shown to the
+// function after "bigquery.insert TABLE: " (or "bigquery.record_exists
+// TABLE: "), so they should say what went wrong without repeating the
+// operation, and must never hold credentials.
+type BigQuerySession interface {
+	// Insert streams one row into table. table is a checked table ID; row
+	// maps column names to plain Go values as ToGo makes them: nil, bool,
+	// int64, float64, string, []any (REPEATED) and map[string]any
+	// (RECORD); it has at least one column.
+	Insert(ctx context.Context, table string, row map[string]any) error
+	// RecordExists reports whether table has a row whose column equals
+	// value (a string, int64, float64 or bool). table and column are
+	// checked identifiers.
+	RecordExists(ctx context.Context, table, column string, value any) (bool, error)
+	// Close releases the session; it is called when initialize replaces it.
+	Close() error
+}
+
 // BigQuery returns the "bigquery" module, compatible with Webhook Relay's:
 //
 //	local err = bigquery.initialize(project_id, dataset_id, credentials_json)
 //	local err = bigquery.insert(table, row)            -- row: {column = value, ...}
 //	local exists, err = bigquery.record_exists(table, column, value)
 //
-// initialize builds a client of the official cloud.google.com/go/bigquery
-// library for this invocation; insert and record_exists use it. The
-// credentials are a service-account key file's JSON, usually the function's
-// configuration variable (cfg:GetValue("BQ_CREDENTIALS")); only keys of type
-// "service_account" are accepted, never credential types that read local
-// files or run programs, and the key's token_uri must be https.
+// initialize checks the project and dataset IDs and opens a session of the
+// backend (BigQueryOptions.Backend) for this invocation; insert and
+// record_exists check their arguments, convert the values and use it. The
+// default backend is a client of the official cloud.google.com/go/bigquery
+// library. Its credentials are a service-account key file's JSON, usually
+// the function's configuration variable (cfg:GetValue("BQ_CREDENTIALS"));
+// only keys of type "service_account" are accepted, never credential types
+// that read local files or run programs, and the key's token_uri must be
+// https.
 //
 // insert streams one row with tabledata.insertAll: nested tables become
 // RECORD values and sequences REPEATED ones. record_exists runs
@@ -69,7 +117,10 @@ type BigQueryOptions struct {
 // is. All calls are bounded by the invocation's deadline. Failures return
 // err (and false for record_exists); messages never hold the credentials.
 func BigQuery(opts BigQueryOptions) runtime.Module {
-	m := &bqModule{opts: opts}
+	m := &bqModule{backend: opts.Backend}
+	if m.backend == nil {
+		m.backend = &bqClientBackend{opts: opts}
+	}
 	return runtime.Module{Name: "bigquery", Open: func(L *lua.LState) *lua.LTable {
 		return newModule(L, map[string]lua.LGFunction{
 			"initialize":    m.initialize,
@@ -79,16 +130,12 @@ func BigQuery(opts BigQueryOptions) runtime.Module {
 	}}
 }
 
-type bqModule struct{ opts BigQueryOptions }
+type bqModule struct{ backend BigQueryBackend }
 
 // bqStateKey keys the invocation's client in Call.SetValue.
 type bqStateKey struct{}
 
-type bqState struct {
-	client  *bigquery.Client
-	project string
-	dataset string
-}
+type bqState struct{ session BigQuerySession }
 
 var (
 	// Project IDs: 6-30 lowercase letters, digits and hyphens, optionally
@@ -117,28 +164,43 @@ func (m *bqModule) initialize(L *lua.LState) int {
 	if call == nil {
 		return errOnly(L, errors.New("bigquery.initialize: not running in an invocation"))
 	}
-	st, err := m.newClient(call, project, dataset, creds)
+	switch {
+	case !bqProjectRE.MatchString(project):
+		return errOnly(L, fmt.Errorf("bigquery.initialize: invalid project_id %q", bqShort(project)))
+	case !bqDatasetRE.MatchString(dataset):
+		return errOnly(L, fmt.Errorf("bigquery.initialize: invalid dataset_id %q (letters, digits and underscores)", bqShort(dataset)))
+	}
+	ds := BigQueryDataset{Project: project, Dataset: dataset}
+	sess, err := m.backend.Open(call.Context(), call.Metadata("bucket_name"), ds, creds)
+	if err == nil && sess == nil {
+		err = errors.New("no session")
+	}
 	if err != nil {
 		return errOnly(L, fmt.Errorf("bigquery.initialize: %w", err))
 	}
 	if old, ok := call.Value(bqStateKey{}).(*bqState); ok {
-		_ = old.client.Close()
+		_ = old.session.Close()
 	}
-	call.SetValue(bqStateKey{}, st)
+	call.SetValue(bqStateKey{}, &bqState{session: sess})
 	return errOnly(L, nil)
 }
 
-func (m *bqModule) newClient(call *runtime.Call, project, dataset, creds string) (*bqState, error) {
-	switch {
-	case !bqProjectRE.MatchString(project):
-		return nil, fmt.Errorf("invalid project_id %q", bqShort(project))
-	case !bqDatasetRE.MatchString(dataset):
-		return nil, fmt.Errorf("invalid dataset_id %q (letters, digits and underscores)", bqShort(dataset))
-	case m.opts.HTTPClient == nil:
+// bqClientBackend is the default backend: the official client.
+type bqClientBackend struct{ opts BigQueryOptions }
+
+// bqClientSession is a client of the official library for one invocation.
+type bqClientSession struct {
+	client *bigquery.Client
+	ds     BigQueryDataset
+}
+
+// Open builds a client of the official library. The credentials must be
+// a service-account key (see bqServiceAccount).
+func (b *bqClientBackend) Open(ctx context.Context, service string, ds BigQueryDataset, creds string) (BigQuerySession, error) {
+	if b.opts.HTTPClient == nil {
 		return nil, errors.New("no outbound HTTP client is configured for BigQuery")
 	}
-	ctx := call.Context()
-	base := m.opts.HTTPClient(call.Metadata("bucket_name"))
+	base := b.opts.HTTPClient(service)
 	if base == nil {
 		return nil, errors.New("no outbound HTTP client is configured for BigQuery")
 	}
@@ -155,7 +217,7 @@ func (m *bqModule) newClient(call *runtime.Call, project, dataset, creds string)
 	hc := &http.Client{Transport: rt, CheckRedirect: noRedirects}
 
 	if strings.TrimSpace(creds) == "" {
-		if !m.opts.InsecureSkipAuth {
+		if !b.opts.InsecureSkipAuth {
 			return nil, errors.New("credentials_json is empty: pass the service account key (JSON)")
 		}
 	} else {
@@ -174,15 +236,51 @@ func (m *bqModule) newClient(call *runtime.Call, project, dataset, creds string)
 	// With WithHTTPClient the library uses hc as is and adds no credentials
 	// of its own (no environment or metadata-server lookups).
 	copts := []option.ClientOption{option.WithHTTPClient(hc)}
-	if m.opts.Endpoint != "" {
-		copts = append(copts, option.WithEndpoint(m.opts.Endpoint))
+	if b.opts.Endpoint != "" {
+		copts = append(copts, option.WithEndpoint(b.opts.Endpoint))
 	}
-	client, err := bigquery.NewClient(ctx, project, copts...)
+	client, err := bigquery.NewClient(ctx, ds.Project, copts...)
 	if err != nil {
 		return nil, err
 	}
-	return &bqState{client: client, project: project, dataset: dataset}, nil
+	return &bqClientSession{client: client, ds: ds}, nil
 }
+
+// Insert streams row with tabledata.insertAll.
+func (s *bqClientSession) Insert(ctx context.Context, table string, row map[string]any) error {
+	r := make(bqRow, len(row))
+	for k, v := range row {
+		r[k] = v
+	}
+	if err := s.client.Dataset(s.ds.Dataset).Table(table).Inserter().Put(ctx, r); err != nil {
+		return bqError(err)
+	}
+	return nil
+}
+
+// RecordExists runs a parameterized query.
+func (s *bqClientSession) RecordExists(ctx context.Context, table, column string, value any) (bool, error) {
+	// Identifiers are checked by the module and quoted; the value is a
+	// parameter.
+	q := s.client.Query(fmt.Sprintf("SELECT 1 FROM `%s.%s.%s` WHERE `%s` = @value LIMIT 1",
+		s.ds.Project, s.ds.Dataset, table, column))
+	q.Parameters = []bigquery.QueryParameter{{Name: "value", Value: value}}
+	it, err := q.Read(ctx)
+	if err != nil {
+		return false, bqError(err)
+	}
+	var row []bigquery.Value
+	switch err := it.Next(&row); {
+	case errors.Is(err, iterator.Done):
+		return false, nil
+	case err != nil:
+		return false, bqError(err)
+	}
+	return true, nil
+}
+
+// Close closes the client.
+func (s *bqClientSession) Close() error { return s.client.Close() }
 
 // bqServiceAccount checks a service-account key and returns its JWT
 // configuration. Error messages name fields, never their values.
@@ -295,13 +393,8 @@ func (m *bqModule) insert(L *lua.LState) int {
 	if !ok || len(fields) == 0 {
 		return errOnly(L, errors.New("bigquery.insert: row must be a table of column = value with at least one column"))
 	}
-	row := make(bqRow, len(fields))
-	for k, val := range fields {
-		row[k] = val
-	}
-	ins := st.client.Dataset(st.dataset).Table(tableID).Inserter()
-	if err := ins.Put(call.Context(), row); err != nil {
-		return errOnly(L, bqError("insert", tableID, err))
+	if err := st.session.Insert(call.Context(), tableID, fields); err != nil {
+		return errOnly(L, fmt.Errorf("bigquery.insert %s: %w", tableID, err))
 	}
 	return errOnly(L, nil)
 }
@@ -333,30 +426,18 @@ func (m *bqModule) recordExists(L *lua.LState) int {
 	if !bqColumnRE.MatchString(column) {
 		return existsFail(fmt.Errorf("bigquery.record_exists: invalid column name %q", bqShort(column)))
 	}
-	// Identifiers are checked above and quoted; the value is a parameter.
-	q := st.client.Query(fmt.Sprintf("SELECT 1 FROM `%s.%s.%s` WHERE `%s` = @value LIMIT 1",
-		st.project, st.dataset, tableID, column))
-	q.Parameters = []bigquery.QueryParameter{{Name: "value", Value: value}}
-	ctx := call.Context()
-	it, err := q.Read(ctx)
+	exists, err := st.session.RecordExists(call.Context(), tableID, column, value)
 	if err != nil {
-		return existsFail(bqError("record_exists", tableID, err))
+		return existsFail(fmt.Errorf("bigquery.record_exists %s: %w", tableID, err))
 	}
-	var row []bigquery.Value
-	switch err := it.Next(&row); {
-	case errors.Is(err, iterator.Done):
-		L.Push(lua.LFalse)
-	case err != nil:
-		return existsFail(bqError("record_exists", tableID, err))
-	default:
-		L.Push(lua.LTrue)
-	}
+	L.Push(lua.LBool(exists))
 	L.Push(lua.LNil)
 	return 2
 }
 
-// bqError words a client error for the function's log.
-func bqError(op, tableID string, err error) error {
+// bqError words a client error for the function's log; the module puts
+// "bigquery.OP TABLE: " in front.
+func bqError(err error) error {
 	var gerr *googleapi.Error
 	var pme bigquery.PutMultiError
 	switch {
@@ -371,7 +452,7 @@ func bqError(op, tableID string, err error) error {
 				msgs = append(msgs, e.Error())
 			}
 		}
-		return fmt.Errorf("bigquery.%s %s: row rejected: %s", op, tableID, strings.Join(msgs, "; "))
+		return fmt.Errorf("row rejected: %s", strings.Join(msgs, "; "))
 	case errors.As(err, &gerr):
 		msg := gerr.Message
 		if msg == "" {
@@ -380,9 +461,9 @@ func bqError(op, tableID string, err error) error {
 		if len(gerr.Errors) > 0 && gerr.Errors[0].Reason != "" {
 			msg += " (" + gerr.Errors[0].Reason + ")"
 		}
-		return fmt.Errorf("bigquery.%s %s: %d %s", op, tableID, gerr.Code, msg)
+		return fmt.Errorf("%d %s", gerr.Code, msg)
 	}
-	return fmt.Errorf("bigquery.%s %s: %w", op, tableID, err)
+	return err
 }
 
 // bqStringArg reads a string argument; other types are a Lua error.

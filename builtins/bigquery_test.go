@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -464,5 +465,81 @@ func TestBigQueryDeadline(t *testing.T) {
 	}
 	if !errors.Is(res.Err, runtime.ErrTimeout) {
 		t.Errorf("error %v, want a timeout", res.Err)
+	}
+}
+
+// bqRecorder is a BigQueryBackend that keeps what it is given.
+type bqRecorder struct {
+	opened  []string // "service project.dataset creds"
+	rows    []map[string]any
+	tables  []string
+	lookups []string
+	exists  bool
+	err     error
+	closed  int
+}
+
+func (r *bqRecorder) Open(_ context.Context, service string, ds builtins.BigQueryDataset, creds string) (builtins.BigQuerySession, error) {
+	r.opened = append(r.opened, service+" "+ds.Project+"."+ds.Dataset+" "+creds)
+	return r, nil
+}
+
+func (r *bqRecorder) Insert(_ context.Context, table string, row map[string]any) error {
+	r.tables = append(r.tables, table)
+	r.rows = append(r.rows, row)
+	return r.err
+}
+
+func (r *bqRecorder) RecordExists(_ context.Context, table, column string, value any) (bool, error) {
+	r.lookups = append(r.lookups, fmt.Sprintf("%s.%s=%T:%v", table, column, value, value))
+	return r.exists, r.err
+}
+
+func (r *bqRecorder) Close() error { r.closed++; return nil }
+
+func TestBigQueryBackend(t *testing.T) {
+	rec := &bqRecorder{exists: true}
+	e := bqEngine(t, builtins.BigQueryOptions{Backend: rec})
+	logs := bqLogs(t, e, `
+local bigquery = require("bigquery")
+print(bigquery.initialize("proj-123", "events", "creds"))
+print(bigquery.initialize("proj-123", "events", "creds2"))
+print(bigquery.insert("webhooks", {id = "evt_1", n = 3, amount = 1.5, tags = {"a"}, c = {vip = true}}))
+print(bigquery.record_exists("webhooks", "n", 3))
+print(bigquery.insert("bad table", {id = 1}))
+print(bigquery.insert("webhooks", {}))
+print(bigquery.initialize("Bad_Project", "events", "creds"))
+`)
+	want := []string{"nil", "nil", "nil", "true\tnil",
+		`bigquery.insert: invalid table name "bad table"`,
+		"bigquery.insert: row must be a table of column = value with at least one column",
+		`bigquery.initialize: invalid project_id "Bad_Project"`,
+	}
+	if strings.Join(logs, "\n") != strings.Join(want, "\n") {
+		t.Errorf("logs\n%s\nwant\n%s", strings.Join(logs, "\n"), strings.Join(want, "\n"))
+	}
+	if got := strings.Join(rec.opened, "|"); got != "ci proj-123.events creds|ci proj-123.events creds2" {
+		t.Errorf("opened %s", got)
+	}
+	if rec.closed != 1 {
+		t.Errorf("closed %d sessions, want 1 (the one initialize replaced)", rec.closed)
+	}
+	wantRow := map[string]any{"id": "evt_1", "n": int64(3), "amount": 1.5, "tags": []any{"a"}, "c": map[string]any{"vip": true}}
+	if len(rec.rows) != 1 || !reflect.DeepEqual(rec.rows[0], wantRow) || rec.tables[0] != "webhooks" {
+		t.Errorf("rows %#v in %q", rec.rows, rec.tables)
+	}
+	if got := strings.Join(rec.lookups, "|"); got != "webhooks.n=int64:3" {
+		t.Errorf("lookups %s", got)
+	}
+
+	// Backend errors come back as err, named by operation and table.
+	rec.err = errors.New("quota exceeded")
+	logs = bqLogs(t, e, bqInit+`
+print(bigquery.insert("webhooks", {id = "x"}))
+print(bigquery.record_exists("webhooks", "id", "x"))
+`)
+	want = []string{"bigquery.insert webhooks: quota exceeded", "false\tbigquery.record_exists webhooks: quota exceeded"}
+	if strings.Join(logs, "\n") != strings.Join(want, "\n") {
+		t.Errorf("logs %q, want %q", logs, want)
 	}
 }

@@ -37,10 +37,59 @@ const (
 	StartTLSNone          = "none"          // never; plain text unless ImplicitTLS
 )
 
+// MailSender is the transport behind the email and mailgun modules: what
+// they hand a message to once they have checked and built it. The email
+// module's default sends over SMTP (EmailOptions), the mailgun module's
+// over Mailgun's HTTP API (MailgunOptions); fnctl test's sandbox records
+// instead. SendMail is called on the invocation's goroutine with the
+// invocation's context (its deadline bounds the exchange) and service, the
+// invocation's bucket name. Its error is shown to the function after
+// "email.send: " (or "mailgun.send: ") and must never hold credentials.
+type MailSender interface {
+	SendMail(ctx context.Context, service string, m *Mail) error
+}
+
+// Mail is a message a function sends.
+type Mail struct {
+	// Module is "email" or "mailgun".
+	Module string
+
+	// From is the sender as the message shows it ("Name <addr>" or an
+	// address). For email it is the function's from, or the operator's
+	// sender when the function gave none.
+	From string
+	// To, Cc and Bcc are the recipients. For email each entry is one
+	// address, parsed ("Name <addr>" or addr); for mailgun they are as the
+	// function gave them (an entry may be a comma-separated list), and
+	// Cc and Bcc are empty.
+	To, Cc, Bcc []string
+	// ReplyTo is the Reply-To address (email), or empty.
+	ReplyTo string
+	// Subject, Text and HTML are the subject and the two bodies; Text or
+	// HTML may be empty, not both.
+	Subject    string
+	Text, HTML string
+
+	// EnvelopeFrom and Recipients are the SMTP envelope (email only): the
+	// sender's address and every recipient's (To, Cc and Bcc).
+	EnvelopeFrom string
+	Recipients   []string
+	// Raw is the RFC 5322 message with CRLF line endings (email only).
+	Raw []byte
+
+	// Mailgun is the account mailgun.initialize set up (mailgun only).
+	Mailgun *MailgunAccount
+}
+
 // EmailOptions are the operator's SMTP settings for the email module.
 type EmailOptions struct {
+	// Sender sends the built messages. Nil means SMTP with the settings
+	// below; fnctl test passes one that records them instead. The sender
+	// policy (From), MaxRecipients and MaxMessageBytes apply either way.
+	Sender MailSender
+
 	// Host and Port are the SMTP server (a submission server: Port defaults
-	// to 587, or 465 with ImplicitTLS). Empty Host: send fails.
+	// to 587, or 465 with ImplicitTLS). Empty Host: the SMTP sender fails.
 	Host string
 	Port int
 
@@ -68,7 +117,7 @@ type EmailOptions struct {
 
 	// Dial connects to the server on behalf of a service (the invocation's
 	// bucket name): the relay passes (*egress.Client).DialContext, so the
-	// egress ACL and address guard apply. Required.
+	// egress ACL and address guard apply. Required by the SMTP sender.
 	Dial func(ctx context.Context, service, network, addr string) (net.Conn, error)
 
 	// HeloName is the name sent with EHLO; default "localhost".
@@ -94,16 +143,23 @@ type EmailOptions struct {
 // The message is MIME (multipart/alternative when both text and html are
 // given), UTF-8 and quoted-printable, with non-ASCII subjects and names
 // encoded per RFC 2047. A line break in any header field is refused, so a
-// function cannot inject headers. The SMTP exchange is bounded by the
+// function cannot inject headers. The message goes to EmailOptions.Sender,
+// by default the SMTP server; the SMTP exchange is bounded by the
 // invocation's deadline.
 func Email(opts EmailOptions) runtime.Module {
-	m := &emailModule{opts: opts}
+	m := &emailModule{opts: opts, out: opts.Sender}
+	if m.out == nil {
+		m.out = &smtpSender{opts: opts}
+	}
 	return runtime.Module{Name: "email", Open: func(L *lua.LState) *lua.LTable {
 		return newModule(L, map[string]lua.LGFunction{"send": m.send})
 	}}
 }
 
-type emailModule struct{ opts EmailOptions }
+type emailModule struct {
+	opts EmailOptions
+	out  MailSender // where built messages go
+}
 
 // emailMessage is what a function asked to send.
 type emailMessage struct {
@@ -180,21 +236,6 @@ func (m *emailModule) readMessage(L *lua.LState, t *lua.LTable) *emailMessage {
 
 func (m *emailModule) sendMessage(ctx context.Context, service string, in *emailMessage) error {
 	o := m.opts
-	if o.Host == "" {
-		return errors.New("no SMTP server is configured")
-	}
-	if o.Dial == nil {
-		return errors.New("no outbound dialer is configured for SMTP")
-	}
-	mode := o.StartTLS
-	switch mode {
-	case "":
-		mode = StartTLSRequire
-	case StartTLSRequire, StartTLSOpportunistic, StartTLSNone:
-	default:
-		return fmt.Errorf("invalid StartTLS setting %q", mode)
-	}
-
 	// Header injection: no field may hold a line break.
 	for _, f := range []struct {
 		name string
@@ -257,13 +298,48 @@ func (m *emailModule) sendMessage(ctx context.Context, service string, in *email
 	if len(raw) > maxBytes {
 		return fmt.Errorf("message is %d bytes, the limit is %d", len(raw), maxBytes)
 	}
-	var rcpts []string
+	msg := &Mail{
+		Module:       "email",
+		From:         emailShow(from),
+		To:           emailStrings(to),
+		Cc:           emailStrings(cc),
+		Bcc:          emailStrings(bcc),
+		Subject:      in.subject,
+		Text:         in.text,
+		HTML:         in.html,
+		EnvelopeFrom: from.Address,
+		Raw:          raw,
+	}
+	if len(replyTo) > 0 {
+		msg.ReplyTo = emailShow(replyTo[0])
+	}
 	for _, list := range [][]*mail.Address{to, cc, bcc} {
 		for _, a := range list {
-			rcpts = append(rcpts, a.Address)
+			msg.Recipients = append(msg.Recipients, a.Address)
 		}
 	}
-	return m.deliver(ctx, service, mode, from.Address, rcpts, raw)
+	return m.out.SendMail(ctx, service, msg)
+}
+
+// emailStrings formats addresses, one string each.
+func emailStrings(list []*mail.Address) []string {
+	if len(list) == 0 {
+		return nil
+	}
+	out := make([]string, len(list))
+	for i, a := range list {
+		out[i] = emailShow(a)
+	}
+	return out
+}
+
+// emailShow formats an address: "Name" <addr>, or addr alone when it has
+// no name.
+func emailShow(a *mail.Address) string {
+	if a.Name == "" {
+		return a.Address
+	}
+	return a.String()
 }
 
 // sender applies the operator's sender policy to the function's from.
@@ -440,9 +516,36 @@ func emailHeader(b *bytes.Buffer, name, value string) error {
 	return nil
 }
 
+// smtpSender is the email module's default MailSender: the operator's SMTP
+// server.
+type smtpSender struct{ opts EmailOptions }
+
+// SendMail sends m.Raw to m.Recipients from m.EnvelopeFrom.
+func (s *smtpSender) SendMail(ctx context.Context, service string, m *Mail) error {
+	o := s.opts
+	if o.Host == "" {
+		return errors.New("no SMTP server is configured")
+	}
+	if o.Dial == nil {
+		return errors.New("no outbound dialer is configured for SMTP")
+	}
+	mode := o.StartTLS
+	switch mode {
+	case "":
+		mode = StartTLSRequire
+	case StartTLSRequire, StartTLSOpportunistic, StartTLSNone:
+	default:
+		return fmt.Errorf("invalid StartTLS setting %q", mode)
+	}
+	if m.EnvelopeFrom == "" || len(m.Recipients) == 0 || len(m.Raw) == 0 {
+		return errors.New("the message has no envelope or no content")
+	}
+	return s.deliver(ctx, service, mode, m.EnvelopeFrom, m.Recipients, m.Raw)
+}
+
 // deliver runs the SMTP exchange.
-func (m *emailModule) deliver(ctx context.Context, service, mode, envFrom string, rcpts []string, raw []byte) (err error) {
-	o := m.opts
+func (s *smtpSender) deliver(ctx context.Context, service, mode, envFrom string, rcpts []string, raw []byte) (err error) {
+	o := s.opts
 	port := o.Port
 	if port == 0 {
 		port = 587

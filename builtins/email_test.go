@@ -763,3 +763,108 @@ func TestEmailLongEncodedSubject(t *testing.T) {
 		t.Errorf("Subject decodes to %q (%v), want %q", got, err, subject)
 	}
 }
+
+// mailRecorder is a MailSender that keeps the messages.
+type mailRecorder struct {
+	mu       sync.Mutex
+	services []string
+	msgs     []*builtins.Mail
+	err      error
+}
+
+func (r *mailRecorder) SendMail(_ context.Context, service string, m *builtins.Mail) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.services = append(r.services, service)
+	r.msgs = append(r.msgs, m)
+	return r.err
+}
+
+func TestEmailSender(t *testing.T) {
+	rec := &mailRecorder{}
+	e, err := runtime.New(runtime.Options{Modules: []runtime.Module{builtins.Email(builtins.EmailOptions{
+		Sender: rec, From: "Relay <relay@example.com>", MaxRecipients: 3,
+	})}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.Close)
+	logs := emailRun(t, e, `
+print(email.send{to = {"Ops <ops@example.com>", "dev@example.com"}, cc = "lead@example.com",
+  reply_to = "noreply@example.com", subject = "Build failed", text = "see the logs", html = "<p>see</p>"})
+print(email.send{from = "other@example.com", to = "ops@example.com", subject = "s", text = "x"})
+print(email.send{to = "a@example.com, b@example.com", cc = "c@example.com", bcc = "d@example.com", subject = "s", text = "x"})
+print(email.send{to = "ops@example.com", subject = "evil\r\nBcc: x@example.com", text = "x"})
+`)
+	want := []string{
+		"nil",
+		"email.send: sender other@example.com is not allowed; this relay sends as relay@example.com",
+		"email.send: 4 recipients, at most 3",
+		"email.send: subject contains a line break (header injection refused)",
+	}
+	if strings.Join(logs, "\n") != strings.Join(want, "\n") {
+		t.Errorf("logs\n%s\nwant\n%s", strings.Join(logs, "\n"), strings.Join(want, "\n"))
+	}
+	if len(rec.msgs) != 1 {
+		t.Fatalf("%d messages sent, want 1", len(rec.msgs))
+	}
+	m := rec.msgs[0]
+	if m.Module != "email" || rec.services[0] != "ci" {
+		t.Errorf("module %q, service %q", m.Module, rec.services[0])
+	}
+	if m.From != `"Relay" <relay@example.com>` || m.EnvelopeFrom != "relay@example.com" {
+		t.Errorf("from %q, envelope %q", m.From, m.EnvelopeFrom)
+	}
+	if !reflect.DeepEqual(m.To, []string{`"Ops" <ops@example.com>`, "dev@example.com"}) || !reflect.DeepEqual(m.Cc, []string{"lead@example.com"}) {
+		t.Errorf("to %q, cc %q", m.To, m.Cc)
+	}
+	if !reflect.DeepEqual(m.Recipients, []string{"ops@example.com", "dev@example.com", "lead@example.com"}) {
+		t.Errorf("recipients %q", m.Recipients)
+	}
+	if m.Subject != "Build failed" || m.Text != "see the logs" || m.HTML != "<p>see</p>" || m.ReplyTo != "noreply@example.com" {
+		t.Errorf("message %+v", m)
+	}
+	// Raw is the message SMTP would carry.
+	parsed, err := mail.ReadMessage(bytes.NewReader(m.Raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if parsed.Header.Get("Subject") != "Build failed" || !strings.HasPrefix(parsed.Header.Get("Content-Type"), "multipart/alternative") {
+		t.Errorf("raw headers %v", parsed.Header)
+	}
+
+	// The sender's error is the function's err.
+	rec.err = errors.New("mailbox unavailable")
+	logs = emailRun(t, e, `print(email.send{to = "ops@example.com", subject = "s", text = "x"})`)
+	if len(logs) != 1 || logs[0] != "email.send: mailbox unavailable" {
+		t.Errorf("logs %q", logs)
+	}
+}
+
+func TestMailgunSender(t *testing.T) {
+	rec := &mailRecorder{}
+	e := mailgunEngine(t, builtins.MailgunOptions{Sender: rec, BaseURL: "https://mailgun.test/"})
+	logs := bqLogs(t, e, `
+local mailgun = require("mailgun")
+print(mailgun.send("a@mg.example.com", "b@example.com", "s", "t"))
+assert(mailgun.initialize("mg.example.com", "key-123", "eu") == nil)
+print(mailgun.send("Relay <relay@mg.example.com>", {"a@example.com", "b@example.com"}, "Deploy", "text", "<p>html</p>"))
+print(mailgun.send("relay@mg.example.com", "a@example.com", "Deploy"))
+`)
+	want := []string{"mailgun.send: call mailgun.initialize first", "nil", "mailgun.send: text or html is required"}
+	if strings.Join(logs, "\n") != strings.Join(want, "\n") {
+		t.Errorf("logs %q, want %q", logs, want)
+	}
+	if len(rec.msgs) != 1 {
+		t.Fatalf("%d messages sent, want 1", len(rec.msgs))
+	}
+	m := rec.msgs[0]
+	wantMsg := &builtins.Mail{
+		Module: "mailgun", From: "Relay <relay@mg.example.com>", To: []string{"a@example.com", "b@example.com"},
+		Subject: "Deploy", Text: "text", HTML: "<p>html</p>",
+		Mailgun: &builtins.MailgunAccount{Domain: "mg.example.com", APIKey: "key-123", BaseURL: "https://mailgun.test"},
+	}
+	if !reflect.DeepEqual(m, wantMsg) {
+		t.Errorf("message %+v (account %+v), want %+v", m, m.Mailgun, wantMsg)
+	}
+}

@@ -27,9 +27,14 @@ const mailgunMaxRecipients = 1000
 
 // MailgunOptions wire the mailgun module to the outside world.
 type MailgunOptions struct {
+	// Sender sends the checked messages. Nil means Mailgun's HTTP API
+	// through Do; fnctl test passes one that records them instead.
+	Sender MailSender
+
 	// Do sends a request on behalf of a service (the invocation's bucket
 	// name): the relay passes (*egress.Client).Do, so the egress proxy,
-	// address guard and ACL apply. Required: without it send fails.
+	// address guard and ACL apply. Required by the default sender: without
+	// it send fails.
 	Do func(ctx context.Context, service string, req *http.Request) (*http.Response, error)
 
 	// BaseURL replaces Mailgun's API host (MailgunBaseURL, or
@@ -47,9 +52,13 @@ type MailgunOptions struct {
 // POSTs the form fields from, to, subject, text and html to
 // {base}/v3/{domain}/messages with basic auth api:api_key, bounded by the
 // invocation's deadline. A non-2xx answer is an error that carries Mailgun's
-// message, never the key.
+// message, never the key. The arguments are checked here; the message then
+// goes to MailgunOptions.Sender, by default Mailgun's API.
 func Mailgun(opts MailgunOptions) runtime.Module {
-	m := &mailgunModule{opts: opts}
+	m := &mailgunModule{opts: opts, out: opts.Sender}
+	if m.out == nil {
+		m.out = &mailgunHTTPSender{do: opts.Do}
+	}
 	return runtime.Module{Name: "mailgun", Open: func(L *lua.LState) *lua.LTable {
 		return newModule(L, map[string]lua.LGFunction{
 			"initialize": m.initialize,
@@ -58,14 +67,19 @@ func Mailgun(opts MailgunOptions) runtime.Module {
 	}}
 }
 
-type mailgunModule struct{ opts MailgunOptions }
+type mailgunModule struct {
+	opts MailgunOptions
+	out  MailSender // where checked messages go
+}
 
 type mailgunStateKey struct{}
 
-type mailgunState struct {
-	domain string
-	apiKey string
-	base   string
+// MailgunAccount is what mailgun.initialize set up: the sending domain,
+// the API key (a secret: never log it) and the API's base URL.
+type MailgunAccount struct {
+	Domain  string
+	APIKey  string
+	BaseURL string
 }
 
 // mailgunDomainRE is a DNS name: it goes into the request path.
@@ -100,7 +114,7 @@ func (m *mailgunModule) initialize(L *lua.LState) int {
 	if m.opts.BaseURL != "" {
 		base = m.opts.BaseURL
 	}
-	call.SetValue(mailgunStateKey{}, &mailgunState{domain: domain, apiKey: key, base: strings.TrimRight(base, "/")})
+	call.SetValue(mailgunStateKey{}, &MailgunAccount{Domain: domain, APIKey: key, BaseURL: strings.TrimRight(base, "/")})
 	return errOnly(L, nil)
 }
 
@@ -115,17 +129,17 @@ func (m *mailgunModule) send(L *lua.LState) int {
 	if call == nil {
 		return errOnly(L, errors.New("mailgun.send: not running in an invocation"))
 	}
-	st, ok := call.Value(mailgunStateKey{}).(*mailgunState)
+	st, ok := call.Value(mailgunStateKey{}).(*MailgunAccount)
 	if !ok {
 		return errOnly(L, errors.New("mailgun.send: call mailgun.initialize first"))
 	}
-	if err := m.sendMessage(call, st, from, to, subject, text, html); err != nil {
+	if err := m.sendMessage(call, *st, from, to, subject, text, html); err != nil {
 		return errOnly(L, fmt.Errorf("mailgun.send: %w", err))
 	}
 	return errOnly(L, nil)
 }
 
-func (m *mailgunModule) sendMessage(call *runtime.Call, st *mailgunState, from string, to []string, subject, text, html string) error {
+func (m *mailgunModule) sendMessage(call *runtime.Call, acct MailgunAccount, from string, to []string, subject, text, html string) error {
 	switch {
 	case from == "":
 		return errors.New("from is required")
@@ -135,39 +149,64 @@ func (m *mailgunModule) sendMessage(call *runtime.Call, st *mailgunState, from s
 		return fmt.Errorf("%d recipients, at most %d", len(to), mailgunMaxRecipients)
 	case text == "" && html == "":
 		return errors.New("text or html is required")
-	case m.opts.Do == nil:
-		return errors.New("no outbound HTTP client is configured for Mailgun")
 	}
 	for _, f := range []struct{ name, v string }{{"from", from}, {"subject", subject}} {
 		if strings.ContainsAny(f.v, "\r\n") {
 			return fmt.Errorf("%s contains a line break", f.name)
 		}
 	}
-	form := url.Values{}
-	form.Set("from", from)
 	for _, addr := range to {
 		if strings.ContainsAny(addr, "\r\n") {
 			return errors.New("to contains a line break")
 		}
+	}
+	return m.out.SendMail(call.Context(), call.Metadata("bucket_name"), &Mail{
+		Module:  "mailgun",
+		From:    from,
+		To:      to,
+		Subject: subject,
+		Text:    text,
+		HTML:    html,
+		Mailgun: &acct,
+	})
+}
+
+// mailgunHTTPSender is the mailgun module's default MailSender: Mailgun's
+// messages API.
+type mailgunHTTPSender struct {
+	do func(ctx context.Context, service string, req *http.Request) (*http.Response, error)
+}
+
+// SendMail POSTs the message's fields to {base}/v3/{domain}/messages.
+func (s *mailgunHTTPSender) SendMail(ctx context.Context, service string, m *Mail) error {
+	st := m.Mailgun
+	switch {
+	case st == nil:
+		return errors.New("no Mailgun account: call mailgun.initialize first")
+	case s.do == nil:
+		return errors.New("no outbound HTTP client is configured for Mailgun")
+	}
+	form := url.Values{}
+	form.Set("from", m.From)
+	for _, addr := range m.To {
 		form.Add("to", addr)
 	}
-	form.Set("subject", subject)
-	if text != "" {
-		form.Set("text", text)
+	form.Set("subject", m.Subject)
+	if m.Text != "" {
+		form.Set("text", m.Text)
 	}
-	if html != "" {
-		form.Set("html", html)
+	if m.HTML != "" {
+		form.Set("html", m.HTML)
 	}
-	ctx := call.Context()
-	endpoint := st.base + "/v3/" + url.PathEscape(st.domain) + "/messages"
+	endpoint := st.BaseURL + "/v3/" + url.PathEscape(st.Domain) + "/messages"
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(form.Encode()))
 	if err != nil {
 		return err
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Accept", "application/json")
-	req.SetBasicAuth("api", st.apiKey)
-	resp, err := m.opts.Do(ctx, call.Metadata("bucket_name"), req)
+	req.SetBasicAuth("api", st.APIKey)
+	resp, err := s.do(ctx, service, req)
 	if err != nil {
 		return err
 	}
@@ -184,7 +223,7 @@ func (m *mailgunModule) sendMessage(call *runtime.Call, st *mailgunState, from s
 		msg = parsed.Message
 	}
 	// Never echo the key, even if a server were to.
-	msg = strings.ReplaceAll(msg, st.apiKey, "[redacted]")
+	msg = strings.ReplaceAll(msg, st.APIKey, "[redacted]")
 	if len(msg) > 300 {
 		msg = msg[:300] + "…"
 	}

@@ -68,7 +68,9 @@ Exit status:
 				return err
 			}
 			defer eg.Close()
-			e, err := newEngine(functions.Deps{HTTP: eg})
+			// http, bigquery and mailgun through the egress client; email
+			// needs server.modules.smtp, which only serve reads.
+			e, err := newEngine(functions.EgressDeps(eg))
 			if err != nil {
 				return failed(err)
 			}

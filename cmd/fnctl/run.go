@@ -30,7 +30,11 @@ it took. With -o json it prints the result as JSON (the shape the admin
 API's invoke returns). A trailing '-' (or --body-file -) reads the body
 from stdin.
 
-The function gets the same modules as in the relay.
+The function gets the same modules as in the relay: http, bigquery and
+mailgun reach the network through the egress settings of the flags. The
+email module is not offered (require("email") fails): it needs the SMTP
+server of relay.yaml's server.modules.smtp, which only 'fnctl serve' reads;
+test email with 'fnctl test', which records the messages.
 
 Exit status:
   0  the function ran to the end (whether or not it stopped forwarding)
@@ -55,7 +59,9 @@ Exit status:
 				return err
 			}
 			defer eg.Close()
-			e, err := newEngine(functions.Deps{HTTP: eg})
+			// http, bigquery and mailgun through the egress client; email
+			// needs server.modules.smtp, which only serve reads.
+			e, err := newEngine(functions.EgressDeps(eg))
 			if err != nil {
 				return failed(err)
 			}

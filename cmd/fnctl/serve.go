@@ -126,7 +126,9 @@ func serve(ctx context.Context, a *app, f *config.File, apply bool) error {
 	}
 	defer eg.Close()
 
-	e, err := runtime.New(runtime.Options{Modules: functions.Modules(functions.Deps{HTTP: eg})})
+	// http, bigquery and mailgun go through eg; email through eg to the
+	// SMTP server of server.modules.smtp, when one is configured.
+	e, err := runtime.New(runtime.Options{Modules: functions.Modules(f.ModuleDeps(eg))})
 	if err != nil {
 		return err
 	}

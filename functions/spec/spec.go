@@ -41,6 +41,10 @@ type Test struct {
 	Request Request `yaml:"request"`
 	// HTTP answers the function's outbound HTTP calls (ext).
 	HTTP []HTTPAnswer `yaml:"http"`
+	// BigQuery lists rows already in BigQuery, which
+	// bigquery.record_exists finds (ext). Without them record_exists
+	// finds only the rows the invocation itself inserted.
+	BigQuery []BigQueryRow `yaml:"bigquery"`
 	// Expect is what the result must look like.
 	Expect Expect `yaml:"expect"`
 }
@@ -82,17 +86,35 @@ type HTTPAnswer struct {
 }
 
 // HTTPMatch selects HTTP calls: the URL must be equal and, when Method is
-// set, the method too (case-insensitively).
+// set, the method too (case-insensitively), and the call must carry the
+// Headers given.
 type HTTPMatch struct {
 	// Method, when set, is the call's method.
 	Method string `yaml:"method"`
 	// URL is the call's full URL, query included.
 	URL string `yaml:"url"`
+	// Headers maps header names (case-insensitive) to the values the call
+	// must send, such as {Authorization: "Bearer test-token"} (ext). A call
+	// without them is not answered by this entry, so the test fails unless
+	// another entry answers it.
+	Headers map[string]string `yaml:"headers"`
 }
 
-// Matches reports whether a call with method and url matches m.
+// Matches reports whether a call with method and url matches m, leaving
+// m.Headers out.
 func (m HTTPMatch) Matches(method, url string) bool {
 	return m.URL == url && (m.Method == "" || strings.EqualFold(m.Method, method))
+}
+
+// MatchesHeader reports whether h holds every header of m.Headers with its
+// value (values of a repeated header compare joined by ", ").
+func (m HTTPMatch) MatchesHeader(h http.Header) bool {
+	for k, want := range m.Headers {
+		if strings.Join(h.Values(k), ", ") != want {
+			return false
+		}
+	}
+	return true
 }
 
 // HTTPResponse is what a matched HTTP call receives.
@@ -106,7 +128,7 @@ type HTTPResponse struct {
 }
 
 // Answer returns the first of t's HTTP answers that matches a call with
-// method and url.
+// method and url, leaving their header conditions out.
 func (t *Test) Answer(method, url string) (*HTTPAnswer, bool) {
 	for i := range t.HTTP {
 		if t.HTTP[i].Match.Matches(method, url) {
@@ -114,6 +136,27 @@ func (t *Test) Answer(method, url string) (*HTTPAnswer, bool) {
 		}
 	}
 	return nil, false
+}
+
+// AnswerRequest returns the first of t's HTTP answers that matches a call
+// with method, url and header h.
+func (t *Test) AnswerRequest(method, url string, h http.Header) (*HTTPAnswer, bool) {
+	for i := range t.HTTP {
+		if m := t.HTTP[i].Match; m.Matches(method, url) && m.MatchesHeader(h) {
+			return &t.HTTP[i], true
+		}
+	}
+	return nil, false
+}
+
+// BigQueryRow is a row of a table, as the test's BigQuery holds it.
+type BigQueryRow struct {
+	// Table is the table's ID, as the function names it.
+	Table string `yaml:"table"`
+	// Row maps columns to values. record_exists(table, column, value)
+	// finds the row when its column holds a value equal to value as a JSON
+	// value (so 3 equals 3.0, and "3" does not).
+	Row map[string]any `yaml:"row"`
 }
 
 // Expect is what a test checks. Nil fields are not checked.
@@ -146,6 +189,9 @@ func (t *Test) usesSideEffects() []string {
 	var keys []string
 	if t.HTTP != nil {
 		keys = append(keys, "http")
+	}
+	if t.BigQuery != nil {
+		keys = append(keys, "bigquery")
 	}
 	if t.Expect.HTTP != nil {
 		keys = append(keys, "expect.http")

@@ -21,6 +21,19 @@
 //	    max_redirects: 10
 //	  admin:
 //	    token_file: "admin.token"           # where the first admin credential is written
+//	  modules:                              # what the functions' modules reach, besides HTTP
+//	    smtp:                               # the email module's server; email is offered only with a host
+//	      host: smtp.example.com
+//	      port: 587                         # default 587, or 465 with implicit_tls
+//	      username: relay                   # optional: AUTH PLAIN, only ever over TLS (or to localhost)
+//	      password_env: RELAY_SMTP_PASSWORD # the environment variable holding the password
+//	      from: "Relay <relay@example.com>" # default sender, and the only address functions may send as
+//	      starttls: require                 # require (default) | opportunistic | none
+//	      implicit_tls: false               # true: TLS from the first byte (port 465); starttls is then unused
+//	    bigquery:
+//	      endpoint: ""                      # optional: replaces https://bigquery.googleapis.com/bigquery/v2/
+//	    mailgun:
+//	      base_url: ""                      # optional: replaces https://api.mailgun.net (and a function's region)
 //	functions:
 //	  - name: github-to-slack
 //	    file: functions/github_to_slack.lua # relative to relay.yaml; or source: | …
@@ -58,9 +71,19 @@
 //
 // A bucket's basic-auth password is given as password (in the file) or as
 // password_env (the name of an environment variable read by Load, so the
-// file can be committed). It is stored bcrypt-hashed. Function
+// file can be committed). It is stored bcrypt-hashed. The SMTP password
+// is only ever given as server.modules.smtp.password_env: Load reads it
+// into SMTP.Password, which is neither printed nor encoded. Function
 // configuration values are secrets too: the store encrypts them, and
 // nothing in this package prints them.
+//
+// # Modules
+//
+// server.modules configures what the functions' bigquery, mailgun and
+// email modules reach. All their traffic goes through the egress client
+// (server.http and server.egress): bigquery and mailgun are always offered
+// (their credentials come from the function's configuration), email only
+// when server.modules.smtp.host is set. See File.ModuleDeps.
 //
 // # Apply
 //
@@ -75,8 +98,10 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/relayfn/relayfn/builtins"
 	"github.com/relayfn/relayfn/egress"
 	"github.com/relayfn/relayfn/egress/acl"
+	"github.com/relayfn/relayfn/functions"
 	"github.com/relayfn/relayfn/relay"
 )
 
@@ -127,6 +152,8 @@ type Server struct {
 	Egress Egress `yaml:"egress"`
 	// Admin configures the admin API.
 	Admin Admin `yaml:"admin"`
+	// Modules configures the functions' modules with side effects.
+	Modules Modules `yaml:"modules"`
 }
 
 // HTTP is server.http: the forward proxy every outbound request goes
@@ -162,6 +189,103 @@ type Admin struct {
 	// 0600) when it makes one at start-up. Empty means the credential is
 	// only printed, once.
 	TokenFile string `yaml:"token_file"`
+}
+
+// Modules is server.modules: the services the functions' bigquery,
+// mailgun and email modules reach, through the egress client.
+type Modules struct {
+	// SMTP is the email module's mail server. Without a host the email
+	// module is not offered: require("email") fails.
+	SMTP SMTP `yaml:"smtp"`
+	// BigQuery configures the bigquery module.
+	BigQuery BigQueryModule `yaml:"bigquery"`
+	// Mailgun configures the mailgun module.
+	Mailgun MailgunModule `yaml:"mailgun"`
+}
+
+// SMTP is server.modules.smtp: the submission server the email module
+// sends through.
+type SMTP struct {
+	// Host is the server's host name or IP address, without a port.
+	Host string `yaml:"host"`
+	// Port is the server's port: 587 when left out, or 465 with
+	// ImplicitTLS.
+	Port int `yaml:"port"`
+	// Username, when set, authenticates with AUTH PLAIN, which is only
+	// ever sent over TLS (or to localhost). It needs PasswordEnv.
+	Username string `yaml:"username"`
+	// PasswordEnv names the environment variable holding the password.
+	// Load reads it into Password.
+	PasswordEnv string `yaml:"password_env"`
+	// Password is the password read from PasswordEnv. It is never printed
+	// (String leaves it out) nor encoded.
+	Password string `yaml:"-" json:"-"`
+	// From is the default sender ("relay@example.com" or "Relay
+	// <relay@example.com>"). When set, it is also the only address
+	// functions may send as (the display name may differ).
+	From string `yaml:"from"`
+	// StartTLS is require (the default: STARTTLS or no mail),
+	// opportunistic (STARTTLS when the server offers it) or none.
+	StartTLS string `yaml:"starttls"`
+	// ImplicitTLS speaks TLS from the first byte (port 465) instead of
+	// upgrading with STARTTLS; StartTLS is then not used.
+	ImplicitTLS bool `yaml:"implicit_tls"`
+}
+
+// String describes the settings without the password.
+func (s SMTP) String() string {
+	pw := ""
+	if s.Password != "" {
+		pw = " password=[redacted]"
+	}
+	return fmt.Sprintf("{host=%s port=%d username=%s%s from=%s starttls=%s implicit_tls=%t}",
+		s.Host, s.Port, s.Username, pw, s.From, s.StartTLS, s.ImplicitTLS)
+}
+
+// Options returns the email module's settings, or nil when no host is
+// configured. Dial is left for the caller (ModuleDeps sets the egress
+// client's).
+func (s SMTP) Options() *builtins.EmailOptions {
+	if s.Host == "" {
+		return nil
+	}
+	return &builtins.EmailOptions{
+		Host:        s.Host,
+		Port:        s.Port,
+		Username:    s.Username,
+		Password:    s.Password,
+		From:        s.From,
+		StartTLS:    s.StartTLS,
+		ImplicitTLS: s.ImplicitTLS,
+	}
+}
+
+// BigQueryModule is server.modules.bigquery.
+type BigQueryModule struct {
+	// Endpoint replaces BigQuery's API base URL
+	// (https://bigquery.googleapis.com/bigquery/v2/), for a regional or
+	// private endpoint or an emulator. Optional.
+	Endpoint string `yaml:"endpoint"`
+}
+
+// MailgunModule is server.modules.mailgun.
+type MailgunModule struct {
+	// BaseURL replaces Mailgun's API host (https://api.mailgun.net, or
+	// https://api.eu.mailgun.net for a function that asks for region
+	// "eu"), for a proxy or a stand-in. Optional.
+	BaseURL string `yaml:"base_url"`
+}
+
+// ModuleDeps returns what the functions' modules use: eg (the egress
+// client) for the http, bigquery and mailgun modules and for the email
+// module's SMTP connections, with server.modules' settings.
+func (f *File) ModuleDeps(eg functions.Egress) functions.Deps {
+	m := f.Server.Modules
+	deps := functions.EgressDeps(eg)
+	deps.BigQueryEndpoint = m.BigQuery.Endpoint
+	deps.MailgunBaseURL = m.Mailgun.BaseURL
+	deps.SMTP = m.SMTP.Options()
+	return deps
 }
 
 // Function is a function to create or update.

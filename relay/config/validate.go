@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"net"
+	"net/mail"
 	"net/netip"
 	"net/url"
 	"slices"
@@ -15,6 +16,7 @@ import (
 	"github.com/google/uuid"
 	"golang.org/x/net/http/httpguts"
 
+	"github.com/relayfn/relayfn/builtins"
 	"github.com/relayfn/relayfn/relay"
 )
 
@@ -295,6 +297,94 @@ func (v *validator) server(s *Server) {
 		}
 		v.errorf(fmt.Sprintf("server.egress.allow_ranges[%d]", i), "%q is not a CIDR prefix or an IP address", r)
 	}
+	v.smtp(&s.Modules.SMTP)
+	v.baseURL("server.modules.bigquery.endpoint", s.Modules.BigQuery.Endpoint)
+	v.baseURL("server.modules.mailgun.base_url", s.Modules.Mailgun.BaseURL)
+}
+
+// smtp checks server.modules.smtp and reads its password from the
+// environment.
+func (v *validator) smtp(s *SMTP) {
+	const p = "server.modules.smtp"
+	if *s == (SMTP{}) {
+		return
+	}
+	switch h := s.Host; {
+	case h == "":
+		v.errorf(p+".host", "missing: the SMTP server's host name (or leave out smtp: the email module is then not offered)")
+	case strings.Contains(h, "://"):
+		v.errorf(p+".host", "%q: give the host name only, without a scheme", truncate(h, 60))
+	case strings.ContainsAny(h, " \t\r\n/@[]"):
+		v.errorf(p+".host", "%q is not a host name or IP address", truncate(h, 60))
+	default:
+		if _, port, err := net.SplitHostPort(h); err == nil {
+			v.errorf(p+".host", "%q holds a port: give it as port: %s", h, port)
+		}
+	}
+	if s.Port < 0 || s.Port > 65535 {
+		v.errorf(p+".port", "%d is not a TCP port (1-65535; leave it out for 587, or 465 with implicit_tls)", s.Port)
+	}
+	if strings.ContainsAny(s.Username, "\r\n") {
+		v.errorf(p+".username", "must not contain line breaks")
+	}
+	switch {
+	case s.Username != "" && !v.has(p+".password_env"):
+		v.errorf(p+".password_env", "missing: username is set, so AUTH needs a password: name the environment variable that holds it")
+	case s.Username == "" && v.has(p+".password_env"):
+		v.errorf(p+".username", "missing: password_env is set: give the user name to authenticate as")
+	case s.PasswordEnv == "" && v.has(p+".password_env"):
+		v.errorf(p+".password_env", "empty: name the environment variable that holds the password")
+	case s.PasswordEnv != "" && v.opts.LookupEnv != nil:
+		// Without LookupEnv (a document sent to the admin API), the server
+		// section is not used and the password is not read.
+		pw, ok := v.opts.LookupEnv(s.PasswordEnv)
+		if !ok || pw == "" {
+			v.errorf(p+".password_env", "environment variable %q is not set", s.PasswordEnv)
+		}
+		s.Password = pw
+	}
+	if s.From != "" {
+		a, err := mail.ParseAddress(s.From)
+		switch {
+		case err != nil:
+			v.errorf(p+".from", "%q is not an email address (want relay@example.com or \"Relay <relay@example.com>\")", truncate(s.From, 60))
+		case !isASCII(a.Address):
+			v.errorf(p+".from", "%q is not ASCII (SMTPUTF8 is not supported)", a.Address)
+		}
+	}
+	switch s.StartTLS {
+	case "", builtins.StartTLSRequire, builtins.StartTLSOpportunistic, builtins.StartTLSNone:
+		if s.StartTLS != "" && s.ImplicitTLS {
+			v.errorf(p+".starttls", "not used with implicit_tls: true (the connection is TLS from the start)")
+		}
+	default:
+		v.errorf(p+".starttls", "unknown value %q (want require, opportunistic or none)", truncate(s.StartTLS, 40))
+	}
+}
+
+// baseURL checks an optional http(s) base URL at path.
+func (v *validator) baseURL(path, s string) {
+	if s == "" {
+		return
+	}
+	u, err := url.Parse(s)
+	switch {
+	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+		v.errorf(path, "%q is not an http(s) URL", redact(s))
+	case u.User != nil:
+		v.errorf(path, "%q holds credentials: functions pass their own", redact(s))
+	case u.RawQuery != "" || u.Fragment != "":
+		v.errorf(path, "%q has a query or fragment: give the base URL only", redact(s))
+	}
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
 
 func (v *validator) function(fn *Function, p string, names map[string]int, i int) {
