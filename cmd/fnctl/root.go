@@ -56,13 +56,16 @@ func newRootCmd(stdout, stderr io.Writer, getenv func(string) string) *cobra.Com
 	a := &app{stdout: stdout, stderr: stderr, getenv: getenv}
 	root := &cobra.Command{
 		Use:   "fnctl",
-		Short: "Run, test and benchmark relayfn functions",
-		Long: `fnctl runs relayfn's Lua webhook functions offline: once against a request
-(run), against the test cases of spec files (test), or in a loop to measure
-them (bench). It uses the same engine and modules as the relay.
+		Short: "Run, test and serve relayfn webhook functions",
+		Long: `fnctl is relayfn's command line. Offline, it runs Lua webhook functions once
+against a request (run), against the test cases of spec files (test), or in a
+loop to measure them (bench), with the same engine and modules as the relay.
+It runs the relay itself (serve), and manages a running relay's functions,
+buckets, inputs, outputs and deliveries through its admin API (--server,
+--token, or FNCTL_SERVER and FNCTL_TOKEN).
 
-Exit status: 0 success, 1 a function or test failed, 2 bad usage or
-unreadable input.`,
+Exit status: 0 success, 1 a function, test or operation failed, 2 bad usage
+or unreadable input.`,
 		Version:       versionString(),
 		SilenceErrors: true,
 		SilenceUsage:  true,
