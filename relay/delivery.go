@@ -79,6 +79,10 @@ func (s *Server) deliver(ctx context.Context, j *job) {
 	if or.fn != nil {
 		res := s.invoke(ctx, or.fn, out, md)
 		a.Logs = res.Logs
+		if res.Err != nil && ctx.Err() != nil {
+			s.abandon(ctx, d, a, start)
+			return
+		}
 		if res.Err != nil {
 			final(DeliveryStopped, "output function failed: "+res.Error)
 			return
@@ -90,14 +94,8 @@ func (s *Server) deliver(ctx context.Context, j *job) {
 		out = applyResult(out, res)
 	}
 	oc := s.send(ctx, or, &out)
-	if ctx.Err() != nil {
-		// Shutdown abandoned the attempt: it stays pending, and the next
-		// start resumes it.
-		now := s.opts.Now()
-		a.DurationMS = msSince(now, start)
-		a.Error = "abandoned at shutdown"
-		d.Attempts, d.State, d.LastError, d.UpdatedAt, d.NextAttemptAt = a.N, DeliveryPending, a.Error, now.UTC(), now.UTC()
-		s.record(ctx, d, a)
+	if oc.err != nil && ctx.Err() != nil {
+		s.abandon(ctx, d, a, start)
 		return
 	}
 	if oc.retry && a.N < maxAttempts(or.output) {
@@ -138,6 +136,16 @@ func (s *Server) logAttempt(or *outputRoute, d *Delivery, a *Attempt) {
 	s.log.Log(context.Background(), level, "delivery attempt",
 		"bucket", or.bucket.Name, "output", or.output.Name, "delivery", d.ID, "webhook", d.WebhookID,
 		"attempt", a.N, "state", d.State, "status", a.Status, "error", a.Error, "duration_ms", a.DurationMS)
+}
+
+// abandon records an attempt that a shutdown past its grace period cut
+// short: the delivery stays pending, and the next start resumes it.
+func (s *Server) abandon(ctx context.Context, d *Delivery, a *Attempt, start time.Time) {
+	now := s.opts.Now()
+	a.DurationMS = msSince(now, start)
+	a.Error = "abandoned at shutdown"
+	d.Attempts, d.State, d.LastError, d.UpdatedAt, d.NextAttemptAt = a.N, DeliveryPending, a.Error, now.UTC(), now.UTC()
+	s.record(ctx, d, a)
 }
 
 // retryLater records a failed attempt and schedules the next one.
