@@ -20,6 +20,7 @@ import (
 	goruntime "runtime"
 	"strings"
 	"testing"
+	"time"
 
 	lua "github.com/yuin/gopher-lua"
 
@@ -260,4 +261,28 @@ func BenchmarkIdleFunctionMemory(b *testing.B) {
 		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/n, "B/function")
 		goruntime.KeepAlive(keep)
 	}
+}
+
+// BenchmarkGitHubPushToSlackInterleaved runs the three ways in turn within
+// each iteration, so a machine whose load drifts during the run slows them
+// alike, and reports each one's time per call and the ratios the targets
+// are stated in (plain-go/pooled ≥ 1, naive/pooled ≥ 5).
+func BenchmarkGitHubPushToSlackInterleaved(b *testing.B) {
+	runs := []func() string{pooled(b), plainGo(b), naive(b)}
+	var spent [3]time.Duration
+	n := 0
+	for b.Loop() {
+		for i, run := range runs {
+			start := time.Now()
+			run()
+			spent[i] += time.Since(start)
+		}
+		n++
+	}
+	per := func(i int) float64 { return float64(spent[i].Microseconds()) / float64(n) }
+	b.ReportMetric(per(0), "pooled-us")
+	b.ReportMetric(per(1), "plain-go-us")
+	b.ReportMetric(per(2), "naive-us")
+	b.ReportMetric(per(1)/per(0), "plain/pooled")
+	b.ReportMetric(per(2)/per(0), "naive/pooled")
 }

@@ -33,10 +33,11 @@ type state struct {
 
 func newState(e *Engine) (*state, error) {
 	L := lua.NewState(lua.Options{
-		SkipOpenLibs:    true,
-		CallStackSize:   e.opts.CallStackSize,
-		RegistrySize:    1024 * 4,
-		RegistryMaxSize: 1024 * 256,
+		SkipOpenLibs:     true,
+		CallStackSize:    e.opts.CallStackSize,
+		RegistrySize:     1024,
+		RegistryGrowStep: 1024,
+		RegistryMaxSize:  1024 * 256,
 	})
 	s := &state{e: e, L: L, libs: map[string]*frozen{}, mods: map[string]*frozen{}}
 	for _, lib := range []struct {
