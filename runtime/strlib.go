@@ -1,7 +1,6 @@
 package runtime
 
 import (
-	"fmt"
 	"strings"
 
 	lua "github.com/yuin/gopher-lua"
@@ -10,7 +9,6 @@ import (
 // installStringLimits replaces the string functions whose output can grow
 // without bound with versions that refuse results over max bytes.
 func installStringLimits(L *lua.LState, str *lua.LTable, max int) {
-	origFormat := str.RawGetString("format").(*lua.LFunction).GFunction
 	str.RawSetString("rep", L.NewFunction(func(L *lua.LState) int {
 		s := L.CheckString(1)
 		n := L.CheckInt(2)
@@ -24,55 +22,8 @@ func installStringLimits(L *lua.LState, str *lua.LTable, max int) {
 		L.Push(lua.LString(strings.Repeat(s, n)))
 		return 1
 	}))
-	str.RawSetString("format", L.NewFunction(func(L *lua.LState) int {
-		f := L.CheckString(1)
-		if err := checkFormat(f); err != nil {
-			L.RaiseError("string.format: %v", err)
-		}
-		// Width and precision are at most two digits, so the result is
-		// bounded by the format and the arguments.
-		n := origFormat(L)
-		if s, ok := L.Get(-1).(lua.LString); ok && len(s) > max {
-			L.RaiseError("string.format: result of %d bytes exceeds the limit of %d bytes", len(s), max)
-		}
-		return n
-	}))
+	str.RawSetString("format", L.NewFunction(func(L *lua.LState) int { return luaFormat(L, max) }))
 	installPatternFunctions(L, str, max)
-}
-
-// checkFormat enforces Lua 5.1's own rule: width and precision have at most
-// two digits.
-func checkFormat(f string) error {
-	for i := 0; i < len(f); i++ {
-		if f[i] != '%' {
-			continue
-		}
-		i++
-		if i < len(f) && f[i] == '%' {
-			continue
-		}
-		for i < len(f) && strings.IndexByte("-+ #0", f[i]) >= 0 {
-			i++
-		}
-		digits := 0
-		for i < len(f) && f[i] >= '0' && f[i] <= '9' {
-			i++
-			digits++
-		}
-		if i < len(f) && f[i] == '.' {
-			i++
-			p := 0
-			for i < len(f) && f[i] >= '0' && f[i] <= '9' {
-				i++
-				p++
-			}
-			digits = max(digits, p)
-		}
-		if digits > 2 {
-			return fmt.Errorf("invalid format (width or precision too long)")
-		}
-	}
-	return nil
 }
 
 // installTableLimits caps table.concat's result.
