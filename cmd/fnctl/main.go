@@ -1,6 +1,6 @@
-// Command fnctl runs, tests and benchmarks relayfn functions.
-//
-// See `fnctl --help` and DESIGN §7 for the commands.
+// Command fnctl is relayfn's command line: it runs, tests and benchmarks
+// functions offline, runs the relay (fnctl serve), and manages a running
+// relay through its admin API. See `fnctl --help` and the README.
 package main
 
 import (

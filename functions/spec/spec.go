@@ -206,7 +206,8 @@ func (t *Test) usesSideEffects() []string {
 }
 
 // RequestExpect checks the request to forward. The *Modified fields check
-// the flags of DESIGN §3.1; the others compare the request's values.
+// the modified flags of the function's result (body_modified and so on);
+// the others compare the request's values.
 type RequestExpect struct {
 	Modified       *bool `yaml:"modified"`
 	BodyModified   *bool `yaml:"bodyModified"`
