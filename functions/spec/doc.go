@@ -20,8 +20,11 @@
 //	      query: "a=1"                # ext
 //	      metadata: {bucket_name: ci} # ext
 //	    http:                         # ext: answers for the function's HTTP calls
-//	      - match: {method: GET, url: "https://api.example.com/users/1"}
+//	      - match: {method: GET, url: "https://api.example.com/users/1",
+//	                headers: {Authorization: "Bearer t"}}   # headers: ext, optional
 //	        respond: {status: 200, headers: {Content-Type: application/json}, body: '{}'}
+//	    bigquery:                     # ext: rows record_exists finds
+//	      - {table: payments, row: {id: "pi_1"}}
 //	    expect:
 //	      error: false                # ext; or errorContains: "…"
 //	      stopForwarding: false       # ext
@@ -81,6 +84,11 @@
 // lists the emails sent, in order, each compared on the fields given.
 //
 // # Side effects
+//
+// An http entry answers the calls whose method and URL match and, when
+// match.headers is given, that carry those header values. A test's bigquery
+// rows are what bigquery.record_exists finds, besides the rows the test
+// itself inserted.
 //
 // The http answers and the http, bigquery and emails expectations need
 // modules that record calls instead of making them. [Options.Sandbox]
