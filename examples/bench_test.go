@@ -216,25 +216,38 @@ func BenchmarkGitHubPushToSlack(b *testing.B) {
 }
 
 // BenchmarkFirstInvocation is the cost of a function the engine has never
-// seen: compile plus first run on a pooled state.
+// seen: compile plus first run on a pooled state, for the largest example
+// (144 lines) and a typical one (50 lines).
 func BenchmarkFirstInvocation(b *testing.B) {
-	src, payload := loadPush(b)
-	e := newEngine(b)
-	in := pushInput(payload)
-	warm, _ := e.Compile("warm.lua", src)
-	e.Run(context.Background(), warm, in)
-	i := 0
-	b.ResetTimer()
-	for b.Loop() {
-		i++
-		fresh := fmt.Appendf(append([]byte{}, src...), "\n-- version %d\n", i)
-		fn, err := e.Compile("fn.lua", fresh)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if res := e.Run(context.Background(), fn, in); res.Err != nil {
-			b.Fatal(res.Err)
-		}
+	_, payload := loadPush(b)
+	for _, bm := range []struct{ name, file string }{
+		{"github-push-to-slack", pushFn},
+		{"github-signature", "github-signature/github-signature.lua"},
+	} {
+		b.Run(bm.name, func(b *testing.B) {
+			src, err := os.ReadFile(bm.file)
+			if err != nil {
+				b.Fatal(err)
+			}
+			e := newEngine(b)
+			in := pushInput(payload)
+			in.Config = map[string]string{"GITHUB_WEBHOOK_SECRET": "s3cr3t"}
+			warm, _ := e.Compile("warm.lua", src)
+			e.Run(context.Background(), warm, in)
+			i := 0
+			b.ResetTimer()
+			for b.Loop() {
+				i++
+				fresh := fmt.Appendf(append([]byte{}, src...), "\n-- version %d\n", i)
+				fn, err := e.Compile("fn.lua", fresh)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if res := e.Run(context.Background(), fn, in); res.Err != nil {
+					b.Fatal(res.Err)
+				}
+			}
+		})
 	}
 }
 
