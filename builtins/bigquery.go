@@ -157,9 +157,9 @@ func (r bqIdentRE) MatchString(s string) bool { return len(s) <= r.max && r.re.M
 
 // initialize is bigquery.initialize(project_id, dataset_id, credentials_json) → err.
 func (m *bqModule) initialize(L *lua.LState) int {
-	project := bqStringArg(L, 1, "project_id")
-	dataset := bqStringArg(L, 2, "dataset_id")
-	creds := bqStringArg(L, 3, "credentials_json")
+	project := stringArg(L, 1, "project_id")
+	dataset := stringArg(L, 2, "dataset_id")
+	creds := stringArg(L, 3, "credentials_json")
 	call := runtime.CallOf(L)
 	if call == nil {
 		return errOnly(L, errors.New("bigquery.initialize: not running in an invocation"))
@@ -371,7 +371,7 @@ func (r bqRow) Save() (map[string]bigquery.Value, string, error) { return r, "",
 
 // insert is bigquery.insert(table, row) → err.
 func (m *bqModule) insert(L *lua.LState) int {
-	tableID := bqStringArg(L, 1, "table")
+	tableID := stringArg(L, 1, "table")
 	rowV := L.Get(2)
 	rowT, ok := rowV.(*lua.LTable)
 	if !ok {
@@ -401,8 +401,8 @@ func (m *bqModule) insert(L *lua.LState) int {
 
 // recordExists is bigquery.record_exists(table, column, value) → bool, err.
 func (m *bqModule) recordExists(L *lua.LState) int {
-	tableID := bqStringArg(L, 1, "table")
-	column := bqStringArg(L, 2, "column")
+	tableID := stringArg(L, 1, "table")
+	column := stringArg(L, 2, "column")
 	var value any
 	switch x := L.Get(3).(type) {
 	case lua.LString, lua.LNumber, lua.LBool:
@@ -464,19 +464,6 @@ func bqError(err error) error {
 		return fmt.Errorf("%d %s", gerr.Code, msg)
 	}
 	return err
-}
-
-// bqStringArg reads a string argument; other types are a Lua error.
-func bqStringArg(L *lua.LState, n int, what string) string {
-	switch v := L.Get(n).(type) {
-	case lua.LString:
-		return string(v)
-	case *lua.LNilType:
-		return ""
-	default:
-		L.ArgError(n, what+" must be a string, got "+v.Type().String())
-		return ""
-	}
 }
 
 // bqShort cuts a value quoted in an error message.

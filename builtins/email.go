@@ -660,20 +660,6 @@ func (s *smtpSender) deliver(ctx context.Context, service, mode, envFrom string,
 	return nil
 }
 
-// mailStringArg reads an optional string argument; other types are a Lua
-// error.
-func mailStringArg(L *lua.LState, n int, what string) string {
-	switch v := L.Get(n).(type) {
-	case lua.LString:
-		return string(v)
-	case *lua.LNilType:
-		return ""
-	default:
-		L.ArgError(n, what+" must be a string, got "+v.Type().String())
-		return ""
-	}
-}
-
 // mailAddressListArg reads an address or a table of addresses.
 func mailAddressListArg(L *lua.LState, n int, what string) []string {
 	out, err := mailAddressList(L.Get(n))

@@ -56,7 +56,7 @@ func JWT() runtime.Module {
 
 // jwtAuthenticate is jwt.authenticate(key) → err.
 func jwtAuthenticate(L *lua.LState) int {
-	key := jwtStringArg(L, 1, "key")
+	key := stringArg(L, 1, "key")
 	call := runtime.CallOf(L)
 	if call == nil {
 		return errOnly(L, errors.New("jwt.authenticate: no request (not running in an invocation)"))
@@ -71,16 +71,16 @@ func jwtAuthenticate(L *lua.LState) int {
 
 // jwtValidate is jwt.validate(token, key) → err.
 func jwtValidate(L *lua.LState) int {
-	token := jwtStringArg(L, 1, "token")
-	key := jwtStringArg(L, 2, "key")
+	token := stringArg(L, 1, "token")
+	key := stringArg(L, 2, "key")
 	_, err := jwtVerify(token, key)
 	return errOnly(L, err)
 }
 
 // jwtDecode is jwt.decode(token, key) → claims, err.
 func jwtDecode(L *lua.LState) int {
-	token := jwtStringArg(L, 1, "token")
-	key := jwtStringArg(L, 2, "key")
+	token := stringArg(L, 1, "token")
+	key := stringArg(L, 2, "key")
 	claims, err := jwtVerify(token, key)
 	if err != nil {
 		return failErr(L, err)
@@ -92,8 +92,8 @@ func jwtDecode(L *lua.LState) int {
 // jwtSign is jwt.sign(claims, key[, alg]) → token, err.
 func jwtSign(L *lua.LState) int {
 	tbl := L.CheckTable(1)
-	key := jwtStringArg(L, 2, "key")
-	alg := jwtStringArg(L, 3, "alg")
+	key := stringArg(L, 2, "key")
+	alg := stringArg(L, 3, "alg")
 	v, err := ToGo(tbl)
 	if err != nil {
 		return fail(L, "jwt: claims: %v", err)
@@ -113,20 +113,6 @@ func jwtSign(L *lua.LState) int {
 	}
 	L.Push(lua.LString(token))
 	return 1
-}
-
-// jwtStringArg reads argument n as a string; nil reads as "". Any other
-// type is an argument error.
-func jwtStringArg(L *lua.LState, n int, what string) string {
-	switch v := L.Get(n).(type) {
-	case lua.LString:
-		return string(v)
-	case *lua.LNilType:
-		return ""
-	default:
-		L.ArgError(n, what+" must be a string, got "+v.Type().String())
-		return ""
-	}
 }
 
 // bearerToken returns the token of an Authorization: Bearer header value.

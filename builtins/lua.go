@@ -42,6 +42,20 @@ func errOnly(L *lua.LState, err error) int {
 	return 1
 }
 
+// stringArg reads argument n as a string; nil (or no argument) reads as
+// "". Any other type is an argument error, naming the argument what.
+func stringArg(L *lua.LState, n int, what string) string {
+	switch v := L.Get(n).(type) {
+	case lua.LString:
+		return string(v)
+	case *lua.LNilType:
+		return ""
+	default:
+		L.ArgError(n, what+" must be a string, got "+v.Type().String())
+		return ""
+	}
+}
+
 // errCycle is returned when a table contains itself.
 var errCycle = errors.New("table contains a cycle")
 

@@ -87,9 +87,9 @@ var mailgunDomainRE = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z
 
 // initialize is mailgun.initialize(domain, api_key[, region]) → err.
 func (m *mailgunModule) initialize(L *lua.LState) int {
-	domain := mailStringArg(L, 1, "domain")
-	key := mailStringArg(L, 2, "api_key")
-	region := mailStringArg(L, 3, "region")
+	domain := stringArg(L, 1, "domain")
+	key := stringArg(L, 2, "api_key")
+	region := stringArg(L, 3, "region")
 	call := runtime.CallOf(L)
 	if call == nil {
 		return errOnly(L, errors.New("mailgun.initialize: not running in an invocation"))
@@ -120,11 +120,11 @@ func (m *mailgunModule) initialize(L *lua.LState) int {
 
 // send is mailgun.send(from, to, subject, text[, html]) → err.
 func (m *mailgunModule) send(L *lua.LState) int {
-	from := mailStringArg(L, 1, "from")
+	from := stringArg(L, 1, "from")
 	to := mailAddressListArg(L, 2, "to")
-	subject := mailStringArg(L, 3, "subject")
-	text := mailStringArg(L, 4, "text")
-	html := mailStringArg(L, 5, "html")
+	subject := stringArg(L, 3, "subject")
+	text := stringArg(L, 4, "text")
+	html := stringArg(L, 5, "html")
 	call := runtime.CallOf(L)
 	if call == nil {
 		return errOnly(L, errors.New("mailgun.send: not running in an invocation"))

@@ -47,20 +47,29 @@ func ParseToken(cred string) (id, secret string, ok bool) {
 	return cred[:i], cred[i+1:], true
 }
 
-// verifier checks secrets against bcrypt hashes, remembering the pairs that
-// matched so a busy authenticated input pays bcrypt once, and bounding how
-// many bcrypt checks run at once so bad credentials cannot take every CPU.
-type verifier struct {
+// maxVerified bounds how many verified credentials a Verifier remembers.
+const maxVerified = 10000
+
+// A Verifier checks secrets against bcrypt hashes. It remembers the pairs
+// that matched (by a SHA-256 of hash and secret, never the secret itself)
+// so that a busy client pays bcrypt once rather than on every request,
+// and it bounds how many bcrypt checks run at once so that bad
+// credentials cannot take every CPU. A Verifier is safe for concurrent
+// use.
+type Verifier struct {
 	mu   sync.Mutex
 	good map[[32]byte]struct{}
 	sem  chan struct{}
 }
 
-func newVerifier() *verifier {
-	return &verifier{good: map[[32]byte]struct{}{}, sem: make(chan struct{}, 2)}
+// NewVerifier returns a Verifier that remembers no credentials yet.
+func NewVerifier() *Verifier {
+	return &Verifier{good: map[[32]byte]struct{}{}, sem: make(chan struct{}, 2)}
 }
 
-func (v *verifier) check(hash, secret string) bool {
+// Check reports whether secret matches hash, a bcrypt hash such as
+// HashSecret returns.
+func (v *Verifier) Check(hash, secret string) bool {
 	key := sha256.Sum256([]byte(hash + "\x00" + secret))
 	v.mu.Lock()
 	_, ok := v.good[key]
@@ -75,7 +84,7 @@ func (v *verifier) check(hash, secret string) bool {
 		return false
 	}
 	v.mu.Lock()
-	if len(v.good) > 10000 {
+	if len(v.good) >= maxVerified {
 		clear(v.good)
 	}
 	v.good[key] = struct{}{}
@@ -91,7 +100,7 @@ func (s *Server) authorize(rt *routes, b *Bucket, header http.Header, query url.
 		return true
 	case AuthBasic:
 		user, pass, ok := basicAuth(header)
-		if !ok || subtle.ConstantTimeCompare([]byte(user), []byte(b.Auth.Username)) != 1 || !s.verify.check(b.Auth.PasswordHash, pass) {
+		if !ok || subtle.ConstantTimeCompare([]byte(user), []byte(b.Auth.Username)) != 1 || !s.verify.Check(b.Auth.PasswordHash, pass) {
 			return false
 		}
 		header.Del("Authorization")
@@ -103,7 +112,7 @@ func (s *Server) authorize(rt *routes, b *Bucket, header http.Header, query url.
 			return false
 		}
 		t := rt.tokens[b.ID][id]
-		if t == nil || !s.verify.check(t.SecretHash, secret) {
+		if t == nil || !s.verify.Check(t.SecretHash, secret) {
 			return false
 		}
 		strip()

@@ -61,7 +61,7 @@ type Server struct {
 	sender  Sender
 	log     *slog.Logger
 	routes  atomic.Pointer[routes]
-	verify  *verifier
+	verify  *Verifier
 	metrics *metrics
 	queue   *queue
 
@@ -102,7 +102,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		engine:  opts.Engine,
 		sender:  opts.Sender,
 		log:     opts.Logger,
-		verify:  newVerifier(),
+		verify:  NewVerifier(),
 		waiters: map[string]chan destAnswer{},
 		queue:   newQueue(),
 	}

@@ -9,7 +9,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/relayfn/relayfn/functions"
 	"github.com/relayfn/relayfn/runtime"
 )
 
@@ -59,27 +58,12 @@ Exit status:
 			case concurrency < 1:
 				return usage("invalid --concurrency %d: must be at least 1", concurrency)
 			}
-			in, err := rf.input(cmd, len(args) == 2)
+			lf, err := loadLocal(a, cmd, args, &rf, &egf)
 			if err != nil {
 				return err
 			}
-			eg, err := egf.client(a)
-			if err != nil {
-				return err
-			}
-			defer eg.Close()
-			// http, bigquery and mailgun through the egress client; email
-			// needs server.modules.smtp, which only serve reads.
-			e, err := newEngine(functions.EgressDeps(eg))
-			if err != nil {
-				return failed(err)
-			}
-			defer e.Close()
-			fn, err := compileFile(e, args[0])
-			if err != nil {
-				return err
-			}
-			res, firstErr := bench(cmd.Context(), e, fn, in, duration, concurrency)
+			defer lf.Close()
+			res, firstErr := bench(cmd.Context(), lf.engine, lf.fn, lf.in, duration, concurrency)
 			if output == "json" {
 				err = writeJSON(a.stdout, res)
 			} else {

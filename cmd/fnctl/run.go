@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/relayfn/relayfn/egress"
 	"github.com/relayfn/relayfn/functions"
 	"github.com/relayfn/relayfn/runtime"
 )
@@ -50,27 +51,12 @@ Exit status:
 			if output != "text" && output != "json" {
 				return usage("invalid -o %q: want text or json", output)
 			}
-			in, err := rf.input(cmd, len(args) == 2)
+			lf, err := loadLocal(a, cmd, args, &rf, &egf)
 			if err != nil {
 				return err
 			}
-			eg, err := egf.client(a)
-			if err != nil {
-				return err
-			}
-			defer eg.Close()
-			// http, bigquery and mailgun through the egress client; email
-			// needs server.modules.smtp, which only serve reads.
-			e, err := newEngine(functions.EgressDeps(eg))
-			if err != nil {
-				return failed(err)
-			}
-			defer e.Close()
-			fn, err := compileFile(e, args[0])
-			if err != nil {
-				return err
-			}
-			res := e.Run(cmd.Context(), fn, in)
+			defer lf.Close()
+			res := lf.engine.Run(cmd.Context(), lf.fn, lf.in)
 			if output == "json" {
 				err = writeJSON(a.stdout, res)
 			} else {
@@ -89,6 +75,49 @@ Exit status:
 	egf.register(cmd.Flags())
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
 	return cmd
+}
+
+// localFunction is a function file compiled on an engine of its own, with
+// the request to run it with: what run and bench work on.
+type localFunction struct {
+	eg     *egress.Client
+	engine *runtime.Engine
+	fn     *runtime.Function
+	in     *runtime.Input
+}
+
+// loadLocal builds the request that rf and the optional '-' in args
+// describe, starts an engine whose http, bigquery and mailgun modules go
+// through the egress client of egf (email needs server.modules.smtp, which
+// only serve reads), and compiles the function file args[0]. The caller
+// must Close the result.
+func loadLocal(a *app, cmd *cobra.Command, args []string, rf *requestFlags, egf *egressFlags) (*localFunction, error) {
+	in, err := rf.input(cmd, len(args) == 2)
+	if err != nil {
+		return nil, err
+	}
+	eg, err := egf.client(a)
+	if err != nil {
+		return nil, err
+	}
+	e, err := newEngine(functions.EgressDeps(eg))
+	if err != nil {
+		eg.Close()
+		return nil, failed(err)
+	}
+	lf := &localFunction{eg: eg, engine: e, in: in}
+	lf.fn, err = compileFile(e, args[0])
+	if err != nil {
+		lf.Close()
+		return nil, err
+	}
+	return lf, nil
+}
+
+// Close stops the engine and closes the egress client.
+func (lf *localFunction) Close() {
+	lf.engine.Close()
+	lf.eg.Close()
 }
 
 // writeJSON writes v as indented JSON, leaving <, > and & as they are.

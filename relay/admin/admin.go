@@ -57,7 +57,7 @@ type handler struct {
 	log      *slog.Logger
 	replayer Replayer
 	mux      *http.ServeMux
-	auth     *verifier
+	auth     *relay.Verifier
 	// mu serializes changes, so that checks and writes (and applies) do
 	// not interleave.
 	mu sync.Mutex
@@ -87,7 +87,7 @@ func New(opts Options) http.Handler {
 		log:      opts.Logger,
 		replayer: opts.Replayer,
 		mux:      http.NewServeMux(),
-		auth:     newVerifier(),
+		auth:     relay.NewVerifier(),
 	}
 	if h.replayer == nil && opts.Server != nil {
 		h.replayer = opts.Server

@@ -2,16 +2,13 @@ package admin
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/google/uuid"
-	"golang.org/x/crypto/bcrypt"
 
 	"github.com/relayfn/relayfn/functions"
 	"github.com/relayfn/relayfn/relay"
@@ -79,50 +76,10 @@ func (h *handler) authenticate(r *http.Request) (*relay.Token, bool) {
 		}
 		return nil, false
 	}
-	if t.BucketID != "" || !h.auth.check(t.SecretHash, secret) {
+	if t.BucketID != "" || !h.auth.Check(t.SecretHash, secret) {
 		return nil, false
 	}
 	return t, true
-}
-
-// verifier checks secrets against bcrypt hashes, remembering the pairs
-// that matched (by a SHA-256 of hash and secret, never the secret itself)
-// so that a busy client pays bcrypt once, and bounding how many bcrypt
-// checks run at once so that bad credentials cannot take every CPU.
-type verifier struct {
-	mu   sync.Mutex
-	good map[[32]byte]struct{}
-	sem  chan struct{}
-}
-
-// maxVerified bounds the remembered credentials.
-const maxVerified = 1024
-
-func newVerifier() *verifier {
-	return &verifier{good: map[[32]byte]struct{}{}, sem: make(chan struct{}, 2)}
-}
-
-func (v *verifier) check(hash, secret string) bool {
-	key := sha256.Sum256([]byte(hash + "\x00" + secret))
-	v.mu.Lock()
-	_, ok := v.good[key]
-	v.mu.Unlock()
-	if ok {
-		return true
-	}
-	v.sem <- struct{}{}
-	err := bcrypt.CompareHashAndPassword([]byte(hash), []byte(secret))
-	<-v.sem
-	if err != nil {
-		return false
-	}
-	v.mu.Lock()
-	if len(v.good) >= maxVerified {
-		clear(v.good)
-	}
-	v.good[key] = struct{}{}
-	v.mu.Unlock()
-	return true
 }
 
 func (h *handler) listAdminTokens(w http.ResponseWriter, r *http.Request) error {
