@@ -129,9 +129,8 @@ func (s *Server) Reload(ctx context.Context) error {
 	return nil
 }
 
-// Handler serves the ingress (/v1/webhooks/), /healthz and, when metrics
-// are registered with a Gatherer, nothing else: the caller mounts /metrics
-// and the admin API beside it.
+// Handler serves the ingress (/v1/webhooks/) and /healthz. The caller
+// mounts /metrics and the admin API beside it.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/v1/webhooks/", s.serveWebhook)
