@@ -5,45 +5,18 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"reflect"
-	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/relayfn/relayfn/internal/yamlstrict"
 )
 
 // FieldError is a problem with one field of a spec file. Load returns them
-// (joined with errors.Join when there are several).
-type FieldError struct {
-	// File is the spec file.
-	File string
-	// Path is the field, as "tests[2].expect.request.json"; empty for the
-	// file as a whole.
-	Path string
-	// Line is the field's line in the file, 0 when unknown.
-	Line int
-	// Err is what is wrong.
-	Err error
-}
-
-// Error returns "file: path: line N: problem".
-func (e *FieldError) Error() string {
-	var b strings.Builder
-	b.WriteString(e.File)
-	b.WriteString(": ")
-	if e.Path != "" {
-		b.WriteString(e.Path)
-		b.WriteString(": ")
-	}
-	if e.Line > 0 {
-		fmt.Fprintf(&b, "line %d: ", e.Line)
-	}
-	b.WriteString(e.Err.Error())
-	return b.String()
-}
-
-// Unwrap returns the underlying problem.
-func (e *FieldError) Unwrap() error { return e.Err }
+// (joined with errors.Join when there are several). Its Path is the field,
+// as "tests[2].expect.request.json", and its Error method returns
+// "file: path: line N: problem".
+type FieldError = yamlstrict.FieldError
 
 // Load reads the spec file at path, decodes it strictly, checks it, and
 // reads the function file and the body files it names (relative to the
@@ -60,9 +33,8 @@ func Load(path string) (*Spec, error) {
 	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 {
 		return nil, &FieldError{File: path, Err: errors.New("the spec is empty")}
 	}
-	d := &decoder{file: path, lines: make(map[string]int)}
 	s := &Spec{Path: path}
-	d.decode(doc.Content[0], reflect.ValueOf(s).Elem(), "")
+	d := decode(path, doc.Content[0], s)
 	if len(d.errs) == 0 {
 		d.validate(s, filepath.Dir(path))
 	}
@@ -116,7 +88,7 @@ func (d *decoder) validateTest(t *Test, p, dir string, names map[string]int, i i
 	if m := strings.TrimSpace(rq.Method); strings.ContainsAny(m, " \t\r\n") {
 		d.errorf(p+".request.method", "invalid HTTP method %q", rq.Method)
 	}
-	if d.has(p+".request.body") && d.has(p+".request.body_file") {
+	if d.lines.Has(p+".request.body") && d.lines.Has(p+".request.body_file") {
 		d.errorf(p+".request.body_file", "body and body_file are both set: use one of them")
 	} else if rq.BodyFile != "" {
 		b, err := os.ReadFile(resolve(dir, rq.BodyFile))
@@ -196,305 +168,25 @@ func validHeaderName(k string) bool {
 	return k != "" && !strings.ContainsAny(k, " \t\r\n:")
 }
 
-// decoder decodes a YAML node tree into the spec types, strictly, keeping
-// the line of every field path it meets.
+// decoder decodes a spec strictly and collects the problems decoding and
+// checking it find.
 type decoder struct {
 	file  string
 	errs  []error
-	lines map[string]int
+	lines yamlstrict.Lines
+}
+
+// decode decodes the spec at root into s.
+func decode(file string, root *yaml.Node, s *Spec) *decoder {
+	lines, errs := yamlstrict.Decode(root, s, yamlstrict.Options{File: file, StringAsList: true})
+	return &decoder{file: file, errs: errs, lines: lines}
 }
 
 // errorf records a problem with the field at path, on its line (or the
 // line of the closest enclosing field seen).
 func (d *decoder) errorf(path, format string, args ...any) {
-	d.errorAt(path, d.line(path), format, args...)
+	d.errs = append(d.errs, &FieldError{File: d.file, Path: path, Line: d.lines.Line(path), Err: fmt.Errorf(format, args...)})
 }
 
-func (d *decoder) errorAt(path string, line int, format string, args ...any) {
-	d.errs = append(d.errs, &FieldError{File: d.file, Path: path, Line: line, Err: fmt.Errorf(format, args...)})
-}
-
-func (d *decoder) has(path string) bool {
-	_, ok := d.lines[path]
-	return ok
-}
-
-func (d *decoder) line(path string) int {
-	for {
-		if l, ok := d.lines[path]; ok {
-			return l
-		}
-		i := strings.LastIndexAny(path, ".[")
-		if i < 0 {
-			return d.lines[""]
-		}
-		path = path[:i]
-	}
-}
-
-func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
-	n = deref(n)
-	d.lines[path] = n.Line
-	if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null" {
-		return // left out: the zero value (nil for pointers, maps and lists)
-	}
-	switch v.Kind() {
-	case reflect.Pointer:
-		p := reflect.New(v.Type().Elem())
-		d.decode(n, p.Elem(), path)
-		v.Set(p)
-	case reflect.Struct:
-		d.decodeStruct(n, v, path)
-	case reflect.Slice:
-		d.decodeSlice(n, v, path)
-	case reflect.Map:
-		d.decodeMap(n, v, path)
-	case reflect.Interface:
-		var x any
-		if err := n.Decode(&x); err != nil {
-			d.errorAt(path, n.Line, "%v", err)
-			return
-		}
-		if x != nil {
-			v.Set(reflect.ValueOf(x))
-		}
-	case reflect.String:
-		if n.Kind != yaml.ScalarNode {
-			d.errorAt(path, n.Line, "expected a string, got %s", describe(n))
-			return
-		}
-		v.SetString(n.Value)
-	case reflect.Bool:
-		var b bool
-		if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!bool" || n.Decode(&b) != nil {
-			d.errorAt(path, n.Line, "expected true or false, got %s", describe(n))
-			return
-		}
-		v.SetBool(b)
-	case reflect.Int:
-		var i int64
-		if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!int" || n.Decode(&i) != nil || v.OverflowInt(i) {
-			d.errorAt(path, n.Line, "expected an integer, got %s", describe(n))
-			return
-		}
-		v.SetInt(i)
-	default:
-		d.errorAt(path, n.Line, "internal error: cannot decode into %s", v.Type())
-	}
-}
-
-func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
-	if n.Kind != yaml.MappingNode {
-		d.errorAt(path, n.Line, "expected a mapping, got %s", describe(n))
-		return
-	}
-	t := v.Type()
-	fields := make(map[string]int, t.NumField())
-	var names []string
-	for i := range t.NumField() {
-		name, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ",")
-		if name == "" || name == "-" {
-			continue
-		}
-		fields[name] = i
-		names = append(names, name)
-	}
-	seen := make(map[string]int)
-	for _, kv := range d.pairs(n, path) {
-		key := kv.key.Value
-		fp := join(path, key)
-		if !kv.merged {
-			if first, dup := seen[key]; dup {
-				d.errorAt(fp, kv.key.Line, "duplicate key (first at line %d)", first)
-				continue
-			}
-			seen[key] = kv.key.Line
-		}
-		i, ok := fields[key]
-		if !ok {
-			d.errorAt(fp, kv.key.Line, "unknown field %q%s", key, suggest(key, names))
-			continue
-		}
-		d.decode(kv.val, v.Field(i), fp)
-	}
-}
-
-func (d *decoder) decodeSlice(n *yaml.Node, v reflect.Value, path string) {
-	if n.Kind == yaml.ScalarNode && v.Type().Elem().Kind() == reflect.String {
-		// A single string where a list of strings is expected.
-		s := reflect.MakeSlice(v.Type(), 1, 1)
-		d.decode(n, s.Index(0), path+"[0]")
-		v.Set(s)
-		return
-	}
-	if n.Kind != yaml.SequenceNode {
-		d.errorAt(path, n.Line, "expected a list, got %s", describe(n))
-		return
-	}
-	s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
-	for i, el := range n.Content {
-		d.decode(el, s.Index(i), fmt.Sprintf("%s[%d]", path, i))
-	}
-	v.Set(s)
-}
-
-func (d *decoder) decodeMap(n *yaml.Node, v reflect.Value, path string) {
-	if n.Kind != yaml.MappingNode {
-		d.errorAt(path, n.Line, "expected a mapping, got %s", describe(n))
-		return
-	}
-	t := v.Type()
-	m := reflect.MakeMap(t)
-	seen := make(map[string]int)
-	for _, kv := range d.pairs(n, path) {
-		key := kv.key.Value
-		kp := path + mapKey(key)
-		if !kv.merged {
-			if first, dup := seen[key]; dup {
-				d.errorAt(kp, kv.key.Line, "duplicate key (first at line %d)", first)
-				continue
-			}
-			seen[key] = kv.key.Line
-		}
-		ev := reflect.New(t.Elem()).Elem()
-		d.decode(kv.val, ev, kp)
-		m.SetMapIndex(reflect.ValueOf(key).Convert(t.Key()), ev)
-	}
-	v.Set(m)
-}
-
-type pair struct {
-	key, val *yaml.Node
-	merged   bool // came from a "<<" merge key
-}
-
-// pairs returns the key/value pairs of mapping n with YAML merge keys
-// ("<<: *defaults") expanded: the mapping's own keys win over merged ones,
-// and earlier merged mappings over later ones.
-func (d *decoder) pairs(n *yaml.Node, path string) []pair {
-	var own, merged []pair
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := deref(n.Content[i]), n.Content[i+1]
-		if k.Kind != yaml.ScalarNode {
-			d.errorAt(path, k.Line, "keys must be strings, got %s", describe(k))
-			continue
-		}
-		if k.ShortTag() != "!!merge" {
-			own = append(own, pair{key: k, val: v})
-			continue
-		}
-		v = deref(v)
-		var srcs []*yaml.Node
-		if v.Kind == yaml.SequenceNode {
-			srcs = v.Content
-		} else {
-			srcs = []*yaml.Node{v}
-		}
-		for _, src := range srcs {
-			src = deref(src)
-			if src.Kind != yaml.MappingNode {
-				d.errorAt(path, k.Line, "<< must merge a mapping, got %s", describe(src))
-				continue
-			}
-			for _, kv := range d.pairs(src, path) {
-				kv.merged = true
-				merged = append(merged, kv)
-			}
-		}
-	}
-	if len(merged) == 0 {
-		return own
-	}
-	have := make(map[string]bool, len(own)+len(merged))
-	for _, kv := range own {
-		have[kv.key.Value] = true
-	}
-	out := own
-	for _, kv := range merged {
-		if !have[kv.key.Value] {
-			have[kv.key.Value] = true
-			out = append(out, kv)
-		}
-	}
-	return out
-}
-
-func deref(n *yaml.Node) *yaml.Node {
-	for n.Kind == yaml.AliasNode && n.Alias != nil {
-		n = n.Alias
-	}
-	return n
-}
-
-func describe(n *yaml.Node) string {
-	switch n.Kind {
-	case yaml.MappingNode:
-		return "a mapping"
-	case yaml.SequenceNode:
-		return "a list"
-	default:
-		return strconv.Quote(truncate(n.Value, 40))
-	}
-}
-
-func join(parent, key string) string {
-	if parent == "" {
-		return key
-	}
-	return parent + "." + key
-}
-
-// mapKey formats a map key as a path element: .key, or ["key"] when the key
-// is not a plain word.
-func mapKey(k string) string {
-	plain := k != ""
-	for _, c := range k {
-		if !(c == '_' || c == '-' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
-			plain = false
-			break
-		}
-	}
-	if plain {
-		return "." + k
-	}
-	return "[" + strconv.Quote(k) + "]"
-}
-
-// suggest returns ` (did you mean "x"?)` for the known name closest to key,
-// or "" when none is close.
-func suggest(key string, names []string) string {
-	norm := func(s string) string {
-		return strings.ToLower(strings.NewReplacer("_", "", "-", "", " ", "").Replace(s))
-	}
-	k := norm(key)
-	best, bestDist := "", 3
-	for _, name := range names {
-		if dist := editDistance(k, norm(name)); dist < bestDist {
-			best, bestDist = name, dist
-		}
-	}
-	if best == "" {
-		return ""
-	}
-	return fmt.Sprintf(" (did you mean %q?)", best)
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
-}
+// mapKey formats a map key as a path element.
+func mapKey(k string) string { return yamlstrict.MapKey(k) }

@@ -12,40 +12,15 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/relayfn/relayfn/internal/yamlstrict"
 )
 
 // FieldError is a problem with one field of a relay.yaml. Load and Parse
-// return them, joined with errors.Join when there are several.
-type FieldError struct {
-	// File is the file's name.
-	File string
-	// Path is the field, as "buckets[0].outputs[1].destination"; empty for
-	// the document as a whole.
-	Path string
-	// Line is the field's line, 0 when unknown.
-	Line int
-	// Err is what is wrong.
-	Err error
-}
-
-// Error returns "file: path: line N: problem".
-func (e *FieldError) Error() string {
-	var b strings.Builder
-	b.WriteString(e.File)
-	b.WriteString(": ")
-	if e.Path != "" {
-		b.WriteString(e.Path)
-		b.WriteString(": ")
-	}
-	if e.Line > 0 {
-		fmt.Fprintf(&b, "line %d: ", e.Line)
-	}
-	b.WriteString(e.Err.Error())
-	return b.String()
-}
-
-// Unwrap returns the underlying problem.
-func (e *FieldError) Unwrap() error { return e.Err }
+// return them, joined with errors.Join when there are several. Its Path is
+// the field, as "buckets[0].outputs[1].destination", and its Error method
+// returns "file: path: line N: problem".
+type FieldError = yamlstrict.FieldError
 
 // ParseOptions say where a document comes from and what it may refer to.
 type ParseOptions struct {
@@ -100,15 +75,12 @@ func Parse(data []byte, opts ParseOptions) (*File, error) {
 	if name == "" {
 		name = "relay.yaml"
 	}
-	d := &decoder{file: name, lines: map[string]int{}}
 	f := &File{Name: name, Dir: opts.Dir}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		return nil, &FieldError{File: name, Err: cleanYAMLError(err)}
 	}
-	if doc.Kind == yaml.DocumentNode && len(doc.Content) > 0 {
-		d.decode(doc.Content[0], reflect.ValueOf(f).Elem(), "")
-	}
+	d := decode(name, &doc, f)
 	if len(d.errs) > 0 {
 		return nil, errors.Join(d.errs...)
 	}
@@ -161,277 +133,82 @@ func (f *File) setDefaults() {
 
 // Has reports whether the document gave the field at path, as
 // "functions[0].config".
-func (f *File) Has(path string) bool {
-	_, ok := f.lines[path]
-	return ok
-}
+func (f *File) Has(path string) bool { return yamlstrict.Lines(f.lines).Has(path) }
 
 // Line returns the line of the field at path (or of the closest enclosing
 // field the document gave), 0 when unknown.
-func (f *File) Line(path string) int { return lineOf(f.lines, path) }
-
-func lineOf(lines map[string]int, path string) int {
-	for {
-		if l, ok := lines[path]; ok {
-			return l
-		}
-		i := strings.LastIndexAny(path, ".[")
-		if i < 0 {
-			return lines[""]
-		}
-		path = path[:i]
-	}
-}
+func (f *File) Line(path string) int { return yamlstrict.Lines(f.lines).Line(path) }
 
 // fieldError returns a *FieldError for the field at path of f.
 func (f *File) fieldError(path string, err error) error {
 	return &FieldError{File: f.Name, Path: path, Line: f.Line(path), Err: err}
 }
 
-// decoder decodes a YAML node tree into the config types strictly,
-// keeping the line of every field path it meets.
+// decoder decodes a relay.yaml strictly and collects the problems decoding
+// and checking it find.
 type decoder struct {
 	file  string
 	errs  []error
-	lines map[string]int
+	lines yamlstrict.Lines
 }
 
 // maxErrors bounds the problems reported at once.
 const maxErrors = 50
 
+// decode decodes the document doc (which may be empty) into f.
+func decode(file string, doc *yaml.Node, f *File) *decoder {
+	d := &decoder{file: file, lines: yamlstrict.Lines{}}
+	if doc.Kind != yaml.DocumentNode {
+		return d // an empty document
+	}
+	d.lines, d.errs = yamlstrict.Decode(doc, f, yamlstrict.Options{
+		File:            file,
+		Hooks:           map[reflect.Type]yamlstrict.Hook{reflect.TypeFor[Duration](): decodeDuration},
+		EmptyMapForNull: true, // "config:" with nothing after it: given, and empty
+		MaxErrors:       maxErrors,
+		Quote:           quote,
+	})
+	return d
+}
+
 // errorf records a problem with the field at path, on its line (or the
 // line of the closest enclosing field seen).
 func (d *decoder) errorf(path, format string, args ...any) {
-	d.errorAt(path, lineOf(d.lines, path), format, args...)
-}
-
-func (d *decoder) errorAt(path string, line int, format string, args ...any) {
 	if len(d.errs) == maxErrors {
 		d.errs = append(d.errs, &FieldError{File: d.file, Err: errors.New("too many errors")})
 	}
 	if len(d.errs) > maxErrors {
 		return
 	}
-	d.errs = append(d.errs, &FieldError{File: d.file, Path: path, Line: line, Err: fmt.Errorf(format, args...)})
+	d.errs = append(d.errs, &FieldError{File: d.file, Path: path, Line: d.lines.Line(path), Err: fmt.Errorf(format, args...)})
 }
 
-var durationType = reflect.TypeFor[Duration]()
-
-func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
-	n = deref(n)
-	d.lines[path] = n.Line
-	if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null" {
-		if v.Kind() == reflect.Map {
-			// "config:" with nothing after it: given, and empty.
-			v.Set(reflect.MakeMap(v.Type()))
-		}
-		return
-	}
-	if v.Type() == durationType {
-		d.decodeDuration(n, v, path)
-		return
-	}
-	switch v.Kind() {
-	case reflect.Struct:
-		d.decodeStruct(n, v, path)
-	case reflect.Slice:
-		d.decodeSlice(n, v, path)
-	case reflect.Map:
-		d.decodeMap(n, v, path)
-	case reflect.String:
-		if n.Kind != yaml.ScalarNode {
-			d.errorAt(path, n.Line, "expected a string, got %s", describe(n))
-			return
-		}
-		v.SetString(n.Value)
-	case reflect.Bool:
-		var b bool
-		if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!bool" || n.Decode(&b) != nil {
-			d.errorAt(path, n.Line, "expected true or false, got %s", describe(n))
-			return
-		}
-		v.SetBool(b)
-	case reflect.Int, reflect.Int64:
-		var i int64
-		if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!int" || n.Decode(&i) != nil || v.OverflowInt(i) {
-			d.errorAt(path, n.Line, "expected an integer, got %s", describe(n))
-			return
-		}
-		v.SetInt(i)
-	default:
-		d.errorAt(path, n.Line, "internal error: cannot decode into %s", v.Type())
-	}
-}
-
-func (d *decoder) decodeDuration(n *yaml.Node, v reflect.Value, path string) {
+// decodeDuration decodes a Duration: a Go duration string, or 0.
+func decodeDuration(n *yaml.Node, v reflect.Value) error {
 	if n.Kind != yaml.ScalarNode {
-		d.errorAt(path, n.Line, "expected a duration such as \"5s\", got %s", describe(n))
-		return
+		return yamlstrict.Expected(`a duration such as "5s"`)
 	}
 	if n.ShortTag() == "!!int" && n.Value == "0" {
-		return
+		return nil
 	}
 	if n.ShortTag() != "!!str" {
-		d.errorAt(path, n.Line, "expected a duration with a unit such as \"5s\" or \"250ms\", got %s", describe(n))
-		return
+		return yamlstrict.Expected(`a duration with a unit such as "5s" or "250ms"`)
 	}
 	dur, err := time.ParseDuration(n.Value)
 	if err != nil {
-		d.errorAt(path, n.Line, "invalid duration %s (want a Go duration such as \"5s\" or \"1m30s\")", strconv.Quote(truncate(n.Value, 40)))
-		return
+		return fmt.Errorf("invalid duration %s (want a Go duration such as \"5s\" or \"1m30s\")", quote(n.Value))
 	}
 	if dur < 0 {
-		d.errorAt(path, n.Line, "negative duration %s", n.Value)
-		return
+		return fmt.Errorf("negative duration %s", n.Value)
 	}
 	v.SetInt(int64(dur))
+	return nil
 }
 
-func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
-	if n.Kind != yaml.MappingNode {
-		d.errorAt(path, n.Line, "expected a mapping, got %s", describe(n))
-		return
-	}
-	t := v.Type()
-	fields := make(map[string]int, t.NumField())
-	var names []string
-	for i := range t.NumField() {
-		name, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ",")
-		if name == "" || name == "-" {
-			continue
-		}
-		fields[name] = i
-		names = append(names, name)
-	}
-	seen := make(map[string]int)
-	for _, kv := range d.pairs(n, path) {
-		key := kv.key.Value
-		fp := join(path, key)
-		if !kv.merged {
-			if first, dup := seen[key]; dup {
-				d.errorAt(fp, kv.key.Line, "duplicate key (first at line %d)", first)
-				continue
-			}
-			seen[key] = kv.key.Line
-		}
-		i, ok := fields[key]
-		if !ok {
-			d.errorAt(fp, kv.key.Line, "unknown field %q%s", key, suggest(key, names))
-			continue
-		}
-		d.decode(kv.val, v.Field(i), fp)
-	}
-}
+// quote quotes a value for a message, cut to 40 bytes.
+func quote(s string) string { return strconv.Quote(truncate(s, 40)) }
 
-func (d *decoder) decodeSlice(n *yaml.Node, v reflect.Value, path string) {
-	if n.Kind != yaml.SequenceNode {
-		d.errorAt(path, n.Line, "expected a list, got %s", describe(n))
-		return
-	}
-	s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
-	for i, el := range n.Content {
-		d.decode(el, s.Index(i), fmt.Sprintf("%s[%d]", path, i))
-	}
-	v.Set(s)
-}
-
-func (d *decoder) decodeMap(n *yaml.Node, v reflect.Value, path string) {
-	if n.Kind != yaml.MappingNode {
-		d.errorAt(path, n.Line, "expected a mapping, got %s", describe(n))
-		return
-	}
-	t := v.Type()
-	m := reflect.MakeMap(t)
-	seen := make(map[string]int)
-	for _, kv := range d.pairs(n, path) {
-		key := kv.key.Value
-		kp := path + mapKey(key)
-		if !kv.merged {
-			if first, dup := seen[key]; dup {
-				d.errorAt(kp, kv.key.Line, "duplicate key (first at line %d)", first)
-				continue
-			}
-			seen[key] = kv.key.Line
-		}
-		ev := reflect.New(t.Elem()).Elem()
-		d.decode(kv.val, ev, kp)
-		m.SetMapIndex(reflect.ValueOf(key).Convert(t.Key()), ev)
-	}
-	v.Set(m)
-}
-
-type pair struct {
-	key, val *yaml.Node
-	merged   bool // came from a "<<" merge key
-}
-
-// pairs returns the key/value pairs of mapping n with YAML merge keys
-// ("<<: *defaults") expanded: the mapping's own keys win over merged ones,
-// and earlier merged mappings over later ones.
-func (d *decoder) pairs(n *yaml.Node, path string) []pair {
-	var own, merged []pair
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := deref(n.Content[i]), n.Content[i+1]
-		if k.Kind != yaml.ScalarNode {
-			d.errorAt(path, k.Line, "keys must be strings, got %s", describe(k))
-			continue
-		}
-		if k.ShortTag() != "!!merge" {
-			own = append(own, pair{key: k, val: v})
-			continue
-		}
-		v = deref(v)
-		srcs := []*yaml.Node{v}
-		if v.Kind == yaml.SequenceNode {
-			srcs = v.Content
-		}
-		for _, src := range srcs {
-			src = deref(src)
-			if src.Kind != yaml.MappingNode {
-				d.errorAt(path, k.Line, "<< must merge a mapping, got %s", describe(src))
-				continue
-			}
-			for _, kv := range d.pairs(src, path) {
-				kv.merged = true
-				merged = append(merged, kv)
-			}
-		}
-	}
-	if len(merged) == 0 {
-		return own
-	}
-	have := make(map[string]bool, len(own)+len(merged))
-	for _, kv := range own {
-		have[kv.key.Value] = true
-	}
-	out := own
-	for _, kv := range merged {
-		if !have[kv.key.Value] {
-			have[kv.key.Value] = true
-			out = append(out, kv)
-		}
-	}
-	return out
-}
-
-func deref(n *yaml.Node) *yaml.Node {
-	for n.Kind == yaml.AliasNode && n.Alias != nil {
-		n = n.Alias
-	}
-	return n
-}
-
-func describe(n *yaml.Node) string {
-	switch n.Kind {
-	case yaml.MappingNode:
-		return "a mapping"
-	case yaml.SequenceNode:
-		return "a list"
-	default:
-		return strconv.Quote(truncate(n.Value, 40))
-	}
-}
-
+// truncate cuts s to n bytes, marking the cut with "…".
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
@@ -439,64 +216,8 @@ func truncate(s string, n int) string {
 	return s[:n] + "…"
 }
 
-func join(parent, key string) string {
-	if parent == "" {
-		return key
-	}
-	return parent + "." + key
-}
+// join returns the path of the field named key of the object at parent.
+func join(parent, key string) string { return yamlstrict.Join(parent, key) }
 
-// mapKey formats a map key as a path element: .key, or ["key"] when the key
-// is not a plain word.
-func mapKey(k string) string {
-	plain := k != ""
-	for _, c := range k {
-		if !(c == '_' || c == '-' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
-			plain = false
-			break
-		}
-	}
-	if plain {
-		return "." + k
-	}
-	return "[" + strconv.Quote(k) + "]"
-}
-
-// suggest returns ` (did you mean "x"?)` for the known name closest to key,
-// or "" when none is close.
-func suggest(key string, names []string) string {
-	norm := func(s string) string {
-		return strings.ToLower(strings.NewReplacer("_", "", "-", "", " ", "").Replace(s))
-	}
-	k := norm(key)
-	best, bestDist := "", 3
-	for _, name := range names {
-		if dist := editDistance(k, norm(name)); dist < bestDist {
-			best, bestDist = name, dist
-		}
-	}
-	if best == "" {
-		return ""
-	}
-	return fmt.Sprintf(" (did you mean %q?)", best)
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
-}
+// mapKey formats a map key as a path element.
+func mapKey(k string) string { return yamlstrict.MapKey(k) }
