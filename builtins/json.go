@@ -137,7 +137,7 @@ func (m *jsonModule) decode(L *lua.LState) int {
 }
 
 func (m *jsonModule) encode(L *lua.LState) int {
-	out, err := m.enc.encode(L.Get(1))
+	out, err := m.enc.encode(runtime.CallOf(L), L.Get(1))
 	if err != nil {
 		return fail(L, "json.encode: %v", err)
 	}
@@ -183,7 +183,7 @@ func (m *jsonModule) get(L *lua.LState) int {
 func (m *jsonModule) set(L *lua.LState) int {
 	s := L.CheckString(1)
 	path := L.CheckString(2)
-	raw, err := m.enc.encode(L.Get(3))
+	raw, err := m.enc.encode(runtime.CallOf(L), L.Get(3))
 	if err != nil {
 		return fail(L, "json.set: %v", err)
 	}
@@ -214,7 +214,12 @@ func (e *jsonSyntaxError) Error() string {
 // Array elements and object members wait on a shared stack until their
 // container closes, so each table is made once, at its final size.
 type jsonDecoder struct {
-	L     *lua.LState
+	L    *lua.LState
+	call *runtime.Call // nil outside an invocation
+	// order holds the key order of this document's objects, for their
+	// deferred iteration index; a new slice per document, since the
+	// invocation keeps it.
+	order []lua.LValue
 	s     string
 	pos   int
 	depth int
@@ -237,6 +242,8 @@ const (
 // decode parses s into a Lua value.
 func (d *jsonDecoder) decode(L *lua.LState, s string) (lua.LValue, error) {
 	d.L = L
+	d.call = runtime.CallOf(L)
+	d.order = nil
 	return d.run(s, true)
 }
 
@@ -271,7 +278,7 @@ func (d *jsonDecoder) run(s string, build bool) (lua.LValue, error) {
 // reset drops what the last call left: the input and, after an error,
 // the values of unclosed containers.
 func (d *jsonDecoder) reset() {
-	d.L, d.s = nil, ""
+	d.L, d.s, d.call, d.order = nil, "", nil, nil
 	if len(d.boxed) > jsonKeepStack {
 		d.boxed = nil
 	}
@@ -519,8 +526,19 @@ func (d *jsonDecoder) newObject(keys []lua.LValue, vals []lua.LValue) *lua.LTabl
 		return d.L.CreateTable(0, 0)
 	}
 	// luatable sizes the table's key structures once, where RawSetString
-	// would grow them member by member.
-	o := luatable.NewObject(d.L, n)
+	// would grow them member by member. Inside an invocation the table's
+	// iteration index is left until something iterates it: most objects
+	// are only read by key.
+	var o luatable.Object
+	if d.call != nil {
+		o = luatable.NewDeferredObject(d.L, n)
+		// The key order lives in one slice per document, not one per object.
+		start := len(d.order)
+		d.order = append(d.order, keys...)
+		defer d.call.DeferIndex(o.Table(), d.order[start:len(d.order):len(d.order)])
+	} else {
+		o = luatable.NewObject(d.L, n)
+	}
 	t := o.Table()
 	for i, v := range vals {
 		if v == lua.LNil {
@@ -720,6 +738,7 @@ func (d *jsonDecoder) number() (lua.LValue, error) {
 
 // jsonEncoder writes Lua values as JSON into a reused buffer.
 type jsonEncoder struct {
+	call  *runtime.Call // builds the index of decoded tables before Next
 	buf   []byte
 	path  []*lua.LTable // the tables being encoded, outermost first
 	pairs []jsonMember
@@ -755,7 +774,9 @@ func (e *jsonEncodeError) Error() string {
 	return e.msg + " (at " + where + ")"
 }
 
-func (e *jsonEncoder) encode(v lua.LValue) (string, error) {
+func (e *jsonEncoder) encode(call *runtime.Call, v lua.LValue) (string, error) {
+	e.call = call
+	defer func() { e.call = nil }()
 	e.buf = e.buf[:0]
 	err := e.value(v)
 	clear(e.path)
@@ -839,6 +860,9 @@ func (e *jsonEncoder) tableBody(t *lua.LTable) error {
 	// Next rather than ForEach: it hands out the table's own key values,
 	// where ForEach boxes every key anew.
 	strKeys := false
+	if e.call != nil {
+		e.call.EnsureIndex(t)
+	}
 	for k, v := t.Next(lua.LNil); k != lua.LNil; k, v = t.Next(k) {
 		switch kk := k.(type) {
 		case lua.LString:

@@ -990,3 +990,53 @@ func jsonCountEntries(t *lua.LTable) int {
 	t.ForEach(func(lua.LValue, lua.LValue) { n++ })
 	return n
 }
+
+// TestJSONDecodedIteration checks iteration over decoded objects, whose
+// iteration index is built only when something iterates them: pairs and
+// next walk the members in document order, with members added or removed
+// since taken into account, at every depth.
+func TestJSONDecodedIteration(t *testing.T) {
+	e := jsonEngine(t)
+	body := `{"z":1,"a":{"y":2,"b":3},"m":[{"q":1,"p":2}],"dup":1,"dup":2,"gone":null}`
+	tests := []struct{ name, src, want string }{
+		{"pairs in document order", `
+local o = json.decode(r.RequestBody)
+local ks = {} for k in pairs(o) do ks[#ks+1] = k end
+print(table.concat(ks, ","))`, "z,a,m,dup"},
+		{"nested objects", `
+local o = json.decode(r.RequestBody)
+local ks = {} for k in pairs(o.a) do ks[#ks+1] = k end
+for k in pairs(o.m[1]) do ks[#ks+1] = k end
+print(table.concat(ks, ","))`, "y,b,q,p"},
+		{"members added and removed before iterating", `
+local o = json.decode(r.RequestBody)
+o.new = true
+o.z = nil
+o.a = "replaced"
+local ks = {} for k, v in pairs(o) do ks[#ks+1] = k .. "=" .. (type(v) == "table" and "table" or tostring(v)) end
+print(table.concat(ks, ","))`, "a=replaced,m=table,dup=2,new=true"},
+		{"next", `
+local o = json.decode(r.RequestBody)
+local k, v = next(o)
+local k2 = next(o, k)
+print(k, v, k2)`, "z\t1\ta"},
+		{"adding while iterating", `
+local o = json.decode(r.RequestBody)
+local n = 0
+for k in pairs(o) do n = n + 1 if k == "z" then o.z = 10 end end
+print(n, o.z)`, "4\t10"},
+		{"encode after changes", `
+local o = json.decode(r.RequestBody)
+o.a.b = nil
+o.extra = "x"
+print((json.encode(o)))`, `{"a":{"y":2},"dup":2,"extra":"x","m":[{"p":2,"q":1}],"z":1}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			logs := runJSONLogs(t, e, tt.src, body)
+			if len(logs) != 1 || logs[0] != tt.want {
+				t.Fatalf("got %q, want %q", logs, tt.want)
+			}
+		})
+	}
+}

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	lua "github.com/yuin/gopher-lua"
+
+	"github.com/relayfn/relayfn/internal/luatable"
 )
 
 // Input is what one invocation receives.
@@ -41,6 +43,10 @@ type Call struct {
 	req  requestState
 	resp responseState
 	stop bool
+
+	// unindexed maps tables built without their iteration index (decoded
+	// JSON objects) to their keys in order; see DeferIndex.
+	unindexed map[*lua.LTable][]lua.LValue
 
 	logs     []string
 	logBytes int
@@ -90,6 +96,26 @@ func (c *Call) SetValue(key, v any) {
 		c.values = make(map[any]any)
 	}
 	c.values[key] = v
+}
+
+// DeferIndex records that t was built by luatable.NewDeferredObject, with
+// order its keys in document order. The engine builds t's iteration index
+// before anything iterates it (next, pairs, the memory guard, or a module
+// calling EnsureIndex), so pairs still walks the keys in that order.
+func (c *Call) DeferIndex(t *lua.LTable, order []lua.LValue) {
+	if c.unindexed == nil {
+		c.unindexed = make(map[*lua.LTable][]lua.LValue)
+	}
+	c.unindexed[t] = order
+}
+
+// EnsureIndex builds the iteration index of t if DeferIndex deferred it.
+// Go code that walks a table with LTable.Next calls it first.
+func (c *Call) EnsureIndex(t *lua.LTable) {
+	if order, ok := c.unindexed[t]; ok {
+		luatable.BuildIndex(t, order)
+		delete(c.unindexed, t)
+	}
 }
 
 // Log appends a line to the invocation's log, within the log cap.

@@ -98,7 +98,7 @@ func (c *vmCtx) checkMemory() {
 // it built. It stops counting once past limit.
 func (c *Call) measure(limit uint64) uint64 {
 	L := c.state.L
-	w := walker{seen: make(map[any]struct{}), limit: limit}
+	w := walker{seen: make(map[any]struct{}), limit: limit, call: c}
 	w.size = uint64(len(c.req.body) + len(c.resp.body) + c.logBytes)
 	w.push(c.env)
 	for _, t := range c.required {
@@ -127,6 +127,7 @@ func (c *Call) measure(limit uint64) uint64 {
 // walker sums an approximate size of reachable Lua values. The figures are
 // close to gopher-lua's own layout (a value is a 16-byte interface).
 type walker struct {
+	call  *Call
 	seen  map[any]struct{}
 	stack []lua.LValue
 	size  uint64
@@ -167,6 +168,7 @@ func (w *walker) run() {
 				w.push(x.Metatable)
 			}
 			// Next rather than ForEach, to stop early inside a huge table.
+			w.call.EnsureIndex(x)
 			for k, v := x.Next(lua.LNil); k != lua.LNil && w.size <= w.limit; k, v = x.Next(k) {
 				w.size += 24
 				w.push(k)

@@ -61,6 +61,7 @@ func newState(e *Engine) (*state, error) {
 	for _, name := range removedBase {
 		g.RawSetString(name, lua.LNil)
 	}
+	wrapIterators(L, g)
 	g.RawSetString("print", L.NewFunction(luaPrint))
 	g.RawSetString("require", L.NewFunction(s.require))
 
@@ -206,4 +207,27 @@ func (s *state) available(call *Call) []string {
 	}
 	sort.Strings(names)
 	return names
+}
+
+// wrapIterators makes next and pairs build the iteration index of a table
+// whose index was deferred (see Call.DeferIndex) before walking it.
+func wrapIterators(L *lua.LState, g *lua.LTable) {
+	ensure := func(L *lua.LState) {
+		if t, ok := L.Get(1).(*lua.LTable); ok {
+			if c := CallOf(L); c != nil {
+				c.EnsureIndex(t)
+			}
+		}
+	}
+	next := g.RawGetString("next").(*lua.LFunction)
+	g.RawSetString("next", L.NewFunction(func(L *lua.LState) int {
+		ensure(L)
+		return next.GFunction(L)
+	}))
+	// pairs is a closure over its iterator: keep the upvalue.
+	pairs := g.RawGetString("pairs").(*lua.LFunction)
+	g.RawSetString("pairs", L.NewClosure(func(L *lua.LState) int {
+		ensure(L)
+		return pairs.GFunction(L)
+	}, pairs.Upvalues[0].Value()))
 }

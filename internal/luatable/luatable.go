@@ -81,6 +81,9 @@ func Clone(L *lua.LState, t *lua.LTable) *lua.LTable {
 type Object struct {
 	t *lua.LTable
 	f *layout
+	// deferred objects fill only the key → value map; their iteration
+	// index is built later, by BuildIndex, if the table is ever iterated.
+	deferred bool
 }
 
 // NewObject starts a table for n string keys.
@@ -96,8 +99,68 @@ func NewObject(L *lua.LState, n int) Object {
 	return Object{t: t, f: f}
 }
 
+// NewDeferredObject starts a table for n string keys without its iteration
+// index (the ordered key list and key → position map that next() walks).
+// Lookups and stores work at once; before anything iterates the table,
+// BuildIndex must give it the index. Building the index only for tables
+// that are iterated saves a map per table: most decoded JSON objects are
+// only read by key. Without the expected layout it is NewObject.
+func NewDeferredObject(L *lua.LState, n int) Object {
+	if !layoutOK {
+		return NewObject(L, n)
+	}
+	t := &lua.LTable{Metatable: lua.LNil}
+	f := fields(t)
+	f.strdict = make(map[string]lua.LValue, n)
+	return Object{t: t, f: f, deferred: true}
+}
+
+// BuildIndex gives a table made by NewDeferredObject its iteration index:
+// the keys of order first (those still present), then keys added since
+// (gopher-lua indexed them as they were set), then any other key. It is
+// safe on any table; a table whose index is complete is left alone.
+func BuildIndex(t *lua.LTable, order []lua.LValue) {
+	if !layoutOK {
+		return
+	}
+	f := fields(t)
+	if len(f.k2i) >= len(f.strdict) && order == nil {
+		return
+	}
+	keys := make([]lua.LValue, 0, len(order)+len(f.keys))
+	k2i := make(map[lua.LValue]int, len(order)+len(f.keys))
+	add := func(k lua.LValue) {
+		if _, ok := k2i[k]; ok {
+			return
+		}
+		k2i[k] = len(keys)
+		keys = append(keys, k)
+	}
+	for _, k := range order {
+		if s, ok := k.(lua.LString); ok && f.strdict[string(s)] != nil {
+			add(k)
+		}
+	}
+	for _, k := range f.keys {
+		add(k)
+	}
+	if len(k2i) < len(f.strdict)+len(f.dict) {
+		for k := range f.strdict {
+			add(lua.LString(k))
+		}
+		for k := range f.dict {
+			add(k)
+		}
+	}
+	f.keys, f.k2i = keys, k2i
+}
+
 // Set sets key to v, as RawSetString does (a nil v removes the key).
 func (o Object) Set(key string, v lua.LValue) {
+	if o.deferred && v != lua.LNil {
+		o.f.strdict[key] = v
+		return
+	}
 	if o.f == nil || v == lua.LNil {
 		o.t.RawSetString(key, v)
 		return
@@ -114,6 +177,10 @@ func (o Object) Set(key string, v lua.LValue) {
 // decoder that sees the same key in many objects boxes it once.
 func (o Object) SetBoxed(key lua.LValue, v lua.LValue) {
 	ks := string(key.(lua.LString))
+	if o.deferred && v != lua.LNil {
+		o.f.strdict[ks] = v
+		return
+	}
 	if o.f == nil || v == lua.LNil {
 		o.t.RawSetString(ks, v)
 		return

@@ -61,3 +61,33 @@ func dump(t *lua.LTable) string {
 	}
 	return s
 }
+
+// TestDeferredObject builds a table without its iteration index, changes
+// it the ways Lua code can, and checks that BuildIndex gives pairs the
+// original order followed by the keys added since.
+func TestDeferredObject(t *testing.T) {
+	L := lua.NewState()
+	defer L.Close()
+	keys := []string{"c", "a", "b"}
+	o := NewDeferredObject(L, len(keys))
+	order := make([]lua.LValue, len(keys))
+	for i, k := range keys {
+		o.Set(k, lua.LNumber(i))
+		order[i] = lua.LString(k)
+	}
+	tb := o.Table()
+	if tb.RawGetString("a") != lua.LNumber(1) {
+		t.Fatal("lookup before the index is built")
+	}
+	tb.RawSetString("d", lua.LTrue)  // added: gopher-lua starts a partial index
+	tb.RawSetString("a", lua.LNil)   // removed
+	tb.RawSetString("c", lua.LFalse) // replaced
+	BuildIndex(tb, order)
+	if got, want := dump(tb), "len=0;c=false;b=2;d=true;"; got != want {
+		t.Fatalf("after BuildIndex: %s, want %s", got, want)
+	}
+	BuildIndex(tb, nil) // complete already: unchanged
+	if got := dump(tb); got != "len=0;c=false;b=2;d=true;" {
+		t.Fatalf("a second BuildIndex changed the table: %s", got)
+	}
+}
