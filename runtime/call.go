@@ -104,7 +104,7 @@ func (c *Call) SetValue(key, v any) {
 // calling EnsureIndex), so pairs still walks the keys in that order.
 func (c *Call) DeferIndex(t *lua.LTable, order []lua.LValue) {
 	if c.unindexed == nil {
-		c.unindexed = make(map[*lua.LTable][]lua.LValue)
+		c.unindexed = make(map[*lua.LTable][]lua.LValue, 32)
 	}
 	c.unindexed[t] = order
 }
