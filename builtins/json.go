@@ -219,16 +219,13 @@ type jsonDecoder struct {
 	// order holds the key order of this document's objects, for their
 	// deferred iteration index; a new slice per document, since the
 	// invocation keeps it.
-	order []lua.LValue
+	order []string
 	s     string
 	pos   int
 	depth int
 	build bool // false: only validate
 	vals  []lua.LValue
-	keys  []lua.LValue // boxed LStrings
-	// boxed interns the keys of this call: objects share key names, and a
-	// key boxed once is not allocated again.
-	boxed map[string]lua.LValue
+	keys  []string
 	buf   []byte // unescaped string bytes
 }
 
@@ -244,7 +241,7 @@ func (d *jsonDecoder) decode(L *lua.LState, s string) (lua.LValue, error) {
 	d.L = L
 	d.call = runtime.CallOf(L)
 	// About one key per 40 bytes of JSON; appending grows it past that.
-	d.order = make([]lua.LValue, 0, len(s)/40+8)
+	d.order = make([]string, 0, len(s)/40+8)
 	return d.run(s, true)
 }
 
@@ -280,10 +277,6 @@ func (d *jsonDecoder) run(s string, build bool) (lua.LValue, error) {
 // the values of unclosed containers.
 func (d *jsonDecoder) reset() {
 	d.L, d.s, d.call, d.order = nil, "", nil, nil
-	if len(d.boxed) > jsonKeepStack {
-		d.boxed = nil
-	}
-	clear(d.boxed) // its keys point into the input
 	clear(d.vals)
 	clear(d.keys)
 	d.vals, d.keys = d.vals[:0], d.keys[:0]
@@ -470,7 +463,7 @@ func (d *jsonDecoder) object() (lua.LValue, error) {
 				return nil, err
 			}
 			if d.build {
-				d.keys = append(d.keys, d.box(k))
+				d.keys = append(d.keys, k)
 				d.vals = append(d.vals, v)
 			}
 			if c, err = d.next(); err != nil {
@@ -503,20 +496,7 @@ func (d *jsonDecoder) object() (lua.LValue, error) {
 
 // newObject makes the table of an object's members; null members are
 // left out.
-// box returns k boxed as a Lua string, the same value for the same key.
-func (d *jsonDecoder) box(k string) lua.LValue {
-	if b, ok := d.boxed[k]; ok {
-		return b
-	}
-	if d.boxed == nil {
-		d.boxed = make(map[string]lua.LValue, 64)
-	}
-	b := lua.LValue(lua.LString(k))
-	d.boxed[k] = b
-	return b
-}
-
-func (d *jsonDecoder) newObject(keys []lua.LValue, vals []lua.LValue) *lua.LTable {
+func (d *jsonDecoder) newObject(keys []string, vals []lua.LValue) *lua.LTable {
 	n := 0
 	for _, v := range vals {
 		if v != lua.LNil {
@@ -544,12 +524,12 @@ func (d *jsonDecoder) newObject(keys []lua.LValue, vals []lua.LValue) *lua.LTabl
 	for i, v := range vals {
 		if v == lua.LNil {
 			// A null undoes an earlier duplicate key.
-			if k := string(keys[i].(lua.LString)); t.RawGetString(k) != lua.LNil {
-				o.Set(k, lua.LNil)
+			if t.RawGetString(keys[i]) != lua.LNil {
+				o.Set(keys[i], lua.LNil)
 			}
 			continue
 		}
-		o.SetBoxed(keys[i], v)
+		o.Set(keys[i], v)
 	}
 	return t
 }

@@ -46,7 +46,7 @@ type Call struct {
 
 	// unindexed maps tables built without their iteration index (decoded
 	// JSON objects) to their keys in order; see DeferIndex.
-	unindexed map[*lua.LTable][]lua.LValue
+	unindexed map[*lua.LTable][]string
 
 	logs     []string
 	logBytes int
@@ -102,9 +102,9 @@ func (c *Call) SetValue(key, v any) {
 // order its keys in document order. The engine builds t's iteration index
 // before anything iterates it (next, pairs, the memory guard, or a module
 // calling EnsureIndex), so pairs still walks the keys in that order.
-func (c *Call) DeferIndex(t *lua.LTable, order []lua.LValue) {
+func (c *Call) DeferIndex(t *lua.LTable, order []string) {
 	if c.unindexed == nil {
-		c.unindexed = make(map[*lua.LTable][]lua.LValue, 32)
+		c.unindexed = make(map[*lua.LTable][]string, 32)
 	}
 	c.unindexed[t] = order
 }

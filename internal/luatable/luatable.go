@@ -119,7 +119,7 @@ func NewDeferredObject(L *lua.LState, n int) Object {
 // the keys of order first (those still present), then keys added since
 // (gopher-lua indexed them as they were set), then any other key. It is
 // safe on any table; a table whose index is complete is left alone.
-func BuildIndex(t *lua.LTable, order []lua.LValue) {
+func BuildIndex(t *lua.LTable, order []string) {
 	if !layoutOK {
 		return
 	}
@@ -137,8 +137,8 @@ func BuildIndex(t *lua.LTable, order []lua.LValue) {
 		keys = append(keys, k)
 	}
 	for _, k := range order {
-		if s, ok := k.(lua.LString); ok && f.strdict[string(s)] != nil {
-			add(k)
+		if f.strdict[k] != nil {
+			add(lua.LString(k))
 		}
 	}
 	for _, k := range f.keys {
@@ -170,25 +170,6 @@ func (o Object) Set(key string, v lua.LValue) {
 	if _, ok := o.f.k2i[lk]; !ok {
 		o.f.k2i[lk] = len(o.f.keys)
 		o.f.keys = append(o.f.keys, lk)
-	}
-}
-
-// SetBoxed is Set for a key already boxed in a lua.LValue (an LString): a
-// decoder that sees the same key in many objects boxes it once.
-func (o Object) SetBoxed(key lua.LValue, v lua.LValue) {
-	ks := string(key.(lua.LString))
-	if o.deferred && v != lua.LNil {
-		o.f.strdict[ks] = v
-		return
-	}
-	if o.f == nil || v == lua.LNil {
-		o.t.RawSetString(ks, v)
-		return
-	}
-	o.f.strdict[ks] = v
-	if _, ok := o.f.k2i[key]; !ok {
-		o.f.k2i[key] = len(o.f.keys)
-		o.f.keys = append(o.f.keys, key)
 	}
 }
 

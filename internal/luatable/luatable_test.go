@@ -70,11 +70,10 @@ func TestDeferredObject(t *testing.T) {
 	defer L.Close()
 	keys := []string{"c", "a", "b"}
 	o := NewDeferredObject(L, len(keys))
-	order := make([]lua.LValue, len(keys))
 	for i, k := range keys {
 		o.Set(k, lua.LNumber(i))
-		order[i] = lua.LString(k)
 	}
+	order := keys
 	tb := o.Table()
 	if tb.RawGetString("a") != lua.LNumber(1) {
 		t.Fatal("lookup before the index is built")
