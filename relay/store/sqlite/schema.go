@@ -141,13 +141,13 @@ CREATE TABLE deliveries (
 	updated_at      INTEGER NOT NULL
 );
 -- Every index is written on the hot path (a delivery is inserted and
--- updated once per attempt), so there are few: listing by time, the
--- pending queue (partial: finished deliveries leave it), and what cascading
--- deletes of webhooks and buckets look up. Filters on output or state scan
--- by time; deleting an output scans its bucket's deliveries.
-CREATE INDEX deliveries_created ON deliveries(created_at);
+-- updated once per attempt), so there are few: the pending queue (partial:
+-- finished deliveries leave it), and what cascading deletes of webhooks and
+-- buckets look up. Listings go newest first by rowid (insertion order);
+-- filters on output or state scan; deleting an output scans its bucket's
+-- deliveries.
 CREATE INDEX deliveries_pending ON deliveries(created_at) WHERE state = 'pending';
-CREATE INDEX deliveries_bucket ON deliveries(bucket_id, created_at);
+CREATE INDEX deliveries_bucket ON deliveries(bucket_id);
 CREATE INDEX deliveries_webhook ON deliveries(webhook_id);
 
 -- error and logs (JSON) are sealed with AAD (attempts, delivery_id/n, column);

@@ -346,7 +346,7 @@ func (s *Store) ListDeliveries(ctx context.Context, f relay.DeliveryFilter) ([]*
 	if len(where) > 0 {
 		query += ` WHERE ` + strings.Join(where, " AND ")
 	}
-	query += ` ORDER BY created_at DESC, rowid DESC LIMIT ?`
+	query += ` ORDER BY rowid DESC LIMIT ?`
 	args = append(args, limit)
 	return s.queryDeliveries(ctx, s.rdb, "list deliveries", query, args...)
 }
