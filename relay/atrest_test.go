@@ -15,7 +15,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -23,100 +22,22 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 
-	"github.com/relayfn/relayfn/egress"
-	"github.com/relayfn/relayfn/functions"
+	"github.com/relayfn/relayfn/internal/relaytest"
 	"github.com/relayfn/relayfn/relay"
 	"github.com/relayfn/relayfn/relay/admin"
-	"github.com/relayfn/relayfn/relay/seal"
-	"github.com/relayfn/relayfn/relay/store/sqlite"
-	"github.com/relayfn/relayfn/runtime"
 )
 
-// restHarness is a harness whose relay logs to log, with the admin API
-// mounted beside the ingress as fnctl serve mounts it, and which the test
-// can stop before it ends.
-type restHarness struct {
-	*harness
-	dir       string
-	adminCred string
-	engine    *runtime.Engine
-	egress    *egress.Client
-	stop      func()
-}
-
-func newRestHarness(t *testing.T, log *slog.Logger) *restHarness {
+// newRestHarness starts the relay of these tests, logging to log (nil
+// discards), with the webhook bodies capped at 1 MiB.
+func newRestHarness(t *testing.T, log *slog.Logger) *relaytest.Relay {
 	t.Helper()
-	ctx := context.Background()
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	key := make([]byte, seal.KeySize)
-	rand.Read(key)
-	sl, err := seal.New(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	dbPath := filepath.Join(dir, "relay.db")
-	st, err := sqlite.Open(ctx, dbPath, sl)
-	if err != nil {
-		t.Fatal(err)
-	}
-	eg, err := egress.New(egress.Config{AllowRanges: []string{"127.0.0.0/8", "::1/128"}, Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := runtime.New(runtime.Options{Modules: functions.Modules(functions.Deps{HTTP: eg})})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := relay.New(ctx, relay.Options{Store: st, Engine: e, Sender: eg, Logger: log, MaxBodyBytes: 1 << 20})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cred, _, err := admin.Bootstrap(ctx, st)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	mux := http.NewServeMux()
-	mux.Handle("/", srv.Handler())
-	mux.Handle(admin.Prefix, admin.New(admin.Options{Store: st, Server: srv, Engine: e, Logger: log}))
-	ts := httptest.NewServer(mux)
-	var once sync.Once
-	stop := func() {
-		once.Do(func() {
-			ts.Close()
-			sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-			defer cancel()
-			if err := srv.Shutdown(sctx); err != nil {
-				t.Errorf("shutdown: %v", err)
-			}
-			if err := st.Close(); err != nil {
-				t.Errorf("close the store: %v", err)
-			}
-			eg.Close()
-			e.Close()
-		})
-	}
-	t.Cleanup(stop)
-	return &restHarness{
-		harness:   &harness{t: t, store: st, server: srv, url: ts.URL, dbPath: dbPath},
-		dir:       dir,
-		adminCred: cred,
-		engine:    e,
-		egress:    eg,
-		stop:      stop,
-	}
+	return relaytest.New(t, relaytest.Options{Logger: log, MaxBodyBytes: 1 << 20})
 }
 
 // marker returns a distinctive value: prefix and random upper-case hex.
@@ -204,38 +125,38 @@ func TestAtRestNoPlaintext(t *testing.T) {
 	// Function source is stored in plaintext: the markers a function
 	// writes are upper-cased at run time, so the source holds only their
 	// lower-case form.
-	inFn := h.function("enrich", fmt.Sprintf(`
+	inFn := h.Function("enrich", fmt.Sprintf(`
 print(string.upper(%q))
 r:SetRequestHeader("X-Config", cfg:GetValue("API_KEY"))
 `, strings.ToLower(m["input function log"])))
-	if err := h.store.SetConfig(ctx, inFn.ID, "API_KEY", m["function config value"]); err != nil {
+	if err := h.Store.SetConfig(ctx, inFn.ID, "API_KEY", m["function config value"]); err != nil {
 		t.Fatal(err)
 	}
-	brokenFn := h.function("broken", fmt.Sprintf(`error(string.upper(%q))`, strings.ToLower(m["function error"])))
-	outFn := h.function("stamp", fmt.Sprintf(`print(string.upper(%q))`, strings.ToLower(m["output function log"])))
-	respFn := h.function("answer", `print(r.RequestBody) print(r.RequestHeader["X-Answer"])`)
-	b := h.bucket(&relay.Bucket{Name: "secret"})
-	in := h.input(&relay.Input{BucketID: b.ID, Name: "in", FunctionID: inFn.ID})
-	broken := h.input(&relay.Input{BucketID: b.ID, Name: "broken", FunctionID: brokenFn.ID})
-	h.output(&relay.Output{BucketID: b.ID, Name: "dest", Destination: dest.srv.URL, FunctionID: outFn.ID, ResponseFunctionID: respFn.ID})
+	brokenFn := h.Function("broken", fmt.Sprintf(`error(string.upper(%q))`, strings.ToLower(m["function error"])))
+	outFn := h.Function("stamp", fmt.Sprintf(`print(string.upper(%q))`, strings.ToLower(m["output function log"])))
+	respFn := h.Function("answer", `print(r.RequestBody) print(r.RequestHeader["X-Answer"])`)
+	b := h.Bucket(&relay.Bucket{Name: "secret"})
+	in := h.Input(&relay.Input{BucketID: b.ID, Name: "in", FunctionID: inFn.ID})
+	broken := h.Input(&relay.Input{BucketID: b.ID, Name: "broken", FunctionID: brokenFn.ID})
+	h.Output(&relay.Output{BucketID: b.ID, Name: "dest", Destination: dest.srv.URL, FunctionID: outFn.ID, ResponseFunctionID: respFn.ID})
 	// A destination that refuses connections: its error is recorded.
 	dead := httptest.NewServer(http.NotFoundHandler())
 	deadURL := dead.URL
 	dead.Close()
-	h.output(&relay.Output{BucketID: b.ID, Name: "dead", Destination: deadURL, Retries: relay.RetryPolicy{MaxAttempts: 2}})
+	h.Output(&relay.Output{BucketID: b.ID, Name: "dead", Destination: deadURL, Retries: relay.RetryPolicy{MaxAttempts: 2}})
 
 	const n = 20
 	for i := range n {
 		q := url.Values{"data": {m["query"]}, "i": {fmt.Sprint(i)}}
-		resp, _ := h.send("POST", "/v1/webhooks/"+in.ID+"/"+control["path"]+"?"+q.Encode(),
+		resp, _ := h.Send("POST", "/v1/webhooks/"+in.ID+"/"+control["path"]+"?"+q.Encode(),
 			fmt.Sprintf(`{"i":%d,"data":%q}`, i, m["body"]), http.Header{"X-Data": {m["header value"]}})
 		if resp.StatusCode != 200 {
 			t.Fatalf("webhook %d: status %d", i, resp.StatusCode)
 		}
 	}
-	h.send("POST", "/v1/webhooks/"+broken.ID, m["body"], http.Header{"X-Data": {m["header value"]}})
-	succeeded := h.waitDelivery(relay.DeliveryFilter{}, relay.DeliverySucceeded, n)
-	h.waitDelivery(relay.DeliveryFilter{}, relay.DeliveryFailed, n)
+	h.Send("POST", "/v1/webhooks/"+broken.ID, m["body"], http.Header{"X-Data": {m["header value"]}})
+	succeeded := h.WaitDeliveries(relay.DeliveryFilter{}, relay.DeliverySucceeded, n)
+	h.WaitDeliveries(relay.DeliveryFilter{}, relay.DeliveryFailed, n)
 
 	// What was sent arrived, and is in the store, sealed: the checks of
 	// the files below are not vacuous.
@@ -249,7 +170,7 @@ r:SetRequestHeader("X-Config", cfg:GetValue("API_KEY"))
 			t.Fatalf("destination got %+v", r)
 		}
 	}
-	stored := webhooks(t, h.harness)
+	stored := webhooks(t, h)
 	if len(stored) != n+1 {
 		t.Fatalf("%d webhooks stored, want %d", len(stored), n+1)
 	}
@@ -268,7 +189,7 @@ r:SetRequestHeader("X-Config", cfg:GetValue("API_KEY"))
 	if !sawErr || !sawLog {
 		t.Fatalf("the function error (%v) or log (%v) was not stored", sawErr, sawLog)
 	}
-	_, attempts, err := h.store.GetDelivery(ctx, succeeded[0].ID)
+	_, attempts, err := h.Store.GetDelivery(ctx, succeeded[0].ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -280,19 +201,19 @@ r:SetRequestHeader("X-Config", cfg:GetValue("API_KEY"))
 	}
 	// Errors are sealed too: the failed delivery's error, known through
 	// the store, is not in its raw columns.
-	failed, err := h.store.ListDeliveries(ctx, relay.DeliveryFilter{State: relay.DeliveryFailed, Limit: 1})
+	failed, err := h.Store.ListDeliveries(ctx, relay.DeliveryFilter{State: relay.DeliveryFailed, Limit: 1})
 	if err != nil || len(failed) != 1 || failed[0].LastError == "" {
 		t.Fatalf("failed deliveries %+v, %v", failed, err)
 	}
-	rawErrors(t, h.dbPath, failed[0].ID, failed[0].LastError)
+	rawErrors(t, h.DBPath, failed[0].ID, failed[0].LastError)
 
 	// While the relay runs: the database, its -wal and -shm.
-	t.Logf("files while the relay runs: %s", dbFiles(t, h.dir))
-	checkFiles(t, h.dir, m, control)
-	h.stop()
+	t.Logf("files while the relay runs: %s", dbFiles(t, h.Dir))
+	checkFiles(t, h.Dir, m, control)
+	h.Stop()
 	// After Close: what stays on disk for good.
-	t.Logf("files after close: %s", dbFiles(t, h.dir))
-	checkFiles(t, h.dir, m, control)
+	t.Logf("files after close: %s", dbFiles(t, h.Dir))
+	checkFiles(t, h.Dir, m, control)
 }
 
 func TestAtRestEphemeralBucket(t *testing.T) {
@@ -315,24 +236,24 @@ func TestAtRestEphemeralBucket(t *testing.T) {
 		}
 		w.WriteHeader(http.StatusOK)
 	})
-	inFn := h.function("enrich", fmt.Sprintf(`print(string.upper(%q)) r:SetRequestHeader("X-Seen", "1")`, strings.ToLower(m["input function log"])))
-	outFn := h.function("stamp", fmt.Sprintf(`print(string.upper(%q))`, strings.ToLower(m["output function log"])))
-	brokenFn := h.function("broken", fmt.Sprintf(`error(string.upper(%q))`, strings.ToLower(m["function error"])))
-	b := h.bucket(&relay.Bucket{Name: "private", Ephemeral: true})
-	in := h.input(&relay.Input{BucketID: b.ID, Name: "in", FunctionID: inFn.ID})
-	broken := h.input(&relay.Input{BucketID: b.ID, Name: "broken", FunctionID: brokenFn.ID})
-	h.output(&relay.Output{BucketID: b.ID, Name: "dest", Destination: dest.srv.URL, FunctionID: outFn.ID, Retries: relay.RetryPolicy{MaxAttempts: 3}})
+	inFn := h.Function("enrich", fmt.Sprintf(`print(string.upper(%q)) r:SetRequestHeader("X-Seen", "1")`, strings.ToLower(m["input function log"])))
+	outFn := h.Function("stamp", fmt.Sprintf(`print(string.upper(%q))`, strings.ToLower(m["output function log"])))
+	brokenFn := h.Function("broken", fmt.Sprintf(`error(string.upper(%q))`, strings.ToLower(m["function error"])))
+	b := h.Bucket(&relay.Bucket{Name: "private", Ephemeral: true})
+	in := h.Input(&relay.Input{BucketID: b.ID, Name: "in", FunctionID: inFn.ID})
+	broken := h.Input(&relay.Input{BucketID: b.ID, Name: "broken", FunctionID: brokenFn.ID})
+	h.Output(&relay.Output{BucketID: b.ID, Name: "dest", Destination: dest.srv.URL, FunctionID: outFn.ID, Retries: relay.RetryPolicy{MaxAttempts: 3}})
 
 	const n = 5
 	for i := range n {
-		resp, _ := h.send("PUT", "/v1/webhooks/"+in.ID+"/"+m["path"]+"?data="+m["query"],
+		resp, _ := h.Send("PUT", "/v1/webhooks/"+in.ID+"/"+m["path"]+"?data="+m["query"],
 			fmt.Sprintf("%d:%s", i, m["body"]), http.Header{"X-Data": {m["header value"]}})
 		if resp.StatusCode != 200 {
 			t.Fatalf("webhook %d: status %d", i, resp.StatusCode)
 		}
 	}
-	h.send("POST", "/v1/webhooks/"+broken.ID, m["body"], nil)
-	h.waitDelivery(relay.DeliveryFilter{BucketID: b.ID}, relay.DeliverySucceeded, n)
+	h.Send("POST", "/v1/webhooks/"+broken.ID, m["body"], nil)
+	h.WaitDeliveries(relay.DeliveryFilter{BucketID: b.ID}, relay.DeliverySucceeded, n)
 
 	// Delivered in full, the retry included.
 	got := dest.received()
@@ -347,7 +268,7 @@ func TestAtRestEphemeralBucket(t *testing.T) {
 	}
 
 	// The rows hold ids, method, status and time only.
-	db, err := sql.Open("sqlite", h.dbPath)
+	db, err := sql.Open("sqlite", h.DBPath)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -390,7 +311,7 @@ func TestAtRestEphemeralBucket(t *testing.T) {
 		t.Errorf("%d attempts, %d with logs; want %d, none with logs", attempts, withLogs, n+1)
 	}
 	for id := range webhookIDs {
-		w, err := h.store.GetWebhook(context.Background(), id)
+		w, err := h.Store.GetWebhook(context.Background(), id)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -400,9 +321,9 @@ func TestAtRestEphemeralBucket(t *testing.T) {
 	}
 	db.Close()
 
-	checkFiles(t, h.dir, m, nil)
-	h.stop()
-	checkFiles(t, h.dir, m, nil)
+	checkFiles(t, h.Dir, m, nil)
+	h.Stop()
+	checkFiles(t, h.Dir, m, nil)
 }
 
 // rawErrors checks that the delivery's last_error and its attempts' errors
@@ -442,26 +363,8 @@ func rawErrors(t *testing.T, dbPath, deliveryID, msg string) {
 	}
 }
 
-// syncBuffer is a log sink safe for the relay's goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 func TestSecretsNeverLogged(t *testing.T) {
-	var logBuf syncBuffer
+	var logBuf relaytest.LogBuffer
 	log := slog.New(slog.NewJSONHandler(&logBuf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	h := newRestHarness(t, log)
 	secrets := map[string]string{
@@ -506,23 +409,13 @@ buckets:
 
 	adminReq := func(method, path, body string, cred string) (int, []byte) {
 		t.Helper()
-		req, err := http.NewRequest(method, h.url+admin.Prefix+strings.TrimPrefix(path, "/"), strings.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		req.Header.Set("Authorization", "Bearer "+cred)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, b
+		resp, b := h.Send(method, admin.Prefix+strings.TrimPrefix(path, "/"), body, http.Header{"Authorization": {"Bearer " + cred}})
+		return resp.StatusCode, []byte(b)
 	}
-	if code, body := adminReq("POST", "apply", doc, h.adminCred); code != 200 {
+	if code, body := adminReq("POST", "apply", doc, h.AdminToken); code != 200 {
 		t.Fatalf("apply: %d %s", code, body)
 	}
-	code, body := adminReq("POST", "buckets/tokens/tokens", `{"name":"ci"}`, h.adminCred)
+	code, body := adminReq("POST", "buckets/tokens/tokens", `{"name":"ci"}`, h.AdminToken)
 	if code != 201 {
 		t.Fatalf("create a bucket token: %d %s", code, body)
 	}
@@ -536,12 +429,12 @@ buckets:
 		t.Fatalf("credential %q", cred)
 	}
 	secrets["bucket token secret"] = tokSecret
-	_, adminSecret, _ := relay.ParseToken(h.adminCred)
+	_, adminSecret, _ := relay.ParseToken(h.AdminToken)
 	secrets["admin token secret"] = adminSecret
-	if code, body := adminReq("PUT", "functions/sign/config/EXTRA", fmt.Sprintf(`{"value":%q}`, secrets["function config value (API)"]), h.adminCred); code != 204 {
+	if code, body := adminReq("PUT", "functions/sign/config/EXTRA", fmt.Sprintf(`{"value":%q}`, secrets["function config value (API)"]), h.AdminToken); code != 204 {
 		t.Fatalf("set config: %d %s", code, body)
 	}
-	adminID, _, _ := relay.ParseToken(h.adminCred)
+	adminID, _, _ := relay.ParseToken(h.AdminToken)
 	if code, _ := adminReq("GET", "buckets", "", adminID+"."+secrets["wrong admin secret"]); code != 401 {
 		t.Fatalf("a wrong admin secret was answered %d", code)
 	}
@@ -565,19 +458,19 @@ buckets:
 		{"/v1/webhooks/" + tokenID, http.Header{"Authorization": {"Bearer " + tokenID0 + "." + secrets["wrong token secret"]}}, 401},
 		{"/v1/webhooks/" + uuid.NewString() + "?token=" + url.QueryEscape(cred), nil, 200},
 	} {
-		resp, _ := h.send("POST", tt.path, "x", tt.header)
+		resp, _ := h.Send("POST", tt.path, "x", tt.header)
 		if resp.StatusCode != tt.status {
 			t.Fatalf("%s: status %d, want %d", tt.path, resp.StatusCode, tt.status)
 		}
 	}
-	h.waitDelivery(relay.DeliveryFilter{}, relay.DeliverySucceeded, 4)
-	h.waitDelivery(relay.DeliveryFilter{}, relay.DeliveryFailed, 1)
+	h.WaitDeliveries(relay.DeliveryFilter{}, relay.DeliverySucceeded, 4)
+	h.WaitDeliveries(relay.DeliveryFilter{}, relay.DeliveryFailed, 1)
 	for _, r := range dest.received() {
 		if r.header.Get("X-Signed") != "yes" {
 			t.Fatalf("the function did not see its configuration: %+v", r)
 		}
 	}
-	h.stop()
+	h.Stop()
 
 	logs := logBuf.String()
 	for _, want := range []string{`"msg":"delivery attempt"`, `"msg":"admin: applied relay.yaml"`, `"msg":"admin: bucket token created"`, `"msg":"admin: function config set"`} {
@@ -597,7 +490,6 @@ buckets:
 // Shutdown says they stay pending and resume on the next Start, and an
 // acknowledged webhook must not be lost to a slow destination.
 func TestShutdownPastGraceKeepsDeliveryPending(t *testing.T) {
-	ctx := context.Background()
 	h := newRestHarness(t, nil)
 	release := make(chan struct{})
 	inFlight := make(chan struct{}, 1)
@@ -609,10 +501,10 @@ func TestShutdownPastGraceKeepsDeliveryPending(t *testing.T) {
 		w.WriteHeader(http.StatusOK)
 	})
 	defer close(release)
-	b := h.bucket(&relay.Bucket{Name: "slow"})
-	in := h.input(&relay.Input{BucketID: b.ID, Name: "in"})
-	h.output(&relay.Output{BucketID: b.ID, Name: "dest", Destination: dest.srv.URL, Timeout: time.Minute})
-	if resp, _ := h.send("POST", "/v1/webhooks/"+in.ID, "acknowledged", nil); resp.StatusCode != 200 {
+	b := h.Bucket(&relay.Bucket{Name: "slow"})
+	in := h.Input(&relay.Input{BucketID: b.ID, Name: "in"})
+	h.Output(&relay.Output{BucketID: b.ID, Name: "dest", Destination: dest.srv.URL, Timeout: time.Minute})
+	if resp, _ := h.Send("POST", "/v1/webhooks/"+in.ID, "acknowledged", nil); resp.StatusCode != 200 {
 		t.Fatalf("status %d", resp.StatusCode)
 	}
 	select {
@@ -621,41 +513,17 @@ func TestShutdownPastGraceKeepsDeliveryPending(t *testing.T) {
 		t.Fatal("the delivery was not sent")
 	}
 	// The grace period is over before the destination answers.
-	expired, cancel := context.WithCancel(ctx)
-	cancel()
-	if err := h.server.Shutdown(expired); err == nil {
-		t.Fatal("Shutdown past its grace period returned nil")
-	}
-	ds, err := h.store.ListDeliveries(ctx, relay.DeliveryFilter{})
-	if err != nil || len(ds) != 1 {
-		t.Fatalf("deliveries %v, %v", ds, err)
-	}
-	if ds[0].State != relay.DeliveryPending {
-		t.Fatalf("the abandoned delivery was recorded %q (attempts %d, error %q): want pending, to be resumed on the next start",
-			ds[0].State, ds[0].Attempts, ds[0].LastError)
-	}
+	shutdownPastGrace(t, h, "the abandoned delivery")
 
 	// The next start delivers it.
-	srv, err := relay.New(ctx, relay.Options{Store: h.store, Engine: h.engine, Sender: h.egress})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		defer cancel()
-		srv.Shutdown(sctx)
-	})
-	h.waitDelivery(relay.DeliveryFilter{}, relay.DeliverySucceeded, 1)
+	h.Restart()
+	h.WaitDeliveries(relay.DeliveryFilter{}, relay.DeliverySucceeded, 1)
 }
 
 // The same, when the grace period ends while the output's function runs
 // (here, waiting on an HTTP call): the relay cut the function short, so
 // the delivery is not the function's failure and stays pending.
 func TestShutdownPastGraceInOutputFunctionKeepsDeliveryPending(t *testing.T) {
-	ctx := context.Background()
 	h := newRestHarness(t, nil)
 	release := make(chan struct{})
 	inFunction := make(chan struct{}, 1)
@@ -670,16 +538,16 @@ func TestShutdownPastGraceInOutputFunctionKeepsDeliveryPending(t *testing.T) {
 	t.Cleanup(lookup.Close)
 	defer close(release)
 	dest := newRecorder(t, nil)
-	fn := h.function("enrich", fmt.Sprintf(`
+	fn := h.Function("enrich", fmt.Sprintf(`
 local http = require("http")
 local resp, err = http.get(%q)
 if err then error(err) end
 r:SetRequestHeader("X-Enriched", resp.body)
 `, lookup.URL))
-	b := h.bucket(&relay.Bucket{Name: "slow"})
-	in := h.input(&relay.Input{BucketID: b.ID, Name: "in"})
-	h.output(&relay.Output{BucketID: b.ID, Name: "dest", Destination: dest.srv.URL, FunctionID: fn.ID})
-	if resp, _ := h.send("POST", "/v1/webhooks/"+in.ID, "acknowledged", nil); resp.StatusCode != 200 {
+	b := h.Bucket(&relay.Bucket{Name: "slow"})
+	in := h.Input(&relay.Input{BucketID: b.ID, Name: "in"})
+	h.Output(&relay.Output{BucketID: b.ID, Name: "dest", Destination: dest.srv.URL, FunctionID: fn.ID})
+	if resp, _ := h.Send("POST", "/v1/webhooks/"+in.ID, "acknowledged", nil); resp.StatusCode != 200 {
 		t.Fatalf("status %d", resp.StatusCode)
 	}
 	select {
@@ -687,33 +555,31 @@ r:SetRequestHeader("X-Enriched", resp.body)
 	case <-time.After(20 * time.Second):
 		t.Fatal("the output function did not run")
 	}
+	shutdownPastGrace(t, h, "the delivery whose output function the shutdown cut short")
+	h.Restart()
+	h.WaitDeliveries(relay.DeliveryFilter{}, relay.DeliverySucceeded, 1)
+	if got := dest.received(); len(got) != 1 || got[0].header.Get("X-Enriched") != "ok" {
+		t.Fatalf("destination got %+v", got)
+	}
+}
+
+// shutdownPastGrace shuts h's relay down with its grace period already
+// over, and checks that its one delivery, described by what, stays
+// pending.
+func shutdownPastGrace(t *testing.T, h *relaytest.Relay, what string) {
+	t.Helper()
+	ctx := context.Background()
 	expired, cancel := context.WithCancel(ctx)
 	cancel()
-	if err := h.server.Shutdown(expired); err == nil {
+	if err := h.Server.Shutdown(expired); err == nil {
 		t.Fatal("Shutdown past its grace period returned nil")
 	}
-	ds, err := h.store.ListDeliveries(ctx, relay.DeliveryFilter{})
+	ds, err := h.Store.ListDeliveries(ctx, relay.DeliveryFilter{})
 	if err != nil || len(ds) != 1 {
 		t.Fatalf("deliveries %v, %v", ds, err)
 	}
 	if ds[0].State != relay.DeliveryPending {
-		t.Fatalf("the delivery whose output function the shutdown cut short was recorded %q (attempts %d, error %q): want pending, to be resumed on the next start",
-			ds[0].State, ds[0].Attempts, ds[0].LastError)
-	}
-	srv, err := relay.New(ctx, relay.Options{Store: h.store, Engine: h.engine, Sender: h.egress})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		defer cancel()
-		srv.Shutdown(sctx)
-	})
-	h.waitDelivery(relay.DeliveryFilter{}, relay.DeliverySucceeded, 1)
-	if got := dest.received(); len(got) != 1 || got[0].header.Get("X-Enriched") != "ok" {
-		t.Fatalf("destination got %+v", got)
+		t.Fatalf("%s was recorded %q (attempts %d, error %q): want pending, to be resumed on the next start",
+			what, ds[0].State, ds[0].Attempts, ds[0].LastError)
 	}
 }

@@ -27,6 +27,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/relayfn/relayfn/internal/relaytest"
 	"github.com/relayfn/relayfn/relay"
 )
 
@@ -83,19 +84,19 @@ func BenchmarkForwarding(b *testing.B) {
 	})
 	b.Run("relay", func(b *testing.B) {
 		reg := prometheus.NewRegistry()
-		h := newHarnessOpts(b, reg)
+		h := relaytest.New(b, relaytest.Options{Registerer: reg})
 		dest, got := benchDestination(b)
-		fn := h.function("tag", `r:SetRequestHeader("X-Relayed", "1")`)
-		bk := h.bucket(&relay.Bucket{Name: "bench"})
-		in := h.input(&relay.Input{BucketID: bk.ID, Name: "in", FunctionID: fn.ID})
-		h.output(&relay.Output{BucketID: bk.ID, Name: "dest", Destination: dest.URL})
+		fn := h.Function("tag", `r:SetRequestHeader("X-Relayed", "1")`)
+		bk := h.Bucket(&relay.Bucket{Name: "bench"})
+		in := h.Input(&relay.Input{BucketID: bk.ID, Name: "in", FunctionID: fn.ID})
+		h.Output(&relay.Output{BucketID: bk.ID, Name: "dest", Destination: dest.URL})
 		c := benchClient()
 		b.SetParallelism(16)
 		b.ResetTimer()
 		start := time.Now()
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
-				post(b, c, h.url+"/v1/webhooks/"+in.ID+"/hooks")
+				post(b, c, h.URL+"/v1/webhooks/"+in.ID+"/hooks")
 			}
 		})
 		answered := time.Since(start)

@@ -2,169 +2,26 @@ package relay_test
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/relayfn/relayfn/egress"
-	"github.com/relayfn/relayfn/functions"
+	"github.com/relayfn/relayfn/internal/relaytest"
 	"github.com/relayfn/relayfn/relay"
-	"github.com/relayfn/relayfn/relay/seal"
-	"github.com/relayfn/relayfn/relay/store/sqlite"
-	"github.com/relayfn/relayfn/runtime"
 )
 
-// harness is a relay on loopback with its real store, engine and egress
-// client (with loopback opened by an allow range).
-type harness struct {
-	t      testing.TB
-	store  *sqlite.Store
-	server *relay.Server
-	url    string
-	dbPath string
-}
-
-func newHarness(t *testing.T) *harness { return newHarnessOpts(t, nil) }
-
-func newHarnessOpts(t testing.TB, reg prometheus.Registerer) *harness {
+// newHarness starts the relay of these tests: relaytest's, with the
+// webhook bodies capped at 1 MiB.
+func newHarness(t *testing.T) *relaytest.Relay {
 	t.Helper()
-	ctx := context.Background()
-	key := make([]byte, 32)
-	rand.Read(key)
-	sl, err := seal.New(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dbPath := filepath.Join(t.TempDir(), "relay.db")
-	st, err := sqlite.Open(ctx, dbPath, sl)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := runtime.New(runtime.Options{Modules: functions.Modules(functions.Deps{})})
-	if err != nil {
-		t.Fatal(err)
-	}
-	eg, err := egress.New(egress.Config{AllowRanges: []string{"127.0.0.0/8", "::1/128"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := relay.New(ctx, relay.Options{Store: st, Engine: e, Sender: eg, MaxBodyBytes: 1 << 20, Registerer: reg})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	ts := httptest.NewServer(srv.Handler())
-	t.Cleanup(func() {
-		ts.Close()
-		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		defer cancel()
-		srv.Shutdown(sctx)
-		st.Close()
-		eg.Close()
-		e.Close()
-	})
-	return &harness{t: t, store: st, server: srv, url: ts.URL, dbPath: dbPath}
-}
-
-func (h *harness) function(name, src string) *functions.Function {
-	h.t.Helper()
-	f := &functions.Function{Name: name, Driver: "lua", Source: src}
-	if err := h.store.CreateFunction(context.Background(), f); err != nil {
-		h.t.Fatal(err)
-	}
-	return f
-}
-
-func (h *harness) bucket(b *relay.Bucket) *relay.Bucket {
-	h.t.Helper()
-	if err := h.store.CreateBucket(context.Background(), b); err != nil {
-		h.t.Fatal(err)
-	}
-	return b
-}
-
-func (h *harness) input(in *relay.Input) *relay.Input {
-	h.t.Helper()
-	if err := h.store.CreateInput(context.Background(), in); err != nil {
-		h.t.Fatal(err)
-	}
-	h.reload()
-	return in
-}
-
-func (h *harness) output(o *relay.Output) *relay.Output {
-	h.t.Helper()
-	if o.Retries.InitialInterval == 0 {
-		o.Retries.InitialInterval = 10 * time.Millisecond
-	}
-	if err := h.store.CreateOutput(context.Background(), o); err != nil {
-		h.t.Fatal(err)
-	}
-	h.reload()
-	return o
-}
-
-func (h *harness) reload() {
-	h.t.Helper()
-	if err := h.server.Reload(context.Background()); err != nil {
-		h.t.Fatal(err)
-	}
-}
-
-func (h *harness) send(method, path, body string, header http.Header) (*http.Response, string) {
-	h.t.Helper()
-	req, err := http.NewRequest(method, h.url+path, strings.NewReader(body))
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	for k, v := range header {
-		req.Header[k] = v
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp, string(b)
-}
-
-// waitDeliveries waits until n deliveries of the webhooks are no longer
-// pending (a failure guard, not a timing assertion).
-func (h *harness) waitDelivery(f relay.DeliveryFilter, state string, n int) []*relay.Delivery {
-	h.t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		f.State = state
-		ds, err := h.store.ListDeliveries(context.Background(), f)
-		if err != nil {
-			h.t.Fatal(err)
-		}
-		if len(ds) >= n {
-			return ds
-		}
-		if time.Now().After(deadline) {
-			all, _ := h.store.ListDeliveries(context.Background(), relay.DeliveryFilter{})
-			for _, d := range all {
-				h.t.Logf("delivery %s state=%s attempts=%d status=%d err=%s", d.ID, d.State, d.Attempts, d.LastStatus, d.LastError)
-			}
-			h.t.Fatalf("timed out waiting for %d %s deliveries", n, state)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	return relaytest.New(t, relaytest.Options{MaxBodyBytes: 1 << 20})
 }
 
 // recorder is a destination that records what it receives.
@@ -206,25 +63,25 @@ func (r *recorder) received() []recorded {
 func TestForwardThroughInputAndOutputFunctions(t *testing.T) {
 	h := newHarness(t)
 	dest := newRecorder(t, nil)
-	inFn := h.function("shape", `
+	inFn := h.Function("shape", `
 r:SetRequestBody("in:" .. r.RequestBody)
 r:SetRequestHeader("X-Input", r.Metadata.input_name)
 r:SetRequestMethod("PUT")
 `)
-	outFn := h.function("stamp", `
+	outFn := h.Function("stamp", `
 r:SetRequestBody(r.RequestBody .. ":out")
 r:SetRequestHeader("X-Output", r.Metadata.output_name)
 r:SetRequestRawQuery(r.RequestRawQuery .. "&via=" .. r.Metadata.bucket_name)
 `)
-	b := h.bucket(&relay.Bucket{Name: "ci"})
-	in := h.input(&relay.Input{BucketID: b.ID, Name: "github", FunctionID: inFn.ID})
-	h.output(&relay.Output{BucketID: b.ID, Name: "dest", Destination: dest.srv.URL + "/base", FunctionID: outFn.ID})
+	b := h.Bucket(&relay.Bucket{Name: "ci"})
+	in := h.Input(&relay.Input{BucketID: b.ID, Name: "github", FunctionID: inFn.ID})
+	h.Output(&relay.Output{BucketID: b.ID, Name: "dest", Destination: dest.srv.URL + "/base", FunctionID: outFn.ID})
 
-	resp, body := h.send("POST", "/v1/webhooks/"+in.ID+"/extra/path?a=1", "payload", http.Header{"X-Custom": {"kept"}})
+	resp, body := h.Send("POST", "/v1/webhooks/"+in.ID+"/extra/path?a=1", "payload", http.Header{"X-Custom": {"kept"}})
 	if resp.StatusCode != 200 || body != "" {
 		t.Fatalf("caller got %d %q, want 200 and an empty body", resp.StatusCode, body)
 	}
-	h.waitDelivery(relay.DeliveryFilter{}, relay.DeliverySucceeded, 1)
+	h.WaitDeliveries(relay.DeliveryFilter{}, relay.DeliverySucceeded, 1)
 	got := dest.received()
 	if len(got) != 1 {
 		t.Fatalf("destination got %d requests", len(got))
@@ -241,11 +98,11 @@ r:SetRequestRawQuery(r.RequestRawQuery .. "&via=" .. r.Metadata.bucket_name)
 func TestLockPath(t *testing.T) {
 	h := newHarness(t)
 	dest := newRecorder(t, nil)
-	b := h.bucket(&relay.Bucket{Name: "ci"})
-	in := h.input(&relay.Input{BucketID: b.ID, Name: "in"})
-	h.output(&relay.Output{BucketID: b.ID, Name: "locked", Destination: dest.srv.URL + "/fixed", LockPath: true})
-	h.send("POST", "/v1/webhooks/"+in.ID+"/ignored", "x", nil)
-	h.waitDelivery(relay.DeliveryFilter{}, relay.DeliverySucceeded, 1)
+	b := h.Bucket(&relay.Bucket{Name: "ci"})
+	in := h.Input(&relay.Input{BucketID: b.ID, Name: "in"})
+	h.Output(&relay.Output{BucketID: b.ID, Name: "locked", Destination: dest.srv.URL + "/fixed", LockPath: true})
+	h.Send("POST", "/v1/webhooks/"+in.ID+"/ignored", "x", nil)
+	h.WaitDeliveries(relay.DeliveryFilter{}, relay.DeliverySucceeded, 1)
 	if p := dest.received()[0].path; p != "/fixed" {
 		t.Fatalf("path = %q, want /fixed", p)
 	}
@@ -258,10 +115,10 @@ func TestResponseModes(t *testing.T) {
 		w.WriteHeader(http.StatusCreated)
 		w.Write([]byte("from destination"))
 	})
-	answerFn := h.function("answer", `r:SetResponseStatusCode(202) r:SetResponseHeader("X-Fn", "1") r:SetResponseBody("from function")`)
-	plainFn := h.function("plain", `r:SetRequestHeader("X-Seen", "1")`)
-	b := h.bucket(&relay.Bucket{Name: "modes"})
-	h.output(&relay.Output{BucketID: b.ID, Name: "dest", Destination: dest.srv.URL})
+	answerFn := h.Function("answer", `r:SetResponseStatusCode(202) r:SetResponseHeader("X-Fn", "1") r:SetResponseBody("from function")`)
+	plainFn := h.Function("plain", `r:SetRequestHeader("X-Seen", "1")`)
+	b := h.Bucket(&relay.Bucket{Name: "modes"})
+	h.Output(&relay.Output{BucketID: b.ID, Name: "dest", Destination: dest.srv.URL})
 	tests := []struct {
 		name       string
 		in         relay.Input
@@ -281,8 +138,8 @@ func TestResponseModes(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			in := tt.in
 			in.BucketID, in.Name = b.ID, fmt.Sprintf("in%d", i)
-			h.input(&in)
-			resp, body := h.send("POST", "/v1/webhooks/"+in.ID, "x", nil)
+			h.Input(&in)
+			resp, body := h.Send("POST", "/v1/webhooks/"+in.ID, "x", nil)
 			if resp.StatusCode != tt.status || body != tt.body || resp.Header.Get(tt.header) != tt.headerWant {
 				t.Fatalf("got %d %q %s=%q; want %d %q %q", resp.StatusCode, body, tt.header, resp.Header.Get(tt.header), tt.status, tt.body, tt.headerWant)
 			}
@@ -295,10 +152,10 @@ func TestDestinationModeTimeout(t *testing.T) {
 	release := make(chan struct{})
 	dest := newRecorder(t, func(n int, w http.ResponseWriter) { <-release })
 	defer close(release)
-	b := h.bucket(&relay.Bucket{Name: "slow"})
-	in := h.input(&relay.Input{BucketID: b.ID, Name: "in", Response: relay.ResponseConfig{Mode: relay.ResponseDestination, Timeout: 100 * time.Millisecond}})
-	h.output(&relay.Output{BucketID: b.ID, Name: "dest", Destination: dest.srv.URL, Timeout: 30 * time.Second})
-	resp, _ := h.send("POST", "/v1/webhooks/"+in.ID, "x", nil)
+	b := h.Bucket(&relay.Bucket{Name: "slow"})
+	in := h.Input(&relay.Input{BucketID: b.ID, Name: "in", Response: relay.ResponseConfig{Mode: relay.ResponseDestination, Timeout: 100 * time.Millisecond}})
+	h.Output(&relay.Output{BucketID: b.ID, Name: "dest", Destination: dest.srv.URL, Timeout: 30 * time.Second})
+	resp, _ := h.Send("POST", "/v1/webhooks/"+in.ID, "x", nil)
 	if resp.StatusCode != http.StatusGatewayTimeout {
 		t.Fatalf("status = %d, want 504", resp.StatusCode)
 	}
@@ -306,10 +163,10 @@ func TestDestinationModeTimeout(t *testing.T) {
 
 func TestUnknownInputAnswersLikeKnown(t *testing.T) {
 	h := newHarness(t)
-	b := h.bucket(&relay.Bucket{Name: "ci"})
-	in := h.input(&relay.Input{BucketID: b.ID, Name: "in"})
-	known, kb := h.send("POST", "/v1/webhooks/"+in.ID, "x", nil)
-	unknown, ub := h.send("POST", "/v1/webhooks/0b7a3c52-6d1e-4a8f-9c39-2f1e5d7a9b10", "x", nil)
+	b := h.Bucket(&relay.Bucket{Name: "ci"})
+	in := h.Input(&relay.Input{BucketID: b.ID, Name: "in"})
+	known, kb := h.Send("POST", "/v1/webhooks/"+in.ID, "x", nil)
+	unknown, ub := h.Send("POST", "/v1/webhooks/0b7a3c52-6d1e-4a8f-9c39-2f1e5d7a9b10", "x", nil)
 	if known.StatusCode != unknown.StatusCode || kb != ub {
 		t.Fatalf("known %d %q, unknown %d %q", known.StatusCode, kb, unknown.StatusCode, ub)
 	}
@@ -328,21 +185,21 @@ func TestBucketAuth(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	basic := h.bucket(&relay.Bucket{Name: "basic", Auth: relay.BucketAuth{Type: relay.AuthBasic, Username: "hook", PasswordHash: hash}})
-	tokenB := h.bucket(&relay.Bucket{Name: "token", Auth: relay.BucketAuth{Type: relay.AuthToken}})
+	basic := h.Bucket(&relay.Bucket{Name: "basic", Auth: relay.BucketAuth{Type: relay.AuthBasic, Username: "hook", PasswordHash: hash}})
+	tokenB := h.Bucket(&relay.Bucket{Name: "token", Auth: relay.BucketAuth{Type: relay.AuthToken}})
 	secret, thash, err := relay.NewSecret()
 	if err != nil {
 		t.Fatal(err)
 	}
 	tok := &relay.Token{BucketID: tokenB.ID, Name: "ci", SecretHash: thash}
-	if err := h.store.CreateToken(context.Background(), tok); err != nil {
+	if err := h.Store.CreateToken(context.Background(), tok); err != nil {
 		t.Fatal(err)
 	}
 	cred := relay.FormatToken(tok.ID, secret)
-	bin := h.input(&relay.Input{BucketID: basic.ID, Name: "in"})
-	tin := h.input(&relay.Input{BucketID: tokenB.ID, Name: "in"})
-	h.output(&relay.Output{BucketID: basic.ID, Name: "d", Destination: dest.srv.URL})
-	h.output(&relay.Output{BucketID: tokenB.ID, Name: "d", Destination: dest.srv.URL})
+	bin := h.Input(&relay.Input{BucketID: basic.ID, Name: "in"})
+	tin := h.Input(&relay.Input{BucketID: tokenB.ID, Name: "in"})
+	h.Output(&relay.Output{BucketID: basic.ID, Name: "d", Destination: dest.srv.URL})
+	h.Output(&relay.Output{BucketID: tokenB.ID, Name: "d", Destination: dest.srv.URL})
 
 	basicHdr := func(u, p string) http.Header {
 		r, _ := http.NewRequest("GET", "/", nil)
@@ -367,13 +224,13 @@ func TestBucketAuth(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			resp, _ := h.send("POST", tt.path, "x", tt.header)
+			resp, _ := h.Send("POST", tt.path, "x", tt.header)
 			if resp.StatusCode != tt.status {
 				t.Fatalf("status = %d, want %d", resp.StatusCode, tt.status)
 			}
 		})
 	}
-	h.waitDelivery(relay.DeliveryFilter{}, relay.DeliverySucceeded, 4)
+	h.WaitDeliveries(relay.DeliveryFilter{}, relay.DeliverySucceeded, 4)
 	for _, r := range dest.received() {
 		if r.header.Get("Authorization") != "" || r.header.Get("X-Relay-Token") != "" || strings.Contains(r.query, "token") {
 			t.Fatalf("credentials were forwarded: %v %q", r.header, r.query)
@@ -383,9 +240,9 @@ func TestBucketAuth(t *testing.T) {
 
 func TestOversizedBody(t *testing.T) {
 	h := newHarness(t)
-	b := h.bucket(&relay.Bucket{Name: "ci"})
-	in := h.input(&relay.Input{BucketID: b.ID, Name: "in"})
-	resp, _ := h.send("POST", "/v1/webhooks/"+in.ID, strings.Repeat("x", 1<<20+1), nil)
+	b := h.Bucket(&relay.Bucket{Name: "ci"})
+	in := h.Input(&relay.Input{BucketID: b.ID, Name: "in"})
+	resp, _ := h.Send("POST", "/v1/webhooks/"+in.ID, strings.Repeat("x", 1<<20+1), nil)
 	if resp.StatusCode != http.StatusRequestEntityTooLarge {
 		t.Fatalf("status = %d, want 413", resp.StatusCode)
 	}
@@ -400,12 +257,12 @@ func TestRetriesUntilSuccess(t *testing.T) {
 		}
 		w.WriteHeader(http.StatusOK)
 	})
-	b := h.bucket(&relay.Bucket{Name: "ci"})
-	in := h.input(&relay.Input{BucketID: b.ID, Name: "in"})
-	h.output(&relay.Output{BucketID: b.ID, Name: "flaky", Destination: dest.srv.URL, Retries: relay.RetryPolicy{MaxAttempts: 5}})
-	h.send("POST", "/v1/webhooks/"+in.ID, "x", nil)
-	ds := h.waitDelivery(relay.DeliveryFilter{}, relay.DeliverySucceeded, 1)
-	d, attempts, err := h.store.GetDelivery(context.Background(), ds[0].ID)
+	b := h.Bucket(&relay.Bucket{Name: "ci"})
+	in := h.Input(&relay.Input{BucketID: b.ID, Name: "in"})
+	h.Output(&relay.Output{BucketID: b.ID, Name: "flaky", Destination: dest.srv.URL, Retries: relay.RetryPolicy{MaxAttempts: 5}})
+	h.Send("POST", "/v1/webhooks/"+in.ID, "x", nil)
+	ds := h.WaitDeliveries(relay.DeliveryFilter{}, relay.DeliverySucceeded, 1)
+	d, attempts, err := h.Store.GetDelivery(context.Background(), ds[0].ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -422,11 +279,11 @@ func TestRetriesExhausted(t *testing.T) {
 	h := newHarness(t)
 	var hits atomic.Int32
 	dest := newRecorder(t, func(n int, w http.ResponseWriter) { hits.Add(1); w.WriteHeader(500) })
-	b := h.bucket(&relay.Bucket{Name: "ci"})
-	in := h.input(&relay.Input{BucketID: b.ID, Name: "in"})
-	h.output(&relay.Output{BucketID: b.ID, Name: "down", Destination: dest.srv.URL, Retries: relay.RetryPolicy{MaxAttempts: 3}})
-	h.send("POST", "/v1/webhooks/"+in.ID, "x", nil)
-	ds := h.waitDelivery(relay.DeliveryFilter{}, relay.DeliveryFailed, 1)
+	b := h.Bucket(&relay.Bucket{Name: "ci"})
+	in := h.Input(&relay.Input{BucketID: b.ID, Name: "in"})
+	h.Output(&relay.Output{BucketID: b.ID, Name: "down", Destination: dest.srv.URL, Retries: relay.RetryPolicy{MaxAttempts: 3}})
+	h.Send("POST", "/v1/webhooks/"+in.ID, "x", nil)
+	ds := h.WaitDeliveries(relay.DeliveryFilter{}, relay.DeliveryFailed, 1)
 	if ds[0].Attempts != 3 || hits.Load() != 3 || ds[0].LastStatus != 500 {
 		t.Fatalf("delivery %+v after %d hits", ds[0], hits.Load())
 	}
@@ -435,11 +292,11 @@ func TestRetriesExhausted(t *testing.T) {
 func TestClientErrorIsFinal(t *testing.T) {
 	h := newHarness(t)
 	dest := newRecorder(t, func(n int, w http.ResponseWriter) { w.WriteHeader(400) })
-	b := h.bucket(&relay.Bucket{Name: "ci"})
-	in := h.input(&relay.Input{BucketID: b.ID, Name: "in"})
-	h.output(&relay.Output{BucketID: b.ID, Name: "picky", Destination: dest.srv.URL})
-	h.send("POST", "/v1/webhooks/"+in.ID, "x", nil)
-	ds := h.waitDelivery(relay.DeliveryFilter{}, relay.DeliveryFailed, 1)
+	b := h.Bucket(&relay.Bucket{Name: "ci"})
+	in := h.Input(&relay.Input{BucketID: b.ID, Name: "in"})
+	h.Output(&relay.Output{BucketID: b.ID, Name: "picky", Destination: dest.srv.URL})
+	h.Send("POST", "/v1/webhooks/"+in.ID, "x", nil)
+	ds := h.WaitDeliveries(relay.DeliveryFilter{}, relay.DeliveryFailed, 1)
 	if ds[0].Attempts != 1 {
 		t.Fatalf("a 400 was retried: %+v", ds[0])
 	}
@@ -448,15 +305,15 @@ func TestClientErrorIsFinal(t *testing.T) {
 func TestFunctionErrorStopsForwarding(t *testing.T) {
 	h := newHarness(t)
 	dest := newRecorder(t, nil)
-	fn := h.function("broken", "local x = nil\nx.field = 1\n")
-	b := h.bucket(&relay.Bucket{Name: "ci"})
-	in := h.input(&relay.Input{BucketID: b.ID, Name: "in", FunctionID: fn.ID})
-	h.output(&relay.Output{BucketID: b.ID, Name: "d", Destination: dest.srv.URL})
-	resp, _ := h.send("POST", "/v1/webhooks/"+in.ID, "x", nil)
+	fn := h.Function("broken", "local x = nil\nx.field = 1\n")
+	b := h.Bucket(&relay.Bucket{Name: "ci"})
+	in := h.Input(&relay.Input{BucketID: b.ID, Name: "in", FunctionID: fn.ID})
+	h.Output(&relay.Output{BucketID: b.ID, Name: "d", Destination: dest.srv.URL})
+	resp, _ := h.Send("POST", "/v1/webhooks/"+in.ID, "x", nil)
 	if resp.StatusCode != 200 {
 		t.Fatalf("status = %d: the caller of a default input is not told about function errors", resp.StatusCode)
 	}
-	ds, err := h.store.ListDeliveries(context.Background(), relay.DeliveryFilter{})
+	ds, err := h.Store.ListDeliveries(context.Background(), relay.DeliveryFilter{})
 	if err != nil || len(ds) != 0 {
 		t.Fatalf("deliveries after a function error: %v %v", ds, err)
 	}
@@ -473,24 +330,24 @@ func TestFunctionErrorStopsForwarding(t *testing.T) {
 func TestOutputFunctionStops(t *testing.T) {
 	h := newHarness(t)
 	dest := newRecorder(t, nil)
-	fn := h.function("gate", `if r.Metadata.output_name == "blocked" then r:StopForwarding() end`)
-	b := h.bucket(&relay.Bucket{Name: "ci"})
-	in := h.input(&relay.Input{BucketID: b.ID, Name: "in"})
-	h.output(&relay.Output{BucketID: b.ID, Name: "blocked", Destination: dest.srv.URL + "/blocked", FunctionID: fn.ID})
-	h.output(&relay.Output{BucketID: b.ID, Name: "open", Destination: dest.srv.URL + "/open", FunctionID: fn.ID})
-	h.send("POST", "/v1/webhooks/"+in.ID, "x", nil)
-	h.waitDelivery(relay.DeliveryFilter{}, relay.DeliverySucceeded, 1)
-	h.waitDelivery(relay.DeliveryFilter{}, relay.DeliveryStopped, 1)
+	fn := h.Function("gate", `if r.Metadata.output_name == "blocked" then r:StopForwarding() end`)
+	b := h.Bucket(&relay.Bucket{Name: "ci"})
+	in := h.Input(&relay.Input{BucketID: b.ID, Name: "in"})
+	h.Output(&relay.Output{BucketID: b.ID, Name: "blocked", Destination: dest.srv.URL + "/blocked", FunctionID: fn.ID})
+	h.Output(&relay.Output{BucketID: b.ID, Name: "open", Destination: dest.srv.URL + "/open", FunctionID: fn.ID})
+	h.Send("POST", "/v1/webhooks/"+in.ID, "x", nil)
+	h.WaitDeliveries(relay.DeliveryFilter{}, relay.DeliverySucceeded, 1)
+	h.WaitDeliveries(relay.DeliveryFilter{}, relay.DeliveryStopped, 1)
 	got := dest.received()
 	if len(got) != 1 || got[0].path != "/open" {
 		t.Fatalf("destination got %+v", got)
 	}
 }
 
-func webhooks(t *testing.T, h *harness) []*relay.Webhook {
+func webhooks(t *testing.T, h *relaytest.Relay) []*relay.Webhook {
 	t.Helper()
 	// The store lists deliveries, not webhooks: read the IDs from the file.
-	db, err := sql.Open("sqlite", h.dbPath)
+	db, err := sql.Open("sqlite", h.DBPath)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -504,7 +361,7 @@ func webhooks(t *testing.T, h *harness) []*relay.Webhook {
 	for rows.Next() {
 		var id string
 		rows.Scan(&id)
-		w, err := h.store.GetWebhook(context.Background(), id)
+		w, err := h.Store.GetWebhook(context.Background(), id)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -515,15 +372,15 @@ func webhooks(t *testing.T, h *harness) []*relay.Webhook {
 
 func TestDeliveryErrorsHideTheDestinationPath(t *testing.T) {
 	h := newHarness(t)
-	b := h.bucket(&relay.Bucket{Name: "ci"})
-	in := h.input(&relay.Input{BucketID: b.ID, Name: "in"})
+	b := h.Bucket(&relay.Bucket{Name: "ci"})
+	in := h.Input(&relay.Input{BucketID: b.ID, Name: "in"})
 	// A closed port: the connection is refused.
 	dead := httptest.NewServer(http.NotFoundHandler())
 	addr := dead.URL
 	dead.Close()
-	h.output(&relay.Output{BucketID: b.ID, Name: "slack", Destination: addr + "/services/T000/B000/s3cr3t?token=hidden", Retries: relay.RetryPolicy{MaxAttempts: 1}})
-	h.send("POST", "/v1/webhooks/"+in.ID, "x", nil)
-	ds := h.waitDelivery(relay.DeliveryFilter{}, relay.DeliveryFailed, 1)
+	h.Output(&relay.Output{BucketID: b.ID, Name: "slack", Destination: addr + "/services/T000/B000/s3cr3t?token=hidden", Retries: relay.RetryPolicy{MaxAttempts: 1}})
+	h.Send("POST", "/v1/webhooks/"+in.ID, "x", nil)
+	ds := h.WaitDeliveries(relay.DeliveryFilter{}, relay.DeliveryFailed, 1)
 	if ds[0].LastError == "" || strings.Contains(ds[0].LastError, "s3cr3t") || strings.Contains(ds[0].LastError, "hidden") {
 		t.Fatalf("error %q", ds[0].LastError)
 	}

@@ -3,24 +3,16 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
-	"github.com/relayfn/relayfn/egress"
-	"github.com/relayfn/relayfn/functions"
+	"github.com/relayfn/relayfn/internal/relaytest"
 	"github.com/relayfn/relayfn/relay"
-	"github.com/relayfn/relayfn/relay/admin"
-	"github.com/relayfn/relayfn/relay/seal"
-	"github.com/relayfn/relayfn/relay/store/sqlite"
-	"github.com/relayfn/relayfn/runtime"
 )
 
 // adminRelay is a real relay in the test process: a SQLite store in a
@@ -39,50 +31,8 @@ type adminRelay struct {
 
 func newAdminRelay(t *testing.T) *adminRelay {
 	t.Helper()
-	ctx := context.Background()
-	key := make([]byte, seal.KeySize)
-	rand.Read(key)
-	sl, err := seal.New(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "relay.db"), sl)
-	if err != nil {
-		t.Fatal(err)
-	}
-	eg, err := egress.New(egress.Config{AllowRanges: []string{"127.0.0.0/8"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := runtime.New(runtime.Options{Modules: functions.Modules(functions.Deps{HTTP: eg})})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := relay.New(ctx, relay.Options{Store: st, Engine: e, Sender: eg})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	mux := http.NewServeMux()
-	mux.Handle("/", srv.Handler())
-	mux.Handle(admin.Prefix, admin.New(admin.Options{Store: st, Server: srv, Engine: e}))
-	ts := httptest.NewServer(mux)
-	cred, created, err := admin.Bootstrap(ctx, st)
-	if err != nil || !created {
-		t.Fatalf("Bootstrap = %v, %v", created, err)
-	}
-	t.Cleanup(func() {
-		ts.Close()
-		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		defer cancel()
-		srv.Shutdown(sctx)
-		st.Close()
-		eg.Close()
-		e.Close()
-	})
-	return &adminRelay{t: t, url: ts.URL, token: cred, store: st, env: map[string]string{}}
+	r := relaytest.New(t, relaytest.Options{})
+	return &adminRelay{t: t, url: r.URL, token: r.AdminToken, store: r.Store, env: map[string]string{}}
 }
 
 // run runs fnctl in-process against the relay (through FNCTL_SERVER and
@@ -174,16 +124,11 @@ func (k *hookSink) received() []sunkRequest {
 	return append([]sunkRequest(nil), k.reqs...)
 }
 
-// waitFor polls cond until it holds, failing the test after 5 seconds.
+// waitFor polls cond until it holds, failing the test after
+// relaytest.Timeout.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	relaytest.WaitFor(t, what, cond)
 }
 
 // closedURL returns the URL of a port nothing listens on.

@@ -2,105 +2,39 @@ package admin_test
 
 import (
 	"bytes"
-	"context"
-	"crypto/rand"
 	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/relayfn/relayfn/egress"
-	"github.com/relayfn/relayfn/functions"
+	"github.com/relayfn/relayfn/internal/relaytest"
 	"github.com/relayfn/relayfn/relay"
 	"github.com/relayfn/relayfn/relay/admin"
-	"github.com/relayfn/relayfn/relay/seal"
-	"github.com/relayfn/relayfn/relay/store/sqlite"
-	"github.com/relayfn/relayfn/runtime"
 )
 
 // env is a relay with the admin API on loopback, over a real SQLite store,
-// engine and egress client (loopback opened by an allow range).
+// engine and egress client (loopback opened by an allow range), which
+// logs to logs.
 type env struct {
 	t     *testing.T
+	relay *relaytest.Relay
 	store relay.Store
 	srv   *relay.Server
 	url   string
 	token string
-	logs  *syncBuffer
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent writes (the log).
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	logs  *relaytest.LogBuffer
 }
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	ctx := context.Background()
-	key := make([]byte, seal.KeySize)
-	rand.Read(key)
-	sl, err := seal.New(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "relay.db"), sl)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := runtime.New(runtime.Options{Modules: functions.Modules(functions.Deps{})})
-	if err != nil {
-		t.Fatal(err)
-	}
-	eg, err := egress.New(egress.Config{AllowRanges: []string{"127.0.0.0/8", "::1/128"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	logs := &syncBuffer{}
+	logs := &relaytest.LogBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	srv, err := relay.New(ctx, relay.Options{Store: st, Engine: e, Sender: eg, Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	mux := http.NewServeMux()
-	mux.Handle("/", srv.Handler())
-	mux.Handle(admin.Prefix, admin.New(admin.Options{Store: st, Server: srv, Engine: e, Logger: log}))
-	ts := httptest.NewServer(mux)
-	cred, created, err := admin.Bootstrap(ctx, st)
-	if err != nil || !created {
-		t.Fatalf("Bootstrap = %v, %v", created, err)
-	}
-	t.Cleanup(func() {
-		ts.Close()
-		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		defer cancel()
-		srv.Shutdown(sctx)
-		st.Close()
-		eg.Close()
-		e.Close()
-	})
-	return &env{t: t, store: st, srv: srv, url: ts.URL, token: cred, logs: logs}
+	r := relaytest.New(t, relaytest.Options{Logger: log})
+	return &env{t: t, relay: r, store: r.Store, srv: r.Server, url: r.URL, token: r.AdminToken, logs: logs}
 }
 
 // resp is an answer of the API.
@@ -138,35 +72,24 @@ func (e *env) do(method, path string, body any) resp {
 
 func (e *env) doAuth(method, path string, body any, auth string) resp {
 	e.t.Helper()
-	var rd io.Reader
+	var text string
 	switch b := body.(type) {
 	case nil:
 	case string:
-		rd = strings.NewReader(b)
+		text = b
 	default:
 		data, err := json.Marshal(b)
 		if err != nil {
 			e.t.Fatal(err)
 		}
-		rd = bytes.NewReader(data)
+		text = string(data)
 	}
-	req, err := http.NewRequest(method, e.url+path, rd)
-	if err != nil {
-		e.t.Fatal(err)
-	}
+	var header http.Header
 	if auth != "" {
-		req.Header.Set("Authorization", auth)
+		header = http.Header{"Authorization": {auth}}
 	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	data, err := io.ReadAll(res.Body)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return resp{status: res.StatusCode, header: res.Header, body: data}
+	res, data := e.relay.Send(method, path, text, header)
+	return resp{status: res.StatusCode, header: res.Header, body: []byte(data)}
 }
 
 // must calls the API and fails the test unless the answer has status want.
@@ -196,20 +119,8 @@ func (e *env) fails(status int, want, method, path string, body any) {
 // webhook sends a webhook to the relay's ingress.
 func (e *env) webhook(inputID, body string, header http.Header) resp {
 	e.t.Helper()
-	req, err := http.NewRequest(http.MethodPost, e.url+"/v1/webhooks/"+inputID, strings.NewReader(body))
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	for k, v := range header {
-		req.Header[k] = v
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	data, _ := io.ReadAll(res.Body)
-	return resp{status: res.StatusCode, header: res.Header, body: data}
+	res, data := e.relay.Webhook(inputID, body, header)
+	return resp{status: res.StatusCode, header: res.Header, body: []byte(data)}
 }
 
 // destination is a loopback server that records the requests it gets.

@@ -2,76 +2,29 @@ package client_test
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/relayfn/relayfn/egress"
 	"github.com/relayfn/relayfn/functions"
+	"github.com/relayfn/relayfn/internal/relaytest"
 	"github.com/relayfn/relayfn/relay"
 	"github.com/relayfn/relayfn/relay/admin"
 	"github.com/relayfn/relayfn/relay/client"
 	"github.com/relayfn/relayfn/relay/config"
-	"github.com/relayfn/relayfn/relay/seal"
-	"github.com/relayfn/relayfn/relay/store/sqlite"
-	"github.com/relayfn/relayfn/runtime"
 )
 
 // newRelay starts a relay with the admin API on loopback over a real
 // SQLite store and returns its URL and an admin credential.
 func newRelay(t *testing.T) (url, token string) {
 	t.Helper()
-	ctx := context.Background()
-	key := make([]byte, seal.KeySize)
-	rand.Read(key)
-	sl, err := seal.New(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "relay.db"), sl)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := runtime.New(runtime.Options{Modules: functions.Modules(functions.Deps{})})
-	if err != nil {
-		t.Fatal(err)
-	}
-	eg, err := egress.New(egress.Config{AllowRanges: []string{"127.0.0.0/8", "::1/128"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := relay.New(ctx, relay.Options{Store: st, Engine: e, Sender: eg})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	mux := http.NewServeMux()
-	mux.Handle("/", srv.Handler())
-	mux.Handle(admin.Prefix, admin.New(admin.Options{Store: st, Server: srv, Engine: e}))
-	ts := httptest.NewServer(mux)
-	cred, _, err := admin.Bootstrap(ctx, st)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ts.Close()
-		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		defer cancel()
-		srv.Shutdown(sctx)
-		st.Close()
-		eg.Close()
-		e.Close()
-	})
-	return ts.URL, cred
+	r := relaytest.New(t, relaytest.Options{})
+	return r.URL, r.AdminToken
 }
 
 // apiError asserts that err is a *client.Error with the status and a
