@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	goruntime "runtime"
 	"runtime/debug"
 	"time"
 
@@ -69,7 +70,7 @@ func (o Options) withDefaults() Options {
 		o.CallStackSize = DefaultCallStackSize
 	}
 	if o.PoolSize <= 0 {
-		o.PoolSize = 4 * maxProcs()
+		o.PoolSize = 4 * goruntime.GOMAXPROCS(0)
 	}
 	if o.MaxCached <= 0 {
 		o.MaxCached = DefaultMaxCached
@@ -131,9 +132,6 @@ func (e *Engine) Close() {
 		}
 	}
 }
-
-// Options returns the engine's options with defaults filled in.
-func (e *Engine) Options() Options { return e.opts }
 
 // Run invokes fn with in and returns what it did. It never returns nil and
 // never panics: a function error, timeout or memory stop is reported in

@@ -2,7 +2,6 @@ package runtime
 
 import (
 	"fmt"
-	goruntime "runtime"
 	"runtime/metrics"
 	"sync/atomic"
 	"time"
@@ -16,8 +15,6 @@ const (
 	watchInterval  = 5 * time.Millisecond
 	minWalkSpacing = 5 * time.Millisecond
 )
-
-func maxProcs() int { return goruntime.GOMAXPROCS(0) }
 
 // memGuard watches the process heap. While it is more than limit above its
 // size when the guard started, it bumps epoch on every tick; each running

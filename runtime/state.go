@@ -21,8 +21,7 @@ type state struct {
 	e       *Engine
 	L       *lua.LState
 	base    *frozen            // base functions, copied into each env
-	libs    map[string]*frozen // string, table, math, os
-	libKeys []string
+	libs    []library          // string, table, math, os: a proxy each in each env
 	mods    map[string]*frozen // engine modules opened in this state
 	strMeta *lua.LTable        // the string metatable; __index is set per invocation
 	rMeta   *lua.LTable
@@ -39,7 +38,7 @@ func newState(e *Engine) (*state, error) {
 		RegistryGrowStep: 1024,
 		RegistryMaxSize:  1024 * 256,
 	})
-	s := &state{e: e, L: L, libs: map[string]*frozen{}, mods: map[string]*frozen{}}
+	s := &state{e: e, L: L, mods: map[string]*frozen{}}
 	for _, lib := range []struct {
 		name string
 		open lua.LGFunction
@@ -76,20 +75,18 @@ func newState(e *Engine) (*state, error) {
 	for _, name := range []string{"time", "date", "clock"} {
 		osSafe.RawSetString(name, osFull.RawGetString(name))
 	}
-	s.libs["string"] = freeze(L, str)
-	s.libs["table"] = freeze(L, tbl)
-	s.libs["math"] = freeze(L, L.GetGlobal("math").(*lua.LTable))
-	s.libs["os"] = freeze(L, osSafe)
+	s.libs = []library{
+		{"string", freeze(L, str)},
+		{"table", freeze(L, tbl)},
+		{"math", freeze(L, L.GetGlobal("math").(*lua.LTable))},
+		{"os", freeze(L, osSafe)},
+	}
 	// Placeholders for what env sets per invocation, so the cloned table
 	// has room for them and never grows.
 	for _, name := range envSlots {
 		g.RawSetString(name, lua.LFalse)
 	}
 	s.base = freeze(L, g)
-	for k := range s.libs {
-		s.libKeys = append(s.libKeys, k)
-	}
-	sort.Strings(s.libKeys)
 
 	// The string metatable is shared by every string of the state: lock it
 	// so getmetatable("") cannot reach the shared string table.
@@ -104,6 +101,12 @@ func newState(e *Engine) (*state, error) {
 	return s, nil
 }
 
+// library is a standard library given to functions through a proxy.
+type library struct {
+	name string
+	f    *frozen
+}
+
 // envSlots are the globals env sets per invocation.
 var envSlots = []string{"_G", "string", "table", "math", "os", "log", "r", "cfg"}
 
@@ -112,14 +115,18 @@ var envSlots = []string{"_G", "string", "table", "math", "os", "log", "r", "cfg"
 func (s *state) env(call *Call) *lua.LTable {
 	L := s.L
 	env := s.base.clone(L)
-	for _, name := range s.libKeys {
-		env.RawSetString(name, s.libs[name].proxy(L))
+	for _, lib := range s.libs {
+		p := lib.f.proxy(L)
+		env.RawSetString(lib.name, p)
+		if lib.name == "string" {
+			// Method calls on strings ("x"):upper() go through it too.
+			s.strMeta.RawSetString("__index", p)
+		}
 	}
 	env.RawSetString("_G", env)
 	logT := s.logMod.proxy(L)
 	env.RawSetString("log", logT)
 	call.required["log"] = logT
-	s.strMeta.RawSetString("__index", env.RawGetString("string"))
 
 	r := L.NewUserData()
 	r.Value = call
