@@ -93,32 +93,32 @@ func (v *Verifier) Check(hash, secret string) bool {
 }
 
 // authorize checks the caller's credentials for bucket b. On success it
-// removes them from header and query so they are not forwarded.
-func (s *Server) authorize(rt *routes, b *Bucket, header http.Header, query url.Values) bool {
+// removes them from header, and returns the raw query to forward: the
+// request's, less a token given as ?token=.
+func (s *Server) authorize(rt *routes, b *Bucket, header http.Header, u *url.URL) (rawQuery string, ok bool) {
 	switch b.Auth.Type {
 	case "", AuthNone:
-		return true
+		return u.RawQuery, true
 	case AuthBasic:
 		user, pass, ok := basicAuth(header)
 		if !ok || subtle.ConstantTimeCompare([]byte(user), []byte(b.Auth.Username)) != 1 || !s.verify.Check(b.Auth.PasswordHash, pass) {
-			return false
+			return "", false
 		}
 		header.Del("Authorization")
-		return true
+		return u.RawQuery, true
 	case AuthToken:
-		cred, strip := tokenCredential(header, query)
+		cred, strip := tokenCredential(header, u)
 		id, secret, ok := ParseToken(cred)
 		if !ok {
-			return false
+			return "", false
 		}
 		t := rt.tokens[b.ID][id]
 		if t == nil || !s.verify.Check(t.SecretHash, secret) {
-			return false
+			return "", false
 		}
-		strip()
-		return true
+		return strip(), true
 	}
-	return false
+	return "", false
 }
 
 func basicAuth(h http.Header) (user, pass string, ok bool) {
@@ -128,20 +128,27 @@ func basicAuth(h http.Header) (user, pass string, ok bool) {
 
 // tokenCredential finds a bucket token: Authorization Bearer, Authorization
 // Basic (token id as user, secret as password), X-Relay-Token, or ?token=.
-func tokenCredential(h http.Header, q url.Values) (string, func()) {
+// strip removes it and returns the raw query to forward.
+func tokenCredential(h http.Header, u *url.URL) (cred string, strip func() string) {
+	fromHeader := func(name string) func() string {
+		return func() string { h.Del(name); return u.RawQuery }
+	}
 	if a := h.Get("Authorization"); a != "" {
 		if len(a) > 7 && strings.EqualFold(a[:7], "bearer ") {
-			return strings.TrimSpace(a[7:]), func() { h.Del("Authorization") }
+			return strings.TrimSpace(a[7:]), fromHeader("Authorization")
 		}
 		if user, pass, ok := basicAuth(h); ok {
-			return FormatToken(user, pass), func() { h.Del("Authorization") }
+			return FormatToken(user, pass), fromHeader("Authorization")
 		}
 	}
 	if t := h.Get(TokenHeader); t != "" {
-		return t, func() { h.Del(TokenHeader) }
+		return t, fromHeader(TokenHeader)
 	}
-	if t := q.Get("token"); t != "" {
-		return t, func() { q.Del("token") }
+	if strings.Contains(u.RawQuery, "token=") {
+		q := u.Query()
+		if t := q.Get("token"); t != "" {
+			return t, func() string { q.Del("token"); return q.Encode() }
+		}
 	}
-	return "", func() {}
+	return "", func() string { return u.RawQuery }
 }

@@ -66,8 +66,8 @@ func (s *Server) serveWebhook(w http.ResponseWriter, r *http.Request) {
 	}
 
 	header := r.Header.Clone()
-	query := r.URL.Query()
-	if !s.authorize(rt, b, header, query) {
+	rawQuery, authorized := s.authorize(rt, b, header, r.URL)
+	if !authorized {
 		io.Copy(io.Discard, io.LimitReader(r.Body, s.opts.MaxBodyBytes))
 		answer(http.StatusUnauthorized)
 		if b.Auth.Type == AuthBasic {
@@ -90,10 +90,6 @@ func (s *Server) serveWebhook(w http.ResponseWriter, r *http.Request) {
 	}
 	removeHopHeaders(header)
 	header.Del("Content-Length")
-	rawQuery := r.URL.RawQuery
-	if b.Auth.Type == AuthToken && r.URL.Query().Has("token") && !query.Has("token") {
-		rawQuery = query.Encode() // the token parameter was the credential
-	}
 	req := HTTPRequest{Method: r.Method, Path: extra, RawQuery: rawQuery, Header: header, Body: body}
 
 	wh := &Webhook{ID: uuid.NewString(), BucketID: b.ID, InputID: route.input.ID, ReceivedAt: s.opts.Now().UTC()}
@@ -123,9 +119,8 @@ func (s *Server) serveWebhook(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 
-	mode := route.input.Response.Mode
-	functionAnswered := res != nil && res.Response.Modified
-	wait := mode == ResponseDestination && len(ds) > 0 && !(functionAnswered && !forward)
+	// Deliveries exist only when the function let the webhook through.
+	wait := route.input.Response.Mode == ResponseDestination && len(ds) > 0
 	status, hdr, respBody := s.plannedAnswer(route.input, res)
 	if wait {
 		wh.Status = 0 // decided by the destination
