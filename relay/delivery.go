@@ -37,6 +37,10 @@ type outcome struct {
 	retry  bool
 }
 
+// lostEphemeral is the error of an ephemeral bucket's delivery whose
+// request did not survive a restart.
+const lostEphemeral = "lost: ephemeral bucket webhooks are kept in memory only"
+
 // deliver makes one attempt of j and records it.
 func (s *Server) deliver(ctx context.Context, j *job) {
 	d := j.d
@@ -59,7 +63,7 @@ func (s *Server) deliver(ctx context.Context, j *job) {
 	req := j.req
 	if req == nil {
 		if j.ephemeral {
-			final(DeliveryFailed, "lost: ephemeral bucket webhooks are kept in memory only")
+			final(DeliveryFailed, lostEphemeral)
 			return
 		}
 		wh, err := s.store.GetWebhook(ctx, d.WebhookID)
@@ -69,7 +73,7 @@ func (s *Server) deliver(ctx context.Context, j *job) {
 			return
 		}
 		if wh.Request.Header == nil && wh.Request.Body == nil && or.bucket.Ephemeral {
-			final(DeliveryFailed, "lost: ephemeral bucket webhooks are kept in memory only")
+			final(DeliveryFailed, lostEphemeral)
 			return
 		}
 		req = &wh.Request
@@ -105,9 +109,9 @@ func (s *Server) deliver(ctx context.Context, j *job) {
 	a.Status = oc.status
 	a.DurationMS = msSince(s.opts.Now(), start)
 	d.Attempts, d.LastStatus, d.UpdatedAt = a.N, oc.status, s.opts.Now().UTC()
-	d.State = DeliverySucceeded
-	if oc.err != nil || oc.status >= 300 && oc.status != http.StatusNotModified || oc.status < 200 {
-		d.State = DeliveryFailed
+	d.State = DeliveryFailed
+	if oc.err == nil && oc.status >= 200 && oc.status < 300 {
+		d.State = DeliverySucceeded
 	}
 	if oc.err != nil {
 		d.LastError, a.Error = oc.err.Error(), oc.err.Error()

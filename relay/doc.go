@@ -24,7 +24,8 @@
 //     appended to the destination unless the output locks its path, and the
 //     request is sent through the egress client under the bucket's name.
 //     Network errors, 408, 429 and 5xx are retried with exponential backoff
-//     and jitter up to the output's max_attempts; other answers are final.
+//     and jitter up to the output's max_attempts; other answers are final:
+//     a 2xx is a success, anything else a failure.
 //     After the final attempt the output's response function runs with the
 //     destination's answer as its request (status in r.Metadata.status).
 //
