@@ -289,16 +289,22 @@ func TestRetriesExhausted(t *testing.T) {
 	}
 }
 
-func TestClientErrorIsFinal(t *testing.T) {
-	h := newHarness(t)
-	dest := newRecorder(t, func(n int, w http.ResponseWriter) { w.WriteHeader(400) })
-	b := h.Bucket(&relay.Bucket{Name: "ci"})
-	in := h.Input(&relay.Input{BucketID: b.ID, Name: "in"})
-	h.Output(&relay.Output{BucketID: b.ID, Name: "picky", Destination: dest.srv.URL})
-	h.Send("POST", "/v1/webhooks/"+in.ID, "x", nil)
-	ds := h.WaitDeliveries(relay.DeliveryFilter{}, relay.DeliveryFailed, 1)
-	if ds[0].Attempts != 1 {
-		t.Fatalf("a 400 was retried: %+v", ds[0])
+// TestFinalAnswersThatFail: an answer that is neither a 2xx nor worth a
+// retry fails the delivery at once.
+func TestFinalAnswersThatFail(t *testing.T) {
+	for _, status := range []int{400, 404, 304} {
+		t.Run(fmt.Sprint(status), func(t *testing.T) {
+			h := newHarness(t)
+			dest := newRecorder(t, func(n int, w http.ResponseWriter) { w.WriteHeader(status) })
+			b := h.Bucket(&relay.Bucket{Name: "ci"})
+			in := h.Input(&relay.Input{BucketID: b.ID, Name: "in"})
+			h.Output(&relay.Output{BucketID: b.ID, Name: "picky", Destination: dest.srv.URL})
+			h.Send("POST", "/v1/webhooks/"+in.ID, "x", nil)
+			ds := h.WaitDeliveries(relay.DeliveryFilter{}, relay.DeliveryFailed, 1)
+			if ds[0].Attempts != 1 || ds[0].LastStatus != status {
+				t.Fatalf("a %d was retried or misrecorded: %+v", status, ds[0])
+			}
+		})
 	}
 }
 
