@@ -240,8 +240,11 @@ const (
 func (d *jsonDecoder) decode(L *lua.LState, s string) (lua.LValue, error) {
 	d.L = L
 	d.call = runtime.CallOf(L)
-	// About one key per 40 bytes of JSON; appending grows it past that.
-	d.order = make([]string, 0, len(s)/40+8)
+	d.order = nil
+	if d.call != nil {
+		// About one key per 40 bytes of JSON; appending grows it past that.
+		d.order = make([]string, 0, len(s)/40+8)
+	}
 	return d.run(s, true)
 }
 
