@@ -9,8 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/relayfn/relayfn/runtime"
 )
 
@@ -92,7 +90,7 @@ func (s *Server) serveWebhook(w http.ResponseWriter, r *http.Request) {
 	header.Del("Content-Length")
 	req := HTTPRequest{Method: r.Method, Path: extra, RawQuery: rawQuery, Header: header, Body: body}
 
-	wh := &Webhook{ID: uuid.NewString(), BucketID: b.ID, InputID: route.input.ID, ReceivedAt: s.opts.Now().UTC()}
+	wh := &Webhook{ID: NewRecordID(), BucketID: b.ID, InputID: route.input.ID, ReceivedAt: s.opts.Now().UTC()}
 	var res *runtime.Result
 	forward := true
 	if route.fn != nil {
@@ -113,7 +111,7 @@ func (s *Server) serveWebhook(w http.ResponseWriter, r *http.Request) {
 				continue
 			}
 			ds = append(ds, &Delivery{
-				ID: uuid.NewString(), WebhookID: wh.ID, BucketID: b.ID, OutputID: o.output.ID,
+				ID: NewRecordID(), WebhookID: wh.ID, BucketID: b.ID, OutputID: o.output.ID,
 				State: DeliveryPending, NextAttemptAt: wh.ReceivedAt, CreatedAt: wh.ReceivedAt, UpdatedAt: wh.ReceivedAt,
 			})
 		}

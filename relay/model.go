@@ -3,7 +3,24 @@ package relay
 import (
 	"net/http"
 	"time"
+
+	"github.com/google/uuid"
 )
+
+// NewRecordID returns a new ID for a webhook or a delivery: a version 7
+// UUID, ordered by creation time, so that a store's indexes on these IDs
+// grow at their end instead of touching a random page per write. Buckets,
+// inputs, outputs and tokens keep random (version 4) IDs: an input's ID is
+// part of its URL and must not be guessable.
+func NewRecordID() string {
+	id, err := uuid.NewV7()
+	if err != nil {
+		// Only a failing random source gets here; a random ID is still
+		// unique.
+		return uuid.NewString()
+	}
+	return id.String()
+}
 
 // Auth types a bucket can require of the callers of its inputs.
 const (

@@ -6,8 +6,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/relayfn/relayfn/functions"
 	"github.com/relayfn/relayfn/relay"
 )
@@ -124,7 +122,7 @@ func (h *handler) replay(w http.ResponseWriter, r *http.Request) error {
 	}
 	now := time.Now().UTC()
 	nd := &relay.Delivery{
-		ID: uuid.NewString(), WebhookID: d.WebhookID, BucketID: d.BucketID, OutputID: d.OutputID,
+		ID: relay.NewRecordID(), WebhookID: d.WebhookID, BucketID: d.BucketID, OutputID: d.OutputID,
 		State: relay.DeliveryPending, NextAttemptAt: now, CreatedAt: now, UpdatedAt: now,
 	}
 	if err := h.st.AddDeliveries(ctx, []*relay.Delivery{nd}); err != nil {

@@ -521,6 +521,9 @@ func TestDeleteBucketCascades(t *testing.T) {
 	for _, f := range []*fixture{fx, keep} {
 		ds := f.deliveries()
 		must(t, st.SaveWebhook(ctx, f.webhook("x"), ds))
+		// The first attempt moves to the attempts table when the second
+		// is recorded.
+		must(t, st.RecordAttempt(ctx, ds[0], &relay.Attempt{Status: 500}))
 		must(t, st.RecordAttempt(ctx, ds[0], &relay.Attempt{Status: 500}))
 	}
 

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 )
 
@@ -163,12 +164,83 @@ CREATE TABLE attempts (
 	PRIMARY KEY (delivery_id, n)
 ) WITHOUT ROWID;
 `,
+
+	// 2: fewer writes per webhook. Every index of webhooks and deliveries
+	// is written once per webhook on the relay's hot path, so only the
+	// ones that path needs remain: webhooks by ID, deliveries by ID (the
+	// table itself, WITHOUT ROWID) and the pending queue. The last attempt
+	// of a delivery lives in its row (the attempt_* columns), so that
+	// recording a first attempt is one UPDATE; the attempts table holds
+	// the earlier ones. Deliveries no longer reference their webhook: both
+	// go with their bucket. New webhook and delivery IDs are time-ordered
+	// (UUIDv7), so listing by ID, newest first, is listing by creation.
+	`
+DROP INDEX webhooks_bucket;
+
+-- last_error and attempt_error/attempt_logs are sealed, the attempt's
+-- columns with the AAD of an attempt (attempts, id/attempt_n, column) so
+-- that they move to the attempts table as they are. attempt_n is 0 while
+-- no attempt was made; attempt_logs is NULL for an ephemeral bucket.
+CREATE TABLE deliveries_v2 (
+	id                  TEXT PRIMARY KEY,
+	webhook_id          TEXT NOT NULL,
+	bucket_id           TEXT NOT NULL REFERENCES buckets(id) ON DELETE CASCADE,
+	output_id           TEXT NOT NULL REFERENCES outputs(id) ON DELETE CASCADE,
+	state               TEXT NOT NULL,
+	attempts            INTEGER NOT NULL DEFAULT 0,
+	next_attempt_at     INTEGER NOT NULL DEFAULT 0,
+	last_status         INTEGER NOT NULL DEFAULT 0,
+	last_error          BLOB,
+	created_at          INTEGER NOT NULL,
+	updated_at          INTEGER NOT NULL,
+	attempt_n           INTEGER NOT NULL DEFAULT 0,
+	attempt_started_at  INTEGER NOT NULL DEFAULT 0,
+	attempt_duration_ms REAL NOT NULL DEFAULT 0,
+	attempt_status      INTEGER NOT NULL DEFAULT 0,
+	attempt_error       BLOB,
+	attempt_logs        BLOB
+) WITHOUT ROWID;
+
+INSERT INTO deliveries_v2 (id, webhook_id, bucket_id, output_id, state, attempts, next_attempt_at,
+	last_status, last_error, created_at, updated_at,
+	attempt_n, attempt_started_at, attempt_duration_ms, attempt_status, attempt_error, attempt_logs)
+SELECT d.id, d.webhook_id, d.bucket_id, d.output_id, d.state, d.attempts, d.next_attempt_at,
+	d.last_status, d.last_error, d.created_at, d.updated_at,
+	COALESCE(a.n, 0), COALESCE(a.started_at, 0), COALESCE(a.duration_ms, 0), COALESCE(a.status, 0), a.error, a.logs
+FROM deliveries d
+LEFT JOIN attempts a ON a.delivery_id = d.id
+	AND a.n = (SELECT MAX(n) FROM attempts WHERE delivery_id = d.id);
+
+DELETE FROM attempts WHERE (delivery_id, n) IN (SELECT id, attempt_n FROM deliveries_v2 WHERE attempt_n > 0);
+DROP TABLE deliveries;
+ALTER TABLE deliveries_v2 RENAME TO deliveries;
+
+-- The pending queue, oldest first (entries hold the ID after created_at).
+CREATE INDEX deliveries_pending ON deliveries(created_at) WHERE state = 'pending';
+`,
 }
 
-// migrate brings the schema of the database behind conn up to date, in
-// one transaction.
+// migrate brings the schema of the database behind db up to date.
 func migrate(ctx context.Context, db *sql.DB) error {
-	tx, err := db.BeginTx(ctx, nil)
+	return applyMigrations(ctx, db, migrations)
+}
+
+// applyMigrations applies the migrations of ms that db lacks, in one
+// transaction, following SQLite's procedure for changing a table's
+// definition: foreign keys off while tables are rebuilt, checked before
+// the commit.
+func applyMigrations(ctx context.Context, db *sql.DB, ms []string) error {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	defer conn.Close()
+	// foreign_keys cannot change inside a transaction.
+	if _, err := conn.ExecContext(ctx, `PRAGMA foreign_keys = OFF`); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	defer conn.ExecContext(context.WithoutCancel(ctx), `PRAGMA foreign_keys = ON`)
+	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
@@ -186,18 +258,29 @@ func migrate(ctx context.Context, db *sql.DB) error {
 	case err != nil:
 		return fmt.Errorf("migrate: reading the schema version: %w", err)
 	}
-	if version > len(migrations) {
-		return fmt.Errorf("migrate: the database's schema version %d is newer than this program's (%d)", version, len(migrations))
+	if version > len(ms) {
+		return fmt.Errorf("migrate: the database's schema version %d is newer than this program's (%d)", version, len(ms))
 	}
-	if version == len(migrations) {
+	if version == len(ms) {
 		return nil
 	}
-	for i := version; i < len(migrations); i++ {
-		if _, err := tx.ExecContext(ctx, migrations[i]); err != nil {
+	for i := version; i < len(ms); i++ {
+		if _, err := tx.ExecContext(ctx, ms[i]); err != nil {
 			return fmt.Errorf("migrate: to version %d: %w", i+1, err)
 		}
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE schema_version SET version = ?`, len(migrations)); err != nil {
+	rows, err := tx.QueryContext(ctx, `PRAGMA foreign_key_check`)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	broken := rows.Next()
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	if broken {
+		return fmt.Errorf("migrate: to version %d: a foreign key no longer holds", len(ms))
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE schema_version SET version = ?`, len(ms)); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
 	if err := tx.Commit(); err != nil {

@@ -10,8 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/relayfn/relayfn/functions"
 	"github.com/relayfn/relayfn/relay"
 	"github.com/relayfn/relayfn/relay/seal"
@@ -33,18 +31,29 @@ const (
 		SELECT ?1, ?2, o.bucket_id, o.id, ?5, ?6, ?7, ?8, ?9, ?10, ?11
 		FROM outputs o WHERE o.id = ?4 AND o.bucket_id = ?3`
 	qWebhookBucket = `SELECT bucket_id FROM webhooks WHERE id = ?`
-	// Logs are dropped for an ephemeral bucket; no row means no delivery.
-	qInsertAttempt = `INSERT INTO attempts (delivery_id, n, started_at, duration_ms, status, error, logs)
-		SELECT d.id, ?2, ?3, ?4, ?5, ?6, IIF(b.ephemeral, NULL, ?7)
-		FROM deliveries d JOIN buckets b ON b.id = d.bucket_id WHERE d.id = ?1`
-	qMaxAttempt     = `SELECT COALESCE(MAX(n), 0) FROM attempts WHERE delivery_id = ?`
-	qUpdateDelivery = `UPDATE deliveries SET state = ?, attempts = ?, next_attempt_at = ?,
-		last_status = ?, last_error = ?, updated_at = ? WHERE id = ?`
+	// The number of a delivery's last attempt; no row means no delivery.
+	qAttemptN = `SELECT attempt_n FROM deliveries WHERE id = ?`
+	// Moves a delivery's last attempt out of its row when attempt ?2
+	// follows it.
+	qMoveAttempt = `INSERT INTO attempts (delivery_id, n, started_at, duration_ms, status, error, logs)
+		SELECT id, attempt_n, attempt_started_at, attempt_duration_ms, attempt_status, attempt_error, attempt_logs
+		FROM deliveries WHERE id = ?1 AND attempt_n > 0 AND attempt_n < ?2`
+	// Records attempt ?8 in the delivery's row, with its new state, unless
+	// the row holds that attempt or a later one already. Logs are dropped
+	// for an ephemeral bucket.
+	qRecordAttempt = `UPDATE deliveries SET state = ?2, attempts = ?3, next_attempt_at = ?4,
+		last_status = ?5, last_error = ?6, updated_at = ?7,
+		attempt_n = ?8, attempt_started_at = ?9, attempt_duration_ms = ?10, attempt_status = ?11,
+		attempt_error = ?12,
+		attempt_logs = CASE WHEN ?13 IS NULL THEN NULL
+			WHEN (SELECT b.ephemeral FROM buckets b WHERE b.id = deliveries.bucket_id) THEN NULL
+			ELSE ?13 END
+		WHERE id = ?1 AND attempt_n < ?8`
 )
 
 // preparedQueries are prepared on the write connection at Open.
 var preparedQueries = []string{
-	qInsertWebhook, qInsertDelivery, qWebhookBucket, qMaxAttempt, qInsertAttempt, qUpdateDelivery,
+	qInsertWebhook, qInsertDelivery, qWebhookBucket, qAttemptN, qMoveAttempt, qRecordAttempt,
 }
 
 // sealedWebhook is a webhook's sealed columns, made before it is queued so
@@ -80,7 +89,7 @@ func (s *Store) sealWebhook(w *relay.Webhook) (*sealedWebhook, error) {
 // together keep their order and page cleanly by creation time.
 func prepareDelivery(d *relay.Delivery, i int, t time.Time) {
 	if d.ID == "" {
-		d.ID = uuid.NewString()
+		d.ID = relay.NewRecordID()
 	}
 	if d.State == "" {
 		d.State = relay.DeliveryPending
@@ -115,7 +124,7 @@ func (s *Store) saveWebhookFunc(w *relay.Webhook, ds []*relay.Delivery) (func(co
 		return nil, errors.New("webhook: a bucket is required")
 	}
 	if w.ID == "" {
-		w.ID = uuid.NewString()
+		w.ID = relay.NewRecordID()
 	}
 	t := now()
 	if w.ReceivedAt.IsZero() {
@@ -312,7 +321,7 @@ func (s *Store) queryDeliveries(ctx context.Context, q querier, what, query stri
 // PendingDeliveries returns every delivery still pending, oldest first.
 func (s *Store) PendingDeliveries(ctx context.Context) ([]*relay.Delivery, error) {
 	return s.queryDeliveries(ctx, s.rdb, "pending deliveries", `SELECT `+deliveryColumns+` FROM deliveries
-		WHERE state = 'pending' ORDER BY created_at, rowid`)
+		WHERE state = 'pending' ORDER BY created_at, id`)
 }
 
 // ListDeliveries lists the deliveries f selects, newest first.
@@ -346,7 +355,7 @@ func (s *Store) ListDeliveries(ctx context.Context, f relay.DeliveryFilter) ([]*
 	if len(where) > 0 {
 		query += ` WHERE ` + strings.Join(where, " AND ")
 	}
-	query += ` ORDER BY rowid DESC LIMIT ?`
+	query += ` ORDER BY id DESC LIMIT ?`
 	args = append(args, limit)
 	return s.queryDeliveries(ctx, s.rdb, "list deliveries", query, args...)
 }
@@ -359,8 +368,13 @@ func attemptAAD(deliveryID string, n int, column string) []byte {
 // RecordAttempt saves a and d's new state, attempts, next attempt time,
 // last status, last error and update time together. It fills
 // a.DeliveryID (d's), a.N (the next number), a.StartedAt and d.UpdatedAt
-// (the current time) when empty. For a delivery
-// of an ephemeral bucket, a's logs are not stored.
+// (the current time) when empty. For a delivery of an ephemeral bucket,
+// a's logs are not stored. Recording an attempt whose number is taken
+// fails with functions.ErrConflict.
+//
+// The last attempt is kept in the delivery's row and the earlier ones in
+// the attempts table, so that a delivery that succeeds at once costs one
+// UPDATE.
 func (s *Store) RecordAttempt(ctx context.Context, d *relay.Delivery, a *relay.Attempt) error {
 	if d.ID == "" {
 		return errors.New("attempt: a delivery is required")
@@ -390,36 +404,52 @@ func (s *Store) RecordAttempt(ctx context.Context, d *relay.Delivery, a *relay.A
 	}
 	lastErr := s.sealOptional([]byte(d.LastError), "deliveries", d.ID, "last_error")
 	n := a.N
-	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		if n == 0 {
-			var maxN int
-			if err := s.txQueryRow(ctx, tx, qMaxAttempt, d.ID).Scan(&maxN); err != nil {
-				return fmt.Errorf("delivery %s: %w", d.ID, err)
-			}
-			n = maxN + 1
-		}
-		var sealedLogs any
+	var sealedErr, sealedLogs any
+	seal := func() {
 		if logs != nil {
 			sealedLogs = s.sealer.Seal(logs, attemptAAD(d.ID, n, "logs"))
 		}
-		var sealedErr any
 		if a.Error != "" {
 			sealedErr = s.sealer.Seal([]byte(a.Error), attemptAAD(d.ID, n, "error"))
 		}
-		res, err := s.txExec(ctx, tx, qInsertAttempt, d.ID, n, ts(a.StartedAt), a.DurationMS, a.Status, sealedErr, sealedLogs)
-		if err != nil {
-			if unique, _ := constraint(err); unique {
-				return fmt.Errorf("delivery %s: attempt %d: %w", d.ID, n, functions.ErrConflict)
+	}
+	if n > 0 {
+		seal() // here rather than on the writer's goroutine
+	}
+	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		if n == 0 {
+			var last int
+			err := s.txQueryRow(ctx, tx, qAttemptN, d.ID).Scan(&last)
+			if errors.Is(err, sql.ErrNoRows) {
+				return notFound("delivery", d.ID)
 			}
+			if err != nil {
+				return fmt.Errorf("delivery %s: %w", d.ID, err)
+			}
+			n = last + 1
+			seal()
+		}
+		if n > 1 {
+			if _, err := s.txExec(ctx, tx, qMoveAttempt, d.ID, n); err != nil {
+				if unique, _ := constraint(err); unique {
+					return fmt.Errorf("delivery %s: attempt %d: %w", d.ID, n, functions.ErrConflict)
+				}
+				return fmt.Errorf("delivery %s: attempt %d: %w", d.ID, n, err)
+			}
+		}
+		res, err := s.txExec(ctx, tx, qRecordAttempt, d.ID, d.State, d.Attempts, ts(d.NextAttemptAt),
+			d.LastStatus, lastErr, ts(d.UpdatedAt),
+			n, ts(a.StartedAt), a.DurationMS, a.Status, sealedErr, sealedLogs)
+		if err != nil {
 			return fmt.Errorf("delivery %s: attempt %d: %w", d.ID, n, err)
 		}
 		if k, err := res.RowsAffected(); err == nil && k == 0 {
-			return notFound("delivery", d.ID)
-		}
-		_, err = s.txExec(ctx, tx, qUpdateDelivery,
-			d.State, d.Attempts, ts(d.NextAttemptAt), d.LastStatus, lastErr, ts(d.UpdatedAt), d.ID)
-		if err != nil {
-			return fmt.Errorf("delivery %s: %w", d.ID, err)
+			var last int
+			err := s.txQueryRow(ctx, tx, qAttemptN, d.ID).Scan(&last)
+			if errors.Is(err, sql.ErrNoRows) {
+				return notFound("delivery", d.ID)
+			}
+			return fmt.Errorf("delivery %s: attempt %d: attempt %d is recorded: %w", d.ID, n, last, functions.ErrConflict)
 		}
 		return nil
 	})
@@ -445,35 +475,20 @@ func (s *Store) GetDelivery(ctx context.Context, id string) (*relay.Delivery, []
 		return nil, nil, fmt.Errorf("delivery %q: %w", id, err)
 	}
 	rows, err := tx.QueryContext(ctx, `SELECT n, started_at, duration_ms, status, error, logs
-		FROM attempts WHERE delivery_id = ? ORDER BY n`, id)
+		FROM attempts WHERE delivery_id = ?1
+		UNION ALL
+		SELECT attempt_n, attempt_started_at, attempt_duration_ms, attempt_status, attempt_error, attempt_logs
+		FROM deliveries WHERE id = ?1 AND attempt_n > 0
+		ORDER BY 1`, id)
 	if err != nil {
 		return nil, nil, fmt.Errorf("delivery %q: attempts: %w", id, err)
 	}
 	defer rows.Close()
 	var as []*relay.Attempt
 	for rows.Next() {
-		a := &relay.Attempt{DeliveryID: id}
-		var started int64
-		var sealedErr, sealedLogs []byte
-		if err := rows.Scan(&a.N, &started, &a.DurationMS, &a.Status, &sealedErr, &sealedLogs); err != nil {
-			return nil, nil, fmt.Errorf("delivery %q: attempts: %w", id, err)
-		}
-		a.StartedAt = fromTS(started)
-		if sealedErr != nil {
-			e, err := s.sealer.Open(sealedErr, attemptAAD(id, a.N, "error"))
-			if err != nil {
-				return nil, nil, fmt.Errorf("delivery %q: attempt %d: error: %w", id, a.N, err)
-			}
-			a.Error = string(e)
-		}
-		if sealedLogs != nil {
-			l, err := s.sealer.Open(sealedLogs, attemptAAD(id, a.N, "logs"))
-			if err != nil {
-				return nil, nil, fmt.Errorf("delivery %q: attempt %d: logs: %w", id, a.N, err)
-			}
-			if err := json.Unmarshal(l, &a.Logs); err != nil {
-				return nil, nil, fmt.Errorf("delivery %q: attempt %d: logs: %w", id, a.N, err)
-			}
+		a, err := s.scanAttempt(rows, id)
+		if err != nil {
+			return nil, nil, fmt.Errorf("delivery %q: %w", id, err)
 		}
 		as = append(as, a)
 	}
@@ -481,4 +496,33 @@ func (s *Store) GetDelivery(ctx context.Context, id string) (*relay.Delivery, []
 		return nil, nil, fmt.Errorf("delivery %q: attempts: %w", id, err)
 	}
 	return d, as, nil
+}
+
+// scanAttempt scans an attempt of delivery id and opens its sealed
+// columns.
+func (s *Store) scanAttempt(sc scanner, id string) (*relay.Attempt, error) {
+	a := &relay.Attempt{DeliveryID: id}
+	var started int64
+	var sealedErr, sealedLogs []byte
+	if err := sc.Scan(&a.N, &started, &a.DurationMS, &a.Status, &sealedErr, &sealedLogs); err != nil {
+		return nil, fmt.Errorf("attempts: %w", err)
+	}
+	a.StartedAt = fromTS(started)
+	if sealedErr != nil {
+		e, err := s.sealer.Open(sealedErr, attemptAAD(id, a.N, "error"))
+		if err != nil {
+			return nil, fmt.Errorf("attempt %d: error: %w", a.N, err)
+		}
+		a.Error = string(e)
+	}
+	if sealedLogs != nil {
+		l, err := s.sealer.Open(sealedLogs, attemptAAD(id, a.N, "logs"))
+		if err != nil {
+			return nil, fmt.Errorf("attempt %d: logs: %w", a.N, err)
+		}
+		if err := json.Unmarshal(l, &a.Logs); err != nil {
+			return nil, fmt.Errorf("attempt %d: logs: %w", a.N, err)
+		}
+	}
+	return a, nil
 }

@@ -586,8 +586,18 @@ func TestEphemeralBucket(t *testing.T) {
 	if nulls != 6 {
 		t.Errorf("%d of the 6 secret webhook columns are NULL", nulls)
 	}
-	if n := count(t, st, "attempts", "delivery_id = ? AND logs IS NULL", d.ID); n != 1 {
+	if n := count(t, st, "deliveries", "id = ? AND attempt_n = 1 AND attempt_logs IS NULL", d.ID); n != 1 {
 		t.Errorf("the ephemeral attempt's logs are stored")
+	}
+	// Recording the next attempt moves the first to the attempts table,
+	// still without logs.
+	d.Attempts = 2
+	must(t, st.RecordAttempt(ctx, d, &relay.Attempt{Status: 500, Error: "500", Logs: []string{"attempt log"}}))
+	if n := count(t, st, "attempts", "delivery_id = ? AND n = 1 AND logs IS NULL", d.ID); n != 1 {
+		t.Errorf("the ephemeral first attempt's logs are stored")
+	}
+	if n := count(t, st, "deliveries", "id = ? AND attempt_n = 2 AND attempt_logs IS NULL", d.ID); n != 1 {
+		t.Errorf("the ephemeral second attempt's logs are stored")
 	}
 
 	got, err := st.GetWebhook(ctx, w.ID)
