@@ -82,6 +82,7 @@ func (s *Store) UpdateBucket(ctx context.Context, b *relay.Bucket) error {
 	res, err := s.wdb.ExecContext(ctx, `UPDATE buckets SET name = ?, description = ?, auth_type = ?,
 		auth_username = ?, auth_password_hash = ?, ephemeral = ? WHERE id = ?`,
 		b.Name, b.Description, b.Auth.Type, b.Auth.Username, b.Auth.PasswordHash, boolInt(b.Ephemeral), b.ID)
+	s.ephemeral.forget(b.ID)
 	return checkUpdated(res, mapWriteErr(err, "bucket", b.Name), "bucket", b.ID)
 }
 
@@ -89,6 +90,7 @@ func (s *Store) UpdateBucket(ctx context.Context, b *relay.Bucket) error {
 // its webhooks with their deliveries and attempts.
 func (s *Store) DeleteBucket(ctx context.Context, id string) error {
 	res, err := s.wdb.ExecContext(ctx, `DELETE FROM buckets WHERE id = ?`, id)
+	s.ephemeral.forget(id)
 	return checkUpdated(res, mapWriteErr(err, "bucket", id), "bucket", id)
 }
 

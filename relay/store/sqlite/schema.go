@@ -177,6 +177,9 @@ CREATE TABLE attempts (
 	`
 DROP INDEX webhooks_bucket;
 
+-- What the foreign key of a delivery on its output and bucket refers to.
+CREATE UNIQUE INDEX outputs_bucket_id ON outputs(id, bucket_id);
+
 -- last_error and attempt_error/attempt_logs are sealed, the attempt's
 -- columns with the AAD of an attempt (attempts, id/attempt_n, column) so
 -- that they move to the attempts table as they are. attempt_n is 0 while
@@ -185,7 +188,7 @@ CREATE TABLE deliveries_v2 (
 	id                  TEXT PRIMARY KEY,
 	webhook_id          TEXT NOT NULL,
 	bucket_id           TEXT NOT NULL REFERENCES buckets(id) ON DELETE CASCADE,
-	output_id           TEXT NOT NULL REFERENCES outputs(id) ON DELETE CASCADE,
+	output_id           TEXT NOT NULL,
 	state               TEXT NOT NULL,
 	attempts            INTEGER NOT NULL DEFAULT 0,
 	next_attempt_at     INTEGER NOT NULL DEFAULT 0,
@@ -198,7 +201,8 @@ CREATE TABLE deliveries_v2 (
 	attempt_duration_ms REAL NOT NULL DEFAULT 0,
 	attempt_status      INTEGER NOT NULL DEFAULT 0,
 	attempt_error       BLOB,
-	attempt_logs        BLOB
+	attempt_logs        BLOB,
+	FOREIGN KEY (output_id, bucket_id) REFERENCES outputs(id, bucket_id) ON DELETE CASCADE
 ) WITHOUT ROWID;
 
 INSERT INTO deliveries_v2 (id, webhook_id, bucket_id, output_id, state, attempts, next_attempt_at,

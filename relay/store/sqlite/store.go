@@ -114,6 +114,39 @@ type Store struct {
 
 	kick     chan struct{} // the writer's commits, for the checkpointer
 	ckptDone chan struct{} // closed when the checkpointer has stopped
+
+	ephemeral ephemeralCache
+}
+
+// ephemeralCache remembers buckets' ephemeral flags, which SaveWebhook
+// would otherwise read for every webhook. Bucket writes (outside the
+// group-commit transactions, so that what those read is always committed)
+// forget the bucket after they commit.
+type ephemeralCache struct {
+	mu sync.Mutex
+	m  map[string]bool
+}
+
+func (c *ephemeralCache) get(id string) (ephemeral, ok bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ephemeral, ok = c.m[id]
+	return ephemeral, ok
+}
+
+func (c *ephemeralCache) put(id string, ephemeral bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = make(map[string]bool)
+	}
+	c.m[id] = ephemeral
+}
+
+func (c *ephemeralCache) forget(id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.m, id)
 }
 
 // Open opens (creating it when missing) the database named by dsn and

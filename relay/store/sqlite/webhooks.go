@@ -17,19 +17,18 @@ import (
 
 // The statements of the group-commit writes, prepared once at Open.
 const (
-	// The bucket's ephemeral flag decides, in the same statement, whether
-	// the sealed columns are written at all; no row means no bucket.
+	// The caller passes NULL for the secret columns of an ephemeral
+	// bucket (bucketEphemeral). A missing bucket fails the foreign key. Single-row VALUES
+	// statements need no statement journal, unlike INSERT … SELECT.
 	qInsertWebhook = `INSERT INTO webhooks (id, bucket_id, input_id, received_at, method, path,
 		raw_query, headers, body, status, function_error, logs)
-		SELECT ?1, b.id, ?3, ?4, ?5, IIF(b.ephemeral, NULL, ?6),
-			IIF(b.ephemeral, NULL, ?7), IIF(b.ephemeral, NULL, ?8), IIF(b.ephemeral, NULL, ?9), ?10,
-			IIF(b.ephemeral, NULL, ?11), IIF(b.ephemeral, NULL, ?12)
-		FROM buckets b WHERE b.id = ?2`
-	// No row means the output is missing or in another bucket.
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	qBucketEphemeral = `SELECT ephemeral FROM buckets WHERE id = ?`
+	// A missing output, or one of another bucket, fails the foreign key
+	// on (output_id, bucket_id).
 	qInsertDelivery = `INSERT INTO deliveries (id, webhook_id, bucket_id, output_id, state, attempts,
 		next_attempt_at, last_status, last_error, created_at, updated_at)
-		SELECT ?1, ?2, o.bucket_id, o.id, ?5, ?6, ?7, ?8, ?9, ?10, ?11
-		FROM outputs o WHERE o.id = ?4 AND o.bucket_id = ?3`
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	qWebhookBucket = `SELECT bucket_id FROM webhooks WHERE id = ?`
 	// The number of a delivery's last attempt; no row means no delivery.
 	qAttemptN = `SELECT attempt_n FROM deliveries WHERE id = ?`
@@ -53,7 +52,7 @@ const (
 
 // preparedQueries are prepared on the write connection at Open.
 var preparedQueries = []string{
-	qInsertWebhook, qInsertDelivery, qWebhookBucket, qAttemptN, qMoveAttempt, qRecordAttempt,
+	qInsertWebhook, qBucketEphemeral, qInsertDelivery, qWebhookBucket, qAttemptN, qMoveAttempt, qRecordAttempt,
 }
 
 // sealedWebhook is a webhook's sealed columns, made before it is queued so
@@ -148,18 +147,43 @@ func (s *Store) saveWebhookFunc(w *relay.Webhook, ds []*relay.Delivery) (func(co
 	}
 	lastErrs := s.sealLastErrors(ds)
 	return func(ctx context.Context, tx *sql.Tx) error {
-		cols := *sw
-		res, err := s.txExec(ctx, tx, qInsertWebhook,
-			w.ID, w.BucketID, w.InputID, ts(w.ReceivedAt), w.Request.Method, w.Request.Path,
+		ephemeral, err := s.bucketEphemeral(ctx, tx, w.BucketID)
+		if err != nil {
+			return fmt.Errorf("webhook %s: %w", w.ID, err)
+		}
+		cols, path := *sw, any(w.Request.Path)
+		if ephemeral {
+			cols, path = sealedWebhook{}, nil
+		}
+		_, err = s.txExec(ctx, tx, qInsertWebhook,
+			w.ID, w.BucketID, w.InputID, ts(w.ReceivedAt), w.Request.Method, path,
 			cols.rawQuery, cols.headers, cols.body, w.Status, cols.functionError, cols.logs)
+		if _, fk := constraint(err); fk {
+			return fmt.Errorf("webhook %s: %w", w.ID, notFound("bucket", w.BucketID))
+		}
 		if err != nil {
 			return mapWriteErr(err, "webhook", w.ID)
 		}
-		if n, err := res.RowsAffected(); err == nil && n == 0 {
-			return fmt.Errorf("webhook %s: %w", w.ID, notFound("bucket", w.BucketID))
-		}
 		return s.insertDeliveries(ctx, tx, ds, lastErrs)
 	}, nil
+}
+
+// bucketEphemeral reports whether bucket id is ephemeral, from the cache
+// or else read in tx.
+func (s *Store) bucketEphemeral(ctx context.Context, tx *sql.Tx, id string) (bool, error) {
+	if e, ok := s.ephemeral.get(id); ok {
+		return e, nil
+	}
+	var e bool
+	err := s.txQueryRow(ctx, tx, qBucketEphemeral, id).Scan(&e)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, notFound("bucket", id)
+	}
+	if err != nil {
+		return false, fmt.Errorf("bucket %q: %w", id, err)
+	}
+	s.ephemeral.put(id, e)
+	return e, nil
 }
 
 // sealLastErrors seals the deliveries' last errors.
@@ -175,14 +199,14 @@ func (s *Store) sealLastErrors(ds []*relay.Delivery) []any {
 // belongs to its bucket.
 func (s *Store) insertDeliveries(ctx context.Context, tx *sql.Tx, ds []*relay.Delivery, lastErrs []any) error {
 	for i, d := range ds {
-		res, err := s.txExec(ctx, tx, qInsertDelivery,
+		_, err := s.txExec(ctx, tx, qInsertDelivery,
 			d.ID, d.WebhookID, d.BucketID, d.OutputID, d.State, d.Attempts, ts(d.NextAttemptAt), d.LastStatus,
 			lastErrs[i], ts(d.CreatedAt), ts(d.UpdatedAt))
+		if _, fk := constraint(err); fk {
+			return fmt.Errorf("delivery %s: output %s in bucket %s: %w", d.ID, d.OutputID, d.BucketID, notFound("output", d.OutputID))
+		}
 		if err != nil {
 			return mapWriteErr(err, "delivery", d.ID)
-		}
-		if n, err := res.RowsAffected(); err == nil && n == 0 {
-			return fmt.Errorf("delivery %s: output %s in bucket %s: %w", d.ID, d.OutputID, d.BucketID, notFound("output", d.OutputID))
 		}
 	}
 	return nil

@@ -623,6 +623,14 @@ func TestEphemeralBucket(t *testing.T) {
 	if string(got.Request.Body) != "kept" {
 		t.Errorf("body of a webhook saved after the bucket stopped being ephemeral = %q", got.Request.Body)
 	}
+	// And on again: the next webhook's secrets are not written.
+	fx.bucket.Ephemeral = true
+	must(t, st.UpdateBucket(ctx, fx.bucket))
+	w3 := fx.webhook("EPHEMERAL-AGAIN")
+	must(t, st.SaveWebhook(ctx, w3, nil))
+	if n := count(t, st, "webhooks", "id = ? AND body IS NULL AND headers IS NULL", w3.ID); n != 1 {
+		t.Error("a webhook saved after the bucket became ephemeral again has its body or headers stored")
+	}
 }
 
 func TestWrongKey(t *testing.T) {
