@@ -199,9 +199,8 @@ func (s *Server) notify(deliveryID string, oc outcome) {
 
 // send makes the HTTP request to the output's destination.
 func (s *Server) send(ctx context.Context, or *outputRoute, req *HTTPRequest) outcome {
-	target, err := destinationURL(or.output, req)
-	if err != nil {
-		return outcome{err: err}
+	if or.destErr != nil {
+		return outcome{err: or.destErr}
 	}
 	timeout := or.output.Timeout
 	if timeout <= 0 {
@@ -209,10 +208,14 @@ func (s *Server) send(ctx context.Context, or *outputRoute, req *HTTPRequest) ou
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	hr, err := http.NewRequestWithContext(ctx, req.Method, target, bytes.NewReader(req.Body))
+	// The destination was parsed when the routes were loaded: build the
+	// request around a copy rather than parse it again.
+	hr, err := http.NewRequestWithContext(ctx, req.Method, "", bytes.NewReader(req.Body))
 	if err != nil {
 		return outcome{err: fmt.Errorf("build request: %w", err)}
 	}
+	hr.URL = destinationURL(or.dest, or.output.LockPath, req)
+	hr.Header = make(http.Header, len(req.Header))
 	for k, v := range req.Header {
 		hr.Header[k] = v
 	}
@@ -251,14 +254,15 @@ func retryable(err error) bool {
 	return !errors.Is(err, egress.ErrDenied)
 }
 
-// destinationURL joins the output's destination with the request's extra
-// path (unless the output locks its path) and query.
-func destinationURL(o *Output, req *HTTPRequest) (string, error) {
-	u, err := url.Parse(o.Destination)
-	if err != nil {
-		return "", fmt.Errorf("output %s: destination: %w", o.Name, err)
+// destinationURL joins the destination dest with the request's extra path
+// (unless the output locks its path) and query, in a copy of dest.
+func destinationURL(dest *url.URL, lockPath bool, req *HTTPRequest) *url.URL {
+	u := *dest
+	if u.User != nil {
+		user := *u.User
+		u.User = &user
 	}
-	if !o.LockPath && req.Path != "" && req.Path != "/" {
+	if !lockPath && req.Path != "" && req.Path != "/" {
 		u.Path = strings.TrimSuffix(u.Path, "/") + "/" + strings.TrimPrefix(req.Path, "/")
 		u.RawPath = ""
 	}
@@ -269,7 +273,7 @@ func destinationURL(o *Output, req *HTTPRequest) (string, error) {
 			u.RawQuery = req.RawQuery
 		}
 	}
-	return u.String(), nil
+	return &u
 }
 
 // runResponseFunction runs the output's response function with the

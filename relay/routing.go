@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/url"
 
 	"github.com/relayfn/relayfn/functions"
 	"github.com/relayfn/relayfn/runtime"
@@ -27,9 +28,13 @@ type inputRoute struct {
 
 type outputRoute struct {
 	output *Output
-	bucket *Bucket
-	fn     *boundFunction
-	respFn *boundFunction
+	// dest is the parsed output.Destination; nil with destErr when it
+	// does not parse.
+	dest    *url.URL
+	destErr error
+	bucket  *Bucket
+	fn      *boundFunction
+	respFn  *boundFunction
 }
 
 // boundFunction is a compiled function with its configuration.
@@ -90,6 +95,9 @@ func loadRoutes(ctx context.Context, st Store, e *runtime.Engine, log *slog.Logg
 		or := &outputRoute{output: o, bucket: rt.buckets[o.BucketID]}
 		if or.bucket == nil {
 			continue
+		}
+		if or.dest, err = url.Parse(o.Destination); err != nil {
+			or.destErr = fmt.Errorf("output %s: destination: %w", o.Name, err)
 		}
 		if or.fn, err = bind(o.FunctionID); err != nil {
 			return nil, err

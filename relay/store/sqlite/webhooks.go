@@ -63,10 +63,7 @@ type sealedWebhook struct {
 
 // sealWebhook seals w's secret columns.
 func (s *Store) sealWebhook(w *relay.Webhook) (*sealedWebhook, error) {
-	headers, err := json.Marshal(w.Request.Header)
-	if err != nil {
-		return nil, fmt.Errorf("webhook %s: headers: %w", w.ID, err)
-	}
+	headers := appendHeaderJSON(nil, w.Request.Header)
 	sw := &sealedWebhook{
 		rawQuery:      s.sealValue([]byte(w.Request.RawQuery), "webhooks", w.ID, "raw_query"),
 		headers:       s.sealValue(headers, "webhooks", w.ID, "headers"),
