@@ -37,17 +37,18 @@ const (
 	qMoveAttempt = `INSERT INTO attempts (delivery_id, n, started_at, duration_ms, status, error, logs)
 		SELECT id, attempt_n, attempt_started_at, attempt_duration_ms, attempt_status, attempt_error, attempt_logs
 		FROM deliveries WHERE id = ?1 AND attempt_n > 0 AND attempt_n < ?2`
-	// Records attempt ?8 in the delivery's row, with its new state, unless
-	// the row holds that attempt or a later one already. Logs are dropped
-	// for an ephemeral bucket.
-	qRecordAttempt = `UPDATE deliveries SET state = ?2, attempts = ?3, next_attempt_at = ?4,
-		last_status = ?5, last_error = ?6, updated_at = ?7,
-		attempt_n = ?8, attempt_started_at = ?9, attempt_duration_ms = ?10, attempt_status = ?11,
-		attempt_error = ?12,
-		attempt_logs = CASE WHEN ?13 IS NULL THEN NULL
+	// Records an attempt in the delivery's row, with the delivery's new
+	// state, unless the row holds that attempt or a later one already.
+	// Logs are dropped for an ephemeral bucket. (Plain ? parameters bind
+	// faster than numbered ones.)
+	qRecordAttempt = `UPDATE deliveries SET state = ?, attempts = ?, next_attempt_at = ?,
+		last_status = ?, last_error = ?, updated_at = ?,
+		attempt_n = ?, attempt_started_at = ?, attempt_duration_ms = ?, attempt_status = ?,
+		attempt_error = ?,
+		attempt_logs = CASE WHEN ? IS NULL THEN NULL
 			WHEN (SELECT b.ephemeral FROM buckets b WHERE b.id = deliveries.bucket_id) THEN NULL
-			ELSE ?13 END
-		WHERE id = ?1 AND attempt_n < ?8`
+			ELSE ? END
+		WHERE id = ? AND attempt_n < ?`
 )
 
 // preparedQueries are prepared on the write connection at Open.
@@ -458,9 +459,9 @@ func (s *Store) RecordAttempt(ctx context.Context, d *relay.Delivery, a *relay.A
 				return fmt.Errorf("delivery %s: attempt %d: %w", d.ID, n, err)
 			}
 		}
-		res, err := s.txExec(ctx, tx, qRecordAttempt, d.ID, d.State, d.Attempts, ts(d.NextAttemptAt),
+		res, err := s.txExec(ctx, tx, qRecordAttempt, d.State, d.Attempts, ts(d.NextAttemptAt),
 			d.LastStatus, lastErr, ts(d.UpdatedAt),
-			n, ts(a.StartedAt), a.DurationMS, a.Status, sealedErr, sealedLogs)
+			n, ts(a.StartedAt), a.DurationMS, a.Status, sealedErr, sealedLogs, sealedLogs, d.ID, n)
 		if err != nil {
 			return fmt.Errorf("delivery %s: attempt %d: %w", d.ID, n, err)
 		}
