@@ -12,6 +12,7 @@ import (
 	"github.com/tidwall/sjson"
 	lua "github.com/yuin/gopher-lua"
 
+	"github.com/relayfn/relayfn/internal/jsonstr"
 	"github.com/relayfn/relayfn/internal/luatable"
 	"github.com/relayfn/relayfn/runtime"
 )
@@ -795,7 +796,7 @@ func (e *jsonEncoder) value(v lua.LValue) error {
 			return &jsonEncodeError{msg: err.Error()}
 		}
 	case lua.LString:
-		e.buf = jsonAppendString(e.buf, string(x))
+		e.buf = jsonstr.Append(e.buf, string(x))
 	case *lua.LTable:
 		return e.table(x)
 	default:
@@ -890,7 +891,7 @@ func (e *jsonEncoder) tableBody(t *lua.LTable) error {
 		if i > base {
 			e.buf = append(e.buf, ',')
 		}
-		e.buf = jsonAppendString(e.buf, m.key)
+		e.buf = jsonstr.Append(e.buf, m.key)
 		e.buf = append(e.buf, ':')
 		if err := e.value(m.val); err != nil {
 			return jsonAt(err, jsonKeyPath(m.key))
@@ -979,70 +980,4 @@ func jsonAppendNumber(b []byte, f float64) ([]byte, error) {
 		}
 	}
 	return b, nil
-}
-
-// jsonSafe marks the ASCII bytes a JSON string holds as they are.
-var jsonSafe = func() (t [utf8.RuneSelf]bool) {
-	for c := 0x20; c < utf8.RuneSelf; c++ {
-		t[c] = true
-	}
-	for _, c := range `"\<>&` {
-		t[c] = false
-	}
-	return t
-}()
-
-// jsonAppendString writes s as a JSON string, escaped as encoding/json
-// escapes it (HTML characters included).
-func jsonAppendString(b []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if jsonSafe[c] {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\b':
-				b = append(b, '\\', 'b')
-			case '\f':
-				b = append(b, '\\', 'f')
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xF])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i++
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xF])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
 }
