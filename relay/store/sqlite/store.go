@@ -119,9 +119,11 @@ type Store struct {
 }
 
 // ephemeralCache remembers buckets' ephemeral flags, which SaveWebhook
-// would otherwise read for every webhook. Bucket writes (outside the
-// group-commit transactions, so that what those read is always committed)
-// forget the bucket after they commit.
+// would otherwise read for every webhook. Bucket writes run outside the
+// group-commit transactions (on the same single connection), so what those
+// transactions read is committed; each forgets its bucket once it has
+// committed, so a SaveWebhook that starts after UpdateBucket returned sees
+// the new flag (one running meanwhile may see either).
 type ephemeralCache struct {
 	mu sync.Mutex
 	m  map[string]bool
@@ -480,8 +482,9 @@ func (s *Store) checkpointer() {
 	}
 }
 
-// commitBatch runs batch in one transaction and answers every write. If the transaction itself fails, each write is
-// retried in a transaction of its own.
+// commitBatch runs batch in one transaction and answers every write. If a
+// write or the transaction fails, each write is retried in a transaction
+// of its own.
 func (s *Store) commitBatch(batch []*writeReq) {
 	// Statements run under a context of their own: a caller's cancellation
 	// must not interrupt a transaction shared with other callers.

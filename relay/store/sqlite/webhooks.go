@@ -17,12 +17,14 @@ import (
 
 // The statements of the group-commit writes, prepared once at Open.
 const (
-	// The caller passes NULL for the secret columns of an ephemeral
-	// bucket (bucketEphemeral). A missing bucket fails the foreign key. Single-row VALUES
-	// statements need no statement journal, unlike INSERT … SELECT.
+	// The caller passes NULL for the secret columns of an ephemeral bucket
+	// (see bucketEphemeral). A missing bucket fails the foreign key.
+	// Single-row VALUES statements need no statement journal, unlike
+	// INSERT … SELECT.
 	qInsertWebhook = `INSERT INTO webhooks (id, bucket_id, input_id, received_at, method, path,
 		raw_query, headers, body, status, function_error, logs)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	// What bucketEphemeral reads when its cache misses.
 	qBucketEphemeral = `SELECT ephemeral FROM buckets WHERE id = ?`
 	// A missing output, or one of another bucket, fails the foreign key
 	// on (output_id, bucket_id).
