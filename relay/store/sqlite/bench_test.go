@@ -69,8 +69,9 @@ func BenchmarkSaveWebhook(b *testing.B) {
 
 // BenchmarkWebhookLifecycle is the relay's write pattern for one webhook
 // with one output whose destination answers at once: SaveWebhook, then
-// RecordAttempt of a successful first attempt, from parallel goroutines
-// (the senders' and the delivery workers'), with group commit.
+// RecordAttempt of a successful first attempt, each goroutine doing both
+// in turn (as a sender and then a delivery worker would), 16 goroutines
+// per CPU, with group commit.
 func BenchmarkWebhookLifecycle(b *testing.B) {
 	body := []byte(`{"action":"opened","number":42,"repository":{"full_name":"mona/demo"},"sender":{"login":"mona"}}`)
 	st := openAt(b, filepath.Join(b.TempDir(), "bench.db"), testSealer(b, 1))
