@@ -10,7 +10,7 @@ import (
 // Store is the relay's durable state. The embedded SQLite implementation
 // (relay/store/sqlite) is the default; the interface is small enough for a
 // PostgreSQL one. Lookups of a missing record return an error wrapping
-// functions.ErrNotFound; a taken name, functions.ErrConflict.
+// store.ErrNotFound; a taken name, store.ErrConflict.
 //
 // Implementations encrypt request bodies, headers, queries, logs and
 // function configuration at rest, and write none of the first four for an

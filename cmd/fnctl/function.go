@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/relayfn/relayfn/builtins"
 	"github.com/relayfn/relayfn/functions"
 	"github.com/relayfn/relayfn/functions/spec"
 	"github.com/relayfn/relayfn/relay/admin"
@@ -271,7 +272,7 @@ func runPushSpecs(ctx context.Context, a *app, w io.Writer, file string, src []b
 		}
 	}
 
-	e, err := newEngine(functions.Deps{})
+	e, err := newEngine(builtins.Deps{})
 	if err != nil {
 		return failed(err)
 	}

@@ -10,8 +10,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/relayfn/relayfn/builtins"
 	"github.com/relayfn/relayfn/egress"
-	"github.com/relayfn/relayfn/functions"
 	"github.com/relayfn/relayfn/runtime"
 )
 
@@ -100,7 +100,7 @@ func loadLocal(a *app, cmd *cobra.Command, args []string, rf *requestFlags, egf 
 	if err != nil {
 		return nil, err
 	}
-	e, err := newEngine(functions.EgressDeps(eg))
+	e, err := newEngine(builtins.EgressDeps(eg))
 	if err != nil {
 		eg.Close()
 		return nil, failed(err)

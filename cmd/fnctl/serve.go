@@ -18,8 +18,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 
+	"github.com/relayfn/relayfn/builtins"
 	"github.com/relayfn/relayfn/egress"
-	"github.com/relayfn/relayfn/functions"
 	"github.com/relayfn/relayfn/relay"
 	"github.com/relayfn/relayfn/relay/admin"
 	"github.com/relayfn/relayfn/relay/config"
@@ -128,7 +128,7 @@ func serve(ctx context.Context, a *app, f *config.File, apply bool) error {
 
 	// http, bigquery and mailgun go through eg; email through eg to the
 	// SMTP server of server.modules.smtp, when one is configured.
-	e, err := runtime.New(runtime.Options{Modules: functions.Modules(f.ModuleDeps(eg))})
+	e, err := runtime.New(runtime.Options{Modules: builtins.Modules(f.ModuleDeps(eg))})
 	if err != nil {
 		return err
 	}

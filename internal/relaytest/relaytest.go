@@ -30,6 +30,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/relayfn/relayfn/builtins"
 	"github.com/relayfn/relayfn/egress"
 	"github.com/relayfn/relayfn/functions"
 	"github.com/relayfn/relayfn/relay"
@@ -107,7 +108,7 @@ func New(t testing.TB, opts Options) *Relay {
 		st.Close()
 		t.Fatal(err)
 	}
-	e, err := runtime.New(runtime.Options{Modules: functions.Modules(functions.Deps{HTTP: eg})})
+	e, err := runtime.New(runtime.Options{Modules: builtins.Modules(builtins.Deps{HTTP: eg})})
 	if err != nil {
 		eg.Close()
 		st.Close()

@@ -11,9 +11,9 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/relayfn/relayfn/functions"
 	"github.com/relayfn/relayfn/relay"
 	"github.com/relayfn/relayfn/relay/config"
+	"github.com/relayfn/relayfn/relay/store"
 	"github.com/relayfn/relayfn/runtime"
 )
 
@@ -253,9 +253,9 @@ func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body larger than %d bytes", tooBig.Limit))
 	case errors.As(err, &se):
 		writeError(w, http.StatusBadRequest, "source: "+se.Error())
-	case errors.Is(err, functions.ErrNotFound):
+	case errors.Is(err, store.ErrNotFound):
 		writeError(w, http.StatusNotFound, err.Error())
-	case errors.Is(err, functions.ErrConflict):
+	case errors.Is(err, store.ErrConflict):
 		writeError(w, http.StatusConflict, err.Error())
 	default:
 		h.log.Error("admin request failed", "method", r.Method, "path", r.URL.Path, "error", err)

@@ -10,8 +10,8 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/relayfn/relayfn/functions"
 	"github.com/relayfn/relayfn/relay"
+	"github.com/relayfn/relayfn/relay/store"
 )
 
 // Bootstrap makes the first admin token when the store has none, and
@@ -71,7 +71,7 @@ func (h *handler) authenticate(r *http.Request) (*relay.Token, bool) {
 	}
 	t, err := h.st.GetToken(r.Context(), id)
 	if err != nil {
-		if !errors.Is(err, functions.ErrNotFound) {
+		if !errors.Is(err, store.ErrNotFound) {
 			h.log.Error("admin: look up token", "token", id, "error", err)
 		}
 		return nil, false

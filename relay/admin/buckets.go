@@ -9,9 +9,9 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/relayfn/relayfn/functions"
 	"github.com/relayfn/relayfn/relay"
 	"github.com/relayfn/relayfn/relay/config"
+	"github.com/relayfn/relayfn/relay/store"
 )
 
 func (h *handler) listBuckets(w http.ResponseWriter, r *http.Request) error {
@@ -163,7 +163,7 @@ func (h *handler) functionRef(ctx context.Context, field, ref string) (string, e
 		return "", nil
 	}
 	f, err := h.st.GetFunction(ctx, ref)
-	if errors.Is(err, functions.ErrNotFound) {
+	if errors.Is(err, store.ErrNotFound) {
 		return "", badRequest("%s: no function %q", field, ref)
 	}
 	if err != nil {

@@ -6,8 +6,8 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/relayfn/relayfn/functions"
 	"github.com/relayfn/relayfn/relay"
+	"github.com/relayfn/relayfn/relay/store"
 )
 
 // MaxDeliveries caps the limit of a delivery listing.
@@ -22,7 +22,7 @@ func (h *handler) listDeliveries(w http.ResponseWriter, r *http.Request) error {
 	var f relay.DeliveryFilter
 	if v := q.Get("bucket"); v != "" {
 		b, err := h.st.GetBucket(ctx, v)
-		if errors.Is(err, functions.ErrNotFound) {
+		if errors.Is(err, store.ErrNotFound) {
 			return badRequest("bucket: no bucket %q", v)
 		} else if err != nil {
 			return err
@@ -34,7 +34,7 @@ func (h *handler) listDeliveries(w http.ResponseWriter, r *http.Request) error {
 		switch {
 		case err == nil:
 			f.OutputID = out.ID
-		case !errors.Is(err, functions.ErrNotFound):
+		case !errors.Is(err, store.ErrNotFound):
 			return err
 		case f.BucketID != "":
 			outs, err := h.st.ListOutputs(ctx, f.BucketID)
@@ -99,7 +99,7 @@ func (h *handler) replay(w http.ResponseWriter, r *http.Request) error {
 		return conflict("delivery %s is still pending: wait for it to finish", d.ID)
 	}
 	out, err := h.st.GetOutput(ctx, d.OutputID)
-	if errors.Is(err, functions.ErrNotFound) {
+	if errors.Is(err, store.ErrNotFound) {
 		return conflict("the output of delivery %s no longer exists", d.ID)
 	} else if err != nil {
 		return err
@@ -112,7 +112,7 @@ func (h *handler) replay(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	wh, err := h.st.GetWebhook(ctx, d.WebhookID)
-	if errors.Is(err, functions.ErrNotFound) {
+	if errors.Is(err, store.ErrNotFound) {
 		return conflict("the webhook of delivery %s is no longer stored", d.ID)
 	} else if err != nil {
 		return err

@@ -17,8 +17,8 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/relayfn/relayfn/functions"
 	"github.com/relayfn/relayfn/relay/admin"
+	"github.com/relayfn/relayfn/relay/store"
 )
 
 // Error is an error answered by the API.
@@ -34,13 +34,13 @@ func (e *Error) Error() string {
 	return fmt.Sprintf("relay: %d %s: %s", e.Status, http.StatusText(e.Status), e.Message)
 }
 
-// Is makes errors.Is(err, functions.ErrNotFound) true for a 404 and
-// errors.Is(err, functions.ErrConflict) for a 409, as for a store.
+// Is makes errors.Is(err, store.ErrNotFound) true for a 404 and
+// errors.Is(err, store.ErrConflict) for a 409, as for a store.
 func (e *Error) Is(target error) bool {
 	switch target {
-	case functions.ErrNotFound:
+	case store.ErrNotFound:
 		return e.Status == http.StatusNotFound
-	case functions.ErrConflict:
+	case store.ErrConflict:
 		return e.Status == http.StatusConflict
 	}
 	return false

@@ -11,12 +11,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/relayfn/relayfn/functions"
 	"github.com/relayfn/relayfn/internal/relaytest"
 	"github.com/relayfn/relayfn/relay"
 	"github.com/relayfn/relayfn/relay/admin"
 	"github.com/relayfn/relayfn/relay/client"
 	"github.com/relayfn/relayfn/relay/config"
+	"github.com/relayfn/relayfn/relay/store"
 )
 
 // newRelay starts a relay with the admin API on loopback over a real
@@ -97,14 +97,14 @@ func TestRoundTrips(t *testing.T) {
 	}
 	_, err = c.CreateBucket(ctx, admin.BucketRequest{Name: new("ci")})
 	apiError(t, err, http.StatusConflict, "already exists")
-	if !errors.Is(err, functions.ErrConflict) {
-		t.Errorf("a 409 is not functions.ErrConflict: %v", err)
+	if !errors.Is(err, store.ErrConflict) {
+		t.Errorf("a 409 is not store.ErrConflict: %v", err)
 	}
 	if b2, err := c.GetBucket(ctx, b.ID); err != nil || b2.Name != "ci" {
 		t.Errorf("GetBucket = %+v, %v", b2, err)
 	}
 	_, err = c.GetBucket(ctx, "nope")
-	if !client.IsNotFound(err) || !errors.Is(err, functions.ErrNotFound) {
+	if !client.IsNotFound(err) || !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("GetBucket(nope) = %v", err)
 	}
 	if b2, err := c.UpdateBucket(ctx, "ci", admin.BucketRequest{Description: new("CI builds")}); err != nil || b2.Description != "CI builds" || b2.Auth.Type != relay.AuthToken {

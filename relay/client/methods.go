@@ -12,6 +12,7 @@ import (
 	"github.com/relayfn/relayfn/relay"
 	"github.com/relayfn/relayfn/relay/admin"
 	"github.com/relayfn/relayfn/relay/config"
+	"github.com/relayfn/relayfn/relay/store"
 	"github.com/relayfn/relayfn/runtime"
 )
 
@@ -161,7 +162,7 @@ func (c *Client) UpdateFunction(ctx context.Context, function string, req admin.
 func (c *Client) PushFunction(ctx context.Context, name, source string, timeout time.Duration) (f *functions.Function, created bool, err error) {
 	d := admin.Duration(timeout)
 	f, err = c.UpdateFunction(ctx, name, admin.FunctionRequest{Source: &source, Timeout: &d})
-	if !errors.Is(err, functions.ErrNotFound) {
+	if !errors.Is(err, store.ErrNotFound) {
 		return f, false, err
 	}
 	f, err = c.CreateFunction(ctx, admin.FunctionRequest{Name: &name, Source: &source, Timeout: &d})

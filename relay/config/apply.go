@@ -14,6 +14,7 @@ import (
 
 	"github.com/relayfn/relayfn/functions"
 	"github.com/relayfn/relayfn/relay"
+	"github.com/relayfn/relayfn/relay/store"
 	"github.com/relayfn/relayfn/runtime"
 )
 
@@ -233,7 +234,7 @@ func plan(ctx context.Context, st relay.Store, e *runtime.Engine, f *File) (*app
 // lookup returns what st.get finds, nil when there is no such record.
 func lookup[T any](ctx context.Context, get func(context.Context, string) (*T, error), key string) (*T, error) {
 	v, err := get(ctx, key)
-	if errors.Is(err, functions.ErrNotFound) {
+	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil
 	}
 	return v, err

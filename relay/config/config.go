@@ -101,7 +101,6 @@ import (
 	"github.com/relayfn/relayfn/builtins"
 	"github.com/relayfn/relayfn/egress"
 	"github.com/relayfn/relayfn/egress/acl"
-	"github.com/relayfn/relayfn/functions"
 	"github.com/relayfn/relayfn/relay"
 )
 
@@ -279,9 +278,9 @@ type MailgunModule struct {
 // ModuleDeps returns what the functions' modules use: eg (the egress
 // client) for the http, bigquery and mailgun modules and for the email
 // module's SMTP connections, with server.modules' settings.
-func (f *File) ModuleDeps(eg functions.Egress) functions.Deps {
+func (f *File) ModuleDeps(eg builtins.Egress) builtins.Deps {
 	m := f.Server.Modules
-	deps := functions.EgressDeps(eg)
+	deps := builtins.EgressDeps(eg)
 	deps.BigQueryEndpoint = m.BigQuery.Endpoint
 	deps.MailgunBaseURL = m.Mailgun.BaseURL
 	deps.SMTP = m.SMTP.Options()

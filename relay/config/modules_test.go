@@ -11,7 +11,6 @@ import (
 	"testing"
 
 	"github.com/relayfn/relayfn/builtins"
-	"github.com/relayfn/relayfn/functions"
 	"github.com/relayfn/relayfn/relay/config"
 )
 
@@ -42,9 +41,9 @@ func (fakeEgress) DialContext(context.Context, string, string, string) (net.Conn
 	return nil, fmt.Errorf("offline")
 }
 
-func moduleNames(deps functions.Deps) []string {
+func moduleNames(deps builtins.Deps) []string {
 	var names []string
-	for _, m := range functions.Modules(deps) {
+	for _, m := range builtins.Modules(deps) {
 		names = append(names, m.Name)
 	}
 	return names
@@ -104,7 +103,7 @@ func TestModules(t *testing.T) {
 		t.Errorf("modules without smtp: %v", names)
 	}
 	// Without an egress client, none of them is.
-	names = moduleNames(functions.Deps{})
+	names = moduleNames(builtins.Deps{})
 	for _, m := range []string{"http", "bigquery", "mailgun", "email"} {
 		if slices.Contains(names, m) {
 			t.Errorf("modules without egress offer %s: %v", m, names)
