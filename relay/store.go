@@ -68,7 +68,7 @@ type DeliveryFilter struct {
 	BucketID  string
 	OutputID  string
 	WebhookID string
-	State     string
+	State     DeliveryState
 	// Before lists deliveries created before this time (for paging).
 	Before time.Time
 	// Limit caps the result (newest first); 0 means 100.

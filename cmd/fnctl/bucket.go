@@ -54,7 +54,7 @@ An --ephemeral bucket never stores bodies, headers or queries.
 			if ephemeral {
 				req.Ephemeral = &ephemeral
 			}
-			switch auth {
+			switch relay.AuthType(auth) {
 			case relay.AuthNone, relay.AuthToken:
 				if username != "" || passwordEnv != "" {
 					return usage("--username and --password-env are only used with --auth basic")
@@ -81,7 +81,7 @@ An --ephemeral bucket never stores bodies, headers or queries.
 			}
 			return s.print(b, func(w io.Writer) error {
 				fmt.Fprintf(w, "created bucket %s (%s)\n", b.Name, b.ID)
-				if b.Auth.Type == relay.AuthToken {
+				if string(b.Auth.Type) == string(relay.AuthToken) {
 					fmt.Fprintf(w, "make a token for its callers with: fnctl bucket token create %s\n", b.Name)
 				}
 				return nil
@@ -89,7 +89,7 @@ An --ephemeral bucket never stores bodies, headers or queries.
 		}),
 	}
 	fs := cmd.Flags()
-	fs.StringVar(&auth, "auth", relay.AuthNone, "what callers present: none, basic or token")
+	fs.StringVar(&auth, "auth", string(relay.AuthNone), "what callers present: none, basic or token")
 	fs.StringVar(&username, "username", "", "basic-auth username")
 	fs.StringVar(&passwordEnv, "password-env", "", "environment variable holding the basic-auth password")
 	fs.BoolVar(&ephemeral, "ephemeral", false, "never store bodies, headers or queries")
@@ -148,8 +148,8 @@ prints the bucket's API object only.
 				return err
 			}
 			return s.print(b, func(w io.Writer) error {
-				auth := b.Auth.Type
-				if b.Auth.Type == relay.AuthBasic {
+				auth := string(b.Auth.Type)
+				if string(b.Auth.Type) == string(relay.AuthBasic) {
 					auth += " (username " + b.Auth.Username + ")"
 				}
 				if err := writeFields(w,

@@ -165,7 +165,12 @@ func TestRemoteInputsOutputsAttach(t *testing.T) {
 
 	// Outputs: the destination's path is not shown in text.
 	dest := "https://hooks.example.com/services/T0/B0/very-secret-path"
-	out = r.ok("output", "create", "ci", "slack", "--destination", dest, "--lock-path", "--timeout", "4s", "--max-attempts", "3", "--internal")
+	// Internal outputs need agents, which the relay does not have yet.
+	if _, stderr, code := r.run("output", "create", "ci", "agent", "--destination", "http://localhost:3000/hooks", "--internal"); code == 0 ||
+		!strings.Contains(stderr, "internal: internal outputs are delivered by agents, which this relay does not support yet") {
+		t.Errorf("output create --internal: exit %d, stderr %q; want it refused naming the field", code, stderr)
+	}
+	out = r.ok("output", "create", "ci", "slack", "--destination", dest, "--lock-path", "--timeout", "4s", "--max-attempts", "3")
 	contains(t, "output create", out, "created output slack (", "→ https://hooks.example.com/…")
 	lacks(t, "output create", out, "very-secret-path")
 	var o relay.Output
@@ -174,11 +179,11 @@ func TestRemoteInputsOutputsAttach(t *testing.T) {
 		t.Errorf("output create -o json = %+v", o)
 	}
 	out = r.ok("output", "ls")
-	contains(t, "output ls", out, "DESTINATION", "slack", "lock-path,internal", "erp", "tag", "audit")
+	contains(t, "output ls", out, "DESTINATION", "slack", "lock-path", "erp", "tag", "audit")
 	lacks(t, "output ls", out, "very-secret-path", "/orders")
 	var outs []relay.Output
 	r.okJSON(&outs, "output", "ls", "ci")
-	if len(outs) != 1 || outs[0].Destination != dest || outs[0].Retries.MaxAttempts != 3 || !outs[0].LockPath || !outs[0].Internal {
+	if len(outs) != 1 || outs[0].Destination != dest || outs[0].Retries.MaxAttempts != 3 || !outs[0].LockPath || outs[0].Internal {
 		t.Errorf("output ls ci -o json = %+v", outs)
 	}
 	out = r.ok("output", "get", o.ID)

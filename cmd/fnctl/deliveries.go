@@ -36,10 +36,10 @@ stopped), at most --limit of them (default 100, at most 1000).
 ` + remoteHelp,
 		Args: exactArgs(),
 		RunE: r.run(func(ctx context.Context, s *session, cmd *cobra.Command, args []string) error {
-			switch q.State {
-			case "", relay.DeliveryPending, relay.DeliverySucceeded, relay.DeliveryFailed, relay.DeliveryStopped:
-			default:
-				return usage("invalid --state %q: want pending, succeeded, failed or stopped", q.State)
+			if q.State != "" {
+				if err := relay.DeliveryState(q.State).Validate(); err != nil {
+					return usage("invalid --state %q: want pending, succeeded, failed or stopped", q.State)
+				}
 			}
 			if cmd.Flags().Changed("limit") && (q.Limit < 1 || q.Limit > admin.MaxDeliveries) {
 				return usage("invalid --limit %d: want 1 to %d", q.Limit, admin.MaxDeliveries)
@@ -140,7 +140,7 @@ func newDeliveriesShowCmd(r *remote) *cobra.Command {
 				}
 				if err := writeFields(w,
 					"ID", d.ID,
-					"State", d.State,
+					"State", string(d.State),
 					"Bucket", n.bucket(ctx, d.BucketID),
 					"Output", n.output(ctx, d.BucketID, d.OutputID)+" ("+d.OutputID+")",
 					"Webhook", d.WebhookID,

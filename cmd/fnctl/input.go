@@ -54,18 +54,18 @@ output's answer (destination, waiting at most --timeout).
 		RunE: r.run(func(ctx context.Context, s *session, cmd *cobra.Command, args []string) error {
 			fl := cmd.Flags()
 			rr := &admin.ResponseRequest{Mode: response}
-			switch response {
+			switch relay.ResponseMode(response) {
 			case relay.ResponseDefault, relay.ResponseStatic, relay.ResponseFunction, relay.ResponseDestination:
 			default:
 				return usage("invalid --response %q: want default, static, function or destination", response)
 			}
-			static := response == relay.ResponseStatic
+			static := relay.ResponseMode(response) == relay.ResponseStatic
 			for _, f := range []string{"status", "body", "header"} {
 				if fl.Changed(f) && !static {
 					return usage("--%s is only used with --response static", f)
 				}
 			}
-			if fl.Changed("timeout") && response != relay.ResponseDestination {
+			if fl.Changed("timeout") && relay.ResponseMode(response) != relay.ResponseDestination {
 				return usage("--timeout is only used with --response destination")
 			}
 			if static {
@@ -111,7 +111,7 @@ output's answer (destination, waiting at most --timeout).
 	}
 	fs := cmd.Flags()
 	fs.StringVar(&function, "function", "", "function (name or ID) to run on every webhook")
-	fs.StringVar(&response, "response", relay.ResponseDefault, "what the caller gets: default, static, function or destination")
+	fs.StringVar(&response, "response", string(relay.ResponseDefault), "what the caller gets: default, static, function or destination")
 	fs.IntVar(&status, "status", 0, "status of the static answer (default 200)")
 	fs.StringVar(&body, "body", "", "body of the static answer")
 	fs.StringArrayVarP(&headers, "header", "H", nil, "header 'Name: value' of the static answer (repeatable)")
@@ -194,9 +194,9 @@ func responseText(rc relay.ResponseConfig) string {
 			return "destination (" + rc.Timeout.String() + ")"
 		}
 	case "":
-		return relay.ResponseDefault
+		return string(relay.ResponseDefault)
 	}
-	return rc.Mode
+	return string(rc.Mode)
 }
 
 func newInputGetCmd(r *remote) *cobra.Command {

@@ -10,7 +10,6 @@ import (
 
 	"github.com/relayfn/relayfn/relay"
 	"github.com/relayfn/relayfn/relay/admin"
-	"github.com/relayfn/relayfn/relay/config"
 )
 
 func newOutputCmd(a *app) *cobra.Command {
@@ -53,7 +52,7 @@ tried up to --max-attempts times (default 8) with exponential backoff.
 			if destination == "" {
 				return usage("missing --destination URL")
 			}
-			if config.ValidateDestination(destination) != nil {
+			if relay.ValidateDestination(destination) != nil {
 				// Not repeated: a destination's path often holds a secret.
 				return usage("invalid --destination: want an absolute http(s) URL with a host and no #fragment")
 			}

@@ -273,7 +273,7 @@ func (r *Relay) Webhook(inputID, body string, header http.Header) (*http.Respons
 // WaitDeliveries waits until the store lists at least n deliveries
 // matching f in state (which it sets in f) and returns them. After
 // Timeout it logs every delivery and fails the test.
-func (r *Relay) WaitDeliveries(f relay.DeliveryFilter, state string, n int) []*relay.Delivery {
+func (r *Relay) WaitDeliveries(f relay.DeliveryFilter, state relay.DeliveryState, n int) []*relay.Delivery {
 	r.t.Helper()
 	deadline := time.Now().Add(Timeout)
 	for {

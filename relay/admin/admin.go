@@ -12,7 +12,6 @@ import (
 	"sync"
 
 	"github.com/relayfn/relayfn/relay"
-	"github.com/relayfn/relayfn/relay/config"
 	"github.com/relayfn/relayfn/relay/store"
 	"github.com/relayfn/relayfn/runtime"
 )
@@ -343,7 +342,7 @@ func (h *handler) audit(ctx context.Context, msg string, args ...any) {
 
 // validName checks the name field of a request.
 func validName(name string) error {
-	if err := config.ValidateName(name); err != nil {
+	if err := relay.ValidateName(name); err != nil {
 		return invalid("name", err)
 	}
 	return nil

@@ -4,13 +4,11 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/relayfn/relayfn/relay"
-	"github.com/relayfn/relayfn/relay/config"
 	"github.com/relayfn/relayfn/relay/store"
 )
 
@@ -92,7 +90,7 @@ func applyBucket(b *relay.Bucket, req *BucketRequest) error {
 		return nil
 	}
 	a := req.Auth
-	typ := a.Type
+	typ := relay.AuthType(a.Type)
 	if typ == "" {
 		typ = b.Auth.Type
 	}
@@ -111,18 +109,15 @@ func applyBucket(b *relay.Bucket, req *BucketRequest) error {
 		if user == "" && wasBasic {
 			user = b.Auth.Username
 		}
-		switch {
-		case user == "":
-			return badRequest("auth.username: missing: basic auth needs a username")
-		case strings.ContainsAny(user, ":\r\n"):
-			return badRequest("auth.username: must not contain ':' or line breaks")
+		if err := relay.ValidateUsername(user); err != nil {
+			return invalid("auth.username", err)
 		}
 		hash := ""
 		if wasBasic {
 			hash = b.Auth.PasswordHash
 		}
 		if a.Password != "" {
-			if err := config.ValidatePassword(a.Password); err != nil {
+			if err := relay.ValidatePassword(a.Password); err != nil {
 				return invalid("auth.password", err)
 			}
 			h, err := relay.HashSecret(a.Password)
@@ -136,7 +131,7 @@ func applyBucket(b *relay.Bucket, req *BucketRequest) error {
 		}
 		b.Auth = relay.BucketAuth{Type: relay.AuthBasic, Username: user, PasswordHash: hash}
 	default:
-		return badRequest("auth.type: unknown auth type %q (want none, basic or token)", a.Type)
+		return invalid("auth.type", typ.Validate())
 	}
 	return nil
 }
@@ -266,13 +261,13 @@ func (h *handler) applyInput(ctx context.Context, in *relay.Input, req *InputReq
 	if req.Response != nil {
 		rr := req.Response
 		in.Response = relay.ResponseConfig{
-			Mode: rr.Mode, Status: rr.Status, Headers: rr.Headers, Body: rr.Body, Timeout: time.Duration(rr.Timeout),
+			Mode: relay.ResponseMode(rr.Mode), Status: rr.Status, Headers: rr.Headers, Body: rr.Body, Timeout: time.Duration(rr.Timeout),
 		}
 		if in.Response.Mode == "" {
 			in.Response.Mode = relay.ResponseDefault
 		}
 	}
-	if err := config.ValidateInput(in); err != nil {
+	if err := in.Validate(); err != nil {
 		return invalid("", err)
 	}
 	if req.Function != nil {
@@ -388,7 +383,7 @@ func (h *handler) applyOutput(ctx context.Context, out *relay.Output, req *Outpu
 	if req.Retries != nil {
 		rr := req.Retries
 		out.Retries = relay.RetryPolicy{
-			MaxAttempts: rr.MaxAttempts, Backoff: rr.Backoff,
+			MaxAttempts: rr.MaxAttempts, Backoff: relay.Backoff(rr.Backoff),
 			InitialInterval: time.Duration(rr.InitialInterval), MaxInterval: time.Duration(rr.MaxInterval),
 		}
 	}
@@ -398,7 +393,7 @@ func (h *handler) applyOutput(ctx context.Context, out *relay.Output, req *Outpu
 	if req.Disabled != nil {
 		out.Disabled = *req.Disabled
 	}
-	if err := config.ValidateOutput(out); err != nil {
+	if err := out.Validate(); err != nil {
 		return invalid("", err)
 	}
 	if req.Function != nil {

@@ -52,11 +52,11 @@ func (h *handler) listDeliveries(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	f.WebhookID = q.Get("webhook")
-	switch s := q.Get("state"); s {
-	case "", relay.DeliveryPending, relay.DeliverySucceeded, relay.DeliveryFailed, relay.DeliveryStopped:
+	if s := relay.DeliveryState(q.Get("state")); s != "" {
+		if err := s.Validate(); err != nil {
+			return invalid("state", err)
+		}
 		f.State = s
-	default:
-		return badRequest("state: unknown state %q (want pending, succeeded, failed or stopped)", s)
 	}
 	if v := q.Get("before"); v != "" {
 		t, err := time.Parse(time.RFC3339Nano, v)

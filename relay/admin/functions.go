@@ -12,7 +12,6 @@ import (
 
 	"github.com/relayfn/relayfn/functions"
 	"github.com/relayfn/relayfn/relay"
-	"github.com/relayfn/relayfn/relay/config"
 	"github.com/relayfn/relayfn/runtime"
 )
 
@@ -67,7 +66,7 @@ func (h *handler) createFunction(w http.ResponseWriter, r *http.Request) error {
 	if req.Timeout != nil {
 		f.Timeout = time.Duration(*req.Timeout)
 	}
-	if err := config.ValidateFunction(f.Name, f.Timeout); err != nil {
+	if err := relay.ValidateFunction(f.Name, f.Timeout); err != nil {
 		return invalid("", err)
 	}
 	for k := range req.Config {
@@ -116,7 +115,7 @@ func (h *handler) updateFunction(w http.ResponseWriter, r *http.Request) error {
 	if req.Timeout != nil {
 		timeout = time.Duration(*req.Timeout)
 	}
-	if err := config.ValidateFunction(name, timeout); err != nil {
+	if err := relay.ValidateFunction(name, timeout); err != nil {
 		return invalid("", err)
 	}
 	newSource := req.Source != nil && *req.Source != f.Source

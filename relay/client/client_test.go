@@ -247,7 +247,7 @@ func TestRoundTrips(t *testing.T) {
 	}
 	var ds []*relay.Delivery
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if ds, err = c.ListDeliveries(ctx, client.DeliveryQuery{Bucket: "ci", Output: "o", State: relay.DeliverySucceeded, Limit: 10}); err != nil {
+		if ds, err = c.ListDeliveries(ctx, client.DeliveryQuery{Bucket: "ci", Output: "o", State: string(relay.DeliverySucceeded), Limit: 10}); err != nil {
 			t.Fatal(err)
 		}
 		if len(ds) > 0 {

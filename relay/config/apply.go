@@ -456,7 +456,7 @@ func inputDiff(in *relay.Input, spec *Input, fnIDs map[string]string) []string {
 		fields = append(fields, "function")
 	}
 	have, want := in.Response, spec.Response.model()
-	if modeName(have.Mode) != modeName(want.Mode) {
+	if have.Mode.OrDefault() != want.Mode.OrDefault() {
 		fields = append(fields, "response.mode")
 	}
 	if have.Status != want.Status {

@@ -321,8 +321,8 @@ type Bucket struct {
 type Auth struct {
 	// Type is none (the default), basic or token. Token auth uses tokens
 	// made with the admin API; the file does not hold them.
-	Type     string `yaml:"type,omitempty"`
-	Username string `yaml:"username,omitempty"`
+	Type     relay.AuthType `yaml:"type,omitempty"`
+	Username string         `yaml:"username,omitempty"`
 	// Password is the basic-auth password.
 	Password string `yaml:"password,omitempty"`
 	// PasswordEnv names the environment variable holding the password
@@ -346,7 +346,7 @@ type Input struct {
 // Response is how an input answers its caller.
 type Response struct {
 	// Mode is default, static, function or destination.
-	Mode string `yaml:"mode,omitempty"`
+	Mode relay.ResponseMode `yaml:"mode,omitempty"`
 	// Status, Headers and Body are the static answer.
 	Status  int               `yaml:"status,omitempty"`
 	Headers map[string]string `yaml:"headers,omitempty"`
@@ -367,10 +367,12 @@ type Output struct {
 	// LockPath keeps the destination's path as is.
 	LockPath bool `yaml:"lock_path,omitempty"`
 	// Timeout bounds one attempt; 0 means the relay's default (10s).
-	Timeout  Duration `yaml:"timeout,omitempty"`
-	Retries  Retries  `yaml:"retries,omitempty"`
-	Internal bool     `yaml:"internal,omitempty"`
-	Disabled bool     `yaml:"disabled,omitempty"`
+	Timeout Duration `yaml:"timeout,omitempty"`
+	Retries Retries  `yaml:"retries,omitempty"`
+	// Internal is refused for now: internal outputs are delivered by
+	// agents, which this relay does not support yet.
+	Internal bool `yaml:"internal,omitempty"`
+	Disabled bool `yaml:"disabled,omitempty"`
 }
 
 // Retries is an output's retry policy; zero fields take the relay's
@@ -378,9 +380,9 @@ type Output struct {
 type Retries struct {
 	MaxAttempts int `yaml:"max_attempts,omitempty"`
 	// Backoff is exponential (the default) or fixed.
-	Backoff         string   `yaml:"backoff,omitempty"`
-	InitialInterval Duration `yaml:"initial_interval,omitempty"`
-	MaxInterval     Duration `yaml:"max_interval,omitempty"`
+	Backoff         relay.Backoff `yaml:"backoff,omitempty"`
+	InitialInterval Duration      `yaml:"initial_interval,omitempty"`
+	MaxInterval     Duration      `yaml:"max_interval,omitempty"`
 }
 
 // Duration is a time.Duration written as a Go duration string ("5s").
