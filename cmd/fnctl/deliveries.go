@@ -9,7 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/relayfn/relayfn/relay"
-	"github.com/relayfn/relayfn/relay/admin"
+	"github.com/relayfn/relayfn/relay/api"
 	"github.com/relayfn/relayfn/relay/client"
 )
 
@@ -41,8 +41,8 @@ stopped), at most --limit of them (default 100, at most 1000).
 					return usage("invalid --state %q: want pending, succeeded, failed or stopped", q.State)
 				}
 			}
-			if cmd.Flags().Changed("limit") && (q.Limit < 1 || q.Limit > admin.MaxDeliveries) {
-				return usage("invalid --limit %d: want 1 to %d", q.Limit, admin.MaxDeliveries)
+			if cmd.Flags().Changed("limit") && (q.Limit < 1 || q.Limit > api.MaxDeliveries) {
+				return usage("invalid --limit %d: want 1 to %d", q.Limit, api.MaxDeliveries)
 			}
 			ds, err := s.c.ListDeliveries(ctx, q)
 			if err != nil {
@@ -122,9 +122,9 @@ func newDeliveriesShowCmd(r *remote) *cobra.Command {
 				return err
 			}
 			if as == nil {
-				as = []*relay.Attempt{}
+				as = []*api.Attempt{}
 			}
-			detail := admin.DeliveryDetail{Delivery: d, Attempts: as}
+			detail := api.DeliveryDetail{Delivery: d, Attempts: as}
 			if s.json() {
 				return s.print(detail, nil)
 			}
@@ -135,7 +135,7 @@ func newDeliveriesShowCmd(r *remote) *cobra.Command {
 					status = fmt.Sprint(d.LastStatus)
 				}
 				next := ""
-				if d.State == relay.DeliveryPending {
+				if d.State == string(relay.DeliveryPending) {
 					next = timeText(d.NextAttemptAt)
 				}
 				if err := writeFields(w,

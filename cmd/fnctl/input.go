@@ -12,7 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/relayfn/relayfn/relay"
-	"github.com/relayfn/relayfn/relay/admin"
+	"github.com/relayfn/relayfn/relay/api"
 )
 
 func newInputCmd(a *app) *cobra.Command {
@@ -53,7 +53,7 @@ output's answer (destination, waiting at most --timeout).
 		Args: exactArgs("BUCKET", "NAME"),
 		RunE: r.run(func(ctx context.Context, s *session, cmd *cobra.Command, args []string) error {
 			fl := cmd.Flags()
-			rr := &admin.ResponseRequest{Mode: response}
+			rr := &api.ResponseRequest{Mode: response}
 			switch relay.ResponseMode(response) {
 			case relay.ResponseDefault, relay.ResponseStatic, relay.ResponseFunction, relay.ResponseDestination:
 			default:
@@ -88,8 +88,8 @@ output's answer (destination, waiting at most --timeout).
 			if timeout < 0 {
 				return usage("invalid --timeout %s: must not be negative", timeout)
 			}
-			rr.Timeout = admin.Duration(timeout)
-			req := admin.InputRequest{Name: &args[1], Response: rr}
+			rr.Timeout = api.Duration(timeout)
+			req := api.InputRequest{Name: &args[1], Response: rr}
 			if fl.Changed("function") {
 				req.Function = &function
 			}
@@ -132,7 +132,7 @@ func newInputLsCmd(r *remote) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			ins := []*relay.Input{}
+			ins := []*api.Input{}
 			bnames := make(map[string]string, len(buckets))
 			for _, b := range buckets {
 				bnames[b.ID] = b.Name
@@ -156,7 +156,7 @@ func newInputLsCmd(r *remote) *cobra.Command {
 
 // bucketsOf returns the bucket args names, or every bucket when args is
 // empty.
-func bucketsOf(ctx context.Context, s *session, args []string) ([]*relay.Bucket, error) {
+func bucketsOf(ctx context.Context, s *session, args []string) ([]*api.Bucket, error) {
 	if len(args) == 0 {
 		return s.c.ListBuckets(ctx)
 	}
@@ -164,11 +164,11 @@ func bucketsOf(ctx context.Context, s *session, args []string) ([]*relay.Bucket,
 	if err != nil {
 		return nil, err
 	}
-	return []*relay.Bucket{b}, nil
+	return []*api.Bucket{b}, nil
 }
 
 // inputTable writes inputs as a table; buckets and fns map IDs to names.
-func inputTable(w io.Writer, base string, ins []*relay.Input, buckets, fns map[string]string) error {
+func inputTable(w io.Writer, base string, ins []*api.Input, buckets, fns map[string]string) error {
 	t := newTextTable(w, "BUCKET", "NAME", "FUNCTION", "RESPONSE", "ID", "URL")
 	for _, in := range ins {
 		fn := ""
@@ -181,8 +181,8 @@ func inputTable(w io.Writer, base string, ins []*relay.Input, buckets, fns map[s
 }
 
 // responseText describes an input's response settings briefly.
-func responseText(rc relay.ResponseConfig) string {
-	switch rc.Mode {
+func responseText(rc api.ResponseConfig) string {
+	switch relay.ResponseMode(rc.Mode) {
 	case relay.ResponseStatic:
 		st := rc.Status
 		if st == 0 {
@@ -235,7 +235,7 @@ func newInputGetCmd(r *remote) *cobra.Command {
 					"Function", fn,
 					"Response", responseText(in.Response),
 				}
-				if in.Response.Mode == relay.ResponseStatic {
+				if in.Response.Mode == string(relay.ResponseStatic) {
 					hs := make([]string, 0, len(in.Response.Headers))
 					for k, v := range in.Response.Headers {
 						hs = append(hs, k+": "+v)

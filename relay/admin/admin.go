@@ -12,12 +12,13 @@ import (
 	"sync"
 
 	"github.com/relayfn/relayfn/relay"
+	"github.com/relayfn/relayfn/relay/api"
 	"github.com/relayfn/relayfn/relay/store"
 	"github.com/relayfn/relayfn/runtime"
 )
 
 // Prefix is the path the admin API is mounted under.
-const Prefix = "/v1/admin/"
+const Prefix = api.Prefix
 
 // DefaultMaxBodyBytes caps request bodies when Options.MaxBodyBytes is 0.
 const DefaultMaxBodyBytes = 16 << 20
@@ -263,10 +264,15 @@ func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 func writeError(w http.ResponseWriter, status int, msg string) {
-	writeJSON(w, status, ErrorResponse{Error: msg})
+	writeJSON(w, status, api.ErrorResponse{Error: msg})
 }
 
+// writeJSON answers status with the wire form of v.
 func writeJSON(w http.ResponseWriter, status int, v any) error {
+	v, err := wire(v)
+	if err != nil {
+		return err
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	enc := json.NewEncoder(w)
@@ -303,7 +309,7 @@ func decode(r *http.Request, v any) error {
 			return badRequest("invalid JSON: unexpected end of the request body")
 		case errors.As(err, &syn):
 			return badRequest("invalid JSON at byte %d: %v", syn.Offset, syn)
-		case errors.As(err, &typ) && typ.Type == durationType:
+		case errors.As(err, &typ) && typ.Type == api.DurationType:
 			return badRequest("%s: invalid duration %s (want a Go duration such as \"5s\", or nanoseconds)", typ.Field, typ.Value)
 		case errors.As(err, &typ):
 			if typ.Field != "" {

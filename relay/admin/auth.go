@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/relayfn/relayfn/relay"
+	"github.com/relayfn/relayfn/relay/api"
 	"github.com/relayfn/relayfn/relay/store"
 )
 
@@ -36,7 +37,7 @@ func Bootstrap(ctx context.Context, st relay.Store) (credential string, created 
 const maxTokenName = 200
 
 // checkTokenRequest checks a token's name.
-func checkTokenRequest(req *TokenRequest) error {
+func checkTokenRequest(req *api.TokenRequest) error {
 	if len(req.Name) > maxTokenName {
 		return badRequest("name: longer than %d bytes", maxTokenName)
 	}
@@ -91,7 +92,7 @@ func (h *handler) listAdminTokens(w http.ResponseWriter, r *http.Request) error 
 }
 
 func (h *handler) createAdminToken(w http.ResponseWriter, r *http.Request) error {
-	var req TokenRequest
+	var req api.TokenRequest
 	if err := decode(r, &req); err != nil {
 		return err
 	}
@@ -103,7 +104,7 @@ func (h *handler) createAdminToken(w http.ResponseWriter, r *http.Request) error
 		return err
 	}
 	h.audit(r.Context(), "admin: admin token created", "token", t.ID, "name", t.Name)
-	return created(w, NewToken{Token: t, Credential: cred})
+	return created(w, &api.NewToken{Token: TokenWire(t), Credential: cred})
 }
 
 func (h *handler) listBucketTokens(w http.ResponseWriter, r *http.Request) error {
@@ -119,7 +120,7 @@ func (h *handler) listBucketTokens(w http.ResponseWriter, r *http.Request) error
 }
 
 func (h *handler) createBucketToken(w http.ResponseWriter, r *http.Request) error {
-	var req TokenRequest
+	var req api.TokenRequest
 	if err := decode(r, &req); err != nil {
 		return err
 	}
@@ -138,7 +139,7 @@ func (h *handler) createBucketToken(w http.ResponseWriter, r *http.Request) erro
 	if err := h.changed(r.Context()); err != nil {
 		return err
 	}
-	return created(w, NewToken{Token: t, Credential: cred})
+	return created(w, &api.NewToken{Token: TokenWire(t), Credential: cred})
 }
 
 // deleteToken deletes an admin or bucket token. The last admin token is

@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/relayfn/relayfn/relay"
+	"github.com/relayfn/relayfn/relay/api"
 	"github.com/relayfn/relayfn/relay/store"
 )
 
@@ -29,7 +30,7 @@ func (h *handler) getBucket(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *handler) createBucket(w http.ResponseWriter, r *http.Request) error {
-	var req BucketRequest
+	var req api.BucketRequest
 	if err := decode(r, &req); err != nil {
 		return err
 	}
@@ -51,7 +52,7 @@ func (h *handler) createBucket(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *handler) updateBucket(w http.ResponseWriter, r *http.Request) error {
-	var req BucketRequest
+	var req api.BucketRequest
 	if err := decode(r, &req); err != nil {
 		return err
 	}
@@ -73,7 +74,7 @@ func (h *handler) updateBucket(w http.ResponseWriter, r *http.Request) error {
 }
 
 // applyBucket sets the fields req gives on b and checks them.
-func applyBucket(b *relay.Bucket, req *BucketRequest) error {
+func applyBucket(b *relay.Bucket, req *api.BucketRequest) error {
 	if req.Name != nil {
 		if err := validName(*req.Name); err != nil {
 			return err
@@ -188,7 +189,7 @@ func (h *handler) getInput(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *handler) createInput(w http.ResponseWriter, r *http.Request) error {
-	var req InputRequest
+	var req api.InputRequest
 	if err := decode(r, &req); err != nil {
 		return err
 	}
@@ -226,7 +227,7 @@ func (h *handler) createInput(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *handler) updateInput(w http.ResponseWriter, r *http.Request) error {
-	var req InputRequest
+	var req api.InputRequest
 	if err := decode(r, &req); err != nil {
 		return err
 	}
@@ -251,7 +252,7 @@ func (h *handler) updateInput(w http.ResponseWriter, r *http.Request) error {
 }
 
 // applyInput sets the fields req gives on in and checks them.
-func (h *handler) applyInput(ctx context.Context, in *relay.Input, req *InputRequest) error {
+func (h *handler) applyInput(ctx context.Context, in *relay.Input, req *api.InputRequest) error {
 	if req.Name != nil {
 		in.Name = *req.Name
 	}
@@ -316,7 +317,7 @@ func (h *handler) getOutput(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *handler) createOutput(w http.ResponseWriter, r *http.Request) error {
-	var req OutputRequest
+	var req api.OutputRequest
 	if err := decode(r, &req); err != nil {
 		return err
 	}
@@ -345,7 +346,7 @@ func (h *handler) createOutput(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *handler) updateOutput(w http.ResponseWriter, r *http.Request) error {
-	var req OutputRequest
+	var req api.OutputRequest
 	if err := decode(r, &req); err != nil {
 		return err
 	}
@@ -367,7 +368,7 @@ func (h *handler) updateOutput(w http.ResponseWriter, r *http.Request) error {
 }
 
 // applyOutput sets the fields req gives on out and checks them.
-func (h *handler) applyOutput(ctx context.Context, out *relay.Output, req *OutputRequest) error {
+func (h *handler) applyOutput(ctx context.Context, out *relay.Output, req *api.OutputRequest) error {
 	if req.Name != nil {
 		out.Name = *req.Name
 	}

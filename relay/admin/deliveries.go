@@ -7,11 +7,12 @@ import (
 	"time"
 
 	"github.com/relayfn/relayfn/relay"
+	"github.com/relayfn/relayfn/relay/api"
 	"github.com/relayfn/relayfn/relay/store"
 )
 
 // MaxDeliveries caps the limit of a delivery listing.
-const MaxDeliveries = 1000
+const MaxDeliveries = api.MaxDeliveries
 
 // listDeliveries lists deliveries, newest first, filtered by the query:
 // bucket (ID or name), output (ID, or name within bucket), webhook, state,
@@ -84,7 +85,7 @@ func (h *handler) getDelivery(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return ok(w, DeliveryDetail{Delivery: d, Attempts: nonNil(as)})
+	return ok(w, &api.DeliveryDetail{Delivery: DeliveryWire(d), Attempts: wireAll(as, AttemptWire)})
 }
 
 // replay makes a new pending delivery of a delivery's webhook to the same
