@@ -65,14 +65,15 @@ type handler struct {
 
 // New returns the admin API, to be mounted under Prefix:
 //
-//	mux.Handle(admin.Prefix, admin.New(admin.Options{...}))
+//	h, err := admin.New(admin.Options{...})
+//	mux.Handle(admin.Prefix, h)
 //
 // Every request must carry an admin token (Authorization: Bearer
-// <id>.<secret>); see Bootstrap for the first one. New panics when Store
-// or Engine is nil.
-func New(opts Options) http.Handler {
+// <id>.<secret>); see Bootstrap for the first one. New fails when Store or
+// Engine is nil.
+func New(opts Options) (http.Handler, error) {
 	if opts.Store == nil || opts.Engine == nil {
-		panic("admin.New: Options.Store and Options.Engine are required")
+		return nil, errors.New("admin: Options.Store and Options.Engine are required")
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -93,7 +94,7 @@ func New(opts Options) http.Handler {
 		h.replayer = opts.Server
 	}
 	h.routes()
-	return h
+	return h, nil
 }
 
 func (h *handler) routes() {

@@ -609,7 +609,10 @@ func TestWithoutServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer e.Close()
-	h := admin.New(admin.Options{Store: base.store, Engine: e})
+	h, err := admin.New(admin.Options{Store: base.store, Engine: e})
+	if err != nil {
+		t.Fatal(err)
+	}
 	f := &functions.Function{Name: "up", Driver: "lua", Source: `r:SetRequestBody(string.upper(r.RequestBody) .. cfg:GetValue("S"))`}
 	if err := base.store.CreateFunction(context.Background(), f); err != nil {
 		t.Fatal(err)
@@ -623,5 +626,11 @@ func TestWithoutServer(t *testing.T) {
 	resp{status: rec.Code, body: rec.Body.Bytes()}.json(t, &res)
 	if rec.Code != http.StatusOK || res.Request.Body != "HI!" {
 		t.Errorf("invoke without a server: %d %+v", rec.Code, res)
+	}
+}
+
+func TestNewRefusesMissingParts(t *testing.T) {
+	if h, err := admin.New(admin.Options{}); err == nil || h != nil {
+		t.Fatalf("New without a store and engine = %v, %v; want an error", h, err)
 	}
 }

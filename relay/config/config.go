@@ -20,7 +20,8 @@
 //	    max_response_bytes: 10485760
 //	    max_redirects: 10
 //	  admin:
-//	    token_file: "admin.token"           # where the first admin credential is written
+//	    listen: "127.0.0.1:8081"            # optional: admin API and /metrics here only, not on listen
+//	    token_file: "admin.token"           # where the first admin credential is written (then not printed)
 //	  modules:                              # what the functions' modules reach, besides HTTP
 //	    smtp:                               # the email module's server; email is offered only with a host
 //	      host: smtp.example.com
@@ -184,6 +185,11 @@ type Egress struct {
 
 // Admin is server.admin.
 type Admin struct {
+	// Listen, when set (such as "127.0.0.1:8081"), serves the admin API
+	// and /metrics on this separate address and not on Listen, which then
+	// serves only the webhooks and /healthz. Empty serves everything on
+	// Listen.
+	Listen string `yaml:"listen"`
 	// TokenFile is where the relay writes the first admin credential (mode
 	// 0600) when it makes one at start-up. Empty means the credential is
 	// only printed, once.

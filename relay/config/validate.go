@@ -53,6 +53,15 @@ func (v *validator) server(s *Server) {
 	} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
 		v.errorf("server.listen", "%q: invalid port %q", s.Listen, port)
 	}
+	if a := s.Admin.Listen; a != "" {
+		if _, port, err := net.SplitHostPort(a); err != nil {
+			v.errorf("server.admin.listen", "%q is not a host:port address (such as \"127.0.0.1:8081\")", a)
+		} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+			v.errorf("server.admin.listen", "%q: invalid port %q", a, port)
+		} else if a == s.Listen {
+			v.errorf("server.admin.listen", "%q is also server.listen: give the admin API its own address, or leave admin.listen out", a)
+		}
+	}
 	if u, err := url.Parse(s.Store); err != nil {
 		v.errorf("server.store", "%q is not a store URL (want sqlite://path, a file path or postgres://…)", redact(s.Store))
 	} else {
