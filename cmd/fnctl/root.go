@@ -96,6 +96,7 @@ func commands(a *app) []*cobra.Command {
 		newApplyCmd(a),
 		newDeliveriesCmd(a),
 		newTokenCmd(a),
+		newAdminTokenCmd(a),
 		newVersionCmd(a),
 	}
 }

@@ -177,3 +177,30 @@ func nonNil[T any](s []T) []T {
 	}
 	return s
 }
+
+// ResetTokens replaces every admin token of st with one new token, and
+// returns its credential and how many tokens it removed: the offline way
+// back in for an operator who lost the admin token (fnctl admin-token
+// reset). The new token is made before the old ones are deleted, so a
+// failure never leaves the store without an admin token. Callers make sure
+// no relay is running on st.
+func ResetTokens(ctx context.Context, st relay.Store) (credential string, removed int, err error) {
+	old, err := st.ListTokens(ctx, "")
+	if err != nil {
+		return "", 0, fmt.Errorf("admin: reset tokens: list admin tokens: %w", err)
+	}
+	t, cred, err := newToken(ctx, st, "", "reset")
+	if err != nil {
+		return "", 0, fmt.Errorf("admin: reset tokens: %w", err)
+	}
+	for _, o := range old {
+		if o.ID == t.ID {
+			continue
+		}
+		if err := st.DeleteToken(ctx, o.ID); err != nil {
+			return "", removed, fmt.Errorf("admin: reset tokens: delete token %s: %w", o.ID, err)
+		}
+		removed++
+	}
+	return cred, removed, nil
+}

@@ -136,8 +136,8 @@ type App struct {
 // New builds the relay f describes, binding its listeners, without
 // serving yet. On error, whatever it made is closed again. See the package
 // documentation for the order of the checks.
-func New(ctx context.Context, f *config.File, opts Options) (a *App, err error) {
-	a = &App{File: f, opts: opts, stderr: opts.Stderr, served: make(chan error, 2)}
+func New(ctx context.Context, f *config.File, opts Options) (_ *App, err error) {
+	a := &App{File: f, opts: opts, stderr: opts.Stderr, served: make(chan error, 2)}
 	if a.stderr == nil {
 		a.stderr = os.Stderr
 	}
@@ -148,7 +148,6 @@ func New(ctx context.Context, f *config.File, opts Options) (a *App, err error) 
 	defer func() {
 		if err != nil {
 			a.Close()
-			a = nil
 		}
 	}()
 	s := f.Server

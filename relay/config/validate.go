@@ -58,7 +58,7 @@ func (v *validator) server(s *Server) {
 			v.errorf("server.admin.listen", "%q is not a host:port address (such as \"127.0.0.1:8081\")", a)
 		} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
 			v.errorf("server.admin.listen", "%q: invalid port %q", a, port)
-		} else if a == s.Listen {
+		} else if a == s.Listen && n != 0 {
 			v.errorf("server.admin.listen", "%q is also server.listen: give the admin API its own address, or leave admin.listen out", a)
 		}
 	}
