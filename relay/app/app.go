@@ -257,7 +257,7 @@ func New(ctx context.Context, f *config.File, opts Options) (_ *App, err error) 
 
 	// http, bigquery and mailgun go through eg; email through eg to the
 	// SMTP server of server.modules.smtp, when one is configured.
-	e, err := runtime.New(runtime.Options{Modules: builtins.Modules(f.ModuleDeps(eg))})
+	e, err := runtime.New(runtime.Options{Modules: builtins.Modules(ModuleDeps(f, eg))})
 	if err != nil {
 		return nil, err
 	}

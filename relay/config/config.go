@@ -84,7 +84,8 @@
 // email modules reach. All their traffic goes through the egress client
 // (server.http and server.egress): bigquery and mailgun are always offered
 // (their credentials come from the function's configuration), email only
-// when server.modules.smtp.host is set. See File.ModuleDeps.
+// when server.modules.smtp.host is set. relay/app wires them (its
+// ModuleDeps); this package does not link the modules.
 //
 // # Apply
 //
@@ -99,7 +100,6 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/relayfn/relayfn/builtins"
 	"github.com/relayfn/relayfn/egress"
 	"github.com/relayfn/relayfn/egress/acl"
 	"github.com/relayfn/relayfn/relay"
@@ -230,7 +230,8 @@ type SMTP struct {
 	// functions may send as (the display name may differ).
 	From string `yaml:"from"`
 	// StartTLS is require (the default: STARTTLS or no mail),
-	// opportunistic (STARTTLS when the server offers it) or none.
+	// opportunistic (STARTTLS when the server offers it) or none: the
+	// values of builtins.StartTLSRequire and its siblings.
 	StartTLS string `yaml:"starttls"`
 	// ImplicitTLS speaks TLS from the first byte (port 465) instead of
 	// upgrading with STARTTLS; StartTLS is then not used.
@@ -247,24 +248,6 @@ func (s SMTP) String() string {
 		s.Host, s.Port, s.Username, pw, s.From, s.StartTLS, s.ImplicitTLS)
 }
 
-// Options returns the email module's settings, or nil when no host is
-// configured. Dial is left for the caller (ModuleDeps sets the egress
-// client's).
-func (s SMTP) Options() *builtins.EmailOptions {
-	if s.Host == "" {
-		return nil
-	}
-	return &builtins.EmailOptions{
-		Host:        s.Host,
-		Port:        s.Port,
-		Username:    s.Username,
-		Password:    s.Password,
-		From:        s.From,
-		StartTLS:    s.StartTLS,
-		ImplicitTLS: s.ImplicitTLS,
-	}
-}
-
 // BigQueryModule is server.modules.bigquery.
 type BigQueryModule struct {
 	// Endpoint replaces BigQuery's API base URL
@@ -279,18 +262,6 @@ type MailgunModule struct {
 	// https://api.eu.mailgun.net for a function that asks for region
 	// "eu"), for a proxy or a stand-in. Optional.
 	BaseURL string `yaml:"base_url"`
-}
-
-// ModuleDeps returns what the functions' modules use: eg (the egress
-// client) for the http, bigquery and mailgun modules and for the email
-// module's SMTP connections, with server.modules' settings.
-func (f *File) ModuleDeps(eg builtins.Egress) builtins.Deps {
-	m := f.Server.Modules
-	deps := builtins.EgressDeps(eg)
-	deps.BigQueryEndpoint = m.BigQuery.Endpoint
-	deps.MailgunBaseURL = m.Mailgun.BaseURL
-	deps.SMTP = m.SMTP.Options()
-	return deps
 }
 
 // Function is a function to create or update.

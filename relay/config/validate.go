@@ -13,7 +13,6 @@ import (
 	"github.com/google/uuid"
 	"golang.org/x/net/http/httpguts"
 
-	"github.com/relayfn/relayfn/builtins"
 	"github.com/relayfn/relayfn/relay"
 )
 
@@ -158,7 +157,7 @@ func (v *validator) smtp(s *SMTP) {
 		}
 	}
 	switch s.StartTLS {
-	case "", builtins.StartTLSRequire, builtins.StartTLSOpportunistic, builtins.StartTLSNone:
+	case "", "require", "opportunistic", "none": // builtins.StartTLSRequire, …
 		if s.StartTLS != "" && s.ImplicitTLS {
 			v.errorf(p+".starttls", "not used with implicit_tls: true (the connection is TLS from the start)")
 		}
