@@ -54,7 +54,8 @@ type Options struct {
 	// Logger receives the logs of the relay, the admin API and the egress
 	// client; nil discards them.
 	Logger *slog.Logger
-	// Registerer receives the relay's metrics; nil means none.
+	// Registerer receives the relay's metrics; nil means a registry of
+	// the app's own, served on /metrics.
 	Registerer prometheus.Registerer
 	// MaxBodyBytes caps webhook bodies; 0 is the relay's default.
 	MaxBodyBytes int64

@@ -287,6 +287,18 @@ func TestInputsAndOutputs(t *testing.T) {
 	}
 	e.fails(http.StatusBadRequest, `response_function: no function "gone"`, http.MethodPatch, "/v1/admin/outputs/"+out.ID,
 		map[string]any{"response_function": "gone"})
+	e.fails(http.StatusBadRequest, "internal: internal outputs are delivered by agents, which this relay does not support yet",
+		http.MethodPatch, "/v1/admin/outputs/"+out.ID, map[string]any{"internal": true})
+	e.fails(http.StatusBadRequest, "max_in_flight: must not be negative", http.MethodPatch, "/v1/admin/outputs/"+out.ID,
+		map[string]any{"max_in_flight": -1})
+	// Durations are answered as Go duration strings, and max_in_flight as
+	// given.
+	raw := e.must(http.StatusOK, http.MethodPatch, "/v1/admin/outputs/"+out.ID, map[string]any{"max_in_flight": 4})
+	for _, want := range []string{`"timeout":"2s"`, `"initial_interval":"10ms"`, `"max_in_flight":4`, `"internal":false`} {
+		if !strings.Contains(string(raw.body), want) {
+			t.Errorf("output answer %s lacks %s", raw.body, want)
+		}
+	}
 
 	// The relay routes by what the API made: the input's function tags the
 	// webhook, the static answer is sent, the output gets it.

@@ -388,6 +388,9 @@ func (h *handler) applyOutput(ctx context.Context, out *relay.Output, req *api.O
 			InitialInterval: time.Duration(rr.InitialInterval), MaxInterval: time.Duration(rr.MaxInterval),
 		}
 	}
+	if req.MaxInFlight != nil {
+		out.MaxInFlight = *req.MaxInFlight
+	}
 	if req.Internal != nil {
 		out.Internal = *req.Internal
 	}
