@@ -40,6 +40,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -179,7 +180,7 @@ func New(ctx context.Context, f *config.File, opts Options) (_ *App, err error) 
 	if err != nil {
 		return nil, err
 	}
-	egCfg.AllowRanges = append(egCfg.AllowRanges, opts.AllowRanges...)
+	egCfg.AllowRanges = slices.Concat(egCfg.AllowRanges, opts.AllowRanges)
 	egCfg.Getenv = opts.Getenv
 	if egCfg.Getenv == nil {
 		egCfg.Getenv = os.Getenv
@@ -204,7 +205,16 @@ func New(ctx context.Context, f *config.File, opts Options) (_ *App, err error) 
 		a.closers = append(a.closers, ignoreClosed(a.adminLn.Close))
 	}
 
-	// Now the parts, each closed in reverse order by Close.
+	// The egress client writes nothing either: built before the key and
+	// the store, so that its errors also leave nothing behind.
+	eg, err := egress.New(egCfg)
+	if err != nil {
+		return nil, err
+	}
+	a.Egress = eg
+	a.closers = append(a.closers, func() error { eg.Close(); return nil })
+
+	// Now the parts that write, each closed in reverse order by Close.
 	key := opts.Key
 	if key == nil {
 		var made bool
@@ -247,13 +257,6 @@ func New(ctx context.Context, f *config.File, opts Options) (_ *App, err error) 
 			return nil, err
 		}
 	}
-
-	eg, err := egress.New(egCfg)
-	if err != nil {
-		return nil, err
-	}
-	a.Egress = eg
-	a.closers = append(a.closers, func() error { eg.Close(); return nil })
 
 	// http, bigquery and mailgun go through eg; email through eg to the
 	// SMTP server of server.modules.smtp, when one is configured.
@@ -476,7 +479,7 @@ func (a *App) Shutdown(ctx context.Context) error {
 }
 
 // Close releases every part in the reverse order of its making: the
-// engine, the egress client, the store's lock, the store, the listeners.
+// engine, the store (and its lock), the egress client, the listeners.
 // Call Shutdown first for a graceful stop.
 func (a *App) Close() error {
 	a.closeOnce.Do(func() {
@@ -496,6 +499,8 @@ func (a *App) Close() error {
 func (a *App) Run(ctx context.Context) error {
 	defer a.Close()
 	if err := a.Start(ctx); err != nil {
+		// Whatever did start stops before the store closes.
+		a.Shutdown(context.WithoutCancel(ctx))
 		return err
 	}
 	var serveErr error
