@@ -134,6 +134,11 @@ func applyBucket(b *relay.Bucket, req *api.BucketRequest) error {
 	default:
 		return invalid("auth.type", typ.Validate())
 	}
+	// The model's own rules, last: whatever the request left, the bucket
+	// is one the relay can serve.
+	if err := b.Validate(); err != nil {
+		return invalid("", err)
+	}
 	return nil
 }
 

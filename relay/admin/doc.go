@@ -21,8 +21,8 @@
 // functions are addressed by ID or name, inputs, outputs, tokens and
 // deliveries by ID. Request and answer bodies are the types of package
 // relay/api. Durations are Go duration strings ("5s") both ways; requests
-// may also give nanoseconds. Every
-// change is followed by a reload of the relay's routing. Secrets (token
+// may also give nanoseconds. Every change is followed by a reload of the
+// relay's routing. Secrets (token
 // secrets, basic-auth passwords, function configuration values) are never
 // answered, except a token's credential once, and never logged.
 //
