@@ -30,15 +30,6 @@ const (
 	DefaultHTTPBatchConcurrency = 8
 )
 
-// Doer sends one outbound request on behalf of service (the invocation's
-// bucket name). *egress.Client satisfies it; fnctl test passes one that
-// answers from a spec's mocks. Do must be safe for concurrent use:
-// http.request_batch calls it from several goroutines. It follows
-// redirects itself; the response's Request, when set, is the last one sent.
-type Doer interface {
-	Do(ctx context.Context, service string, req *http.Request) (*http.Response, error)
-}
-
 // HTTPOptions bound what a function may do with the http module. Zero
 // fields take their defaults.
 type HTTPOptions struct {
@@ -126,13 +117,13 @@ func (o HTTPOptions) withDefaults() HTTPOptions {
 // Every request goes through d as the invocation's bucket (its
 // "bucket_name" metadata), with the invocation's deadline. Nothing about a
 // request is logged.
-func HTTP(d Doer, opts HTTPOptions) runtime.Module {
+func HTTP(d egress.Doer, opts HTTPOptions) runtime.Module {
 	m := &httpModule{d: d, opts: opts.withDefaults()}
 	return runtime.Module{Name: "http", Open: m.open}
 }
 
 type httpModule struct {
-	d    Doer
+	d    egress.Doer
 	opts HTTPOptions
 }
 
@@ -543,7 +534,7 @@ func parseHTTPTimeout(v lua.LValue) (time.Duration, error) {
 var errBodyTooLarge = errors.New("response body too large")
 
 // do sends spec and reads its response. It touches no Lua value, so it may
-// run on any goroutine; a panic in the Doer becomes an error.
+// run on any goroutine; a panic in the egress.Doer becomes an error.
 func (m *httpModule) do(parent context.Context, service string, spec *httpSpec) (res *httpResult, err error) {
 	defer func() {
 		if p := recover(); p != nil {

@@ -62,7 +62,7 @@ func httpEgress(t *testing.T, allowLoopback bool, mod func(*egress.Config)) *egr
 	return c
 }
 
-func httpEngine(t *testing.T, d builtins.Doer, opts builtins.HTTPOptions) *runtime.Engine {
+func httpEngine(t *testing.T, d egress.Doer, opts builtins.HTTPOptions) *runtime.Engine {
 	t.Helper()
 	e, err := runtime.New(runtime.Options{Modules: []runtime.Module{builtins.HTTP(d, opts)}})
 	if err != nil {

@@ -25,7 +25,6 @@ import (
 	lua "github.com/yuin/gopher-lua"
 
 	"github.com/relayfn/relayfn/builtins"
-	"github.com/relayfn/relayfn/functions"
 	"github.com/relayfn/relayfn/runtime"
 )
 
@@ -53,7 +52,7 @@ func pushInput(payload []byte) *runtime.Input {
 }
 
 func newEngine(tb testing.TB) *runtime.Engine {
-	e, err := runtime.New(runtime.Options{Modules: functions.PureModules()})
+	e, err := runtime.New(runtime.Options{Modules: builtins.PureModules()})
 	if err != nil {
 		tb.Fatal(err)
 	}

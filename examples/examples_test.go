@@ -4,7 +4,7 @@ import (
 	"context"
 	"testing"
 
-	"github.com/relayfn/relayfn/functions"
+	"github.com/relayfn/relayfn/builtins"
 	"github.com/relayfn/relayfn/functions/spec"
 	"github.com/relayfn/relayfn/runtime"
 )
@@ -19,7 +19,7 @@ func TestExamples(t *testing.T) {
 	if len(paths) < 10 {
 		t.Fatalf("found %d specs, want the examples' specs", len(paths))
 	}
-	e, err := runtime.New(runtime.Options{Modules: functions.Modules(functions.Deps{})})
+	e, err := runtime.New(runtime.Options{Modules: builtins.Modules(builtins.Deps{})})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,8 +1,11 @@
+// Package functions is the function model: a function, its versions and
+// the Store that keeps them. It is a leaf: the modules a function can
+// require are wired in builtins (registry.go), and the spec format and
+// runner behind fnctl test live in functions/spec.
 package functions
 
 import (
 	"context"
-	"errors"
 	"time"
 )
 
@@ -29,12 +32,6 @@ type Version struct {
 	Source     string    `json:"source,omitempty"`
 	CreatedAt  time.Time `json:"created_at"`
 }
-
-// ErrNotFound is returned by stores for a missing record.
-var ErrNotFound = errors.New("not found")
-
-// ErrConflict is returned by stores for a name already taken.
-var ErrConflict = errors.New("already exists")
 
 // Store keeps functions, their versions and their configuration variables.
 // Configuration values are secrets: implementations encrypt them at rest.

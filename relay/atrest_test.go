@@ -31,6 +31,7 @@ import (
 	"github.com/relayfn/relayfn/internal/relaytest"
 	"github.com/relayfn/relayfn/relay"
 	"github.com/relayfn/relayfn/relay/admin"
+	"github.com/relayfn/relayfn/relay/api"
 )
 
 // newRestHarness starts the relay of these tests, logging to log (nil
@@ -424,7 +425,7 @@ buckets:
 	if code != 201 {
 		t.Fatalf("create a bucket token: %d %s", code, body)
 	}
-	var nt admin.NewToken
+	var nt api.NewToken
 	if err := json.Unmarshal(body, &nt); err != nil {
 		t.Fatal(err)
 	}

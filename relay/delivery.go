@@ -48,16 +48,21 @@ func (s *Server) deliver(ctx context.Context, j *job) {
 	a := &Attempt{DeliveryID: d.ID, N: d.Attempts + 1, StartedAt: start.UTC()}
 	rt := s.routes.Load()
 	or := rt.outputs[d.OutputID]
-	final := func(state string, msg string) {
+	final := func(state DeliveryState, msg string) {
 		d.State, d.LastError, d.Attempts, d.UpdatedAt = state, msg, a.N, s.opts.Now().UTC()
 		a.Error = msg
 		a.DurationMS = msSince(s.opts.Now(), start)
 		s.record(ctx, d, a)
-		s.metrics.deliveries.WithLabelValues(state).Inc()
+		s.metrics.deliveries.WithLabelValues(string(state)).Inc()
 		s.notify(d.ID, outcome{status: http.StatusBadGateway, body: []byte(msg + "\n")})
 	}
 	if or == nil {
 		final(DeliveryFailed, "output no longer exists")
+		return
+	}
+	if or.output.Internal {
+		// Never dialed: an internal destination is for an agent to reach.
+		final(DeliveryFailed, errInternalOutput.Error())
 		return
 	}
 	req := j.req
@@ -122,7 +127,7 @@ func (s *Server) deliver(ctx context.Context, j *job) {
 		a.Logs = append(a.Logs, s.runResponseFunction(ctx, or, md, oc)...)
 	}
 	s.record(ctx, d, a)
-	s.metrics.deliveries.WithLabelValues(d.State).Inc()
+	s.metrics.deliveries.WithLabelValues(string(d.State)).Inc()
 	s.logAttempt(or, d, a)
 	s.notify(d.ID, oc)
 }
@@ -309,7 +314,7 @@ func backoff(p RetryPolicy, n int) time.Duration {
 		maxI = DefaultMaxInterval
 	}
 	d := initial
-	if p.Backoff != "fixed" {
+	if p.Backoff != BackoffFixed {
 		for i := 1; i < n && d < maxI; i++ {
 			d *= 2
 		}

@@ -22,34 +22,55 @@ func NewRecordID() string {
 	return id.String()
 }
 
-// Auth types a bucket can require of the callers of its inputs.
+// AuthType is what a bucket requires of the callers of its inputs.
+type AuthType string
+
+// Auth types.
 const (
-	AuthNone  = "none"
-	AuthBasic = "basic"
-	AuthToken = "token"
+	AuthNone  AuthType = "none"
+	AuthBasic AuthType = "basic"
+	AuthToken AuthType = "token"
 )
+
+// ResponseMode is how an input answers its caller.
+type ResponseMode string
 
 // Response modes of an input.
 const (
 	// ResponseDefault answers 200 with an empty body at once.
-	ResponseDefault = "default"
+	ResponseDefault ResponseMode = "default"
 	// ResponseStatic answers the input's configured status, headers and body.
-	ResponseStatic = "static"
+	ResponseStatic ResponseMode = "static"
 	// ResponseFunction answers what the input's function set (200 and an
 	// empty body when it set nothing).
-	ResponseFunction = "function"
+	ResponseFunction ResponseMode = "function"
 	// ResponseDestination waits for the first output's answer and relays it.
-	ResponseDestination = "destination"
+	ResponseDestination ResponseMode = "destination"
 )
+
+// DeliveryState is where a delivery stands.
+type DeliveryState string
 
 // Delivery states.
 const (
-	DeliveryPending   = "pending"
-	DeliverySucceeded = "succeeded"
-	DeliveryFailed    = "failed"
+	DeliveryPending   DeliveryState = "pending"
+	DeliverySucceeded DeliveryState = "succeeded"
+	DeliveryFailed    DeliveryState = "failed"
 	// DeliveryStopped is a delivery its output function stopped, or that a
 	// function error ended: nothing was sent.
-	DeliveryStopped = "stopped"
+	DeliveryStopped DeliveryState = "stopped"
+)
+
+// Backoff is how the wait between a delivery's attempts grows.
+type Backoff string
+
+// Backoffs of a retry policy; empty means BackoffExponential.
+const (
+	// BackoffExponential doubles the wait after each attempt, with jitter,
+	// up to the policy's MaxInterval.
+	BackoffExponential Backoff = "exponential"
+	// BackoffFixed waits InitialInterval between attempts.
+	BackoffFixed Backoff = "fixed"
 )
 
 // Bucket groups inputs and outputs.
@@ -65,8 +86,8 @@ type Bucket struct {
 
 // BucketAuth is what callers of a bucket's inputs must present.
 type BucketAuth struct {
-	Type     string `json:"type"`
-	Username string `json:"username,omitempty"`
+	Type     AuthType `json:"type"`
+	Username string   `json:"username,omitempty"`
 	// PasswordHash is the bcrypt hash of the basic-auth password.
 	PasswordHash string `json:"-"`
 }
@@ -95,7 +116,7 @@ type Input struct {
 
 // ResponseConfig is how an input answers its caller.
 type ResponseConfig struct {
-	Mode    string            `json:"mode"`
+	Mode    ResponseMode      `json:"mode"`
 	Status  int               `json:"status,omitempty"`
 	Headers map[string]string `json:"headers,omitempty"`
 	Body    string            `json:"body,omitempty"`
@@ -115,19 +136,26 @@ type Output struct {
 	ResponseFunctionID string `json:"response_function_id,omitempty"`
 	// LockPath keeps the destination's path: the webhook's extra path is
 	// not appended.
-	LockPath  bool          `json:"lock_path"`
-	Timeout   time.Duration `json:"timeout"`
-	Retries   RetryPolicy   `json:"retries"`
-	Internal  bool          `json:"internal"`
-	Disabled  bool          `json:"disabled"`
-	CreatedAt time.Time     `json:"created_at"`
+	LockPath bool `json:"lock_path"`
+	// MaxInFlight caps the output's concurrent attempts; 0 means the
+	// relay's default.
+	MaxInFlight int           `json:"max_in_flight,omitempty"`
+	Timeout     time.Duration `json:"timeout"`
+	Retries     RetryPolicy   `json:"retries"`
+	// Internal outputs are delivered by agents, which this relay does
+	// not support yet: validation refuses them, and a delivery to one
+	// found in an older database fails without being sent.
+	Internal  bool      `json:"internal"`
+	Disabled  bool      `json:"disabled"`
+	CreatedAt time.Time `json:"created_at"`
 }
 
 // RetryPolicy is how often and how fast a failed delivery is retried.
 type RetryPolicy struct {
 	MaxAttempts int `json:"max_attempts"`
-	// Backoff is "exponential" (with jitter) or "fixed".
-	Backoff         string        `json:"backoff"`
+	// Backoff is exponential (with jitter) or fixed; empty means
+	// exponential.
+	Backoff         Backoff       `json:"backoff"`
 	InitialInterval time.Duration `json:"initial_interval"`
 	MaxInterval     time.Duration `json:"max_interval"`
 }
@@ -158,17 +186,17 @@ type Webhook struct {
 
 // Delivery is a webhook's journey to one output.
 type Delivery struct {
-	ID            string    `json:"id"`
-	WebhookID     string    `json:"webhook_id"`
-	BucketID      string    `json:"bucket_id"`
-	OutputID      string    `json:"output_id"`
-	State         string    `json:"state"`
-	Attempts      int       `json:"attempts"`
-	NextAttemptAt time.Time `json:"next_attempt_at"`
-	LastStatus    int       `json:"last_status,omitempty"`
-	LastError     string    `json:"last_error,omitempty"`
-	CreatedAt     time.Time `json:"created_at"`
-	UpdatedAt     time.Time `json:"updated_at"`
+	ID            string        `json:"id"`
+	WebhookID     string        `json:"webhook_id"`
+	BucketID      string        `json:"bucket_id"`
+	OutputID      string        `json:"output_id"`
+	State         DeliveryState `json:"state"`
+	Attempts      int           `json:"attempts"`
+	NextAttemptAt time.Time     `json:"next_attempt_at"`
+	LastStatus    int           `json:"last_status,omitempty"`
+	LastError     string        `json:"last_error,omitempty"`
+	CreatedAt     time.Time     `json:"created_at"`
+	UpdatedAt     time.Time     `json:"updated_at"`
 }
 
 // Attempt is one try of a delivery.

@@ -12,14 +12,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/relayfn/relayfn/egress"
 	"github.com/relayfn/relayfn/runtime"
 )
-
-// Sender sends a request to a destination on behalf of a bucket. The
-// egress client is the one used in production.
-type Sender interface {
-	Do(ctx context.Context, service string, req *http.Request) (*http.Response, error)
-}
 
 // Defaults for Options fields left zero.
 const (
@@ -37,7 +32,8 @@ const (
 type Options struct {
 	Store  Store
 	Engine *runtime.Engine
-	Sender Sender
+	// Sender sends deliveries: the egress client in production.
+	Sender egress.Doer
 	Logger *slog.Logger
 	// Registerer receives the relay's Prometheus metrics; nil means none.
 	Registerer prometheus.Registerer
@@ -58,7 +54,7 @@ type Server struct {
 	opts    Options
 	store   Store
 	engine  *runtime.Engine
-	sender  Sender
+	sender  egress.Doer
 	log     *slog.Logger
 	routes  atomic.Pointer[routes]
 	verify  *Verifier

@@ -10,7 +10,7 @@ import (
 // Store is the relay's durable state. The embedded SQLite implementation
 // (relay/store/sqlite) is the default; the interface is small enough for a
 // PostgreSQL one. Lookups of a missing record return an error wrapping
-// functions.ErrNotFound; a taken name, functions.ErrConflict.
+// store.ErrNotFound; a taken name, store.ErrConflict.
 //
 // Implementations encrypt request bodies, headers, queries, logs and
 // function configuration at rest, and write none of the first four for an
@@ -68,7 +68,7 @@ type DeliveryFilter struct {
 	BucketID  string
 	OutputID  string
 	WebhookID string
-	State     string
+	State     DeliveryState
 	// Before lists deliveries created before this time (for paging).
 	Before time.Time
 	// Limit caps the result (newest first); 0 means 100.

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/relayfn/relayfn/relay/api"
 	"github.com/relayfn/relayfn/relay/config"
 )
 
@@ -60,7 +61,7 @@ func TestRemoteApply(t *testing.T) {
 	}
 
 	// Again: every object unchanged.
-	var rep config.Report
+	var rep api.Report
 	r.okJSON(&rep, "apply", "-f", applyYAML)
 	if len(rep.Changes) == 0 || rep.Changed() {
 		t.Errorf("second apply changed something: %+v", rep.Changes)

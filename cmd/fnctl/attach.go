@@ -5,9 +5,8 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/relayfn/relayfn/relay/api"
 	"github.com/spf13/cobra"
-
-	"github.com/relayfn/relayfn/relay/admin"
 )
 
 // attachTarget is the --input, --output and --response flags of attach
@@ -50,7 +49,7 @@ func (t *attachTarget) set(ctx context.Context, s *session, function string) err
 		return fmt.Sprintf("attached %s %s to %s %s (%s)\n", role, function, kind, name, id)
 	}
 	if t.input != "" {
-		in, err := s.c.UpdateInput(ctx, t.input, admin.InputRequest{Function: &function})
+		in, err := s.c.UpdateInput(ctx, t.input, api.InputRequest{Function: &function})
 		if err != nil {
 			return err
 		}
@@ -59,9 +58,9 @@ func (t *attachTarget) set(ctx context.Context, s *session, function string) err
 			return err
 		})
 	}
-	req := admin.OutputRequest{Function: &function}
+	req := api.OutputRequest{Function: &function}
 	if t.response {
-		req = admin.OutputRequest{ResponseFunction: &function}
+		req = api.OutputRequest{ResponseFunction: &function}
 	}
 	out, err := s.c.UpdateOutput(ctx, t.output, req)
 	if err != nil {

@@ -8,7 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/relayfn/relayfn/relay"
-	"github.com/relayfn/relayfn/relay/admin"
+	"github.com/relayfn/relayfn/relay/api"
 )
 
 func newBucketCmd(a *app) *cobra.Command {
@@ -47,19 +47,19 @@ An --ephemeral bucket never stores bodies, headers or queries.
   SHOP_PASSWORD=… fnctl bucket create shop --auth basic --username shopify --password-env SHOP_PASSWORD`,
 		Args: exactArgs("NAME"),
 		RunE: r.run(func(ctx context.Context, s *session, cmd *cobra.Command, args []string) error {
-			req := admin.BucketRequest{Name: &args[0]}
+			req := api.BucketRequest{Name: &args[0]}
 			if cmd.Flags().Changed("description") {
 				req.Description = &description
 			}
 			if ephemeral {
 				req.Ephemeral = &ephemeral
 			}
-			switch auth {
+			switch relay.AuthType(auth) {
 			case relay.AuthNone, relay.AuthToken:
 				if username != "" || passwordEnv != "" {
 					return usage("--username and --password-env are only used with --auth basic")
 				}
-				req.Auth = &admin.AuthRequest{Type: auth}
+				req.Auth = &api.AuthRequest{Type: auth}
 			case relay.AuthBasic:
 				if username == "" {
 					return usage("--auth basic needs --username")
@@ -71,7 +71,7 @@ An --ephemeral bucket never stores bodies, headers or queries.
 				if pw == "" {
 					return usage("--password-env: the environment variable %s is not set or empty", passwordEnv)
 				}
-				req.Auth = &admin.AuthRequest{Type: auth, Username: username, Password: pw}
+				req.Auth = &api.AuthRequest{Type: auth, Username: username, Password: pw}
 			default:
 				return usage("invalid --auth %q: want none, basic or token", auth)
 			}
@@ -81,7 +81,7 @@ An --ephemeral bucket never stores bodies, headers or queries.
 			}
 			return s.print(b, func(w io.Writer) error {
 				fmt.Fprintf(w, "created bucket %s (%s)\n", b.Name, b.ID)
-				if b.Auth.Type == relay.AuthToken {
+				if string(b.Auth.Type) == string(relay.AuthToken) {
 					fmt.Fprintf(w, "make a token for its callers with: fnctl bucket token create %s\n", b.Name)
 				}
 				return nil
@@ -89,7 +89,7 @@ An --ephemeral bucket never stores bodies, headers or queries.
 		}),
 	}
 	fs := cmd.Flags()
-	fs.StringVar(&auth, "auth", relay.AuthNone, "what callers present: none, basic or token")
+	fs.StringVar(&auth, "auth", string(relay.AuthNone), "what callers present: none, basic or token")
 	fs.StringVar(&username, "username", "", "basic-auth username")
 	fs.StringVar(&passwordEnv, "password-env", "", "environment variable holding the basic-auth password")
 	fs.BoolVar(&ephemeral, "ephemeral", false, "never store bodies, headers or queries")
@@ -148,8 +148,8 @@ prints the bucket's API object only.
 				return err
 			}
 			return s.print(b, func(w io.Writer) error {
-				auth := b.Auth.Type
-				if b.Auth.Type == relay.AuthBasic {
+				auth := string(b.Auth.Type)
+				if string(b.Auth.Type) == string(relay.AuthBasic) {
 					auth += " (username " + b.Auth.Username + ")"
 				}
 				if err := writeFields(w,
@@ -219,7 +219,7 @@ only its hash is kept, so store it now. Callers send it as
 
 // printNewToken prints a token just made: the credential (or the JSON
 // object holding it) on stdout, and on stderr that it is shown once.
-func printNewToken(s *session, nt *admin.NewToken, what string) error {
+func printNewToken(s *session, nt *api.NewToken, what string) error {
 	label := nt.Token.ID
 	if nt.Token.Name != "" {
 		label += " (" + nt.Token.Name + ")"
@@ -248,7 +248,7 @@ func newBucketTokenLsCmd(r *remote) *cobra.Command {
 }
 
 // tokenTable writes tokens as a table.
-func tokenTable(w io.Writer, toks []*relay.Token) error {
+func tokenTable(w io.Writer, toks []*api.Token) error {
 	t := newTextTable(w, "ID", "NAME", "CREATED")
 	for _, tk := range toks {
 		t.row(tk.ID, tk.Name, timeText(tk.CreatedAt))

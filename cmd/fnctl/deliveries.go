@@ -9,7 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/relayfn/relayfn/relay"
-	"github.com/relayfn/relayfn/relay/admin"
+	"github.com/relayfn/relayfn/relay/api"
 	"github.com/relayfn/relayfn/relay/client"
 )
 
@@ -36,13 +36,13 @@ stopped), at most --limit of them (default 100, at most 1000).
 ` + remoteHelp,
 		Args: exactArgs(),
 		RunE: r.run(func(ctx context.Context, s *session, cmd *cobra.Command, args []string) error {
-			switch q.State {
-			case "", relay.DeliveryPending, relay.DeliverySucceeded, relay.DeliveryFailed, relay.DeliveryStopped:
-			default:
-				return usage("invalid --state %q: want pending, succeeded, failed or stopped", q.State)
+			if q.State != "" {
+				if err := relay.DeliveryState(q.State).Validate(); err != nil {
+					return usage("invalid --state %q: want pending, succeeded, failed or stopped", q.State)
+				}
 			}
-			if cmd.Flags().Changed("limit") && (q.Limit < 1 || q.Limit > admin.MaxDeliveries) {
-				return usage("invalid --limit %d: want 1 to %d", q.Limit, admin.MaxDeliveries)
+			if cmd.Flags().Changed("limit") && (q.Limit < 1 || q.Limit > api.MaxDeliveries) {
+				return usage("invalid --limit %d: want 1 to %d", q.Limit, api.MaxDeliveries)
 			}
 			ds, err := s.c.ListDeliveries(ctx, q)
 			if err != nil {
@@ -122,9 +122,9 @@ func newDeliveriesShowCmd(r *remote) *cobra.Command {
 				return err
 			}
 			if as == nil {
-				as = []*relay.Attempt{}
+				as = []*api.Attempt{}
 			}
-			detail := admin.DeliveryDetail{Delivery: d, Attempts: as}
+			detail := api.DeliveryDetail{Delivery: d, Attempts: as}
 			if s.json() {
 				return s.print(detail, nil)
 			}
@@ -135,12 +135,12 @@ func newDeliveriesShowCmd(r *remote) *cobra.Command {
 					status = fmt.Sprint(d.LastStatus)
 				}
 				next := ""
-				if d.State == relay.DeliveryPending {
+				if d.State == string(relay.DeliveryPending) {
 					next = timeText(d.NextAttemptAt)
 				}
 				if err := writeFields(w,
 					"ID", d.ID,
-					"State", d.State,
+					"State", string(d.State),
 					"Bucket", n.bucket(ctx, d.BucketID),
 					"Output", n.output(ctx, d.BucketID, d.OutputID)+" ("+d.OutputID+")",
 					"Webhook", d.WebhookID,

@@ -7,8 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/relayfn/relayfn/relay"
-	"github.com/relayfn/relayfn/relay/admin"
+	"github.com/relayfn/relayfn/relay/api"
 )
 
 // TestRemoteWebhookToDestination sets up a route with the CLI alone, sends
@@ -27,7 +26,7 @@ func TestRemoteWebhookToDestination(t *testing.T) {
 		t.Fatalf("input create printed no URL:\n%s", out)
 	}
 	url = strings.TrimSpace(url)
-	var o relay.Output
+	var o api.Output
 	r.okJSON(&o, "output", "create", "ci", "sink", "--destination", sink.srv.URL+"/in")
 	inputID := url[strings.LastIndex(url, "/")+1:]
 	r.ok("attach", "tag", "--input", inputID)
@@ -40,7 +39,7 @@ func TestRemoteWebhookToDestination(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("webhook answered %d", resp.StatusCode)
 	}
-	var ds []relay.Delivery
+	var ds []api.Delivery
 	waitFor(t, "the delivery to succeed", func() bool {
 		r.okJSON(&ds, "deliveries", "ls", "--state", "succeeded")
 		return len(ds) == 1
@@ -79,7 +78,7 @@ func TestRemoteWebhookToDestination(t *testing.T) {
 	// show: the delivery and its attempts.
 	out = r.ok("deliveries", "show", d.ID)
 	contains(t, "show", out, "ID:", d.ID, "State:", "succeeded", "Output:", "ci/sink", "Attempts:", "N", "STARTED", "STATUS", "DURATION", "ERROR", "204", "ms")
-	var detail admin.DeliveryDetail
+	var detail api.DeliveryDetail
 	r.okJSON(&detail, "deliveries", "show", d.ID)
 	if detail.Delivery == nil || detail.Delivery.ID != d.ID || len(detail.Attempts) != 1 || detail.Attempts[0].Status != http.StatusNoContent {
 		t.Errorf("show -o json = %+v", detail)
@@ -96,7 +95,7 @@ func TestRemoteWebhookToDestination(t *testing.T) {
 	if again := sink.received()[1]; again.body != `{"ref":"main"}` || again.path != "/in/push" {
 		t.Errorf("replay delivered %+v", again)
 	}
-	var nd relay.Delivery
+	var nd api.Delivery
 	r.okJSON(&nd, "deliveries", "replay", d.ID)
 	if nd.ID == "" || nd.ID == d.ID || nd.WebhookID != d.WebhookID {
 		t.Errorf("replay -o json = %+v", nd)
@@ -112,7 +111,7 @@ func TestRemoteDeliveriesShowFailure(t *testing.T) {
 	}))
 	defer down.Close()
 	r.ok("bucket", "create", "ci")
-	var in relay.Input
+	var in api.Input
 	r.okJSON(&in, "input", "create", "ci", "hook")
 	r.ok("output", "create", "ci", "flaky", "--destination", down.URL, "--max-attempts", "1")
 	resp, err := http.Post(webhookURL(r.url, in.ID), "text/plain", strings.NewReader("x"))
@@ -120,7 +119,7 @@ func TestRemoteDeliveriesShowFailure(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	var ds []relay.Delivery
+	var ds []api.Delivery
 	waitFor(t, "the delivery to fail", func() bool {
 		r.okJSON(&ds, "deliveries", "ls", "--state", "failed")
 		return len(ds) == 1

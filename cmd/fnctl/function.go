@@ -15,11 +15,10 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/relayfn/relayfn/functions"
+	"github.com/relayfn/relayfn/builtins"
 	"github.com/relayfn/relayfn/functions/spec"
-	"github.com/relayfn/relayfn/relay/admin"
+	"github.com/relayfn/relayfn/relay/api"
 	"github.com/relayfn/relayfn/relay/client"
-	"github.com/relayfn/relayfn/runtime"
 )
 
 func newFunctionCmd(a *app) *cobra.Command {
@@ -56,14 +55,14 @@ func readSource(path string) (string, error) {
 }
 
 // timeoutFlag returns --timeout as a request field: nil when not given.
-func timeoutFlag(cmd *cobra.Command, d time.Duration) (*admin.Duration, error) {
+func timeoutFlag(cmd *cobra.Command, d time.Duration) (*api.Duration, error) {
 	if !cmd.Flags().Changed("timeout") {
 		return nil, nil
 	}
 	if d < 0 {
 		return nil, usage("invalid --timeout %s: must not be negative", d)
 	}
-	ad := admin.Duration(d)
+	ad := api.Duration(d)
 	return &ad, nil
 }
 
@@ -95,7 +94,7 @@ variables (cfg:GetValue); their values are secrets and are never shown.
 			if err != nil {
 				return err
 			}
-			req := admin.FunctionRequest{Name: &args[0], Source: &src, Timeout: to}
+			req := api.FunctionRequest{Name: &args[0], Source: &src, Timeout: to}
 			if len(cfg) > 0 {
 				req.Config = cfg
 			}
@@ -142,7 +141,7 @@ changes the function's invocation deadline.
 			if err != nil {
 				return err
 			}
-			f, err := s.c.UpdateFunction(ctx, old.ID, admin.FunctionRequest{Source: &src, Timeout: to})
+			f, err := s.c.UpdateFunction(ctx, old.ID, api.FunctionRequest{Source: &src, Timeout: to})
 			if err != nil {
 				return err
 			}
@@ -159,7 +158,7 @@ changes the function's invocation deadline.
 
 // writeVersionChange says what an update or push did to a function that
 // was old (nil when it was just created) and is now f.
-func writeVersionChange(w io.Writer, old, f *functions.Function, push bool) error {
+func writeVersionChange(w io.Writer, old, f *api.Function, push bool) error {
 	var err error
 	switch {
 	case old == nil:
@@ -171,7 +170,7 @@ func writeVersionChange(w io.Writer, old, f *functions.Function, push bool) erro
 		}
 		_, err = fmt.Fprintf(w, "%s function %s: v%d (was v%d)\n", verb, f.Name, f.Version, old.Version)
 	case f.Timeout != old.Timeout:
-		_, err = fmt.Fprintf(w, "function %s: source unchanged at v%d; timeout now %s\n", f.Name, f.Version, durationText(f.Timeout, "the default"))
+		_, err = fmt.Fprintf(w, "function %s: source unchanged at v%d; timeout now %s\n", f.Name, f.Version, durationText(time.Duration(f.Timeout), "the default"))
 	default:
 		_, err = fmt.Fprintf(w, "function %s unchanged at v%d\n", f.Name, f.Version)
 	}
@@ -221,13 +220,13 @@ the exit status is 1 (2 when a spec cannot be read).
 			}
 			name := args[0]
 			old, err := s.c.GetFunction(ctx, name)
-			var f *functions.Function
+			var f *api.Function
 			switch {
 			case client.IsNotFound(err):
 				old = nil
-				f, err = s.c.CreateFunction(ctx, admin.FunctionRequest{Name: &name, Source: &src, Timeout: to})
+				f, err = s.c.CreateFunction(ctx, api.FunctionRequest{Name: &name, Source: &src, Timeout: to})
 			case err == nil:
-				f, err = s.c.UpdateFunction(ctx, old.ID, admin.FunctionRequest{Source: &src, Timeout: to})
+				f, err = s.c.UpdateFunction(ctx, old.ID, api.FunctionRequest{Source: &src, Timeout: to})
 			}
 			if err != nil {
 				return err
@@ -271,7 +270,7 @@ func runPushSpecs(ctx context.Context, a *app, w io.Writer, file string, src []b
 		}
 	}
 
-	e, err := newEngine(functions.Deps{})
+	e, err := newEngine(builtins.Deps{})
 	if err != nil {
 		return failed(err)
 	}
@@ -335,7 +334,7 @@ func newFunctionLsCmd(r *remote) *cobra.Command {
 			return s.print(fns, func(w io.Writer) error {
 				t := newTextTable(w, "NAME", "VERSION", "TIMEOUT", "UPDATED", "ID")
 				for _, f := range fns {
-					t.row(f.Name, f.Version, durationText(f.Timeout, "default"), timeText(f.UpdatedAt), f.ID)
+					t.row(f.Name, f.Version, durationText(time.Duration(f.Timeout), "default"), timeText(f.UpdatedAt), f.ID)
 				}
 				return t.flush()
 			})
@@ -376,7 +375,7 @@ includes the source.
 					"ID", f.ID,
 					"Version", fmt.Sprint(f.Version),
 					"Hash", f.Hash,
-					"Timeout", durationText(f.Timeout, "default"),
+					"Timeout", durationText(time.Duration(f.Timeout), "default"),
 					"Config", strings.Join(keys, ", "),
 					"Created", timeText(f.CreatedAt),
 					"Updated", timeText(f.UpdatedAt),
@@ -471,11 +470,11 @@ Exit status 1 also when the function failed; its error goes to stderr.
 				return err
 			}
 			rq := in.Request
-			res, err := s.c.Invoke(ctx, args[0], admin.InvokeRequest{
+			res, err := s.c.Invoke(ctx, args[0], api.InvokeRequest{
 				Method:   rq.Method,
 				Path:     rq.Path,
 				Query:    rq.RawQuery,
-				Headers:  admin.Header(rq.Header),
+				Headers:  api.Header(rq.Header),
 				Body:     string(rq.Body),
 				Metadata: in.Metadata,
 			})
@@ -491,10 +490,7 @@ Exit status 1 also when the function failed; its error goes to stderr.
 
 // printInvokeResult prints a result of the relay as `fnctl run` does, and
 // fails when the function did.
-func printInvokeResult(s *session, res *runtime.Result) error {
-	if res.Error != "" && res.Err == nil {
-		res.Err = errors.New(res.Error)
-	}
+func printInvokeResult(s *session, res *api.Result) error {
 	var err error
 	if s.json() {
 		err = writeJSON(s.stdout, res)
@@ -504,8 +500,8 @@ func printInvokeResult(s *session, res *runtime.Result) error {
 	if err != nil {
 		return failed(fmt.Errorf("write the result: %w", err))
 	}
-	if res.Err != nil {
-		return failed(res.Err)
+	if res.Error != "" {
+		return failed(errors.New(res.Error))
 	}
 	return nil
 }
@@ -568,7 +564,7 @@ as they are. The values are never printed.
 					return err
 				}
 			}
-			return s.print(admin.ConfigKeys{Keys: set}, func(w io.Writer) error {
+			return s.print(api.ConfigKeys{Keys: set}, func(w io.Writer) error {
 				_, err := fmt.Fprintf(w, "set %s on function %s\n", strings.Join(set, ", "), f.Name)
 				return err
 			})
@@ -590,7 +586,7 @@ func newConfigLsCmd(r *remote) *cobra.Command {
 			if keys == nil {
 				keys = []string{}
 			}
-			return s.print(admin.ConfigKeys{Keys: keys}, func(w io.Writer) error {
+			return s.print(api.ConfigKeys{Keys: keys}, func(w io.Writer) error {
 				for _, k := range keys {
 					if _, err := fmt.Fprintln(w, k); err != nil {
 						return err
@@ -627,7 +623,7 @@ func newConfigRmCmd(r *remote) *cobra.Command {
 					return err
 				}
 			}
-			return s.print(admin.ConfigKeys{Keys: keys}, func(w io.Writer) error {
+			return s.print(api.ConfigKeys{Keys: keys}, func(w io.Writer) error {
 				_, err := fmt.Fprintf(w, "deleted %s from function %s\n", strings.Join(keys, ", "), f.Name)
 				return err
 			})

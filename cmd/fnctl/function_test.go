@@ -7,9 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/relayfn/relayfn/functions"
-	"github.com/relayfn/relayfn/relay/admin"
-	"github.com/relayfn/relayfn/runtime"
+	"github.com/relayfn/relayfn/relay/api"
 )
 
 const tagLua = "testdata/remote/push/tag.lua"
@@ -25,7 +23,7 @@ func TestRemoteFunctionLifecycle(t *testing.T) {
 	// ls, text and JSON.
 	out = r.ok("function", "ls")
 	contains(t, "ls", out, "NAME", "VERSION", "TIMEOUT", "tag", "3s")
-	var fns []functions.Function
+	var fns []api.Function
 	r.okJSON(&fns, "function", "ls")
 	if len(fns) != 1 || fns[0].Name != "tag" || fns[0].Version != 1 || fns[0].Source != "" {
 		t.Fatalf("function ls -o json = %+v", fns)
@@ -42,7 +40,7 @@ func TestRemoteFunctionLifecycle(t *testing.T) {
 	if out := r.ok("function", "get", "tag", "--source"); out != string(src) {
 		t.Errorf("get --source = %q, want the file", out)
 	}
-	var got functions.Function
+	var got api.Function
 	r.okJSON(&got, "function", "get", fns[0].ID)
 	if got.Name != "tag" || got.Source != string(src) {
 		t.Errorf("get -o json = %+v", got)
@@ -65,7 +63,7 @@ func TestRemoteFunctionLifecycle(t *testing.T) {
 	if n := strings.Count(out, "\n"); n != 3 {
 		t.Errorf("versions: %d lines, want a header and 2:\n%s", n, out)
 	}
-	var vs []functions.Version
+	var vs []api.Version
 	r.okJSON(&vs, "function", "versions", "tag")
 	if len(vs) != 2 {
 		t.Errorf("versions -o json = %+v", vs)
@@ -74,7 +72,7 @@ func TestRemoteFunctionLifecycle(t *testing.T) {
 	// config: set (values never echoed), ls (keys only), rm.
 	out = r.ok("function", "config", "set", "tag", "TOKEN=t0p-secret-value", "CHANNEL=#ci-secret-value")
 	contains(t, "config set", out, "set CHANNEL, TOKEN on function tag")
-	var keys admin.ConfigKeys
+	var keys api.ConfigKeys
 	r.okJSON(&keys, "function", "config", "set", "tag", "OTHER=other-secret-value")
 	if strings.Join(keys.Keys, ",") != "OTHER" {
 		t.Errorf("config set -o json = %+v", keys)
@@ -147,7 +145,7 @@ func TestRemoteFunctionInvoke(t *testing.T) {
 	contains(t, "failed invoke stderr", errOut, "boom requested")
 	out, errOut, code = r.run("function", "invoke", "tag", "--body", "boom", "-o", "json")
 	wantCode(t, code, 1, out, errOut)
-	var failedRes runtime.Result
+	var failedRes api.Result
 	if err := json.Unmarshal([]byte(out), &failedRes); err != nil || !strings.Contains(failedRes.Error, "boom requested") {
 		t.Errorf("failed invoke -o json = %v, %s", err, out)
 	}
@@ -260,7 +258,7 @@ func TestRemoteFunctionPushVersions(t *testing.T) {
 	// -o json: the function on stdout, the spec results on stderr.
 	out, errOut, code := r.run("function", "push", "tag", "-f", tagLua, "--spec", spec, "-o", "json")
 	wantCode(t, code, 0, out, errOut)
-	var f functions.Function
+	var f api.Function
 	if err := json.Unmarshal([]byte(out), &f); err != nil || f.Version != 3 || f.Timeout.String() != "2s" {
 		t.Errorf("push -o json = %v, %+v\n%s", err, f, out)
 	}

@@ -12,7 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/relayfn/relayfn/relay"
-	"github.com/relayfn/relayfn/relay/admin"
+	"github.com/relayfn/relayfn/relay/api"
 )
 
 func newInputCmd(a *app) *cobra.Command {
@@ -53,19 +53,19 @@ output's answer (destination, waiting at most --timeout).
 		Args: exactArgs("BUCKET", "NAME"),
 		RunE: r.run(func(ctx context.Context, s *session, cmd *cobra.Command, args []string) error {
 			fl := cmd.Flags()
-			rr := &admin.ResponseRequest{Mode: response}
-			switch response {
+			rr := &api.ResponseRequest{Mode: response}
+			switch relay.ResponseMode(response) {
 			case relay.ResponseDefault, relay.ResponseStatic, relay.ResponseFunction, relay.ResponseDestination:
 			default:
 				return usage("invalid --response %q: want default, static, function or destination", response)
 			}
-			static := response == relay.ResponseStatic
+			static := relay.ResponseMode(response) == relay.ResponseStatic
 			for _, f := range []string{"status", "body", "header"} {
 				if fl.Changed(f) && !static {
 					return usage("--%s is only used with --response static", f)
 				}
 			}
-			if fl.Changed("timeout") && response != relay.ResponseDestination {
+			if fl.Changed("timeout") && relay.ResponseMode(response) != relay.ResponseDestination {
 				return usage("--timeout is only used with --response destination")
 			}
 			if static {
@@ -88,8 +88,8 @@ output's answer (destination, waiting at most --timeout).
 			if timeout < 0 {
 				return usage("invalid --timeout %s: must not be negative", timeout)
 			}
-			rr.Timeout = admin.Duration(timeout)
-			req := admin.InputRequest{Name: &args[1], Response: rr}
+			rr.Timeout = api.Duration(timeout)
+			req := api.InputRequest{Name: &args[1], Response: rr}
 			if fl.Changed("function") {
 				req.Function = &function
 			}
@@ -111,7 +111,7 @@ output's answer (destination, waiting at most --timeout).
 	}
 	fs := cmd.Flags()
 	fs.StringVar(&function, "function", "", "function (name or ID) to run on every webhook")
-	fs.StringVar(&response, "response", relay.ResponseDefault, "what the caller gets: default, static, function or destination")
+	fs.StringVar(&response, "response", string(relay.ResponseDefault), "what the caller gets: default, static, function or destination")
 	fs.IntVar(&status, "status", 0, "status of the static answer (default 200)")
 	fs.StringVar(&body, "body", "", "body of the static answer")
 	fs.StringArrayVarP(&headers, "header", "H", nil, "header 'Name: value' of the static answer (repeatable)")
@@ -132,7 +132,7 @@ func newInputLsCmd(r *remote) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			ins := []*relay.Input{}
+			ins := []*api.Input{}
 			bnames := make(map[string]string, len(buckets))
 			for _, b := range buckets {
 				bnames[b.ID] = b.Name
@@ -156,7 +156,7 @@ func newInputLsCmd(r *remote) *cobra.Command {
 
 // bucketsOf returns the bucket args names, or every bucket when args is
 // empty.
-func bucketsOf(ctx context.Context, s *session, args []string) ([]*relay.Bucket, error) {
+func bucketsOf(ctx context.Context, s *session, args []string) ([]*api.Bucket, error) {
 	if len(args) == 0 {
 		return s.c.ListBuckets(ctx)
 	}
@@ -164,11 +164,11 @@ func bucketsOf(ctx context.Context, s *session, args []string) ([]*relay.Bucket,
 	if err != nil {
 		return nil, err
 	}
-	return []*relay.Bucket{b}, nil
+	return []*api.Bucket{b}, nil
 }
 
 // inputTable writes inputs as a table; buckets and fns map IDs to names.
-func inputTable(w io.Writer, base string, ins []*relay.Input, buckets, fns map[string]string) error {
+func inputTable(w io.Writer, base string, ins []*api.Input, buckets, fns map[string]string) error {
 	t := newTextTable(w, "BUCKET", "NAME", "FUNCTION", "RESPONSE", "ID", "URL")
 	for _, in := range ins {
 		fn := ""
@@ -181,8 +181,8 @@ func inputTable(w io.Writer, base string, ins []*relay.Input, buckets, fns map[s
 }
 
 // responseText describes an input's response settings briefly.
-func responseText(rc relay.ResponseConfig) string {
-	switch rc.Mode {
+func responseText(rc api.ResponseConfig) string {
+	switch relay.ResponseMode(rc.Mode) {
 	case relay.ResponseStatic:
 		st := rc.Status
 		if st == 0 {
@@ -194,9 +194,9 @@ func responseText(rc relay.ResponseConfig) string {
 			return "destination (" + rc.Timeout.String() + ")"
 		}
 	case "":
-		return relay.ResponseDefault
+		return string(relay.ResponseDefault)
 	}
-	return rc.Mode
+	return string(rc.Mode)
 }
 
 func newInputGetCmd(r *remote) *cobra.Command {
@@ -235,7 +235,7 @@ func newInputGetCmd(r *remote) *cobra.Command {
 					"Function", fn,
 					"Response", responseText(in.Response),
 				}
-				if in.Response.Mode == relay.ResponseStatic {
+				if in.Response.Mode == string(relay.ResponseStatic) {
 					hs := make([]string, 0, len(in.Response.Headers))
 					for k, v := range in.Response.Headers {
 						hs = append(hs, k+": "+v)

@@ -9,8 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/relayfn/relayfn/relay"
-	"github.com/relayfn/relayfn/relay/admin"
-	"github.com/relayfn/relayfn/relay/config"
+	"github.com/relayfn/relayfn/relay/api"
 )
 
 func newOutputCmd(a *app) *cobra.Command {
@@ -53,7 +52,7 @@ tried up to --max-attempts times (default 8) with exponential backoff.
 			if destination == "" {
 				return usage("missing --destination URL")
 			}
-			if config.ValidateDestination(destination) != nil {
+			if relay.ValidateDestination(destination) != nil {
 				// Not repeated: a destination's path often holds a secret.
 				return usage("invalid --destination: want an absolute http(s) URL with a host and no #fragment")
 			}
@@ -63,7 +62,7 @@ tried up to --max-attempts times (default 8) with exponential backoff.
 			if maxAttempts < 0 {
 				return usage("invalid --max-attempts %d: must not be negative", maxAttempts)
 			}
-			req := admin.OutputRequest{Name: &args[1], Destination: &destination}
+			req := api.OutputRequest{Name: &args[1], Destination: &destination}
 			if fl.Changed("function") {
 				req.Function = &function
 			}
@@ -77,11 +76,11 @@ tried up to --max-attempts times (default 8) with exponential backoff.
 				req.Internal = &internal
 			}
 			if timeout > 0 {
-				d := admin.Duration(timeout)
+				d := api.Duration(timeout)
 				req.Timeout = &d
 			}
 			if maxAttempts > 0 {
-				req.Retries = &admin.RetriesRequest{MaxAttempts: maxAttempts}
+				req.Retries = &api.RetriesRequest{MaxAttempts: maxAttempts}
 			}
 			out, err := s.c.CreateOutput(ctx, args[0], req)
 			if err != nil {
@@ -115,7 +114,7 @@ func newOutputLsCmd(r *remote) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			outs := []*relay.Output{}
+			outs := []*api.Output{}
 			bnames := make(map[string]string, len(buckets))
 			for _, b := range buckets {
 				bnames[b.ID] = b.Name
@@ -138,7 +137,7 @@ func newOutputLsCmd(r *remote) *cobra.Command {
 }
 
 // outputTable writes outputs as a table; buckets and fns map IDs to names.
-func outputTable(w io.Writer, outs []*relay.Output, buckets, fns map[string]string) error {
+func outputTable(w io.Writer, outs []*api.Output, buckets, fns map[string]string) error {
 	t := newTextTable(w, "BUCKET", "NAME", "DESTINATION", "FUNCTION", "RESPONSE FUNCTION", "FLAGS", "ID")
 	for _, o := range outs {
 		fn, rfn := "", ""
@@ -154,7 +153,7 @@ func outputTable(w io.Writer, outs []*relay.Output, buckets, fns map[string]stri
 }
 
 // outputFlags lists an output's switches that are on.
-func outputFlags(o *relay.Output) string {
+func outputFlags(o *api.Output) string {
 	var s string
 	add := func(on bool, name string) {
 		if on {
@@ -217,7 +216,7 @@ func newOutputGetCmd(r *remote) *cobra.Command {
 					"Function", fn,
 					"Response function", rfn,
 					"Lock path", fmt.Sprint(o.LockPath),
-					"Timeout", durationText(o.Timeout, relay.DefaultOutputTimeout.String()),
+					"Timeout", durationText(time.Duration(o.Timeout), relay.DefaultOutputTimeout.String()),
 					"Retries", fmt.Sprintf("%d attempts, %s backoff", attempts, backoff),
 					"Internal", fmt.Sprint(o.Internal),
 					"Disabled", fmt.Sprint(o.Disabled),

@@ -13,6 +13,7 @@ import (
 
 	"github.com/relayfn/relayfn/internal/relaytest"
 	"github.com/relayfn/relayfn/relay"
+	"github.com/relayfn/relayfn/relay/api"
 )
 
 // adminRelay is a real relay in the test process: a SQLite store in a
@@ -222,7 +223,7 @@ func TestRemoteServerFlagAndEnv(t *testing.T) {
 	wantCode(t, code, 0, out.String(), errOut.String())
 	contains(t, "stdout", out.String(), "ci")
 	// --format is -o's other name.
-	var bs []relay.Bucket
+	var bs []api.Bucket
 	r.okJSON(&bs, "bucket", "ls")
 	out2 := r.ok("bucket", "ls", "--format", "json")
 	if !strings.HasPrefix(strings.TrimSpace(out2), "[") || len(bs) != 1 {

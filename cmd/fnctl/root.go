@@ -8,7 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/relayfn/relayfn/functions"
+	"github.com/relayfn/relayfn/builtins"
 	"github.com/relayfn/relayfn/runtime"
 )
 
@@ -96,6 +96,7 @@ func commands(a *app) []*cobra.Command {
 		newApplyCmd(a),
 		newDeliveriesCmd(a),
 		newTokenCmd(a),
+		newAdminTokenCmd(a),
 		newVersionCmd(a),
 	}
 }
@@ -127,8 +128,8 @@ func execute(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 
 // newEngine returns an engine with the modules functions get in the relay,
 // wired to deps.
-func newEngine(deps functions.Deps) (*runtime.Engine, error) {
-	e, err := runtime.New(runtime.Options{Modules: functions.Modules(deps)})
+func newEngine(deps builtins.Deps) (*runtime.Engine, error) {
+	e, err := runtime.New(runtime.Options{Modules: builtins.Modules(deps)})
 	if err != nil {
 		return nil, fmt.Errorf("start the engine: %w", err)
 	}

@@ -10,8 +10,10 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/relayfn/relayfn/builtins"
 	"github.com/relayfn/relayfn/egress"
-	"github.com/relayfn/relayfn/functions"
+	"github.com/relayfn/relayfn/relay/admin"
+	"github.com/relayfn/relayfn/relay/api"
 	"github.com/relayfn/relayfn/runtime"
 )
 
@@ -58,9 +60,9 @@ Exit status:
 			defer lf.Close()
 			res := lf.engine.Run(cmd.Context(), lf.fn, lf.in)
 			if output == "json" {
-				err = writeJSON(a.stdout, res)
+				err = writeJSON(a.stdout, admin.ResultWire(res))
 			} else {
-				err = printResult(a.stdout, res)
+				err = printResult(a.stdout, admin.ResultWire(res))
 			}
 			if err != nil {
 				return failed(fmt.Errorf("write the result: %w", err))
@@ -100,7 +102,7 @@ func loadLocal(a *app, cmd *cobra.Command, args []string, rf *requestFlags, egf 
 	if err != nil {
 		return nil, err
 	}
-	e, err := newEngine(functions.EgressDeps(eg))
+	e, err := newEngine(builtins.EgressDeps(eg))
 	if err != nil {
 		eg.Close()
 		return nil, failed(err)
@@ -129,10 +131,10 @@ func writeJSON(w io.Writer, v any) error {
 }
 
 // printResult writes res for a person to read.
-func printResult(w io.Writer, res *runtime.Result) error {
+func printResult(w io.Writer, res *api.Result) error {
 	var b strings.Builder
 	switch {
-	case res.Err != nil:
+	case res.Error != "":
 		b.WriteString("Forwarded: no (the function failed)\n")
 	case res.StopForwarding:
 		b.WriteString("Forwarded: no (the function stopped forwarding)\n")

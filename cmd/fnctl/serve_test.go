@@ -378,8 +378,8 @@ func (tr *traffic) finish() map[int]bool {
 
 // storeState is what the store holds about the test's webhooks.
 type storeState struct {
-	stored    map[int]bool   // sequence numbers with a stored webhook
-	state     map[int]string // delivery state by sequence number
+	stored    map[int]bool                // sequence numbers with a stored webhook
+	state     map[int]relay.DeliveryState // delivery state by sequence number
 	succeeded map[int]bool
 	pending   int
 }
@@ -410,7 +410,7 @@ func readStore(t *testing.T, dir string) storeState {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := storeState{stored: map[int]bool{}, state: map[int]string{}, succeeded: map[int]bool{}}
+	s := storeState{stored: map[int]bool{}, state: map[int]relay.DeliveryState{}, succeeded: map[int]bool{}}
 	for _, d := range ds {
 		wh, err := st.GetWebhook(ctx, d.WebhookID)
 		if err != nil {

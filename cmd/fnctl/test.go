@@ -10,7 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/relayfn/relayfn/functions"
+	"github.com/relayfn/relayfn/builtins"
 	"github.com/relayfn/relayfn/functions/spec"
 )
 
@@ -66,7 +66,7 @@ Exit status:
 			if len(specs) == 0 {
 				return usage("no spec files (*.spec.yaml, spec.yaml) in %s", strings.Join(paths, ", "))
 			}
-			e, err := newEngine(functions.Deps{})
+			e, err := newEngine(builtins.Deps{})
 			if err != nil {
 				return failed(err)
 			}

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/relayfn/relayfn/builtins"
+	"github.com/relayfn/relayfn/egress"
 	"github.com/relayfn/relayfn/runtime"
 )
 
@@ -18,7 +19,7 @@ type SandboxOptions struct {
 	// matches (fnctl test --allow-network). When nil, such a call fails the
 	// test and the function gets an error. It is used for the http module
 	// only: BigQuery rows and emails are recorded, never sent, either way.
-	Network builtins.Doer
+	Network egress.Doer
 	// HTTPOptions are the http module's limits.
 	HTTPOptions builtins.HTTPOptions
 }
@@ -70,7 +71,7 @@ func NewSandbox(opts SandboxOptions) func(t *Test) ([]runtime.Module, *Calls) {
 type specDoer struct {
 	test    *Test
 	calls   *Calls
-	network builtins.Doer
+	network egress.Doer
 }
 
 func (d *specDoer) Do(ctx context.Context, service string, req *http.Request) (*http.Response, error) {

@@ -1,11 +1,12 @@
 // Package relaytest starts a real relay inside a test process, for the
 // tests of the relay, its admin API, its API client and fnctl.
 //
-// New builds what fnctl serve builds, over a fresh SQLite store in a
-// temporary folder with a random seal key: the runtime engine with the
-// functions' modules, an egress client that lets loopback through (so
-// that httptest servers can be destinations), the relay, and the ingress
-// and admin API on one httptest server, with an admin token. The tests
+// New starts what fnctl serve starts, through the same function
+// (relay/app's New), over a fresh SQLite store in a temporary folder with
+// a random seal key: the runtime engine with every module serve offers,
+// an egress client that lets loopback through (so that httptest servers
+// can be destinations), the relay, and the ingress, admin API and metrics
+// on one loopback listener, with an admin token. The tests
 // of several packages need that same relay; writing it once keeps them
 // alike and keeps each test about what it checks.
 //
@@ -20,8 +21,8 @@ import (
 	"crypto/rand"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -33,7 +34,8 @@ import (
 	"github.com/relayfn/relayfn/egress"
 	"github.com/relayfn/relayfn/functions"
 	"github.com/relayfn/relayfn/relay"
-	"github.com/relayfn/relayfn/relay/admin"
+	"github.com/relayfn/relayfn/relay/app"
+	"github.com/relayfn/relayfn/relay/config"
 	"github.com/relayfn/relayfn/relay/seal"
 	"github.com/relayfn/relayfn/relay/store/sqlite"
 	"github.com/relayfn/relayfn/runtime"
@@ -52,7 +54,8 @@ type Options struct {
 	// Logger receives the logs of the relay, the admin API and the egress
 	// client; nil discards them.
 	Logger *slog.Logger
-	// Registerer receives the relay's metrics; nil means none.
+	// Registerer receives the relay's metrics; nil means a registry of
+	// the app's own, served on /metrics.
 	Registerer prometheus.Registerer
 	// MaxBodyBytes caps webhook bodies; 0 is the relay's default.
 	MaxBodyBytes int64
@@ -74,7 +77,9 @@ type Relay struct {
 	// Server is the relay, whose ingress and admin API (under
 	// admin.Prefix) answer at URL.
 	Server *relay.Server
-	URL    string
+	// App is the whole: what fnctl serve runs.
+	App *app.App
+	URL string
 	// AdminToken is an admin credential, as fnctl and the API take it.
 	AdminToken string
 
@@ -83,6 +88,12 @@ type Relay struct {
 
 // New starts a relay for the test and stops it in the test's cleanup. It
 // fails the test if any part does not start.
+//
+// The relay is built by relay/app's New, the startup path of fnctl serve,
+// from a relay.yaml with defaults, overriding only what a test must: a
+// listener on 127.0.0.1:0, egress allow ranges for loopback (so that
+// httptest servers can be destinations), a random seal key instead of a
+// key file, the store in a temporary folder, and the log sink.
 func New(t testing.TB, opts Options) *Relay {
 	t.Helper()
 	ctx := context.Background()
@@ -92,77 +103,62 @@ func New(t testing.TB, opts Options) *Relay {
 	}
 	key := make([]byte, seal.KeySize)
 	rand.Read(key)
-	sl, err := seal.New(key)
-	if err != nil {
-		t.Fatal(err)
-	}
 	dir := t.TempDir()
 	dbPath := filepath.Join(dir, "relay.db")
-	st, err := sqlite.Open(ctx, dbPath, sl)
+	f, err := config.Parse([]byte("{}"), config.ParseOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	eg, err := egress.New(egress.Config{AllowRanges: []string{"127.0.0.0/8", "::1/128"}, Logger: log})
+	f.Server.Store = dbPath
+	f.Server.EncryptionKeyFile = filepath.Join(dir, "unused.key")
+	if opts.MaxBodyBytes > 0 {
+		f.Server.MaxBodyBytes = opts.MaxBodyBytes
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		st.Close()
 		t.Fatal(err)
 	}
-	e, err := runtime.New(runtime.Options{Modules: functions.Modules(functions.Deps{HTTP: eg})})
-	if err != nil {
-		eg.Close()
-		st.Close()
-		t.Fatal(err)
-	}
-	srv, err := relay.New(ctx, relay.Options{
-		Store: st, Engine: e, Sender: eg, Logger: log,
-		Registerer: opts.Registerer, MaxBodyBytes: opts.MaxBodyBytes,
+	a, err := app.New(ctx, f, app.Options{
+		Logger:      log,
+		Listener:    ln,
+		AllowRanges: []string{"127.0.0.0/8", "::1/128"},
+		Key:         key,
+		Registerer:  opts.Registerer,
+		QuietToken:  true,
 	})
 	if err != nil {
-		e.Close()
-		eg.Close()
-		st.Close()
+		ln.Close()
 		t.Fatal(err)
 	}
-	r := &Relay{t: t, Store: st, Dir: dir, DBPath: dbPath, Engine: e, Egress: eg, Server: srv}
-	var ts *httptest.Server
+	r := &Relay{t: t, App: a, Store: a.Store, Dir: dir, DBPath: dbPath, Engine: a.Engine, Egress: a.Egress, Server: a.Server}
 	var once sync.Once
 	r.stop = func() {
 		once.Do(func() {
-			if ts != nil {
-				ts.Close()
-			}
 			sctx, cancel := context.WithTimeout(ctx, shutdownGrace)
 			defer cancel()
-			if err := srv.Shutdown(sctx); err != nil {
+			if err := a.Shutdown(sctx); err != nil {
 				t.Errorf("shutdown: %v", err)
 			}
-			if err := st.Close(); err != nil {
-				t.Errorf("close the store: %v", err)
+			if err := a.Close(); err != nil {
+				t.Errorf("close: %v", err)
 			}
-			eg.Close()
-			e.Close()
 		})
 	}
 	t.Cleanup(r.stop)
-	cred, created, err := admin.Bootstrap(ctx, st)
-	if err != nil || !created {
-		t.Fatalf("Bootstrap = %v, %v", created, err)
+	if a.AdminToken == "" {
+		t.Fatal("the new store got no admin token")
 	}
-	if err := srv.Start(ctx); err != nil {
+	if err := a.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	mux := http.NewServeMux()
-	mux.Handle("/", srv.Handler())
-	mux.Handle(admin.Prefix, admin.New(admin.Options{Store: st, Server: srv, Engine: e, Logger: log}))
-	ts = httptest.NewServer(mux)
-	r.URL, r.AdminToken = ts.URL, cred
+	r.URL, r.AdminToken = "http://"+a.Addr().String(), a.AdminToken
 	return r
 }
 
-// Stop stops the relay before the test ends: it closes the HTTP server,
-// shuts the relay down with a 10-second grace period, and closes the
-// store, the egress client and the engine. An error of the shutdown or of
-// the store's close fails the test. Only the first call does anything;
+// Stop stops the relay before the test ends: it shuts the app down (the
+// HTTP server, then the relay) with a 10-second grace period, and closes
+// the engine, the egress client and the store. An error of the shutdown
+// or of the close fails the test. Only the first call does anything;
 // the test's cleanup makes one.
 func (r *Relay) Stop() { r.stop() }
 
@@ -272,7 +268,7 @@ func (r *Relay) Webhook(inputID, body string, header http.Header) (*http.Respons
 // WaitDeliveries waits until the store lists at least n deliveries
 // matching f in state (which it sets in f) and returns them. After
 // Timeout it logs every delivery and fails the test.
-func (r *Relay) WaitDeliveries(f relay.DeliveryFilter, state string, n int) []*relay.Delivery {
+func (r *Relay) WaitDeliveries(f relay.DeliveryFilter, state relay.DeliveryState, n int) []*relay.Delivery {
 	r.t.Helper()
 	deadline := time.Now().Add(Timeout)
 	for {

@@ -11,14 +11,14 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/relayfn/relayfn/functions"
 	"github.com/relayfn/relayfn/relay"
-	"github.com/relayfn/relayfn/relay/config"
+	"github.com/relayfn/relayfn/relay/api"
+	"github.com/relayfn/relayfn/relay/store"
 	"github.com/relayfn/relayfn/runtime"
 )
 
 // Prefix is the path the admin API is mounted under.
-const Prefix = "/v1/admin/"
+const Prefix = api.Prefix
 
 // DefaultMaxBodyBytes caps request bodies when Options.MaxBodyBytes is 0.
 const DefaultMaxBodyBytes = 16 << 20
@@ -65,14 +65,15 @@ type handler struct {
 
 // New returns the admin API, to be mounted under Prefix:
 //
-//	mux.Handle(admin.Prefix, admin.New(admin.Options{...}))
+//	h, err := admin.New(admin.Options{...})
+//	mux.Handle(admin.Prefix, h)
 //
 // Every request must carry an admin token (Authorization: Bearer
-// <id>.<secret>); see Bootstrap for the first one. New panics when Store
-// or Engine is nil.
-func New(opts Options) http.Handler {
+// <id>.<secret>); see Bootstrap for the first one. New fails when Store or
+// Engine is nil.
+func New(opts Options) (http.Handler, error) {
 	if opts.Store == nil || opts.Engine == nil {
-		panic("admin.New: Options.Store and Options.Engine are required")
+		return nil, errors.New("admin: Options.Store and Options.Engine are required")
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -93,7 +94,7 @@ func New(opts Options) http.Handler {
 		h.replayer = opts.Server
 	}
 	h.routes()
-	return h
+	return h, nil
 }
 
 func (h *handler) routes() {
@@ -253,9 +254,9 @@ func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body larger than %d bytes", tooBig.Limit))
 	case errors.As(err, &se):
 		writeError(w, http.StatusBadRequest, "source: "+se.Error())
-	case errors.Is(err, functions.ErrNotFound):
+	case errors.Is(err, store.ErrNotFound):
 		writeError(w, http.StatusNotFound, err.Error())
-	case errors.Is(err, functions.ErrConflict):
+	case errors.Is(err, store.ErrConflict):
 		writeError(w, http.StatusConflict, err.Error())
 	default:
 		h.log.Error("admin request failed", "method", r.Method, "path", r.URL.Path, "error", err)
@@ -264,10 +265,15 @@ func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 func writeError(w http.ResponseWriter, status int, msg string) {
-	writeJSON(w, status, ErrorResponse{Error: msg})
+	writeJSON(w, status, api.ErrorResponse{Error: msg})
 }
 
+// writeJSON answers status with the wire form of v.
 func writeJSON(w http.ResponseWriter, status int, v any) error {
+	v, err := wire(v)
+	if err != nil {
+		return err
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	enc := json.NewEncoder(w)
@@ -304,7 +310,7 @@ func decode(r *http.Request, v any) error {
 			return badRequest("invalid JSON: unexpected end of the request body")
 		case errors.As(err, &syn):
 			return badRequest("invalid JSON at byte %d: %v", syn.Offset, syn)
-		case errors.As(err, &typ) && typ.Type == durationType:
+		case errors.As(err, &typ) && typ.Type == api.DurationType:
 			return badRequest("%s: invalid duration %s (want a Go duration such as \"5s\", or nanoseconds)", typ.Field, typ.Value)
 		case errors.As(err, &typ):
 			if typ.Field != "" {
@@ -343,7 +349,7 @@ func (h *handler) audit(ctx context.Context, msg string, args ...any) {
 
 // validName checks the name field of a request.
 func validName(name string) error {
-	if err := config.ValidateName(name); err != nil {
+	if err := relay.ValidateName(name); err != nil {
 		return invalid("name", err)
 	}
 	return nil

@@ -12,6 +12,7 @@ import (
 	"github.com/relayfn/relayfn/functions"
 	"github.com/relayfn/relayfn/relay"
 	"github.com/relayfn/relayfn/relay/admin"
+	"github.com/relayfn/relayfn/relay/api"
 	"github.com/relayfn/relayfn/relay/config"
 	"github.com/relayfn/relayfn/runtime"
 )
@@ -49,7 +50,7 @@ func TestAuth(t *testing.T) {
 
 	// A bucket token is not an admin token.
 	e.must(http.StatusCreated, http.MethodPost, "/v1/admin/buckets", map[string]any{"name": "ci"})
-	var bt admin.NewToken
+	var bt api.NewToken
 	e.must(http.StatusCreated, http.MethodPost, "/v1/admin/buckets/ci/tokens", map[string]any{"name": "gh"}).json(t, &bt)
 	if r := e.doAuth(http.MethodGet, "/v1/admin/buckets", nil, "Bearer "+bt.Credential); r.status != http.StatusUnauthorized {
 		t.Errorf("bucket token on the admin API: %d, want 401", r.status)
@@ -65,7 +66,7 @@ func TestAuth(t *testing.T) {
 func TestAdminTokens(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	var nt admin.NewToken
+	var nt api.NewToken
 	e.must(http.StatusCreated, http.MethodPost, "/v1/admin/tokens", map[string]any{"name": "ci"}).json(t, &nt)
 	if nt.Token == nil || nt.Token.Name != "ci" || !strings.HasPrefix(nt.Credential, nt.Token.ID+".") {
 		t.Fatalf("new token = %+v", nt)
@@ -73,7 +74,7 @@ func TestAdminTokens(t *testing.T) {
 	if strings.Contains(string(e.must(http.StatusOK, http.MethodGet, "/v1/admin/tokens", nil).body), "secret") {
 		t.Error("the token list shows secrets")
 	}
-	var toks []*relay.Token
+	var toks []*api.Token
 	e.must(http.StatusOK, http.MethodGet, "/v1/admin/tokens", nil).json(t, &toks)
 	if len(toks) != 2 {
 		t.Errorf("tokens = %d, want 2", len(toks))
@@ -117,11 +118,11 @@ func TestRouting(t *testing.T) {
 func TestBuckets(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	var b relay.Bucket
+	var b api.Bucket
 	e.must(http.StatusCreated, http.MethodPost, "/v1/admin/buckets", map[string]any{
 		"name": "ci", "description": "CI", "ephemeral": true,
 	}).json(t, &b)
-	if b.ID == "" || b.Name != "ci" || b.Auth.Type != relay.AuthNone || !b.Ephemeral || b.CreatedAt.IsZero() {
+	if b.ID == "" || b.Name != "ci" || b.Auth.Type != string(relay.AuthNone) || !b.Ephemeral || b.CreatedAt.IsZero() {
 		t.Errorf("created bucket = %+v", b)
 	}
 	e.fails(http.StatusConflict, "already exists", http.MethodPost, "/v1/admin/buckets", map[string]any{"name": "ci"})
@@ -132,7 +133,7 @@ func TestBuckets(t *testing.T) {
 	e.fails(http.StatusBadRequest, "auth.password: missing", http.MethodPost, "/v1/admin/buckets",
 		map[string]any{"name": "x", "auth": map[string]any{"type": "basic", "username": "u"}})
 
-	var got relay.Bucket
+	var got api.Bucket
 	e.must(http.StatusOK, http.MethodGet, "/v1/admin/buckets/ci", nil).json(t, &got)
 	if got.ID != b.ID {
 		t.Errorf("by name: %+v", got)
@@ -148,7 +149,7 @@ func TestBuckets(t *testing.T) {
 		"description": "CI builds", "auth": map[string]any{"type": "basic", "username": "u", "password": "hunter2"},
 	})
 	r.json(t, &got)
-	if got.Description != "CI builds" || got.Auth.Type != relay.AuthBasic || got.Auth.Username != "u" || !got.Ephemeral {
+	if got.Description != "CI builds" || got.Auth.Type != string(relay.AuthBasic) || got.Auth.Username != "u" || !got.Ephemeral {
 		t.Errorf("patched = %+v", got)
 	}
 	if strings.Contains(string(r.body), "hunter2") || strings.Contains(string(r.body), "$2a$") {
@@ -170,7 +171,7 @@ func TestBuckets(t *testing.T) {
 		map[string]any{"auth": map[string]any{"type": "token", "password": "x"}})
 	e.fails(http.StatusBadRequest, "name:", http.MethodPatch, "/v1/admin/buckets/ci", map[string]any{"name": ""})
 
-	var bs []*relay.Bucket
+	var bs []*api.Bucket
 	e.must(http.StatusOK, http.MethodGet, "/v1/admin/buckets", nil).json(t, &bs)
 	if len(bs) != 1 {
 		t.Errorf("buckets = %d", len(bs))
@@ -191,12 +192,12 @@ func TestBucketTokensReachTheRelay(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	e.must(http.StatusCreated, http.MethodPost, "/v1/admin/buckets", map[string]any{"name": "ci", "auth": map[string]any{"type": "token"}})
-	var in relay.Input
+	var in api.Input
 	e.must(http.StatusCreated, http.MethodPost, "/v1/admin/buckets/ci/inputs", map[string]any{"name": "gh"}).json(t, &in)
 	if r := e.webhook(in.ID, "{}", nil); r.status != http.StatusUnauthorized {
 		t.Fatalf("webhook without a token: %d, want 401", r.status)
 	}
-	var nt admin.NewToken
+	var nt api.NewToken
 	e.must(http.StatusCreated, http.MethodPost, "/v1/admin/buckets/ci/tokens", map[string]any{"name": "github"}).json(t, &nt)
 	if nt.Token.BucketID == "" || nt.Credential == "" {
 		t.Fatalf("bucket token = %+v", nt)
@@ -204,7 +205,7 @@ func TestBucketTokensReachTheRelay(t *testing.T) {
 	if r := e.webhook(in.ID, "{}", http.Header{"Authorization": {"Bearer " + nt.Credential}}); r.status != http.StatusOK {
 		t.Errorf("webhook with the new token: %d, want 200", r.status)
 	}
-	var toks []*relay.Token
+	var toks []*api.Token
 	e.must(http.StatusOK, http.MethodGet, "/v1/admin/buckets/ci/tokens", nil).json(t, &toks)
 	if len(toks) != 1 || toks[0].ID != nt.Token.ID {
 		t.Errorf("bucket tokens = %+v", toks)
@@ -230,7 +231,7 @@ func TestInputsAndOutputs(t *testing.T) {
 	})
 
 	const id = "0B7A3C52-6D1E-4A8F-9C39-2F1E5D7A9B10"
-	var in relay.Input
+	var in api.Input
 	e.must(http.StatusCreated, http.MethodPost, "/v1/admin/buckets/ci/inputs", map[string]any{
 		"id": id, "name": "github", "response": map[string]any{"mode": "static", "status": 202, "body": "queued"},
 	}).json(t, &in)
@@ -258,7 +259,7 @@ func TestInputsAndOutputs(t *testing.T) {
 		map[string]any{"id": "9d1e6f7a-0b2c-4d3e-8f4a-5b6c7d8e9f00"})
 	e.fails(http.StatusNotFound, "not found", http.MethodPatch, "/v1/admin/inputs/nope", map[string]any{})
 
-	var out relay.Output
+	var out api.Output
 	e.fails(http.StatusBadRequest, `destination: "ftp://x" is not an http(s) URL`, http.MethodPost, "/v1/admin/buckets/ci/outputs",
 		map[string]any{"name": "o", "destination": "ftp://x"})
 	e.fails(http.StatusBadRequest, "destination: missing", http.MethodPost, "/v1/admin/buckets/ci/outputs", map[string]any{"name": "o"})
@@ -270,22 +271,34 @@ func TestInputsAndOutputs(t *testing.T) {
 		"name": "o", "destination": dest.URL + "/hooks", "timeout": "3s",
 		"retries": map[string]any{"max_attempts": 2, "backoff": "fixed", "initial_interval": "10ms"},
 	}).json(t, &out)
-	if out.Timeout != 3*time.Second || out.Retries.MaxAttempts != 2 || out.Retries.InitialInterval != 10*time.Millisecond {
+	if out.Timeout != api.Duration(3*time.Second) || out.Retries.MaxAttempts != 2 || out.Retries.InitialInterval != api.Duration(10*time.Millisecond) {
 		t.Errorf("created output = %+v", out)
 	}
 	e.must(http.StatusOK, http.MethodPatch, "/v1/admin/outputs/"+out.ID, map[string]any{
 		"response_function": "tag", "lock_path": true, "timeout": 2000000000,
 	}).json(t, &out)
-	if out.ResponseFunctionID != fn.ID || !out.LockPath || out.Timeout != 2*time.Second || out.Destination != dest.URL+"/hooks" {
+	if out.ResponseFunctionID != fn.ID || !out.LockPath || out.Timeout != api.Duration(2*time.Second) || out.Destination != dest.URL+"/hooks" {
 		t.Errorf("patched output = %+v", out)
 	}
-	var detached relay.Output
+	var detached api.Output
 	e.must(http.StatusOK, http.MethodPatch, "/v1/admin/outputs/"+out.ID, map[string]any{"response_function": ""}).json(t, &detached)
 	if detached.ResponseFunctionID != "" || detached.ID != out.ID {
 		t.Errorf("detach: %+v", detached)
 	}
 	e.fails(http.StatusBadRequest, `response_function: no function "gone"`, http.MethodPatch, "/v1/admin/outputs/"+out.ID,
 		map[string]any{"response_function": "gone"})
+	e.fails(http.StatusBadRequest, "internal: internal outputs are delivered by agents, which this relay does not support yet",
+		http.MethodPatch, "/v1/admin/outputs/"+out.ID, map[string]any{"internal": true})
+	e.fails(http.StatusBadRequest, "max_in_flight: must not be negative", http.MethodPatch, "/v1/admin/outputs/"+out.ID,
+		map[string]any{"max_in_flight": -1})
+	// Durations are answered as Go duration strings, and max_in_flight as
+	// given.
+	raw := e.must(http.StatusOK, http.MethodPatch, "/v1/admin/outputs/"+out.ID, map[string]any{"max_in_flight": 4})
+	for _, want := range []string{`"timeout":"2s"`, `"initial_interval":"10ms"`, `"max_in_flight":4`, `"internal":false`} {
+		if !strings.Contains(string(raw.body), want) {
+			t.Errorf("output answer %s lacks %s", raw.body, want)
+		}
+	}
 
 	// The relay routes by what the API made: the input's function tags the
 	// webhook, the static answer is sent, the output gets it.
@@ -298,9 +311,9 @@ func TestInputsAndOutputs(t *testing.T) {
 		t.Errorf("delivered %s %v %q", got.URL, got.Header, body)
 	}
 
-	var ins []*relay.Input
+	var ins []*api.Input
 	e.must(http.StatusOK, http.MethodGet, "/v1/admin/buckets/ci/inputs", nil).json(t, &ins)
-	var outs []*relay.Output
+	var outs []*api.Output
 	e.must(http.StatusOK, http.MethodGet, "/v1/admin/buckets/ci/outputs", nil).json(t, &outs)
 	if len(ins) != 1 || len(outs) != 1 {
 		t.Errorf("lists: %d inputs, %d outputs", len(ins), len(outs))
@@ -322,12 +335,12 @@ func TestInputsAndOutputs(t *testing.T) {
 func TestFunctions(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	var f functions.Function
+	var f api.Function
 	e.must(http.StatusCreated, http.MethodPost, "/v1/admin/functions", map[string]any{
 		"name": "greet", "timeout": "2s", "source": "r:SetRequestBody(\"hello \" .. cfg:GetValue(\"WHO\"))\n",
 		"config": map[string]string{"WHO": "world"},
 	}).json(t, &f)
-	if f.ID == "" || f.Version != 1 || f.Timeout != 2*time.Second || f.Source == "" {
+	if f.ID == "" || f.Version != 1 || f.Timeout != api.Duration(2*time.Second) || f.Source == "" {
 		t.Errorf("created = %+v", f)
 	}
 	e.fails(http.StatusConflict, "already exists", http.MethodPost, "/v1/admin/functions", map[string]any{"name": "greet", "source": "return"})
@@ -337,12 +350,12 @@ func TestFunctions(t *testing.T) {
 	e.fails(http.StatusNotFound, "not found", http.MethodGet, "/v1/admin/functions/broken", nil)
 
 	// Lists leave the source out; a single function has it.
-	var list []*functions.Function
+	var list []*api.Function
 	e.must(http.StatusOK, http.MethodGet, "/v1/admin/functions", nil).json(t, &list)
 	if len(list) != 1 || list[0].Source != "" || list[0].Hash == "" {
 		t.Errorf("list = %+v", list)
 	}
-	var got functions.Function
+	var got api.Function
 	e.must(http.StatusOK, http.MethodGet, "/v1/admin/functions/greet", nil).json(t, &got)
 	if !strings.Contains(got.Source, "hello") {
 		t.Errorf("get = %+v", got)
@@ -352,24 +365,24 @@ func TestFunctions(t *testing.T) {
 	e.must(http.StatusOK, http.MethodPut, "/v1/admin/functions/greet", map[string]any{
 		"source": "r:SetRequestBody(\"hi \" .. cfg:GetValue(\"WHO\"))\n",
 	}).json(t, &got)
-	if got.Version != 2 || got.Timeout != 2*time.Second {
+	if got.Version != 2 || got.Timeout != api.Duration(2*time.Second) {
 		t.Errorf("after a new source: %+v", got)
 	}
 	e.must(http.StatusOK, http.MethodPut, "/v1/admin/functions/"+f.ID, map[string]any{
 		"source": "r:SetRequestBody(\"hi \" .. cfg:GetValue(\"WHO\"))\n", "timeout": "4s",
 	}).json(t, &got)
-	if got.Version != 2 || got.Timeout != 4*time.Second {
+	if got.Version != 2 || got.Timeout != api.Duration(4*time.Second) {
 		t.Errorf("after the same source: %+v", got)
 	}
 	e.fails(http.StatusBadRequest, "source: greet.lua:1:", http.MethodPut, "/v1/admin/functions/greet", map[string]any{"source": "end"})
 	e.fails(http.StatusBadRequest, "timeout: must not be negative", http.MethodPut, "/v1/admin/functions/greet", map[string]any{"timeout": "-1s"})
 
-	var vs []*functions.Version
+	var vs []*api.Version
 	e.must(http.StatusOK, http.MethodGet, "/v1/admin/functions/greet/versions", nil).json(t, &vs)
 	if len(vs) != 2 || vs[0].Source != "" {
 		t.Errorf("versions = %+v", vs)
 	}
-	var v1 functions.Version
+	var v1 api.Version
 	e.must(http.StatusOK, http.MethodGet, "/v1/admin/functions/greet/versions/1", nil).json(t, &v1)
 	if !strings.Contains(v1.Source, "hello") {
 		t.Errorf("version 1 = %+v", v1)
@@ -380,7 +393,7 @@ func TestFunctions(t *testing.T) {
 	// Configuration: keys are listed, values never.
 	e.must(http.StatusNoContent, http.MethodPut, "/v1/admin/functions/greet/config/API_KEY", map[string]any{"value": "sk_live_123"})
 	r := e.must(http.StatusOK, http.MethodGet, "/v1/admin/functions/greet/config", nil)
-	var keys admin.ConfigKeys
+	var keys api.ConfigKeys
 	r.json(t, &keys)
 	if strings.Join(keys.Keys, ",") != "API_KEY,WHO" || strings.Contains(string(r.body), "sk_live") || strings.Contains(string(r.body), "world") {
 		t.Errorf("config list = %s", r.body)
@@ -391,7 +404,7 @@ func TestFunctions(t *testing.T) {
 	e.fails(http.StatusNotFound, "no config variable", http.MethodGet, "/v1/admin/functions/greet/config/NOPE", nil)
 
 	// Invoke runs the current version with the stored configuration.
-	var res runtime.Result
+	var res api.Result
 	e.must(http.StatusOK, http.MethodPost, "/v1/admin/functions/greet/invoke", map[string]any{
 		"method": "PUT", "path": "x", "query": "a=1", "headers": map[string]any{"X-One": "1", "X-Two": []string{"a", "b"}},
 		"body": "in", "metadata": map[string]string{"bucket_name": "ci"},
@@ -443,28 +456,28 @@ func TestDeliveriesAndReplay(t *testing.T) {
 	e := newEnv(t)
 	dest := newDestination(t)
 	e.must(http.StatusCreated, http.MethodPost, "/v1/admin/buckets", map[string]any{"name": "ci"})
-	var in relay.Input
+	var in api.Input
 	e.must(http.StatusCreated, http.MethodPost, "/v1/admin/buckets/ci/inputs", map[string]any{"name": "gh"}).json(t, &in)
-	var out relay.Output
+	var out api.Output
 	e.must(http.StatusCreated, http.MethodPost, "/v1/admin/buckets/ci/outputs", map[string]any{"name": "o", "destination": dest.URL}).json(t, &out)
 
 	e.webhook(in.ID, "payload", nil)
 	dest.next(t)
 	d := waitDelivery(t, e, "/v1/admin/deliveries?bucket=ci&state=succeeded")
 
-	var detail admin.DeliveryDetail
+	var detail api.DeliveryDetail
 	e.must(http.StatusOK, http.MethodGet, "/v1/admin/deliveries/"+d.ID, nil).json(t, &detail)
 	if detail.Delivery.ID != d.ID || len(detail.Attempts) != 1 || detail.Attempts[0].Status != 200 {
 		t.Errorf("detail = %+v", detail)
 	}
 	for _, q := range []string{"?output=" + out.ID, "?bucket=ci&output=o", "?webhook=" + d.WebhookID, "?limit=1"} {
-		var ds []*relay.Delivery
+		var ds []*api.Delivery
 		e.must(http.StatusOK, http.MethodGet, "/v1/admin/deliveries"+q, nil).json(t, &ds)
 		if len(ds) != 1 {
 			t.Errorf("%s: %d deliveries", q, len(ds))
 		}
 	}
-	var none []*relay.Delivery
+	var none []*api.Delivery
 	e.must(http.StatusOK, http.MethodGet, "/v1/admin/deliveries?state=failed", nil).json(t, &none)
 	if len(none) != 0 {
 		t.Errorf("failed deliveries = %d", len(none))
@@ -477,9 +490,9 @@ func TestDeliveriesAndReplay(t *testing.T) {
 	e.fails(http.StatusNotFound, "not found", http.MethodGet, "/v1/admin/deliveries/nope", nil)
 
 	// Replay sends the same webhook to the same output again.
-	var nd relay.Delivery
+	var nd api.Delivery
 	e.must(http.StatusCreated, http.MethodPost, "/v1/admin/deliveries/"+d.ID+"/replay", nil).json(t, &nd)
-	if nd.ID == d.ID || nd.WebhookID != d.WebhookID || nd.OutputID != d.OutputID || nd.State != relay.DeliveryPending {
+	if nd.ID == d.ID || nd.WebhookID != d.WebhookID || nd.OutputID != d.OutputID || nd.State != string(relay.DeliveryPending) {
 		t.Errorf("replay = %+v", nd)
 	}
 	_, body := dest.next(t)
@@ -495,7 +508,7 @@ func TestDeliveriesAndReplay(t *testing.T) {
 	e.must(http.StatusOK, http.MethodPatch, "/v1/admin/buckets/ci", map[string]any{"ephemeral": true})
 	e.webhook(in.ID, "secret payload", nil)
 	dest.next(t)
-	var ds []*relay.Delivery
+	var ds []*api.Delivery
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		e.must(http.StatusOK, http.MethodGet, "/v1/admin/deliveries?state=succeeded", nil).json(t, &ds)
@@ -511,11 +524,11 @@ func TestDeliveriesAndReplay(t *testing.T) {
 }
 
 // waitDelivery polls the delivery list at path until it holds one.
-func waitDelivery(t *testing.T, e *env, path string) *relay.Delivery {
+func waitDelivery(t *testing.T, e *env, path string) *api.Delivery {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		var ds []*relay.Delivery
+		var ds []*api.Delivery
 		e.must(http.StatusOK, http.MethodGet, path, nil).json(t, &ds)
 		if len(ds) > 0 {
 			return ds[0]
@@ -553,7 +566,7 @@ func TestApply(t *testing.T) {
 	dest := newDestination(t)
 	doc := strings.Replace(applyDoc, "%s", dest.URL, 1)
 
-	var rep config.Report
+	var rep api.Report
 	e.must(http.StatusOK, http.MethodPost, "/v1/admin/apply?dry_run=true", doc).json(t, &rep)
 	if !rep.DryRun || rep.Count(config.Created) != len(rep.Changes) {
 		t.Errorf("dry run = %+v", rep)
@@ -561,7 +574,7 @@ func TestApply(t *testing.T) {
 	if bs, _ := e.store.ListBuckets(context.Background()); len(bs) != 0 {
 		t.Fatal("a dry run wrote")
 	}
-	var applied config.Report
+	var applied api.Report
 	e.must(http.StatusOK, http.MethodPost, "/v1/admin/apply", doc).json(t, &applied)
 	if applied.DryRun || applied.Count(config.Created) != 5 {
 		t.Errorf("apply = %+v", applied)
@@ -576,7 +589,7 @@ func TestApply(t *testing.T) {
 		t.Errorf("delivered headers %v", got.Header)
 	}
 	// Idempotent.
-	var rep2 config.Report
+	var rep2 api.Report
 	e.must(http.StatusOK, http.MethodPost, "/v1/admin/apply", doc).json(t, &rep2)
 	if rep2.Changed() {
 		t.Errorf("second apply: %+v", rep2.Changes)
@@ -608,7 +621,10 @@ func TestWithoutServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer e.Close()
-	h := admin.New(admin.Options{Store: base.store, Engine: e})
+	h, err := admin.New(admin.Options{Store: base.store, Engine: e})
+	if err != nil {
+		t.Fatal(err)
+	}
 	f := &functions.Function{Name: "up", Driver: "lua", Source: `r:SetRequestBody(string.upper(r.RequestBody) .. cfg:GetValue("S"))`}
 	if err := base.store.CreateFunction(context.Background(), f); err != nil {
 		t.Fatal(err)
@@ -618,9 +634,15 @@ func TestWithoutServer(t *testing.T) {
 	req.Header.Set("Authorization", "Bearer "+base.token)
 	rec := newRecorder()
 	h.ServeHTTP(rec, req)
-	var res runtime.Result
+	var res api.Result
 	resp{status: rec.Code, body: rec.Body.Bytes()}.json(t, &res)
 	if rec.Code != http.StatusOK || res.Request.Body != "HI!" {
 		t.Errorf("invoke without a server: %d %+v", rec.Code, res)
+	}
+}
+
+func TestNewRefusesMissingParts(t *testing.T) {
+	if h, err := admin.New(admin.Options{}); err == nil || h != nil {
+		t.Fatalf("New without a store and engine = %v, %v; want an error", h, err)
 	}
 }

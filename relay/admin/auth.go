@@ -10,8 +10,9 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/relayfn/relayfn/functions"
 	"github.com/relayfn/relayfn/relay"
+	"github.com/relayfn/relayfn/relay/api"
+	"github.com/relayfn/relayfn/relay/store"
 )
 
 // Bootstrap makes the first admin token when the store has none, and
@@ -36,7 +37,7 @@ func Bootstrap(ctx context.Context, st relay.Store) (credential string, created 
 const maxTokenName = 200
 
 // checkTokenRequest checks a token's name.
-func checkTokenRequest(req *TokenRequest) error {
+func checkTokenRequest(req *api.TokenRequest) error {
 	if len(req.Name) > maxTokenName {
 		return badRequest("name: longer than %d bytes", maxTokenName)
 	}
@@ -71,7 +72,7 @@ func (h *handler) authenticate(r *http.Request) (*relay.Token, bool) {
 	}
 	t, err := h.st.GetToken(r.Context(), id)
 	if err != nil {
-		if !errors.Is(err, functions.ErrNotFound) {
+		if !errors.Is(err, store.ErrNotFound) {
 			h.log.Error("admin: look up token", "token", id, "error", err)
 		}
 		return nil, false
@@ -91,7 +92,7 @@ func (h *handler) listAdminTokens(w http.ResponseWriter, r *http.Request) error 
 }
 
 func (h *handler) createAdminToken(w http.ResponseWriter, r *http.Request) error {
-	var req TokenRequest
+	var req api.TokenRequest
 	if err := decode(r, &req); err != nil {
 		return err
 	}
@@ -103,7 +104,7 @@ func (h *handler) createAdminToken(w http.ResponseWriter, r *http.Request) error
 		return err
 	}
 	h.audit(r.Context(), "admin: admin token created", "token", t.ID, "name", t.Name)
-	return created(w, NewToken{Token: t, Credential: cred})
+	return created(w, &api.NewToken{Token: TokenWire(t), Credential: cred})
 }
 
 func (h *handler) listBucketTokens(w http.ResponseWriter, r *http.Request) error {
@@ -119,7 +120,7 @@ func (h *handler) listBucketTokens(w http.ResponseWriter, r *http.Request) error
 }
 
 func (h *handler) createBucketToken(w http.ResponseWriter, r *http.Request) error {
-	var req TokenRequest
+	var req api.TokenRequest
 	if err := decode(r, &req); err != nil {
 		return err
 	}
@@ -138,7 +139,7 @@ func (h *handler) createBucketToken(w http.ResponseWriter, r *http.Request) erro
 	if err := h.changed(r.Context()); err != nil {
 		return err
 	}
-	return created(w, NewToken{Token: t, Credential: cred})
+	return created(w, &api.NewToken{Token: TokenWire(t), Credential: cred})
 }
 
 // deleteToken deletes an admin or bucket token. The last admin token is
@@ -175,4 +176,31 @@ func nonNil[T any](s []T) []T {
 		return []T{}
 	}
 	return s
+}
+
+// ResetTokens replaces every admin token of st with one new token, and
+// returns its credential and how many tokens it removed: the offline way
+// back in for an operator who lost the admin token (fnctl admin-token
+// reset). The new token is made before the old ones are deleted, so a
+// failure never leaves the store without an admin token. Callers make sure
+// no relay is running on st.
+func ResetTokens(ctx context.Context, st relay.Store) (credential string, removed int, err error) {
+	old, err := st.ListTokens(ctx, "")
+	if err != nil {
+		return "", 0, fmt.Errorf("admin: reset tokens: list admin tokens: %w", err)
+	}
+	t, cred, err := newToken(ctx, st, "", "reset")
+	if err != nil {
+		return "", 0, fmt.Errorf("admin: reset tokens: %w", err)
+	}
+	for _, o := range old {
+		if o.ID == t.ID {
+			continue
+		}
+		if err := st.DeleteToken(ctx, o.ID); err != nil {
+			return "", removed, fmt.Errorf("admin: reset tokens: delete token %s: %w", o.ID, err)
+		}
+		removed++
+	}
+	return cred, removed, nil
 }

@@ -4,14 +4,13 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
 
-	"github.com/relayfn/relayfn/functions"
 	"github.com/relayfn/relayfn/relay"
-	"github.com/relayfn/relayfn/relay/config"
+	"github.com/relayfn/relayfn/relay/api"
+	"github.com/relayfn/relayfn/relay/store"
 )
 
 func (h *handler) listBuckets(w http.ResponseWriter, r *http.Request) error {
@@ -31,7 +30,7 @@ func (h *handler) getBucket(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *handler) createBucket(w http.ResponseWriter, r *http.Request) error {
-	var req BucketRequest
+	var req api.BucketRequest
 	if err := decode(r, &req); err != nil {
 		return err
 	}
@@ -53,7 +52,7 @@ func (h *handler) createBucket(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *handler) updateBucket(w http.ResponseWriter, r *http.Request) error {
-	var req BucketRequest
+	var req api.BucketRequest
 	if err := decode(r, &req); err != nil {
 		return err
 	}
@@ -75,7 +74,7 @@ func (h *handler) updateBucket(w http.ResponseWriter, r *http.Request) error {
 }
 
 // applyBucket sets the fields req gives on b and checks them.
-func applyBucket(b *relay.Bucket, req *BucketRequest) error {
+func applyBucket(b *relay.Bucket, req *api.BucketRequest) error {
 	if req.Name != nil {
 		if err := validName(*req.Name); err != nil {
 			return err
@@ -92,7 +91,7 @@ func applyBucket(b *relay.Bucket, req *BucketRequest) error {
 		return nil
 	}
 	a := req.Auth
-	typ := a.Type
+	typ := relay.AuthType(a.Type)
 	if typ == "" {
 		typ = b.Auth.Type
 	}
@@ -111,18 +110,15 @@ func applyBucket(b *relay.Bucket, req *BucketRequest) error {
 		if user == "" && wasBasic {
 			user = b.Auth.Username
 		}
-		switch {
-		case user == "":
-			return badRequest("auth.username: missing: basic auth needs a username")
-		case strings.ContainsAny(user, ":\r\n"):
-			return badRequest("auth.username: must not contain ':' or line breaks")
+		if err := relay.ValidateUsername(user); err != nil {
+			return invalid("auth.username", err)
 		}
 		hash := ""
 		if wasBasic {
 			hash = b.Auth.PasswordHash
 		}
 		if a.Password != "" {
-			if err := config.ValidatePassword(a.Password); err != nil {
+			if err := relay.ValidatePassword(a.Password); err != nil {
 				return invalid("auth.password", err)
 			}
 			h, err := relay.HashSecret(a.Password)
@@ -136,7 +132,12 @@ func applyBucket(b *relay.Bucket, req *BucketRequest) error {
 		}
 		b.Auth = relay.BucketAuth{Type: relay.AuthBasic, Username: user, PasswordHash: hash}
 	default:
-		return badRequest("auth.type: unknown auth type %q (want none, basic or token)", a.Type)
+		return invalid("auth.type", typ.Validate())
+	}
+	// The model's own rules, last: whatever the request left, the bucket
+	// is one the relay can serve.
+	if err := b.Validate(); err != nil {
+		return invalid("", err)
 	}
 	return nil
 }
@@ -163,7 +164,7 @@ func (h *handler) functionRef(ctx context.Context, field, ref string) (string, e
 		return "", nil
 	}
 	f, err := h.st.GetFunction(ctx, ref)
-	if errors.Is(err, functions.ErrNotFound) {
+	if errors.Is(err, store.ErrNotFound) {
 		return "", badRequest("%s: no function %q", field, ref)
 	}
 	if err != nil {
@@ -193,7 +194,7 @@ func (h *handler) getInput(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *handler) createInput(w http.ResponseWriter, r *http.Request) error {
-	var req InputRequest
+	var req api.InputRequest
 	if err := decode(r, &req); err != nil {
 		return err
 	}
@@ -231,7 +232,7 @@ func (h *handler) createInput(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *handler) updateInput(w http.ResponseWriter, r *http.Request) error {
-	var req InputRequest
+	var req api.InputRequest
 	if err := decode(r, &req); err != nil {
 		return err
 	}
@@ -256,7 +257,7 @@ func (h *handler) updateInput(w http.ResponseWriter, r *http.Request) error {
 }
 
 // applyInput sets the fields req gives on in and checks them.
-func (h *handler) applyInput(ctx context.Context, in *relay.Input, req *InputRequest) error {
+func (h *handler) applyInput(ctx context.Context, in *relay.Input, req *api.InputRequest) error {
 	if req.Name != nil {
 		in.Name = *req.Name
 	}
@@ -266,13 +267,13 @@ func (h *handler) applyInput(ctx context.Context, in *relay.Input, req *InputReq
 	if req.Response != nil {
 		rr := req.Response
 		in.Response = relay.ResponseConfig{
-			Mode: rr.Mode, Status: rr.Status, Headers: rr.Headers, Body: rr.Body, Timeout: time.Duration(rr.Timeout),
+			Mode: relay.ResponseMode(rr.Mode), Status: rr.Status, Headers: rr.Headers, Body: rr.Body, Timeout: time.Duration(rr.Timeout),
 		}
 		if in.Response.Mode == "" {
 			in.Response.Mode = relay.ResponseDefault
 		}
 	}
-	if err := config.ValidateInput(in); err != nil {
+	if err := in.Validate(); err != nil {
 		return invalid("", err)
 	}
 	if req.Function != nil {
@@ -321,7 +322,7 @@ func (h *handler) getOutput(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *handler) createOutput(w http.ResponseWriter, r *http.Request) error {
-	var req OutputRequest
+	var req api.OutputRequest
 	if err := decode(r, &req); err != nil {
 		return err
 	}
@@ -350,7 +351,7 @@ func (h *handler) createOutput(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *handler) updateOutput(w http.ResponseWriter, r *http.Request) error {
-	var req OutputRequest
+	var req api.OutputRequest
 	if err := decode(r, &req); err != nil {
 		return err
 	}
@@ -372,7 +373,7 @@ func (h *handler) updateOutput(w http.ResponseWriter, r *http.Request) error {
 }
 
 // applyOutput sets the fields req gives on out and checks them.
-func (h *handler) applyOutput(ctx context.Context, out *relay.Output, req *OutputRequest) error {
+func (h *handler) applyOutput(ctx context.Context, out *relay.Output, req *api.OutputRequest) error {
 	if req.Name != nil {
 		out.Name = *req.Name
 	}
@@ -388,9 +389,12 @@ func (h *handler) applyOutput(ctx context.Context, out *relay.Output, req *Outpu
 	if req.Retries != nil {
 		rr := req.Retries
 		out.Retries = relay.RetryPolicy{
-			MaxAttempts: rr.MaxAttempts, Backoff: rr.Backoff,
+			MaxAttempts: rr.MaxAttempts, Backoff: relay.Backoff(rr.Backoff),
 			InitialInterval: time.Duration(rr.InitialInterval), MaxInterval: time.Duration(rr.MaxInterval),
 		}
+	}
+	if req.MaxInFlight != nil {
+		out.MaxInFlight = *req.MaxInFlight
 	}
 	if req.Internal != nil {
 		out.Internal = *req.Internal
@@ -398,7 +402,7 @@ func (h *handler) applyOutput(ctx context.Context, out *relay.Output, req *Outpu
 	if req.Disabled != nil {
 		out.Disabled = *req.Disabled
 	}
-	if err := config.ValidateOutput(out); err != nil {
+	if err := out.Validate(); err != nil {
 		return invalid("", err)
 	}
 	if req.Function != nil {

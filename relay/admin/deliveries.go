@@ -6,12 +6,13 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/relayfn/relayfn/functions"
 	"github.com/relayfn/relayfn/relay"
+	"github.com/relayfn/relayfn/relay/api"
+	"github.com/relayfn/relayfn/relay/store"
 )
 
 // MaxDeliveries caps the limit of a delivery listing.
-const MaxDeliveries = 1000
+const MaxDeliveries = api.MaxDeliveries
 
 // listDeliveries lists deliveries, newest first, filtered by the query:
 // bucket (ID or name), output (ID, or name within bucket), webhook, state,
@@ -22,7 +23,7 @@ func (h *handler) listDeliveries(w http.ResponseWriter, r *http.Request) error {
 	var f relay.DeliveryFilter
 	if v := q.Get("bucket"); v != "" {
 		b, err := h.st.GetBucket(ctx, v)
-		if errors.Is(err, functions.ErrNotFound) {
+		if errors.Is(err, store.ErrNotFound) {
 			return badRequest("bucket: no bucket %q", v)
 		} else if err != nil {
 			return err
@@ -34,7 +35,7 @@ func (h *handler) listDeliveries(w http.ResponseWriter, r *http.Request) error {
 		switch {
 		case err == nil:
 			f.OutputID = out.ID
-		case !errors.Is(err, functions.ErrNotFound):
+		case !errors.Is(err, store.ErrNotFound):
 			return err
 		case f.BucketID != "":
 			outs, err := h.st.ListOutputs(ctx, f.BucketID)
@@ -52,11 +53,11 @@ func (h *handler) listDeliveries(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	f.WebhookID = q.Get("webhook")
-	switch s := q.Get("state"); s {
-	case "", relay.DeliveryPending, relay.DeliverySucceeded, relay.DeliveryFailed, relay.DeliveryStopped:
+	if s := relay.DeliveryState(q.Get("state")); s != "" {
+		if err := s.Validate(); err != nil {
+			return invalid("state", err)
+		}
 		f.State = s
-	default:
-		return badRequest("state: unknown state %q (want pending, succeeded, failed or stopped)", s)
 	}
 	if v := q.Get("before"); v != "" {
 		t, err := time.Parse(time.RFC3339Nano, v)
@@ -84,7 +85,7 @@ func (h *handler) getDelivery(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return ok(w, DeliveryDetail{Delivery: d, Attempts: nonNil(as)})
+	return ok(w, &api.DeliveryDetail{Delivery: DeliveryWire(d), Attempts: wireAll(as, AttemptWire)})
 }
 
 // replay makes a new pending delivery of a delivery's webhook to the same
@@ -99,7 +100,7 @@ func (h *handler) replay(w http.ResponseWriter, r *http.Request) error {
 		return conflict("delivery %s is still pending: wait for it to finish", d.ID)
 	}
 	out, err := h.st.GetOutput(ctx, d.OutputID)
-	if errors.Is(err, functions.ErrNotFound) {
+	if errors.Is(err, store.ErrNotFound) {
 		return conflict("the output of delivery %s no longer exists", d.ID)
 	} else if err != nil {
 		return err
@@ -112,7 +113,7 @@ func (h *handler) replay(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	wh, err := h.st.GetWebhook(ctx, d.WebhookID)
-	if errors.Is(err, functions.ErrNotFound) {
+	if errors.Is(err, store.ErrNotFound) {
 		return conflict("the webhook of delivery %s is no longer stored", d.ID)
 	} else if err != nil {
 		return err

@@ -12,7 +12,7 @@ import (
 
 	"github.com/relayfn/relayfn/functions"
 	"github.com/relayfn/relayfn/relay"
-	"github.com/relayfn/relayfn/relay/config"
+	"github.com/relayfn/relayfn/relay/api"
 	"github.com/relayfn/relayfn/runtime"
 )
 
@@ -53,7 +53,7 @@ func (h *handler) getFunction(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *handler) createFunction(w http.ResponseWriter, r *http.Request) error {
-	var req FunctionRequest
+	var req api.FunctionRequest
 	if err := decode(r, &req); err != nil {
 		return err
 	}
@@ -67,7 +67,7 @@ func (h *handler) createFunction(w http.ResponseWriter, r *http.Request) error {
 	if req.Timeout != nil {
 		f.Timeout = time.Duration(*req.Timeout)
 	}
-	if err := config.ValidateFunction(f.Name, f.Timeout); err != nil {
+	if err := relay.ValidateFunction(f.Name, f.Timeout); err != nil {
 		return invalid("", err)
 	}
 	for k := range req.Config {
@@ -97,7 +97,7 @@ func (h *handler) createFunction(w http.ResponseWriter, r *http.Request) error {
 // updateFunction renames a function, changes its timeout, or saves a new
 // source as its next version (when it differs from the current one).
 func (h *handler) updateFunction(w http.ResponseWriter, r *http.Request) error {
-	var req FunctionRequest
+	var req api.FunctionRequest
 	if err := decode(r, &req); err != nil {
 		return err
 	}
@@ -116,7 +116,7 @@ func (h *handler) updateFunction(w http.ResponseWriter, r *http.Request) error {
 	if req.Timeout != nil {
 		timeout = time.Duration(*req.Timeout)
 	}
-	if err := config.ValidateFunction(name, timeout); err != nil {
+	if err := relay.ValidateFunction(name, timeout); err != nil {
 		return invalid("", err)
 	}
 	newSource := req.Source != nil && *req.Source != f.Source
@@ -217,7 +217,7 @@ func (h *handler) listConfig(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return ok(w, ConfigKeys{Keys: nonNil(slices.Sorted(maps.Keys(cfg)))})
+	return ok(w, api.ConfigKeys{Keys: nonNil(slices.Sorted(maps.Keys(cfg)))})
 }
 
 // replaceConfig makes the function's variables exactly those of the body,
@@ -256,7 +256,7 @@ func (h *handler) replaceConfig(w http.ResponseWriter, r *http.Request) error {
 	if err := h.changed(ctx); err != nil {
 		return err
 	}
-	return ok(w, ConfigKeys{Keys: nonNil(slices.Sorted(maps.Keys(want)))})
+	return ok(w, api.ConfigKeys{Keys: nonNil(slices.Sorted(maps.Keys(want)))})
 }
 
 func (h *handler) clearConfig(w http.ResponseWriter, r *http.Request) error {
@@ -287,11 +287,11 @@ func (h *handler) getConfig(w http.ResponseWriter, r *http.Request) error {
 	if _, ok := cfg[key]; !ok {
 		return &apiError{http.StatusNotFound, "function " + f.Name + " has no config variable " + strconv.Quote(key)}
 	}
-	return ok(w, ConfigKeys{Keys: []string{key}})
+	return ok(w, api.ConfigKeys{Keys: []string{key}})
 }
 
 func (h *handler) setConfig(w http.ResponseWriter, r *http.Request) error {
-	var req ConfigValue
+	var req api.ConfigValue
 	if err := decode(r, &req); err != nil {
 		return err
 	}
@@ -334,7 +334,7 @@ func (h *handler) deleteConfig(w http.ResponseWriter, r *http.Request) error {
 // invoke runs a function once with its stored configuration. The answer is
 // the runtime.Result, whether or not the function failed.
 func (h *handler) invoke(w http.ResponseWriter, r *http.Request) error {
-	var req InvokeRequest
+	var req api.InvokeRequest
 	if err := decode(r, &req); err != nil {
 		return err
 	}

@@ -13,7 +13,7 @@ import (
 
 	"github.com/relayfn/relayfn/internal/relaytest"
 	"github.com/relayfn/relayfn/relay"
-	"github.com/relayfn/relayfn/relay/admin"
+	"github.com/relayfn/relayfn/relay/api"
 )
 
 // env is a relay with the admin API on loopback, over a real SQLite store,
@@ -55,7 +55,7 @@ func (r resp) json(t *testing.T, v any) {
 // errMsg returns the error message of an error answer.
 func (r resp) errMsg(t *testing.T) string {
 	t.Helper()
-	var e admin.ErrorResponse
+	var e api.ErrorResponse
 	r.json(t, &e)
 	if e.Error == "" {
 		t.Fatalf("error answer without a message: %s", r.body)

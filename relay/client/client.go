@@ -1,9 +1,11 @@
 // Package client is a Go client of the relay's admin API (package
-// relay/admin), as fnctl uses it. Methods return the relay's model types;
-// an error answer of the API is an *Error.
+// relay/admin), as fnctl uses it. Requests and answers are the wire types
+// of relay/api, the only package of this module it imports, so a program
+// using it links neither the Lua engine nor the BigQuery SDK. An error
+// answer of the API is an *Error.
 //
 //	c := client.New("https://relay.example.com", os.Getenv("RELAYFN_TOKEN"), nil)
-//	b, err := c.CreateBucket(ctx, admin.BucketRequest{Name: new("ci")})
+//	b, err := c.CreateBucket(ctx, api.BucketRequest{Name: new("ci")})
 package client
 
 import (
@@ -17,8 +19,7 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/relayfn/relayfn/functions"
-	"github.com/relayfn/relayfn/relay/admin"
+	"github.com/relayfn/relayfn/relay/api"
 )
 
 // Error is an error answered by the API.
@@ -34,13 +35,13 @@ func (e *Error) Error() string {
 	return fmt.Sprintf("relay: %d %s: %s", e.Status, http.StatusText(e.Status), e.Message)
 }
 
-// Is makes errors.Is(err, functions.ErrNotFound) true for a 404 and
-// errors.Is(err, functions.ErrConflict) for a 409, as for a store.
+// Is makes errors.Is(err, api.ErrNotFound) true for a 404 and
+// errors.Is(err, api.ErrConflict) for a 409, as for a store.
 func (e *Error) Is(target error) bool {
 	switch target {
-	case functions.ErrNotFound:
+	case api.ErrNotFound:
 		return e.Status == http.StatusNotFound
-	case functions.ErrConflict:
+	case api.ErrConflict:
 		return e.Status == http.StatusConflict
 	}
 	return false
@@ -61,7 +62,7 @@ func New(baseURL, token string, httpClient *http.Client) *Client {
 		httpClient = http.DefaultClient
 	}
 	base := strings.TrimRight(baseURL, "/")
-	base = strings.TrimSuffix(base, strings.TrimSuffix(admin.Prefix, "/"))
+	base = strings.TrimSuffix(base, strings.TrimSuffix(api.Prefix, "/"))
 	return &Client{base: base, token: token, hc: httpClient}
 }
 
@@ -74,7 +75,7 @@ type yamlBody []byte
 // do calls method on the API path (below /v1/admin) with the JSON of in
 // (none when nil) and decodes the answer into out (when not nil).
 func (c *Client) do(ctx context.Context, method, path string, query url.Values, in, out any) error {
-	u := c.base + strings.TrimSuffix(admin.Prefix, "/") + path
+	u := c.base + strings.TrimSuffix(api.Prefix, "/") + path
 	if len(query) > 0 {
 		u += "?" + query.Encode()
 	}
@@ -124,7 +125,7 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 func readError(resp *http.Response) error {
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 	e := &Error{Status: resp.StatusCode}
-	var er admin.ErrorResponse
+	var er api.ErrorResponse
 	if json.Unmarshal(b, &er) == nil && er.Error != "" {
 		e.Message = er.Error
 	} else if s := strings.TrimSpace(string(b)); s != "" {

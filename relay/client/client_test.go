@@ -11,12 +11,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/relayfn/relayfn/functions"
 	"github.com/relayfn/relayfn/internal/relaytest"
 	"github.com/relayfn/relayfn/relay"
-	"github.com/relayfn/relayfn/relay/admin"
+	"github.com/relayfn/relayfn/relay/api"
 	"github.com/relayfn/relayfn/relay/client"
 	"github.com/relayfn/relayfn/relay/config"
+	"github.com/relayfn/relayfn/relay/store"
 )
 
 // newRelay starts a relay with the admin API on loopback over a real
@@ -91,23 +91,23 @@ func TestRoundTrips(t *testing.T) {
 	apiError(t, c.DeleteToken(ctx, nt.Token.ID), http.StatusNotFound, "not found")
 
 	// Buckets.
-	b, err := c.CreateBucket(ctx, admin.BucketRequest{Name: new("ci"), Description: new("CI"), Auth: &admin.AuthRequest{Type: "token"}})
-	if err != nil || b.ID == "" || b.Auth.Type != relay.AuthToken {
+	b, err := c.CreateBucket(ctx, api.BucketRequest{Name: new("ci"), Description: new("CI"), Auth: &api.AuthRequest{Type: "token"}})
+	if err != nil || b.ID == "" || b.Auth.Type != string(relay.AuthToken) {
 		t.Fatalf("CreateBucket = %+v, %v", b, err)
 	}
-	_, err = c.CreateBucket(ctx, admin.BucketRequest{Name: new("ci")})
+	_, err = c.CreateBucket(ctx, api.BucketRequest{Name: new("ci")})
 	apiError(t, err, http.StatusConflict, "already exists")
-	if !errors.Is(err, functions.ErrConflict) {
-		t.Errorf("a 409 is not functions.ErrConflict: %v", err)
+	if !errors.Is(err, store.ErrConflict) {
+		t.Errorf("a 409 is not store.ErrConflict: %v", err)
 	}
 	if b2, err := c.GetBucket(ctx, b.ID); err != nil || b2.Name != "ci" {
 		t.Errorf("GetBucket = %+v, %v", b2, err)
 	}
 	_, err = c.GetBucket(ctx, "nope")
-	if !client.IsNotFound(err) || !errors.Is(err, functions.ErrNotFound) {
+	if !client.IsNotFound(err) || !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("GetBucket(nope) = %v", err)
 	}
-	if b2, err := c.UpdateBucket(ctx, "ci", admin.BucketRequest{Description: new("CI builds")}); err != nil || b2.Description != "CI builds" || b2.Auth.Type != relay.AuthToken {
+	if b2, err := c.UpdateBucket(ctx, "ci", api.BucketRequest{Description: new("CI builds")}); err != nil || b2.Description != "CI builds" || b2.Auth.Type != string(relay.AuthToken) {
 		t.Errorf("UpdateBucket = %+v, %v", b2, err)
 	}
 	if bs, err := c.ListBuckets(ctx); err != nil || len(bs) != 1 {
@@ -123,21 +123,21 @@ func TestRoundTrips(t *testing.T) {
 
 	// Functions.
 	src := `r:SetRequestHeader("X-Env", cfg:GetValue("ENV"))`
-	f, err := c.CreateFunction(ctx, admin.FunctionRequest{Name: new("env"), Source: &src, Config: map[string]string{"ENV": "prod"}})
+	f, err := c.CreateFunction(ctx, api.FunctionRequest{Name: new("env"), Source: &src, Config: map[string]string{"ENV": "prod"}})
 	if err != nil || f.Version != 1 {
 		t.Fatalf("CreateFunction = %+v, %v", f, err)
 	}
-	_, err = c.CreateFunction(ctx, admin.FunctionRequest{Name: new("bad"), Source: new("if then")})
+	_, err = c.CreateFunction(ctx, api.FunctionRequest{Name: new("bad"), Source: new("if then")})
 	apiError(t, err, http.StatusBadRequest, "source: bad.lua:1:")
 	f, created, err := c.PushFunction(ctx, "env", src+"\n", 5*time.Second)
-	if err != nil || created || f.Version != 2 || f.Timeout != 5*time.Second {
+	if err != nil || created || f.Version != 2 || f.Timeout != api.Duration(5*time.Second) {
 		t.Errorf("PushFunction (update) = %+v, %v, %v", f, created, err)
 	}
 	f2, created, err := c.PushFunction(ctx, "noop", "return", 0)
 	if err != nil || !created || f2.Version != 1 {
 		t.Errorf("PushFunction (create) = %+v, %v, %v", f2, created, err)
 	}
-	if f, err := c.UpdateFunction(ctx, "noop", admin.FunctionRequest{Source: new("return")}); err != nil || f.Version != 1 {
+	if f, err := c.UpdateFunction(ctx, "noop", api.FunctionRequest{Source: new("return")}); err != nil || f.Version != 1 {
 		t.Errorf("UpdateFunction (same source) = %+v, %v", f, err)
 	}
 	if g, err := c.GetFunction(ctx, "env"); err != nil || g.Source != src+"\n" {
@@ -183,7 +183,7 @@ func TestRoundTrips(t *testing.T) {
 	}
 
 	// Invoke.
-	res, err := c.Invoke(ctx, "env", admin.InvokeRequest{Body: "x", Headers: admin.Header{"A": {"1"}}})
+	res, err := c.Invoke(ctx, "env", api.InvokeRequest{Body: "x", Headers: api.Header{"A": {"1"}}})
 	if err != nil || res.Error != "" || res.Request.Headers.Get("X-Env") != "prod" || res.Request.Headers.Get("A") != "1" {
 		t.Errorf("Invoke = %+v, %v", res, err)
 	}
@@ -194,14 +194,14 @@ func TestRoundTrips(t *testing.T) {
 		got <- r.Header.Get("X-Env")
 	}))
 	defer dest.Close()
-	in, err := c.CreateInput(ctx, "ci", admin.InputRequest{Name: new("gh"), Response: &admin.ResponseRequest{Mode: "static", Status: 202}})
+	in, err := c.CreateInput(ctx, "ci", api.InputRequest{Name: new("gh"), Response: &api.ResponseRequest{Mode: "static", Status: 202}})
 	if err != nil || in.Response.Status != 202 {
 		t.Fatalf("CreateInput = %+v, %v", in, err)
 	}
 	if in, err = c.AttachInput(ctx, in.ID, "env"); err != nil || in.FunctionID == "" {
 		t.Errorf("AttachInput = %+v, %v", in, err)
 	}
-	if in2, err := c.UpdateInput(ctx, in.ID, admin.InputRequest{Description: new("GitHub")}); err != nil || in2.Description != "GitHub" || in2.FunctionID != in.FunctionID {
+	if in2, err := c.UpdateInput(ctx, in.ID, api.InputRequest{Description: new("GitHub")}); err != nil || in2.Description != "GitHub" || in2.FunctionID != in.FunctionID {
 		t.Errorf("UpdateInput = %+v, %v", in2, err)
 	}
 	if g, err := c.GetInput(ctx, in.ID); err != nil || g.Name != "gh" {
@@ -210,17 +210,17 @@ func TestRoundTrips(t *testing.T) {
 	if ins, err := c.ListInputs(ctx, "ci"); err != nil || len(ins) != 1 {
 		t.Errorf("ListInputs = %v, %v", ins, err)
 	}
-	_, err = c.CreateOutput(ctx, "ci", admin.OutputRequest{Name: new("o"), Destination: new("ftp://x")})
+	_, err = c.CreateOutput(ctx, "ci", api.OutputRequest{Name: new("o"), Destination: new("ftp://x")})
 	apiError(t, err, http.StatusBadRequest, `destination: "ftp://x" is not an http(s) URL`)
-	timeout := admin.Duration(2 * time.Second)
-	out, err := c.CreateOutput(ctx, "ci", admin.OutputRequest{Name: new("o"), Destination: &dest.URL, Timeout: &timeout})
-	if err != nil || out.Timeout != 2*time.Second {
+	timeout := api.Duration(2 * time.Second)
+	out, err := c.CreateOutput(ctx, "ci", api.OutputRequest{Name: new("o"), Destination: &dest.URL, Timeout: &timeout})
+	if err != nil || out.Timeout != api.Duration(2*time.Second) {
 		t.Fatalf("CreateOutput = %+v, %v", out, err)
 	}
 	if o, err := c.AttachOutput(ctx, out.ID, "noop"); err != nil || o.FunctionID != f2.ID {
 		t.Errorf("AttachOutput = %+v, %v", o, err)
 	}
-	if o, err := c.UpdateOutput(ctx, out.ID, admin.OutputRequest{Function: new("")}); err != nil || o.FunctionID != "" {
+	if o, err := c.UpdateOutput(ctx, out.ID, api.OutputRequest{Function: new("")}); err != nil || o.FunctionID != "" {
 		t.Errorf("UpdateOutput (detach) = %+v, %v", o, err)
 	}
 	if o, err := c.GetOutput(ctx, out.ID); err != nil || o.Name != "o" {
@@ -245,9 +245,9 @@ func TestRoundTrips(t *testing.T) {
 	if v := <-got; v != "prod" {
 		t.Errorf("delivered X-Env = %q", v)
 	}
-	var ds []*relay.Delivery
+	var ds []*api.Delivery
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if ds, err = c.ListDeliveries(ctx, client.DeliveryQuery{Bucket: "ci", Output: "o", State: relay.DeliverySucceeded, Limit: 10}); err != nil {
+		if ds, err = c.ListDeliveries(ctx, client.DeliveryQuery{Bucket: "ci", Output: "o", State: string(relay.DeliverySucceeded), Limit: 10}); err != nil {
 			t.Fatal(err)
 		}
 		if len(ds) > 0 {
@@ -265,7 +265,7 @@ func TestRoundTrips(t *testing.T) {
 		t.Errorf("GetDelivery = %+v, %v, %v", d, attempts, err)
 	}
 	nd, err := c.ReplayDelivery(ctx, d.ID)
-	if err != nil || nd.WebhookID != d.WebhookID || nd.State != relay.DeliveryPending {
+	if err != nil || nd.WebhookID != d.WebhookID || nd.State != string(relay.DeliveryPending) {
 		t.Fatalf("ReplayDelivery = %+v, %v", nd, err)
 	}
 	select {
@@ -295,15 +295,19 @@ func TestApply(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := c.ApplyFile(ctx, f, true)
+	doc, err := f.Document()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := c.Apply(ctx, doc, true)
 	if err != nil || !rep.DryRun || !rep.Changed() {
 		t.Fatalf("dry run = %+v, %v", rep, err)
 	}
-	rep, err = c.ApplyFile(ctx, f, false)
+	rep, err = c.Apply(ctx, doc, false)
 	if err != nil || rep.DryRun || rep.Count(config.Created) != len(rep.Changes) {
 		t.Fatalf("apply = %+v, %v", rep, err)
 	}
-	rep, err = c.ApplyFile(ctx, f, false)
+	rep, err = c.Apply(ctx, doc, false)
 	if err != nil || rep.Changed() {
 		t.Errorf("second apply = %+v, %v", rep, err)
 	}

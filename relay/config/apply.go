@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -14,89 +13,34 @@ import (
 
 	"github.com/relayfn/relayfn/functions"
 	"github.com/relayfn/relayfn/relay"
+	"github.com/relayfn/relayfn/relay/api"
+	"github.com/relayfn/relayfn/relay/store"
 	"github.com/relayfn/relayfn/runtime"
 )
 
 // Actions a Change reports.
 const (
-	Created   = "created"
-	Updated   = "updated"
-	Deleted   = "deleted"
-	Unchanged = "unchanged"
+	Created   = api.Created
+	Updated   = api.Updated
+	Deleted   = api.Deleted
+	Unchanged = api.Unchanged
 )
 
 // Kinds of objects a Change reports on.
 const (
-	KindFunction = "function"
-	KindConfig   = "config"
-	KindBucket   = "bucket"
-	KindInput    = "input"
-	KindOutput   = "output"
+	KindFunction = api.KindFunction
+	KindConfig   = api.KindConfig
+	KindBucket   = api.KindBucket
+	KindInput    = api.KindInput
+	KindOutput   = api.KindOutput
 )
 
-// Report is what Apply did, or what Plan found Apply would do.
-type Report struct {
-	// DryRun is set on a report of Plan: nothing was written.
-	DryRun  bool     `json:"dry_run,omitempty"`
-	Changes []Change `json:"changes"`
-	// Warnings are things that work but are likely not what was meant.
-	Warnings []string `json:"warnings,omitempty"`
-}
+// Report is what Apply did, or what Plan found Apply would do: the wire
+// form, which the admin API answers as it is.
+type Report = api.Report
 
 // Change is what happened to one object.
-type Change struct {
-	// Kind is function, config, bucket, input or output.
-	Kind string `json:"kind"`
-	// Name names the object: "github-to-slack" for a function or a bucket,
-	// "ci/github" for an input or output of bucket ci, and
-	// "github-to-slack/SLACK_CHANNEL" for a configuration variable.
-	Name string `json:"name"`
-	// ID is the object's ID (empty for a configuration variable, and for
-	// an object a dry run would create).
-	ID string `json:"id,omitempty"`
-	// Action is created, updated, deleted or unchanged.
-	Action string `json:"action"`
-	// Fields lists what an update changed ("source", "timeout", …).
-	Fields []string `json:"fields,omitempty"`
-	// Version is a function's current version.
-	Version int `json:"version,omitempty"`
-}
-
-// String returns the change as a line of text, such as
-// "updated output ci/slack (destination, timeout)".
-func (c Change) String() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "%s %s %s", c.Action, c.Kind, c.Name)
-	if c.Version > 0 {
-		fmt.Fprintf(&b, " v%d", c.Version)
-	}
-	if len(c.Fields) > 0 {
-		fmt.Fprintf(&b, " (%s)", strings.Join(c.Fields, ", "))
-	}
-	return b.String()
-}
-
-// Changed reports whether anything was (or, for a dry run, would be)
-// created, updated or deleted.
-func (r *Report) Changed() bool {
-	for _, c := range r.Changes {
-		if c.Action != Unchanged {
-			return true
-		}
-	}
-	return false
-}
-
-// Count returns how many changes have the given action.
-func (r *Report) Count(action string) int {
-	n := 0
-	for _, c := range r.Changes {
-		if c.Action == action {
-			n++
-		}
-	}
-	return n
-}
+type Change = api.Change
 
 // Apply makes st hold f's functions and buckets, and reports what it did.
 //
@@ -233,7 +177,7 @@ func plan(ctx context.Context, st relay.Store, e *runtime.Engine, f *File) (*app
 // lookup returns what st.get finds, nil when there is no such record.
 func lookup[T any](ctx context.Context, get func(context.Context, string) (*T, error), key string) (*T, error) {
 	v, err := get(ctx, key)
-	if errors.Is(err, functions.ErrNotFound) {
+	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil
 	}
 	return v, err
@@ -455,7 +399,7 @@ func inputDiff(in *relay.Input, spec *Input, fnIDs map[string]string) []string {
 		fields = append(fields, "function")
 	}
 	have, want := in.Response, spec.Response.model()
-	if modeName(have.Mode) != modeName(want.Mode) {
+	if have.Mode.OrDefault() != want.Mode.OrDefault() {
 		fields = append(fields, "response.mode")
 	}
 	if have.Status != want.Status {

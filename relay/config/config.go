@@ -20,7 +20,8 @@
 //	    max_response_bytes: 10485760
 //	    max_redirects: 10
 //	  admin:
-//	    token_file: "admin.token"           # where the first admin credential is written
+//	    listen: "127.0.0.1:8081"            # optional: admin API and /metrics here only, not on listen
+//	    token_file: "admin.token"           # where the first admin credential is written (then not printed)
 //	  modules:                              # what the functions' modules reach, besides HTTP
 //	    smtp:                               # the email module's server; email is offered only with a host
 //	      host: smtp.example.com
@@ -83,7 +84,8 @@
 // email modules reach. All their traffic goes through the egress client
 // (server.http and server.egress): bigquery and mailgun are always offered
 // (their credentials come from the function's configuration), email only
-// when server.modules.smtp.host is set. See File.ModuleDeps.
+// when server.modules.smtp.host is set. relay/app wires them (its
+// ModuleDeps); this package does not link the modules.
 //
 // # Apply
 //
@@ -98,10 +100,8 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/relayfn/relayfn/builtins"
 	"github.com/relayfn/relayfn/egress"
 	"github.com/relayfn/relayfn/egress/acl"
-	"github.com/relayfn/relayfn/functions"
 	"github.com/relayfn/relayfn/relay"
 )
 
@@ -185,6 +185,11 @@ type Egress struct {
 
 // Admin is server.admin.
 type Admin struct {
+	// Listen, when set (such as "127.0.0.1:8081"), serves the admin API
+	// and /metrics on this separate address and not on Listen, which then
+	// serves only the webhooks and /healthz. Empty serves everything on
+	// Listen.
+	Listen string `yaml:"listen"`
 	// TokenFile is where the relay writes the first admin credential (mode
 	// 0600) when it makes one at start-up. Empty means the credential is
 	// only printed, once.
@@ -225,7 +230,8 @@ type SMTP struct {
 	// functions may send as (the display name may differ).
 	From string `yaml:"from"`
 	// StartTLS is require (the default: STARTTLS or no mail),
-	// opportunistic (STARTTLS when the server offers it) or none.
+	// opportunistic (STARTTLS when the server offers it) or none: the
+	// values of builtins.StartTLSRequire and its siblings.
 	StartTLS string `yaml:"starttls"`
 	// ImplicitTLS speaks TLS from the first byte (port 465) instead of
 	// upgrading with STARTTLS; StartTLS is then not used.
@@ -242,24 +248,6 @@ func (s SMTP) String() string {
 		s.Host, s.Port, s.Username, pw, s.From, s.StartTLS, s.ImplicitTLS)
 }
 
-// Options returns the email module's settings, or nil when no host is
-// configured. Dial is left for the caller (ModuleDeps sets the egress
-// client's).
-func (s SMTP) Options() *builtins.EmailOptions {
-	if s.Host == "" {
-		return nil
-	}
-	return &builtins.EmailOptions{
-		Host:        s.Host,
-		Port:        s.Port,
-		Username:    s.Username,
-		Password:    s.Password,
-		From:        s.From,
-		StartTLS:    s.StartTLS,
-		ImplicitTLS: s.ImplicitTLS,
-	}
-}
-
 // BigQueryModule is server.modules.bigquery.
 type BigQueryModule struct {
 	// Endpoint replaces BigQuery's API base URL
@@ -274,18 +262,6 @@ type MailgunModule struct {
 	// https://api.eu.mailgun.net for a function that asks for region
 	// "eu"), for a proxy or a stand-in. Optional.
 	BaseURL string `yaml:"base_url"`
-}
-
-// ModuleDeps returns what the functions' modules use: eg (the egress
-// client) for the http, bigquery and mailgun modules and for the email
-// module's SMTP connections, with server.modules' settings.
-func (f *File) ModuleDeps(eg functions.Egress) functions.Deps {
-	m := f.Server.Modules
-	deps := functions.EgressDeps(eg)
-	deps.BigQueryEndpoint = m.BigQuery.Endpoint
-	deps.MailgunBaseURL = m.Mailgun.BaseURL
-	deps.SMTP = m.SMTP.Options()
-	return deps
 }
 
 // Function is a function to create or update.
@@ -322,8 +298,8 @@ type Bucket struct {
 type Auth struct {
 	// Type is none (the default), basic or token. Token auth uses tokens
 	// made with the admin API; the file does not hold them.
-	Type     string `yaml:"type,omitempty"`
-	Username string `yaml:"username,omitempty"`
+	Type     relay.AuthType `yaml:"type,omitempty"`
+	Username string         `yaml:"username,omitempty"`
 	// Password is the basic-auth password.
 	Password string `yaml:"password,omitempty"`
 	// PasswordEnv names the environment variable holding the password
@@ -347,7 +323,7 @@ type Input struct {
 // Response is how an input answers its caller.
 type Response struct {
 	// Mode is default, static, function or destination.
-	Mode string `yaml:"mode,omitempty"`
+	Mode relay.ResponseMode `yaml:"mode,omitempty"`
 	// Status, Headers and Body are the static answer.
 	Status  int               `yaml:"status,omitempty"`
 	Headers map[string]string `yaml:"headers,omitempty"`
@@ -368,10 +344,12 @@ type Output struct {
 	// LockPath keeps the destination's path as is.
 	LockPath bool `yaml:"lock_path,omitempty"`
 	// Timeout bounds one attempt; 0 means the relay's default (10s).
-	Timeout  Duration `yaml:"timeout,omitempty"`
-	Retries  Retries  `yaml:"retries,omitempty"`
-	Internal bool     `yaml:"internal,omitempty"`
-	Disabled bool     `yaml:"disabled,omitempty"`
+	Timeout Duration `yaml:"timeout,omitempty"`
+	Retries Retries  `yaml:"retries,omitempty"`
+	// Internal is refused for now: internal outputs are delivered by
+	// agents, which this relay does not support yet.
+	Internal bool `yaml:"internal,omitempty"`
+	Disabled bool `yaml:"disabled,omitempty"`
 }
 
 // Retries is an output's retry policy; zero fields take the relay's
@@ -379,9 +357,9 @@ type Output struct {
 type Retries struct {
 	MaxAttempts int `yaml:"max_attempts,omitempty"`
 	// Backoff is exponential (the default) or fixed.
-	Backoff         string   `yaml:"backoff,omitempty"`
-	InitialInterval Duration `yaml:"initial_interval,omitempty"`
-	MaxInterval     Duration `yaml:"max_interval,omitempty"`
+	Backoff         relay.Backoff `yaml:"backoff,omitempty"`
+	InitialInterval Duration      `yaml:"initial_interval,omitempty"`
+	MaxInterval     Duration      `yaml:"max_interval,omitempty"`
 }
 
 // Duration is a time.Duration written as a Go duration string ("5s").

@@ -1,17 +1,10 @@
 package config_test
 
 import (
-	"context"
 	"fmt"
-	"net"
-	"net/http"
-	"reflect"
-	"slices"
 	"strings"
 	"testing"
 
-	"github.com/relayfn/relayfn/builtins"
-	"github.com/relayfn/relayfn/functions"
 	"github.com/relayfn/relayfn/relay/config"
 )
 
@@ -31,25 +24,6 @@ server:
       base_url: "https://mailgun.internal"
 `
 
-// fakeEgress stands for *egress.Client.
-type fakeEgress struct{}
-
-func (fakeEgress) Do(context.Context, string, *http.Request) (*http.Response, error) {
-	return nil, fmt.Errorf("offline")
-}
-func (fakeEgress) HTTPClient(string) *http.Client { return &http.Client{} }
-func (fakeEgress) DialContext(context.Context, string, string, string) (net.Conn, error) {
-	return nil, fmt.Errorf("offline")
-}
-
-func moduleNames(deps functions.Deps) []string {
-	var names []string
-	for _, m := range functions.Modules(deps) {
-		names = append(names, m.Name)
-	}
-	return names
-}
-
 func TestModules(t *testing.T) {
 	const secret = "smtp-s3cret"
 	lookup := func(name string) (string, bool) {
@@ -63,7 +37,7 @@ func TestModules(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := f.Server.Modules.SMTP
-	if s.Password != secret || s.Port != 2525 || s.StartTLS != builtins.StartTLSOpportunistic {
+	if s.Password != secret || s.Port != 2525 || s.StartTLS != "opportunistic" {
 		t.Errorf("smtp = %v", s)
 	}
 	// The password is never printed.
@@ -73,43 +47,6 @@ func TestModules(t *testing.T) {
 		}
 	}
 
-	deps := f.ModuleDeps(fakeEgress{})
-	if deps.HTTP == nil || deps.HTTPClient == nil || deps.Do == nil || deps.Dial == nil {
-		t.Errorf("deps are not wired to the egress client: %+v", deps)
-	}
-	if deps.BigQueryEndpoint != "http://127.0.0.1:9050/bigquery/v2/" || deps.MailgunBaseURL != "https://mailgun.internal" {
-		t.Errorf("endpoints %q %q", deps.BigQueryEndpoint, deps.MailgunBaseURL)
-	}
-	want := &builtins.EmailOptions{
-		Host: "smtp.example.com", Port: 2525, Username: "relay", Password: secret,
-		From: "Relay <relay@example.com>", StartTLS: builtins.StartTLSOpportunistic,
-	}
-	if got := deps.SMTP; got == nil || !reflect.DeepEqual(got, want) {
-		t.Errorf("SMTP = %+v, want %+v", got, want)
-	}
-	names := moduleNames(deps)
-	for _, m := range []string{"http", "bigquery", "mailgun", "email"} {
-		if !slices.Contains(names, m) {
-			t.Errorf("modules %v lack %s", names, m)
-		}
-	}
-
-	// Without smtp, email is not offered; bigquery and mailgun still are.
-	f, err = config.Parse([]byte("{}"), config.ParseOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	names = moduleNames(f.ModuleDeps(fakeEgress{}))
-	if slices.Contains(names, "email") || !slices.Contains(names, "bigquery") || !slices.Contains(names, "mailgun") {
-		t.Errorf("modules without smtp: %v", names)
-	}
-	// Without an egress client, none of them is.
-	names = moduleNames(functions.Deps{})
-	for _, m := range []string{"http", "bigquery", "mailgun", "email"} {
-		if slices.Contains(names, m) {
-			t.Errorf("modules without egress offer %s: %v", m, names)
-		}
-	}
 }
 
 func TestModulesPasswordFromEnvironment(t *testing.T) {

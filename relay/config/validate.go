@@ -1,14 +1,11 @@
 package config
 
 import (
-	"errors"
 	"fmt"
-	"maps"
 	"net"
 	"net/mail"
 	"net/netip"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -16,214 +13,11 @@ import (
 	"github.com/google/uuid"
 	"golang.org/x/net/http/httpguts"
 
-	"github.com/relayfn/relayfn/builtins"
 	"github.com/relayfn/relayfn/relay"
 )
 
-// MaxNameLength bounds the names of functions, buckets, inputs and outputs.
-const MaxNameLength = 64
-
-// MaxPasswordBytes bounds a basic-auth password: bcrypt reads no more.
-const MaxPasswordBytes = 72
-
-// ValidatePassword checks a basic-auth password. The error never shows it.
-func ValidatePassword(pw string) error {
-	switch {
-	case pw == "":
-		return errors.New("missing: basic auth needs a password")
-	case len(pw) > MaxPasswordBytes:
-		return fmt.Errorf("longer than %d bytes (bcrypt's limit)", MaxPasswordBytes)
-	}
-	return nil
-}
-
-// ValidateName checks the name of a function, bucket, input or output: 1
-// to 64 letters, digits, '.', '_' and '-', starting with a letter or digit,
-// and not a UUID (so that lookups by ID or name are never ambiguous).
-func ValidateName(name string) error {
-	switch {
-	case name == "":
-		return errors.New("missing: a name is required")
-	case len(name) > MaxNameLength:
-		return fmt.Errorf("%q is longer than %d characters", truncate(name, 20), MaxNameLength)
-	}
-	for i, c := range name {
-		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || i > 0 && (c == '.' || c == '_' || c == '-')
-		if !ok {
-			return fmt.Errorf("%q: use letters, digits, '.', '_' and '-', starting with a letter or digit", name)
-		}
-	}
-	if _, err := uuid.Parse(name); err == nil {
-		return fmt.Errorf("%q is a UUID: names must not look like IDs", name)
-	}
-	return nil
-}
-
-// ValidateDestination checks an output's destination: an absolute http or
-// https URL with a host.
-func ValidateDestination(s string) error {
-	if s == "" {
-		return errors.New("missing: an http(s) URL is required")
-	}
-	u, err := url.Parse(s)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("%q is not an http(s) URL", redact(s))
-	}
-	if u.Fragment != "" {
-		return fmt.Errorf("%q has a #fragment, which is never sent", u.Redacted())
-	}
-	return nil
-}
-
-// redact returns s with the password of a URL hidden, or s itself when it
-// does not parse as a URL with user information.
-func redact(s string) string {
-	u, err := url.Parse(s)
-	if err != nil {
-		if i := strings.Index(s, "@"); i >= 0 {
-			return "…" + s[i:]
-		}
-		return s
-	}
-	return u.Redacted()
-}
-
-// ValidateInput checks an input's name and response settings (not its
-// function or bucket, which only a store can check). The error joins one
-// "field: problem" error per problem.
-func ValidateInput(in *relay.Input) error {
-	return problems(checkInput(in)).err()
-}
-
-// ValidateOutput checks an output's name, destination, timeout and retry
-// policy (not its functions or bucket). The error joins one
-// "field: problem" error per problem.
-func ValidateOutput(out *relay.Output) error {
-	return problems(checkOutput(out)).err()
-}
-
-// ValidateFunction checks a function's name and timeout.
-func ValidateFunction(name string, timeout time.Duration) error {
-	var ps problems
-	if err := ValidateName(name); err != nil {
-		ps.add("name", err)
-	}
-	if timeout < 0 {
-		ps.add("timeout", errors.New("must not be negative"))
-	}
-	return ps.err()
-}
-
-// problem is what is wrong with a field, relative to the object checked.
-type problem struct {
-	field string
-	err   error
-}
-
-type problems []problem
-
-func (ps *problems) add(field string, err error) { *ps = append(*ps, problem{field, err}) }
-
-func (ps *problems) addf(field, format string, args ...any) {
-	ps.add(field, fmt.Errorf(format, args...))
-}
-
-func (ps problems) err() error {
-	if len(ps) == 0 {
-		return nil
-	}
-	errs := make([]error, len(ps))
-	for i, p := range ps {
-		errs[i] = fmt.Errorf("%s: %w", p.field, p.err)
-	}
-	return errors.Join(errs...)
-}
-
-func checkInput(in *relay.Input) problems {
-	var ps problems
-	if err := ValidateName(in.Name); err != nil {
-		ps.add("name", err)
-	}
-	if in.ID != "" {
-		if _, err := uuid.Parse(in.ID); err != nil {
-			ps.addf("id", "%q is not a UUID", truncate(in.ID, 40))
-		}
-	}
-	r := in.Response
-	switch r.Mode {
-	case "", relay.ResponseDefault, relay.ResponseStatic, relay.ResponseFunction, relay.ResponseDestination:
-	default:
-		ps.addf("response.mode", "unknown mode %q (want default, static, function or destination)", r.Mode)
-	}
-	static := r.Mode == relay.ResponseStatic
-	if r.Status != 0 {
-		if !static {
-			ps.addf("response.status", "only used in static mode (mode is %s)", modeName(r.Mode))
-		} else if r.Status < 100 || r.Status > 599 {
-			ps.addf("response.status", "invalid HTTP status %d", r.Status)
-		}
-	}
-	if len(r.Headers) > 0 && !static {
-		ps.addf("response.headers", "only used in static mode (mode is %s)", modeName(r.Mode))
-	}
-	for _, k := range slices.Sorted(maps.Keys(r.Headers)) {
-		v := r.Headers[k]
-		if !httpguts.ValidHeaderFieldName(k) {
-			ps.addf("response.headers"+mapKey(k), "invalid header name %q", k)
-		} else if !httpguts.ValidHeaderFieldValue(v) {
-			ps.addf("response.headers"+mapKey(k), "invalid header value")
-		}
-	}
-	if r.Body != "" && !static {
-		ps.addf("response.body", "only used in static mode (mode is %s)", modeName(r.Mode))
-	}
-	if r.Timeout != 0 && r.Mode != relay.ResponseDestination {
-		ps.addf("response.timeout", "only used in destination mode (mode is %s)", modeName(r.Mode))
-	}
-	if r.Timeout < 0 {
-		ps.addf("response.timeout", "must not be negative")
-	}
-	return ps
-}
-
-func modeName(m string) string {
-	if m == "" {
-		return relay.ResponseDefault
-	}
-	return m
-}
-
-func checkOutput(out *relay.Output) problems {
-	var ps problems
-	if err := ValidateName(out.Name); err != nil {
-		ps.add("name", err)
-	}
-	if err := ValidateDestination(out.Destination); err != nil {
-		ps.add("destination", err)
-	}
-	if out.Timeout < 0 {
-		ps.addf("timeout", "must not be negative")
-	}
-	r := out.Retries
-	if r.MaxAttempts < 0 {
-		ps.addf("retries.max_attempts", "must not be negative (0 means the default, %d)", relay.DefaultMaxAttempts)
-	}
-	switch r.Backoff {
-	case "", "exponential", "fixed":
-	default:
-		ps.addf("retries.backoff", "unknown backoff %q (want exponential or fixed)", r.Backoff)
-	}
-	if r.InitialInterval < 0 {
-		ps.addf("retries.initial_interval", "must not be negative")
-	}
-	if r.MaxInterval < 0 {
-		ps.addf("retries.max_interval", "must not be negative")
-	}
-	if r.InitialInterval > 0 && r.MaxInterval > 0 && r.InitialInterval > r.MaxInterval {
-		ps.addf("retries.initial_interval", "%s is longer than max_interval (%s)", r.InitialInterval, r.MaxInterval)
-	}
-	return ps
-}
+// redact returns s with the password of a URL hidden.
+func redact(s string) string { return relay.RedactURL(s) }
 
 // validator checks a decoded File and reads what it refers to.
 type validator struct {
@@ -231,10 +25,11 @@ type validator struct {
 	opts ParseOptions
 }
 
-// report records ps under the object at base.
-func (v *validator) report(base string, ps problems) {
-	for _, p := range ps {
-		v.errorf(join(base, p.field), "%v", p.err)
+// report records the field errors of a model's Validate under the object
+// at base.
+func (v *validator) report(base string, err error) {
+	for _, fe := range relay.FieldErrors(err) {
+		v.errorf(join(base, fe.Field), "%v", fe.Err)
 	}
 }
 
@@ -256,6 +51,15 @@ func (v *validator) server(s *Server) {
 		v.errorf("server.listen", "%q is not a host:port address (such as \":8080\")", s.Listen)
 	} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
 		v.errorf("server.listen", "%q: invalid port %q", s.Listen, port)
+	}
+	if a := s.Admin.Listen; a != "" {
+		if _, port, err := net.SplitHostPort(a); err != nil {
+			v.errorf("server.admin.listen", "%q is not a host:port address (such as \"127.0.0.1:8081\")", a)
+		} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+			v.errorf("server.admin.listen", "%q: invalid port %q", a, port)
+		} else if a == s.Listen && n != 0 {
+			v.errorf("server.admin.listen", "%q is also server.listen: give the admin API its own address, or leave admin.listen out", a)
+		}
 	}
 	if u, err := url.Parse(s.Store); err != nil {
 		v.errorf("server.store", "%q is not a store URL (want sqlite://path, a file path or postgres://…)", redact(s.Store))
@@ -353,7 +157,7 @@ func (v *validator) smtp(s *SMTP) {
 		}
 	}
 	switch s.StartTLS {
-	case "", builtins.StartTLSRequire, builtins.StartTLSOpportunistic, builtins.StartTLSNone:
+	case "", "require", "opportunistic", "none": // builtins.StartTLSRequire, …
 		if s.StartTLS != "" && s.ImplicitTLS {
 			v.errorf(p+".starttls", "not used with implicit_tls: true (the connection is TLS from the start)")
 		}
@@ -388,7 +192,7 @@ func isASCII(s string) bool {
 }
 
 func (v *validator) function(fn *Function, p string, names map[string]int, i int) {
-	if err := ValidateName(fn.Name); err != nil {
+	if err := relay.ValidateName(fn.Name); err != nil {
 		v.errorf(p+".name", "%v", err)
 	} else if first, dup := names[fn.Name]; dup {
 		v.errorf(p+".name", "duplicate function %q (also functions[%d])", fn.Name, first)
@@ -425,7 +229,7 @@ func (v *validator) has(path string) bool {
 }
 
 func (v *validator) bucket(b *Bucket, p string, fnames, names map[string]int, ids map[string]string, i int) {
-	if err := ValidateName(b.Name); err != nil {
+	if err := relay.ValidateName(b.Name); err != nil {
 		v.errorf(p+".name", "%v", err)
 	} else if first, dup := names[b.Name]; dup {
 		v.errorf(p+".name", "duplicate bucket %q (also buckets[%d])", b.Name, first)
@@ -438,7 +242,7 @@ func (v *validator) bucket(b *Bucket, p string, fnames, names map[string]int, id
 	for j := range b.Inputs {
 		in := &b.Inputs[j]
 		ip := fmt.Sprintf("%s.inputs[%d]", p, j)
-		v.report(ip, checkInput(&relay.Input{Name: in.Name, ID: in.ID, Response: in.Response.model()}))
+		v.report(ip, (&relay.Input{Name: in.Name, ID: in.ID, Response: in.Response.model()}).Validate())
 		if first, dup := inames[in.Name]; dup && in.Name != "" {
 			v.errorf(ip+".name", "duplicate input %q (also inputs[%d])", in.Name, first)
 		} else {
@@ -460,9 +264,10 @@ func (v *validator) bucket(b *Bucket, p string, fnames, names map[string]int, id
 	for j := range b.Outputs {
 		out := &b.Outputs[j]
 		op := fmt.Sprintf("%s.outputs[%d]", p, j)
-		v.report(op, checkOutput(&relay.Output{
-			Name: out.Name, Destination: out.Destination, Timeout: time.Duration(out.Timeout), Retries: out.Retries.model(),
-		}))
+		v.report(op, (&relay.Output{
+			Name: out.Name, Destination: out.Destination, Timeout: time.Duration(out.Timeout),
+			Retries: out.Retries.model(), Internal: out.Internal,
+		}).Validate())
 		if first, dup := onames[out.Name]; dup && out.Name != "" {
 			v.errorf(op+".name", "duplicate output %q (also outputs[%d])", out.Name, first)
 		} else {
@@ -485,17 +290,15 @@ func (v *validator) ref(fnames map[string]int, path, name string) {
 
 func (v *validator) auth(a *Auth, p string) {
 	switch a.Type {
-	case "none", "token":
+	case relay.AuthNone, relay.AuthToken:
 		for _, k := range []string{"username", "password", "password_env"} {
 			if v.has(p + "." + k) {
 				v.errorf(p+"."+k, "only used with type: basic")
 			}
 		}
-	case "basic":
-		if a.Username == "" {
-			v.errorf(p+".username", "missing: basic auth needs a username")
-		} else if strings.ContainsAny(a.Username, ":\r\n") {
-			v.errorf(p+".username", "must not contain ':' or line breaks")
+	case relay.AuthBasic:
+		if err := relay.ValidateUsername(a.Username); err != nil {
+			v.errorf(p+".username", "%v", err)
 		}
 		hasPw, hasEnv := v.has(p+".password"), v.has(p+".password_env")
 		switch {
@@ -507,19 +310,19 @@ func (v *validator) auth(a *Auth, p string) {
 			pw, ok := v.opts.LookupEnv(a.PasswordEnv)
 			if !ok || pw == "" {
 				v.errorf(p+".password_env", "environment variable %q is not set", a.PasswordEnv)
-			} else if err := ValidatePassword(pw); err != nil {
+			} else if err := relay.ValidatePassword(pw); err != nil {
 				v.errorf(p+".password_env", "the password in %s is %v", a.PasswordEnv, err)
 			}
 			a.Password = pw
 		case !hasPw || a.Password == "":
 			v.errorf(p+".password", "missing: basic auth needs a password (or password_env)")
 		default:
-			if err := ValidatePassword(a.Password); err != nil {
+			if err := relay.ValidatePassword(a.Password); err != nil {
 				v.errorf(p+".password", "%v", err)
 			}
 		}
 	default:
-		v.errorf(p+".type", "unknown auth type %q (want none, basic or token)", a.Type)
+		v.errorf(p+".type", "%v", a.Type.Validate())
 	}
 }
 

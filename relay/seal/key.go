@@ -130,3 +130,7 @@ func syncDir(dir string) {
 	_ = d.Sync()
 	_ = d.Close()
 }
+
+// LoadKey reads the key stored hex-encoded in the file at path, and never
+// makes one: for tools that must use the key a store was sealed with.
+func LoadKey(path string) ([]byte, error) { return readKey(path) }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/relayfn/relayfn/functions"
 	"github.com/relayfn/relayfn/relay/seal"
+	"github.com/relayfn/relayfn/relay/store"
 )
 
 // sourceHash is the hex SHA-256 of source, as the runtime computes it.
@@ -182,7 +183,7 @@ func (s *Store) ListVersions(ctx context.Context, id string) ([]*functions.Versi
 
 // DeleteFunction deletes a function with its versions and configuration.
 // A function attached to an input or an output is not deleted: the error
-// wraps functions.ErrConflict.
+// wraps store.ErrConflict.
 func (s *Store) DeleteFunction(ctx context.Context, id string) error {
 	return s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var kind, user string
@@ -191,13 +192,13 @@ func (s *Store) DeleteFunction(ctx context.Context, id string) error {
 			LIMIT 1`, id).Scan(&kind, &user)
 		switch {
 		case err == nil:
-			return fmt.Errorf("function %q: attached to %s %s: %w", id, kind, user, functions.ErrConflict)
+			return fmt.Errorf("function %q: attached to %s %s: %w", id, kind, user, store.ErrConflict)
 		case !errors.Is(err, sql.ErrNoRows):
 			return fmt.Errorf("function %q: %w", id, err)
 		}
 		res, err := tx.ExecContext(ctx, `DELETE FROM functions WHERE id = ?`, id)
 		if _, fk := constraint(err); fk {
-			return fmt.Errorf("function %q: in use: %w", id, functions.ErrConflict)
+			return fmt.Errorf("function %q: in use: %w", id, store.ErrConflict)
 		}
 		return checkUpdated(res, mapWriteErr(err, "function", id), "function", id)
 	})

@@ -8,9 +8,9 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/relayfn/relayfn/functions"
 	"github.com/relayfn/relayfn/relay"
 	"github.com/relayfn/relayfn/relay/seal"
+	"github.com/relayfn/relayfn/relay/store"
 )
 
 func testSealer(t testing.TB, b byte) *seal.Sealer {
@@ -101,12 +101,12 @@ func wantErr(t testing.TB, err, target error) {
 
 func wantNotFound(t testing.TB, err error) {
 	t.Helper()
-	wantErr(t, err, functions.ErrNotFound)
+	wantErr(t, err, store.ErrNotFound)
 }
 
 func wantConflict(t testing.TB, err error) {
 	t.Helper()
-	wantErr(t, err, functions.ErrConflict)
+	wantErr(t, err, store.ErrConflict)
 }
 
 // count counts the rows of a table matching where.

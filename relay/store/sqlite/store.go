@@ -70,9 +70,9 @@ import (
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
-	"github.com/relayfn/relayfn/functions"
 	"github.com/relayfn/relayfn/relay"
 	"github.com/relayfn/relayfn/relay/seal"
+	"github.com/relayfn/relayfn/relay/store"
 )
 
 var _ relay.Store = (*Store)(nil)
@@ -631,14 +631,14 @@ func constraint(err error) (unique, foreignKey bool) {
 	return false, false
 }
 
-// notFound is an error wrapping functions.ErrNotFound.
+// notFound is an error wrapping store.ErrNotFound.
 func notFound(kind, idOrName string) error {
-	return fmt.Errorf("%s %q: %w", kind, idOrName, functions.ErrNotFound)
+	return fmt.Errorf("%s %q: %w", kind, idOrName, store.ErrNotFound)
 }
 
-// conflict is an error wrapping functions.ErrConflict.
+// conflict is an error wrapping store.ErrConflict.
 func conflict(kind, name string) error {
-	return fmt.Errorf("%s %q: %w", kind, name, functions.ErrConflict)
+	return fmt.Errorf("%s %q: %w", kind, name, store.ErrConflict)
 }
 
 // mapWriteErr turns constraint violations into ErrConflict or ErrNotFound
@@ -647,7 +647,7 @@ func mapWriteErr(err error, kind, name string) error {
 	if err == nil {
 		return nil
 	}
-	if errors.Is(err, functions.ErrNotFound) || errors.Is(err, functions.ErrConflict) {
+	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrConflict) {
 		return err
 	}
 	unique, fk := constraint(err)
@@ -655,7 +655,7 @@ func mapWriteErr(err error, kind, name string) error {
 	case unique:
 		return conflict(kind, name)
 	case fk:
-		return fmt.Errorf("%s %q: a referenced record: %w", kind, name, functions.ErrNotFound)
+		return fmt.Errorf("%s %q: a referenced record: %w", kind, name, store.ErrNotFound)
 	}
 	return fmt.Errorf("%s %q: %w", kind, name, err)
 }

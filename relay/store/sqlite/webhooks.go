@@ -10,9 +10,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/relayfn/relayfn/functions"
 	"github.com/relayfn/relayfn/relay"
 	"github.com/relayfn/relayfn/relay/seal"
+	"github.com/relayfn/relayfn/relay/store"
 )
 
 // The statements of the group-commit writes, prepared once at Open.
@@ -291,7 +291,7 @@ func (s *Store) AddDeliveries(ctx context.Context, ds []*relay.Delivery) error {
 				d.BucketID = bucket
 			}
 			if d.BucketID != bucket {
-				return fmt.Errorf("delivery %s: webhook %s is not in bucket %s: %w", d.ID, d.WebhookID, d.BucketID, functions.ErrNotFound)
+				return fmt.Errorf("delivery %s: webhook %s is not in bucket %s: %w", d.ID, d.WebhookID, d.BucketID, store.ErrNotFound)
 			}
 		}
 		return s.insertDeliveries(ctx, tx, ds, lastErrs)
@@ -394,7 +394,7 @@ func attemptAAD(deliveryID string, n int, column string) []byte {
 // a.DeliveryID (d's), a.N (the next number), a.StartedAt and d.UpdatedAt
 // (the current time) when empty. For a delivery of an ephemeral bucket,
 // a's logs are not stored. Recording an attempt whose number is taken
-// fails with functions.ErrConflict.
+// fails with store.ErrConflict.
 //
 // The last attempt is kept in the delivery's row and the earlier ones in
 // the attempts table, so that a delivery that succeeds at once costs one
@@ -456,7 +456,7 @@ func (s *Store) RecordAttempt(ctx context.Context, d *relay.Delivery, a *relay.A
 		if n > 1 {
 			if _, err := s.txExec(ctx, tx, qMoveAttempt, d.ID, n); err != nil {
 				if unique, _ := constraint(err); unique {
-					return fmt.Errorf("delivery %s: attempt %d: %w", d.ID, n, functions.ErrConflict)
+					return fmt.Errorf("delivery %s: attempt %d: %w", d.ID, n, store.ErrConflict)
 				}
 				return fmt.Errorf("delivery %s: attempt %d: %w", d.ID, n, err)
 			}
@@ -473,7 +473,7 @@ func (s *Store) RecordAttempt(ctx context.Context, d *relay.Delivery, a *relay.A
 			if errors.Is(err, sql.ErrNoRows) {
 				return notFound("delivery", d.ID)
 			}
-			return fmt.Errorf("delivery %s: attempt %d: attempt %d is recorded: %w", d.ID, n, last, functions.ErrConflict)
+			return fmt.Errorf("delivery %s: attempt %d: attempt %d is recorded: %w", d.ID, n, last, store.ErrConflict)
 		}
 		return nil
 	})

@@ -1,13 +1,11 @@
-// Package functions is the function model: the modules functions get, and
-// (in its subpackages) the spec format and runner behind fnctl test.
-package functions
+package builtins
 
 import (
 	"context"
 	"net"
 	"net/http"
 
-	"github.com/relayfn/relayfn/builtins"
+	"github.com/relayfn/relayfn/egress"
 	"github.com/relayfn/relayfn/runtime"
 )
 
@@ -17,8 +15,8 @@ import (
 type Deps struct {
 	// HTTP sends the http module's requests: the egress client in the
 	// relay and fnctl run, the spec's answers in fnctl test.
-	HTTP        builtins.Doer
-	HTTPOptions builtins.HTTPOptions
+	HTTP        egress.Doer
+	HTTPOptions HTTPOptions
 
 	// HTTPClient returns the HTTP client the bigquery module's official
 	// client (and its OAuth token exchange) uses for a service, the
@@ -42,13 +40,13 @@ type Deps struct {
 	// offered only when SMTP is set with a Host and a dialer (SMTP.Dial,
 	// or Dial above) exists. SMTP.Sender, when set, replaces the SMTP
 	// exchange (and needs no dialer).
-	SMTP *builtins.EmailOptions
+	SMTP *EmailOptions
 }
 
 // Egress is the outbound client the modules with side effects share:
 // *egress.Client.
 type Egress interface {
-	Do(ctx context.Context, service string, req *http.Request) (*http.Response, error)
+	egress.Doer
 	HTTPClient(service string) *http.Client
 	DialContext(ctx context.Context, service, network, addr string) (net.Conn, error)
 }
@@ -64,16 +62,16 @@ func EgressDeps(c Egress) Deps {
 func Modules(deps Deps) []runtime.Module {
 	mods := PureModules()
 	if deps.HTTP != nil {
-		mods = append(mods, builtins.HTTP(deps.HTTP, deps.HTTPOptions))
+		mods = append(mods, HTTP(deps.HTTP, deps.HTTPOptions))
 	}
 	if deps.HTTPClient != nil {
-		mods = append(mods, builtins.BigQuery(builtins.BigQueryOptions{
+		mods = append(mods, BigQuery(BigQueryOptions{
 			HTTPClient: deps.HTTPClient,
 			Endpoint:   deps.BigQueryEndpoint,
 		}))
 	}
 	if deps.Do != nil {
-		mods = append(mods, builtins.Mailgun(builtins.MailgunOptions{
+		mods = append(mods, Mailgun(MailgunOptions{
 			Do:      deps.Do,
 			BaseURL: deps.MailgunBaseURL,
 		}))
@@ -84,7 +82,7 @@ func Modules(deps Deps) []runtime.Module {
 			opts.Dial = deps.Dial
 		}
 		if opts.Sender != nil || (opts.Host != "" && opts.Dial != nil) {
-			mods = append(mods, builtins.Email(opts))
+			mods = append(mods, Email(opts))
 		}
 	}
 	return mods
@@ -94,12 +92,12 @@ func Modules(deps Deps) []runtime.Module {
 // and in tests.
 func PureModules() []runtime.Module {
 	return []runtime.Module{
-		builtins.JSON(),
-		builtins.Crypto(),
-		builtins.Base64(),
-		builtins.Time(),
-		builtins.URLEncoded(),
-		builtins.Multipart(),
-		builtins.JWT(),
+		JSON(),
+		Crypto(),
+		Base64(),
+		Time(),
+		URLEncoded(),
+		Multipart(),
+		JWT(),
 	}
 }

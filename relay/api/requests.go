@@ -1,57 +1,13 @@
-package admin
+package api
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"reflect"
-	"strconv"
-	"time"
-
-	"github.com/relayfn/relayfn/relay"
 )
 
-// Request and response bodies of the admin API. Responses are otherwise
-// the relay's model types (relay.Bucket, relay.Input, relay.Output,
-// relay.Token, relay.Delivery, relay.Attempt, functions.Function,
-// functions.Version), runtime.Result and config.Report.
-//
 // In requests, pointer fields left out (null) are left unchanged by an
 // update; on a create, they take their defaults.
-
-// Duration is a time.Duration in a request: a Go duration string ("5s",
-// "1m30s") or a number of nanoseconds, as the model types write them.
-type Duration time.Duration
-
-var durationType = reflect.TypeFor[Duration]()
-
-// MarshalJSON writes the duration as a string.
-func (d Duration) MarshalJSON() ([]byte, error) {
-	return json.Marshal(time.Duration(d).String())
-}
-
-// UnmarshalJSON reads a duration string or a number of nanoseconds.
-func (d *Duration) UnmarshalJSON(b []byte) error {
-	if len(b) > 0 && b[0] == '"' {
-		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
-			return err
-		}
-		v, err := time.ParseDuration(s)
-		if err != nil {
-			return &json.UnmarshalTypeError{Value: strconv.Quote(s), Type: durationType}
-		}
-		*d = Duration(v)
-		return nil
-	}
-	n, err := strconv.ParseInt(string(bytes.TrimSpace(b)), 10, 64)
-	if err != nil {
-		return &json.UnmarshalTypeError{Value: string(b), Type: durationType}
-	}
-	*d = Duration(n)
-	return nil
-}
 
 // ErrorResponse is the body of every error answer.
 type ErrorResponse struct {
@@ -93,8 +49,8 @@ type TokenRequest struct {
 // ("<id>.<secret>") is shown this once: only a bcrypt hash of the secret
 // is kept.
 type NewToken struct {
-	Token      *relay.Token `json:"token"`
-	Credential string       `json:"credential"`
+	Token      *Token `json:"token"`
+	Credential string `json:"credential"`
 }
 
 // InputRequest creates (POST /v1/admin/buckets/{bucket}/inputs) or
@@ -131,13 +87,18 @@ type OutputRequest struct {
 	Destination *string `json:"destination,omitempty"`
 	// Function and ResponseFunction attach functions, by name or ID; ""
 	// detaches them.
-	Function         *string         `json:"function,omitempty"`
-	ResponseFunction *string         `json:"response_function,omitempty"`
-	LockPath         *bool           `json:"lock_path,omitempty"`
-	Timeout          *Duration       `json:"timeout,omitempty"`
-	Retries          *RetriesRequest `json:"retries,omitempty"`
-	Internal         *bool           `json:"internal,omitempty"`
-	Disabled         *bool           `json:"disabled,omitempty"`
+	Function         *string   `json:"function,omitempty"`
+	ResponseFunction *string   `json:"response_function,omitempty"`
+	LockPath         *bool     `json:"lock_path,omitempty"`
+	Timeout          *Duration `json:"timeout,omitempty"`
+	// MaxInFlight caps the output's concurrent attempts; 0 means the
+	// relay's default.
+	MaxInFlight *int            `json:"max_in_flight,omitempty"`
+	Retries     *RetriesRequest `json:"retries,omitempty"`
+	// Internal is refused: internal outputs are delivered by agents, which
+	// the relay does not support yet.
+	Internal *bool `json:"internal,omitempty"`
+	Disabled *bool `json:"disabled,omitempty"`
 }
 
 // RetriesRequest replaces an output's retry policy; zero fields take the
@@ -179,7 +140,7 @@ type ConfigValue struct {
 
 // InvokeRequest runs a function once (POST
 // /v1/admin/functions/{function}/invoke) with its stored configuration.
-// Nothing is stored or forwarded; the answer is the runtime.Result.
+// Nothing is stored or forwarded; the answer is a Result.
 type InvokeRequest struct {
 	// Method defaults to POST.
 	Method string `json:"method,omitempty"`
@@ -226,6 +187,6 @@ func (h *Header) UnmarshalJSON(b []byte) error {
 // DeliveryDetail is a delivery with its attempts (GET
 // /v1/admin/deliveries/{id}).
 type DeliveryDetail struct {
-	Delivery *relay.Delivery  `json:"delivery"`
-	Attempts []*relay.Attempt `json:"attempts"`
+	Delivery *Delivery  `json:"delivery"`
+	Attempts []*Attempt `json:"attempts"`
 }
