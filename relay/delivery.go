@@ -263,8 +263,18 @@ func destinationURL(dest *url.URL, lockPath bool, req *HTTPRequest) *url.URL {
 		u.User = &user
 	}
 	if !lockPath && req.Path != "" && req.Path != "/" {
+		// As httputil's joinURLPath: the decoded and the escaped forms are
+		// joined alike, so that the caller's encoding ("a%2Fb") survives.
+		extra := req.RawPath
+		if extra == "" || !sameUnescaped(extra, req.Path) {
+			extra = (&url.URL{Path: req.Path}).EscapedPath()
+		}
+		escaped := strings.TrimSuffix(u.EscapedPath(), "/") + "/" + strings.TrimPrefix(extra, "/")
 		u.Path = strings.TrimSuffix(u.Path, "/") + "/" + strings.TrimPrefix(req.Path, "/")
 		u.RawPath = ""
+		if escaped != u.EscapedPath() {
+			u.RawPath = escaped
+		}
 	}
 	if req.RawQuery != "" {
 		if u.RawQuery != "" {
@@ -274,6 +284,12 @@ func destinationURL(dest *url.URL, lockPath bool, req *HTTPRequest) *url.URL {
 		}
 	}
 	return &u
+}
+
+// sameUnescaped reports whether raw is an encoding of p.
+func sameUnescaped(raw, p string) bool {
+	u, err := url.PathUnescape(raw)
+	return err == nil && u == p
 }
 
 // runResponseFunction runs the output's response function with the

@@ -240,8 +240,13 @@ func applyResult(req HTTPRequest, res *runtime.Result) HTTPRequest {
 		Method:   res.Request.Method,
 		Path:     res.Request.Path,
 		RawQuery: res.Request.RawQuery,
-		Header:   res.Request.Headers,
-		Body:     req.Body,
+		// The caller's encoding holds while the path is the caller's.
+		RawPath: req.RawPath,
+		Header:  res.Request.Headers,
+		Body:    req.Body,
+	}
+	if out.Path != req.Path {
+		out.RawPath = ""
 	}
 	if res.Request.BodyModified {
 		out.Body = []byte(res.Request.Body)

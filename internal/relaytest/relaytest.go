@@ -56,6 +56,9 @@ type Options struct {
 	Registerer prometheus.Registerer
 	// MaxBodyBytes caps webhook bodies; 0 is the relay's default.
 	MaxBodyBytes int64
+	// UnknownInputStatus answers webhooks for unknown inputs; 0 is the
+	// relay's default.
+	UnknownInputStatus int
 }
 
 // Relay is a running relay and what it is made of. The test's cleanup
@@ -116,6 +119,7 @@ func New(t testing.TB, opts Options) *Relay {
 	srv, err := relay.New(ctx, relay.Options{
 		Store: st, Engine: e, Sender: eg, Logger: log,
 		Registerer: opts.Registerer, MaxBodyBytes: opts.MaxBodyBytes,
+		UnknownInputStatus: opts.UnknownInputStatus,
 	})
 	if err != nil {
 		e.Close()

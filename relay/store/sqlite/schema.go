@@ -222,6 +222,10 @@ ALTER TABLE deliveries_v2 RENAME TO deliveries;
 -- The pending queue, oldest first (entries hold the ID after created_at).
 CREATE INDEX deliveries_pending ON deliveries(created_at) WHERE state = 'pending';
 `,
+	// 3: the caller's encoding of a webhook's extra path, when it is not
+	// the default one (as "a%2Fb"); NULL otherwise and for an ephemeral
+	// bucket, like path.
+	`ALTER TABLE webhooks ADD COLUMN raw_path TEXT;`,
 }
 
 // migrate brings the schema of the database behind db up to date.
