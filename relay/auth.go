@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
@@ -81,6 +82,9 @@ const (
 	FailureWindow = time.Minute
 	// maxThrottled bounds how many ids the failure counter tracks.
 	maxThrottled = 100000
+	// maxBcryptWaiting bounds how many bcrypt checks may wait for a slot;
+	// past it a check is refused at once (429) rather than queued.
+	maxBcryptWaiting = 32
 )
 
 // A Verifier checks secrets against stored hashes: SHA-256 hashes of token
@@ -97,14 +101,16 @@ type Verifier struct {
 	good     map[[32]byte]struct{}
 	failures map[string]*failureCount
 	sem      chan struct{}
+	waiting  atomic.Int64 // bcrypt checks running or waiting for a slot
 
 	dummyOnce sync.Once
 	dummy     string // a bcrypt hash of a random value: unknown ids cost as much as known ones
 }
 
 type failureCount struct {
-	n     int
-	start time.Time
+	n       int // failed checks since start
+	running int // checks under way
+	start   time.Time
 }
 
 // NewVerifier returns a Verifier that remembers no credentials yet.
@@ -149,13 +155,16 @@ func (v *Verifier) Check(hash, secret string) bool {
 }
 
 // Verify checks secret against hash for the credential id key (such as
-// "bucket ID/token ID"), and throttles keys with too many failed bcrypt
-// checks: when key has had FailureLimit failures within FailureWindow,
-// Verify returns false and how long to wait without checking anything.
-// An empty hash stands for an id that does not exist: like ok, it is
-// checked against a dummy hash of the same cost as bcrypt when
-// likeBcrypt, of SHA-256 otherwise, so that timing and throttling cannot
-// tell a missing id from a known one.
+// "bucket ID/token/token ID"), and throttles keys whose bcrypt checks
+// fail: a key may have at most FailureLimit failed or running bcrypt
+// checks within FailureWindow; past that, and when more than
+// maxBcryptWaiting checks already wait for a bcrypt slot, Verify returns
+// false and how long to wait, without checking anything. An empty hash
+// stands for an id that does not exist: like any other it is checked,
+// against a dummy hash as costly as bcrypt when likeBcrypt and as SHA-256
+// otherwise, and counted, so that neither timing nor throttling tells a
+// missing id from a known one. SHA-256 checks cost microseconds and are
+// never throttled.
 func (v *Verifier) Verify(key, hash, secret string, likeBcrypt bool) (ok bool, retryAfter time.Duration) {
 	missing := hash == ""
 	if missing {
@@ -164,17 +173,33 @@ func (v *Verifier) Verify(key, hash, secret string, likeBcrypt bool) (ok bool, r
 			hash = v.dummyHash()
 		}
 	}
-	expensive := isBcrypt(hash)
-	if expensive {
-		if wait := v.throttled(key); wait > 0 {
-			return false, wait
-		}
+	if !isBcrypt(hash) {
+		return v.Check(hash, secret) && !missing, 0
+	}
+	if v.remembered(hash, secret) {
+		return !missing, 0
+	}
+	if wait := v.reserve(key); wait > 0 {
+		return false, wait
+	}
+	if v.waiting.Add(1) > maxBcryptWaiting {
+		v.waiting.Add(-1)
+		v.release(key, false)
+		return false, time.Second
 	}
 	ok = v.Check(hash, secret) && !missing
-	if !ok && expensive {
-		v.fail(key)
-	}
+	v.waiting.Add(-1)
+	v.release(key, !ok)
 	return ok, 0
+}
+
+// remembered reports whether the pair matched before.
+func (v *Verifier) remembered(hash, secret string) bool {
+	key := sha256.Sum256([]byte(hash + "\x00" + secret))
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	_, ok := v.good[key]
+	return ok
 }
 
 // dummyHash is a bcrypt hash of a random value, made on first use.
@@ -191,47 +216,56 @@ func (v *Verifier) dummyHash() string {
 	return v.dummy
 }
 
-// throttled returns how long key must wait, or 0.
-func (v *Verifier) throttled(key string) time.Duration {
+// reserve counts a bcrypt check of key about to run, or returns how long
+// key must wait when its failed and running checks reach FailureLimit.
+func (v *Verifier) reserve(key string) time.Duration {
 	now := v.now()
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	f := v.failures[key]
-	if f == nil {
-		return 0
-	}
-	end := f.start.Add(FailureWindow)
-	if !now.Before(end) {
+	if f != nil && !now.Before(f.start.Add(FailureWindow)) && f.running == 0 {
 		delete(v.failures, key)
-		return 0
+		f = nil
 	}
-	if f.n < FailureLimit {
-		return 0
-	}
-	return end.Sub(now)
-}
-
-// fail counts a failed check of key.
-func (v *Verifier) fail(key string) {
-	now := v.now()
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	f := v.failures[key]
-	if f == nil || !now.Before(f.start.Add(FailureWindow)) {
+	if f == nil {
 		if len(v.failures) >= maxThrottled {
 			for k, old := range v.failures {
-				if !now.Before(old.start.Add(FailureWindow)) {
+				if !now.Before(old.start.Add(FailureWindow)) && old.running == 0 {
 					delete(v.failures, k)
 				}
 			}
-			if len(v.failures) >= maxThrottled {
-				clear(v.failures)
-			}
+		}
+		if len(v.failures) >= maxThrottled {
+			return FailureWindow // too many ids failing at once: refuse new ones
 		}
 		f = &failureCount{start: now}
 		v.failures[key] = f
 	}
-	f.n++
+	if f.n+f.running >= FailureLimit {
+		if wait := f.start.Add(FailureWindow).Sub(now); wait > 0 {
+			return wait
+		}
+		// The window is over but checks still run: start a new one.
+		f.start, f.n = now, 0
+	}
+	f.running++
+	return 0
+}
+
+// release ends a check reserved by reserve, counting it when it failed.
+func (v *Verifier) release(key string, failed bool) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	f := v.failures[key]
+	if f == nil {
+		return
+	}
+	f.running--
+	if failed {
+		f.n++
+	} else if f.n == 0 && f.running == 0 {
+		delete(v.failures, key)
+	}
 }
 
 // authResult is the outcome of a bucket's credential check.
