@@ -179,12 +179,16 @@ func (s *Server) serveWebhook(w http.ResponseWriter, r *http.Request) {
 		}()
 	}
 	if err := s.store.SaveWebhook(r.Context(), wh, ds); err != nil {
+		if r.Context().Err() == nil {
+			s.health.writeFailed(err, s.opts.Now())
+		}
 		s.log.Error("store webhook", "bucket", b.Name, "input", route.input.ID, "error", err)
 		answer(http.StatusServiceUnavailable)
 		http.Error(w, "could not store the webhook", http.StatusServiceUnavailable)
 		return
 	}
 	now := s.opts.Now()
+	s.health.writeFailed(nil, now)
 	for _, d := range ds {
 		fresh := req
 		s.queue.schedule(&job{d: d, req: &fresh, ephemeral: b.Ephemeral}, d.NextAttemptAt, now)

@@ -154,6 +154,7 @@ func serve(ctx context.Context, a *app, f *config.File, apply bool) error {
 		Registerer:         reg,
 		MaxBodyBytes:       s.MaxBodyBytes,
 		UnknownInputStatus: s.UnknownInputStatus,
+		DegradedStatus:     s.Health.DegradedStatus,
 	})
 	if err != nil {
 		return err
@@ -180,16 +181,9 @@ func serve(ctx context.Context, a *app, f *config.File, apply bool) error {
 	mux.Handle(admin.Prefix, admin.New(admin.Options{Store: st, Server: srv, Engine: e, Logger: log}))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 
-	ln, err := net.Listen("tcp", s.Listen)
+	ln, hs, err := listenLimited(s, mux, log)
 	if err != nil {
-		return fmt.Errorf("server.listen: %w", err)
-	}
-	hs := &http.Server{
-		Handler:           mux,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       time.Minute,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		return err
 	}
 	if err := srv.Start(ctx); err != nil {
 		ln.Close()
@@ -215,6 +209,24 @@ func serve(ctx context.Context, a *app, f *config.File, apply bool) error {
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// listenLimited opens the listener of server.listen and the http.Server
+// for h with server.limits: a connection cap (closing idle keep-alive
+// connections first at the cap), a minimum request body rate after a
+// grace period, and the header, request and idle timeouts.
+func listenLimited(s config.Server, h http.Handler, log *slog.Logger) (net.Listener, *http.Server, error) {
+	lc := s.Limits.NetLimit().WithDefaults()
+	ln, err := lc.Listen(s.Listen)
+	if err != nil {
+		return nil, nil, fmt.Errorf("server.listen: %w", err)
+	}
+	hs := lc.Server(h, ln)
+	hs.ErrorLog = slog.NewLogLogger(log.Handler(), slog.LevelWarn)
+	log.Info("connection limits", "max_connections", lc.MaxConnections, "min_body_rate", lc.MinBodyRate,
+		"min_body_rate_grace", lc.MinBodyRateGrace.String(), "idle_timeout", lc.IdleTimeout.String(),
+		"read_header_timeout", lc.ReadHeaderTimeout.String(), "read_timeout", lc.ReadTimeout.String())
+	return ln, hs, nil
 }
 
 // newEgress builds the outbound client from server.http and server.egress.
