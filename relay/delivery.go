@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"path"
 	"strconv"
 	"strings"
 	"time"
@@ -265,12 +266,17 @@ func destinationURL(dest *url.URL, lockPath bool, req *HTTPRequest) *url.URL {
 	if !lockPath && req.Path != "" && req.Path != "/" {
 		// As httputil's joinURLPath: the decoded and the escaped forms are
 		// joined alike, so that the caller's encoding ("a%2Fb") survives.
-		extra := req.RawPath
-		if extra == "" || !sameUnescaped(extra, req.Path) {
-			extra = (&url.URL{Path: req.Path}).EscapedPath()
+		p, extra := req.Path, req.RawPath
+		if climbs(p) {
+			// Only a function can set such a path (the ingress refuses
+			// it): resolve it within the destination's path.
+			p, extra = path.Clean("/"+strings.ReplaceAll(p, "\\", "/")), ""
+		}
+		if extra == "" || !sameUnescaped(extra, p) {
+			extra = (&url.URL{Path: p}).EscapedPath()
 		}
 		escaped := strings.TrimSuffix(u.EscapedPath(), "/") + "/" + strings.TrimPrefix(extra, "/")
-		u.Path = strings.TrimSuffix(u.Path, "/") + "/" + strings.TrimPrefix(req.Path, "/")
+		u.Path = strings.TrimSuffix(u.Path, "/") + "/" + strings.TrimPrefix(p, "/")
 		u.RawPath = ""
 		if escaped != u.EscapedPath() {
 			u.RawPath = escaped

@@ -46,6 +46,10 @@ func TestDestinationURLRawPath(t *testing.T) {
 		{"https://example.com/base", "/a b", "/a%20b", "https://example.com/base/a%20b"},
 		// A RawPath that does not encode Path is ignored.
 		{"https://example.com/base", "/x", "/a%2Fb", "https://example.com/base/x"},
+		// A path a function set with dot-segments stays below the base.
+		{"https://example.com/base/path", "/../../etc/passwd", "", "https://example.com/base/path/etc/passwd"},
+		{"https://example.com/base/path", "/a/..\\..\\..\\admin", "", "https://example.com/base/path/admin"},
+		{"https://example.com/base/path", "/a/./b/..", "/a/./b/..", "https://example.com/base/path/a"},
 	}
 	for _, tt := range tests {
 		dest, err := url.Parse(tt.dest)
