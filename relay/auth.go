@@ -236,7 +236,9 @@ func (v *Verifier) reserve(key string) time.Duration {
 			}
 		}
 		if len(v.failures) >= maxThrottled {
-			return FailureWindow // too many ids failing at once: refuse new ones
+			// Too many ids failing at once to track another: check it
+			// untracked (maxBcryptWaiting still bounds the cost).
+			return 0
 		}
 		f = &failureCount{start: now}
 		v.failures[key] = f
