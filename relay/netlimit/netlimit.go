@@ -111,9 +111,11 @@ func (e *FieldError) Error() string { return e.Field + ": " + e.Msg }
 
 // DefaultMaxConnections is 80% of the soft RLIMIT_NOFILE (of 1024 where
 // it cannot be read), within [MinConnections, MaxDefaultConnections].
-func DefaultMaxConnections() int {
-	n := fileLimit() * 8 / 10
-	return min(max(n, MinConnections), MaxDefaultConnections)
+func DefaultMaxConnections() int { return capFor(fileLimit()) }
+
+// capFor is the default connection cap under a descriptor limit.
+func capFor(fileLimit int) int {
+	return min(max(fileLimit*8/10, MinConnections), MaxDefaultConnections)
 }
 
 // Server returns an http.Server serving h with c's limits: h wrapped in
