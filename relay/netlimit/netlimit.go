@@ -138,7 +138,9 @@ func (c Config) Server(h http.Handler, ln *Listener) *http.Server {
 // Listener is a net.Listener that caps the connections open at once.
 type Listener struct {
 	net.Listener
-	slots chan struct{}
+	slots     chan struct{}
+	done      chan struct{}
+	closeOnce sync.Once
 
 	mu   sync.Mutex
 	idle map[net.Conn]struct{}
@@ -149,7 +151,7 @@ func NewListener(ln net.Listener, max int) *Listener {
 	if max <= 0 {
 		max = DefaultMaxConnections()
 	}
-	return &Listener{Listener: ln, slots: make(chan struct{}, max), idle: map[net.Conn]struct{}{}}
+	return &Listener{Listener: ln, slots: make(chan struct{}, max), done: make(chan struct{}), idle: map[net.Conn]struct{}{}}
 }
 
 // Listen listens on the TCP address addr with c's connection cap.
@@ -174,7 +176,11 @@ func (l *Listener) Accept() (net.Conn, error) {
 	case l.slots <- struct{}{}:
 	default:
 		l.closeIdle()
-		l.slots <- struct{}{}
+		select {
+		case l.slots <- struct{}{}:
+		case <-l.done:
+			return nil, net.ErrClosed
+		}
 	}
 	c, err := l.Listener.Accept()
 	if err != nil {
@@ -182,6 +188,13 @@ func (l *Listener) Accept() (net.Conn, error) {
 		return nil, err
 	}
 	return &conn{Conn: c, l: l}, nil
+}
+
+// Close closes the listener; an Accept waiting for a slot returns
+// net.ErrClosed.
+func (l *Listener) Close() error {
+	l.closeOnce.Do(func() { close(l.done) })
+	return l.Listener.Close()
 }
 
 // closeIdle closes one idle connection, if any.

@@ -227,3 +227,41 @@ func relaytestWait(t *testing.T, cond func() bool) {
 	t.Helper()
 	relaytest.WaitFor(t, "the attack to fill the connections", cond)
 }
+
+// TestListenerCloseWhileFull: Close ends an Accept waiting for a slot.
+func TestListenerCloseWhileFull(t *testing.T) {
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln := netlimit.NewListener(inner, 1)
+	c, err := net.Dial("tcp", inner.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	held, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	done := make(chan error, 1)
+	go func() { _, err := ln.Accept(); done <- err }()
+	time.Sleep(50 * time.Millisecond) // let Accept wait for the slot
+	ln.Close()
+	select {
+	case err := <-done:
+		if !errors.Is(err, net.ErrClosed) {
+			t.Fatalf("Accept after Close = %v, want net.ErrClosed", err)
+		}
+	case <-time.After(guard):
+		t.Fatal("Accept still waits after Close")
+	}
+	if ln.Open() != 1 {
+		t.Fatalf("Open = %d, want 1 (the held connection)", ln.Open())
+	}
+	held.Close()
+	if ln.Open() != 0 {
+		t.Fatalf("Open = %d after closing the held connection", ln.Open())
+	}
+}
