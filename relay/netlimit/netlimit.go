@@ -142,8 +142,9 @@ type Listener struct {
 	done      chan struct{}
 	closeOnce sync.Once
 
-	mu   sync.Mutex
-	idle map[net.Conn]struct{}
+	mu      sync.Mutex
+	idle    map[net.Conn]struct{}
+	waiting int // Accepts waiting for a slot
 }
 
 // NewListener caps ln at max connections open at once.
@@ -175,11 +176,26 @@ func (l *Listener) Accept() (net.Conn, error) {
 	select {
 	case l.slots <- struct{}{}:
 	default:
-		l.closeIdle()
+		// Full: close an idle connection now, or the next to become idle
+		// while this Accept waits (see ConnState).
+		l.mu.Lock()
+		l.waiting++
+		victim := l.takeIdle()
+		l.mu.Unlock()
+		if victim != nil {
+			victim.Close()
+		}
+		var err error
 		select {
 		case l.slots <- struct{}{}:
 		case <-l.done:
-			return nil, net.ErrClosed
+			err = net.ErrClosed
+		}
+		l.mu.Lock()
+		l.waiting--
+		l.mu.Unlock()
+		if err != nil {
+			return nil, err
 		}
 	}
 	c, err := l.Listener.Accept()
@@ -197,31 +213,33 @@ func (l *Listener) Close() error {
 	return l.Listener.Close()
 }
 
-// closeIdle closes one idle connection, if any.
-func (l *Listener) closeIdle() {
-	l.mu.Lock()
-	var victim net.Conn
+// takeIdle removes an idle connection from the idle set and returns it,
+// or nil. l.mu is held.
+func (l *Listener) takeIdle() net.Conn {
 	for c := range l.idle {
-		victim = c
 		delete(l.idle, c)
-		break
+		return c
 	}
-	l.mu.Unlock()
-	if victim != nil {
-		victim.Close()
-	}
+	return nil
 }
 
 // ConnState is an http.Server ConnState hook: it tells the Listener which
-// connections are idle, so that it can close one at its cap.
+// connections are idle, so that it can close one at its cap (at once when
+// an Accept is waiting for a slot).
 func (l *Listener) ConnState(c net.Conn, st http.ConnState) {
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	if st == http.StateIdle {
-		l.idle[c] = struct{}{}
-	} else {
+	if st != http.StateIdle {
 		delete(l.idle, c)
+		l.mu.Unlock()
+		return
 	}
+	if l.waiting > 0 {
+		l.mu.Unlock()
+		c.Close()
+		return
+	}
+	l.idle[c] = struct{}{}
+	l.mu.Unlock()
 }
 
 // conn frees its slot when closed.
