@@ -288,11 +288,11 @@ func (rt *roundTripper) roundTrip(req *http.Request) (*http.Response, error) {
 	case req.URL == nil:
 		return nil, errors.New("egress: request has no URL")
 	case req.URL.Scheme != "http" && req.URL.Scheme != "https":
-		return nil, fmt.Errorf("egress: unsupported URL scheme %q", req.URL.Scheme)
+		return nil, &refusedError{fmt.Sprintf("egress: unsupported URL scheme %q", req.URL.Scheme)}
 	case req.URL.Hostname() == "":
-		return nil, errors.New("egress: URL has no host")
+		return nil, &refusedError{"egress: URL has no host"}
 	case req.Method == http.MethodConnect:
-		return nil, errors.New("egress: CONNECT requests are not allowed")
+		return nil, &refusedError{"egress: CONNECT requests are not allowed"}
 	}
 	t, err := c.transport(rt.service)
 	if err != nil {

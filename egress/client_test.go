@@ -377,6 +377,11 @@ func TestRequestChecks(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%s %s: err = %v, want %q", tt.method, tt.url, err, tt.want)
 		}
+		// A request that can never be sent is a refusal, which callers
+		// that retry network trouble do not retry.
+		if !errors.Is(err, egress.ErrDenied) {
+			t.Errorf("%s %s: err = %v is not ErrDenied", tt.method, tt.url, err)
+		}
 	}
 	if d.hits() != 0 {
 		t.Errorf("server served %d requests", d.hits())

@@ -33,12 +33,15 @@
 //     Config.AllowRanges prefix covers them: unspecified, 0.0.0.0/8,
 //     loopback, private (RFC 1918, fc00::/7), link-local (including the
 //     cloud metadata address 169.254.169.254, fe80::/10), carrier-grade NAT
-//     100.64.0.0/10, multicast, 240.0.0.0/4 and broadcast, 198.18.0.0/15,
-//     192.0.0.0/24, the documentation ranges, and IPv6 outside 2000::/3.
-//     IPv6 forms that embed an IPv4 address are judged by that address
-//     (IPv4-mapped ::ffff:0:0/96, NAT64 64:ff9b::/96, 6to4 2002::/16) or
-//     refused outright (IPv4-compatible ::/96, local NAT64 64:ff9b:1::/48,
-//     Teredo 2001::/32). A refusal is a [*DeniedError] (By "address guard")
+//     100.64.0.0/10, multicast, 240.0.0.0/4 and broadcast, benchmarking
+//     (198.18.0.0/15, 2001:2::/48), 192.0.0.0/24, AS112 (192.31.196.0/24,
+//     192.175.48.0/24, 2620:4f:8000::/48), AMT 192.52.193.0/24, the 6to4
+//     relay anycast 192.88.99.0/24, ORCHID (2001:10::/28, 2001:20::/28),
+//     discard-only 100::/64, the documentation ranges, and IPv6 outside
+//     2000::/3. IPv6 forms that embed an IPv4 address are judged by that
+//     address, allowed when it is public (IPv4-mapped ::ffff:0:0/96, NAT64
+//     64:ff9b::/96, 6to4 2002::/16), or refused outright (IPv4-compatible
+//     ::/96, local NAT64 64:ff9b:1::/48, Teredo 2001::/32). A refusal is a [*DeniedError] (By "address guard")
 //     such as "egress: address 127.0.0.1 is not allowed (loopback)".
 //     Connections to the configured proxy are not guarded: the operator
 //     chose it, and it applies its own rules.

@@ -55,3 +55,11 @@ func (e *DeniedError) Error() string {
 
 // Is reports whether target is ErrDenied.
 func (e *DeniedError) Is(target error) bool { return target == ErrDenied }
+
+// refusedError is a request that the client never sends, whatever the
+// network does (a CONNECT request): it matches ErrDenied, so that callers
+// that retry network trouble do not retry it.
+type refusedError struct{ msg string }
+
+func (e *refusedError) Error() string        { return e.msg }
+func (e *refusedError) Is(target error) bool { return target == ErrDenied }

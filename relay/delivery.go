@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"path"
 	"strconv"
 	"strings"
 	"time"
@@ -268,8 +269,23 @@ func destinationURL(dest *url.URL, lockPath bool, req *HTTPRequest) *url.URL {
 		u.User = &user
 	}
 	if !lockPath && req.Path != "" && req.Path != "/" {
-		u.Path = strings.TrimSuffix(u.Path, "/") + "/" + strings.TrimPrefix(req.Path, "/")
+		// As httputil's joinURLPath: the decoded and the escaped forms are
+		// joined alike, so that the caller's encoding ("a%2Fb") survives.
+		p, extra := req.Path, req.RawPath
+		if climbs(p) {
+			// Only a function can set such a path (the ingress refuses
+			// it): resolve it within the destination's path.
+			p, extra = path.Clean("/"+strings.ReplaceAll(p, "\\", "/")), ""
+		}
+		if extra == "" || !sameUnescaped(extra, p) {
+			extra = (&url.URL{Path: p}).EscapedPath()
+		}
+		escaped := strings.TrimSuffix(u.EscapedPath(), "/") + "/" + strings.TrimPrefix(extra, "/")
+		u.Path = strings.TrimSuffix(u.Path, "/") + "/" + strings.TrimPrefix(p, "/")
 		u.RawPath = ""
+		if escaped != u.EscapedPath() {
+			u.RawPath = escaped
+		}
 	}
 	if req.RawQuery != "" {
 		if u.RawQuery != "" {
@@ -279,6 +295,12 @@ func destinationURL(dest *url.URL, lockPath bool, req *HTTPRequest) *url.URL {
 		}
 	}
 	return &u
+}
+
+// sameUnescaped reports whether raw is an encoding of p.
+func sameUnescaped(raw, p string) bool {
+	u, err := url.PathUnescape(raw)
+	return err == nil && u == p
 }
 
 // runResponseFunction runs the output's response function with the

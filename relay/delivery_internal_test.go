@@ -19,7 +19,8 @@ func TestDestinationURL(t *testing.T) {
 		{"https://example.com/hooks", "", "a=1", false, "https://example.com/hooks?a=1"},
 		{"https://example.com/hooks?key=s3cret", "/x", "a=1&b=2", false, "https://example.com/hooks/x?key=s3cret&a=1&b=2"},
 		{"https://example.com/hooks?key=s3cret", "/x", "a=1", true, "https://example.com/hooks?key=s3cret&a=1"},
-		{"http://user:pw@127.0.0.1:8080/a%2Fb", "/c", "", false, "http://user:pw@127.0.0.1:8080/a/b/c"},
+		// The destination's and the caller's encodings are both kept.
+		{"http://user:pw@127.0.0.1:8080/a%2Fb", "/c", "", false, "http://user:pw@127.0.0.1:8080/a%2Fb/c"},
 	}
 	for _, tt := range tests {
 		dest, err := url.Parse(tt.dest)
@@ -32,6 +33,32 @@ func TestDestinationURL(t *testing.T) {
 		}
 		if dest.String() != tt.dest {
 			t.Errorf("destinationURL changed the destination %q to %q", tt.dest, dest)
+		}
+	}
+}
+
+// TestDestinationURLRawPath: the caller's encoding of the extra path
+// (RawPath) is kept, as httputil's joinURLPath keeps it.
+func TestDestinationURLRawPath(t *testing.T) {
+	tests := []struct{ dest, path, raw, want string }{
+		{"https://example.com/base", "/a/b/c", "/a%2Fb/c", "https://example.com/base/a%2Fb/c"},
+		{"https://example.com/b%2Fse/", "/a/b", "/a%2Fb", "https://example.com/b%2Fse/a%2Fb"},
+		{"https://example.com/base", "/a b", "/a%20b", "https://example.com/base/a%20b"},
+		// A RawPath that does not encode Path is ignored.
+		{"https://example.com/base", "/x", "/a%2Fb", "https://example.com/base/x"},
+		// A path a function set with dot-segments stays below the base.
+		{"https://example.com/base/path", "/../../etc/passwd", "", "https://example.com/base/path/etc/passwd"},
+		{"https://example.com/base/path", "/a/..\\..\\..\\admin", "", "https://example.com/base/path/admin"},
+		{"https://example.com/base/path", "/a/./b/..", "/a/./b/..", "https://example.com/base/path/a"},
+	}
+	for _, tt := range tests {
+		dest, err := url.Parse(tt.dest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := destinationURL(dest, false, &HTTPRequest{Path: tt.path, RawPath: tt.raw})
+		if got.String() != tt.want {
+			t.Errorf("destinationURL(%q, %q raw %q) = %q, want %q", tt.dest, tt.path, tt.raw, got, tt.want)
 		}
 	}
 }

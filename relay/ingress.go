@@ -41,21 +41,53 @@ func removeHopHeaders(h http.Header) {
 
 const webhookPrefix = "/v1/webhooks/"
 
+// undeliverable reports whether method can never be delivered: the egress
+// client refuses CONNECT, so accepting it would only store a failure.
+func undeliverable(method string) bool {
+	return method == http.MethodConnect
+}
+
+// climbs reports whether the decoded extra path p has a dot-segment ("."
+// or ".."), with "/" or "\\" as separators: appended to a destination's
+// path, it could reach above it.
+func climbs(p string) bool {
+	for seg := range strings.FieldsFuncSeq(p, func(r rune) bool { return r == '/' || r == '\\' }) {
+		if seg == "." || seg == ".." {
+			return true
+		}
+	}
+	return false
+}
+
 // serveWebhook is the ingress: /v1/webhooks/{input_id}[/extra/path].
+//
+// What a caller can learn: requests that could never be delivered (405)
+// or whose extra path has a dot-segment (400) are refused before the input
+// is looked up, so known and unknown inputs answer them alike. An unknown
+// input answers as a known input of an open bucket in default mode does:
+// the body read up to the limit, 413 past it, else UnknownInputStatus
+// (200, empty body). With UnknownInputStatus 401 it answers as an input of
+// an authenticated bucket does to a caller without valid credentials.
 func (s *Server) serveWebhook(w http.ResponseWriter, r *http.Request) {
+	if undeliverable(r.Method) {
+		w.Header().Set("Allow", "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS")
+		s.metrics.received.WithLabelValues("", strconv.Itoa(http.StatusMethodNotAllowed)).Inc()
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
 	rest := strings.TrimPrefix(r.URL.EscapedPath(), webhookPrefix)
-	id, extra, _ := strings.Cut(rest, "/")
-	extra = "/" + extra
-	if p, err := url.PathUnescape(extra); err == nil {
-		extra = p
+	id, rawExtra, _ := strings.Cut(rest, "/")
+	rawExtra = "/" + rawExtra
+	extra, err := url.PathUnescape(rawExtra)
+	if err != nil || climbs(extra) {
+		s.metrics.received.WithLabelValues("", strconv.Itoa(http.StatusBadRequest)).Inc()
+		http.Error(w, "invalid path: dot-segments are not allowed in the extra path", http.StatusBadRequest)
+		return
 	}
 	rt := s.routes.Load()
-	route := rt.inputs[id]
+	route := rt.inputs[strings.ToLower(id)]
 	if route == nil {
-		// Answer exactly as a known input does, body read included.
-		io.Copy(io.Discard, io.LimitReader(r.Body, s.opts.MaxBodyBytes))
-		s.metrics.received.WithLabelValues("", strconv.Itoa(s.opts.UnknownInputStatus)).Inc()
-		w.WriteHeader(s.opts.UnknownInputStatus)
+		s.answerUnknown(w, r)
 		return
 	}
 	b := route.bucket
@@ -64,8 +96,15 @@ func (s *Server) serveWebhook(w http.ResponseWriter, r *http.Request) {
 	}
 
 	header := r.Header.Clone()
-	rawQuery, authorized := s.authorize(rt, b, header, r.URL)
-	if !authorized {
+	auth := s.authorize(rt, b, header, r.URL)
+	if auth.retryAfter > 0 {
+		io.Copy(io.Discard, io.LimitReader(r.Body, s.opts.MaxBodyBytes))
+		answer(http.StatusTooManyRequests)
+		w.Header().Set("Retry-After", strconv.Itoa(int((auth.retryAfter+time.Second-1)/time.Second)))
+		http.Error(w, "too many failed attempts for this credential", http.StatusTooManyRequests)
+		return
+	}
+	if !auth.ok {
 		io.Copy(io.Discard, io.LimitReader(r.Body, s.opts.MaxBodyBytes))
 		answer(http.StatusUnauthorized)
 		if b.Auth.Type == AuthBasic {
@@ -74,6 +113,7 @@ func (s *Server) serveWebhook(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "unauthorized", http.StatusUnauthorized)
 		return
 	}
+	rawQuery := auth.rawQuery
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes))
 	if err != nil {
 		var tooBig *http.MaxBytesError
@@ -88,7 +128,7 @@ func (s *Server) serveWebhook(w http.ResponseWriter, r *http.Request) {
 	}
 	removeHopHeaders(header)
 	header.Del("Content-Length")
-	req := HTTPRequest{Method: r.Method, Path: extra, RawQuery: rawQuery, Header: header, Body: body}
+	req := HTTPRequest{Method: r.Method, Path: extra, RawPath: rawPath(extra, rawExtra), RawQuery: rawQuery, Header: header, Body: body}
 
 	wh := &Webhook{ID: NewRecordID(), BucketID: b.ID, InputID: route.input.ID, ReceivedAt: s.opts.Now().UTC()}
 	var res *runtime.Result
@@ -139,12 +179,16 @@ func (s *Server) serveWebhook(w http.ResponseWriter, r *http.Request) {
 		}()
 	}
 	if err := s.store.SaveWebhook(r.Context(), wh, ds); err != nil {
+		if r.Context().Err() == nil {
+			s.health.writeFailed(err, s.opts.Now())
+		}
 		s.log.Error("store webhook", "bucket", b.Name, "input", route.input.ID, "error", err)
 		answer(http.StatusServiceUnavailable)
 		http.Error(w, "could not store the webhook", http.StatusServiceUnavailable)
 		return
 	}
 	now := s.opts.Now()
+	s.health.writeFailed(nil, now)
 	for _, d := range ds {
 		fresh := req
 		s.queue.schedule(&job{d: d, req: &fresh, ephemeral: b.Ephemeral}, d.NextAttemptAt, now)
@@ -172,6 +216,41 @@ func (s *Server) serveWebhook(w http.ResponseWriter, r *http.Request) {
 	answer(status)
 	w.WriteHeader(status)
 	w.Write(respBody)
+}
+
+// answerUnknown answers a webhook for an input that does not exist, as
+// serveWebhook's comment says.
+func (s *Server) answerUnknown(w http.ResponseWriter, r *http.Request) {
+	status := s.opts.UnknownInputStatus
+	count := func(st int) { s.metrics.received.WithLabelValues("", strconv.Itoa(st)).Inc() }
+	if status == http.StatusUnauthorized {
+		io.Copy(io.Discard, io.LimitReader(r.Body, s.opts.MaxBodyBytes))
+		count(status)
+		http.Error(w, "unauthorized", http.StatusUnauthorized)
+		return
+	}
+	if _, err := io.Copy(io.Discard, http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes)); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			count(http.StatusRequestEntityTooLarge)
+			http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)
+			return
+		}
+		count(http.StatusBadRequest)
+		http.Error(w, "could not read the request body", http.StatusBadRequest)
+		return
+	}
+	count(status)
+	w.WriteHeader(status)
+}
+
+// rawPath is the caller's encoding of the extra path p when it differs
+// from the one url.URL would choose for p (as in "a%2Fb"), else "".
+func rawPath(p, raw string) string {
+	if (&url.URL{Path: p}).EscapedPath() == raw {
+		return ""
+	}
+	return raw
 }
 
 // plannedAnswer is the caller's answer in every mode but destination (and

@@ -163,8 +163,12 @@ type RetryPolicy struct {
 // HTTPRequest is a stored request: a webhook as received or as rewritten by
 // the input's function.
 type HTTPRequest struct {
-	Method   string      `json:"method"`
-	Path     string      `json:"path"`
+	Method string `json:"method"`
+	Path   string `json:"path"`
+	// RawPath is the caller's encoding of Path when it is not the one
+	// url.URL would choose (an escaped "/" as in "a%2Fb"), else empty. It
+	// is kept so that the destination gets the path as it was sent.
+	RawPath  string      `json:"raw_path,omitempty"`
 	RawQuery string      `json:"raw_query"`
 	Header   http.Header `json:"headers"`
 	Body     []byte      `json:"body"`

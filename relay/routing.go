@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"strings"
 
 	"github.com/relayfn/relayfn/functions"
 	"github.com/relayfn/relayfn/runtime"
@@ -17,6 +18,10 @@ type routes struct {
 	buckets map[string]*Bucket
 	// tokens maps bucket ID → token ID → token.
 	tokens map[string]map[string]*Token
+	// legacyTokens holds the buckets with a token whose secret is a
+	// bcrypt hash (made by an earlier version): unknown token ids of such
+	// a bucket are checked at bcrypt's cost too.
+	legacyTokens map[string]bool
 }
 
 type inputRoute struct {
@@ -54,6 +59,8 @@ func loadRoutes(ctx context.Context, st Store, e *runtime.Engine, log *slog.Logg
 		outputs: map[string]*outputRoute{},
 		buckets: map[string]*Bucket{},
 		tokens:  map[string]map[string]*Token{},
+
+		legacyTokens: map[string]bool{},
 	}
 	buckets, err := st.ListBuckets(ctx)
 	if err != nil {
@@ -120,7 +127,8 @@ func loadRoutes(ctx context.Context, st Store, e *runtime.Engine, log *slog.Logg
 		if ir.fn, err = bind(in.FunctionID); err != nil {
 			return nil, err
 		}
-		rt.inputs[in.ID] = ir
+		// Input ids are UUIDs, matched whatever their case.
+		rt.inputs[strings.ToLower(in.ID)] = ir
 	}
 	for _, b := range buckets {
 		if b.Auth.Type != AuthToken {
@@ -133,6 +141,9 @@ func loadRoutes(ctx context.Context, st Store, e *runtime.Engine, log *slog.Logg
 		m := make(map[string]*Token, len(toks))
 		for _, t := range toks {
 			m[t.ID] = t
+			if isBcrypt(t.SecretHash) {
+				rt.legacyTokens[b.ID] = true
+			}
 		}
 		rt.tokens[b.ID] = m
 	}

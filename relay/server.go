@@ -44,6 +44,10 @@ type Options struct {
 	UnknownInputStatus int
 	// Workers is the number of concurrent deliveries.
 	Workers int
+	// DegradedStatus is /healthz's status when the store refuses writes:
+	// 0 means 200 (the body says "degraded"); 503 lets a load balancer take
+	// the relay out of rotation.
+	DegradedStatus int
 	// Now returns the current time (tests may stop the clock).
 	Now func() time.Time
 }
@@ -60,6 +64,7 @@ type Server struct {
 	verify  *Verifier
 	metrics *metrics
 	queue   *queue
+	health  health
 
 	reloadMu sync.Mutex
 	waitMu   sync.Mutex
@@ -85,6 +90,9 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	}
 	if opts.UnknownInputStatus == 0 {
 		opts.UnknownInputStatus = http.StatusOK
+	}
+	if opts.DegradedStatus == 0 {
+		opts.DegradedStatus = http.StatusOK
 	}
 	if opts.Workers <= 0 {
 		opts.Workers = DefaultWorkers
@@ -130,10 +138,7 @@ func (s *Server) Reload(ctx context.Context) error {
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/v1/webhooks/", s.serveWebhook)
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		w.Write([]byte(`{"status":"ok"}` + "\n"))
-	})
+	mux.HandleFunc("GET /healthz", s.serveHealth)
 	return mux
 }
 
@@ -236,8 +241,13 @@ func applyResult(req HTTPRequest, res *runtime.Result) HTTPRequest {
 		Method:   res.Request.Method,
 		Path:     res.Request.Path,
 		RawQuery: res.Request.RawQuery,
-		Header:   res.Request.Headers,
-		Body:     req.Body,
+		// The caller's encoding holds while the path is the caller's.
+		RawPath: req.RawPath,
+		Header:  res.Request.Headers,
+		Body:    req.Body,
+	}
+	if out.Path != req.Path {
+		out.RawPath = ""
 	}
 	if res.Request.BodyModified {
 		out.Body = []byte(res.Request.Body)

@@ -132,8 +132,10 @@ func TestLoadErrors(t *testing.T) {
 			"global_allow_list[0]: empty domain", "global_allow_list[0]"},
 		{"empty label", "version: v1\nservices: []\nglobal_allow_list: ['a..b']\n",
 			`global_allow_list[0]: domain glob "a..b": empty label in "a..b"`, "global_allow_list[0]"},
-		{"default with a name", "version: v1\nservices: []\ndefault: {name: x, action: open}\n",
-			"default.name: the default rule takes no name", "default.name"},
+		{"MITM domains", "version: v1\nservices:\n  - name: a\n    action: enforce\n    mitm_domains:\n      - domain: x.com\n        add_headers: {Accept-Language: el}\n",
+			"services[0].mitm_domains: not supported: relayfn does not intercept TLS (a Smokescreen-only feature)", "services[0].mitm_domains"},
+		{"external proxies", "version: v1\nservices: []\ndefault: {action: open, allowed_external_proxies: [proxy.example.com]}\n",
+			"default.allowed_external_proxies: not supported: relayfn does not chain to external proxies (a Smokescreen-only feature)", "default.allowed_external_proxies"},
 		{"unknown field", "version: v1\nservices:\n  - {name: a, action: open, allowed_domain: [x.com]}\n",
 			"parse policy: yaml: unmarshal errors:\n  line 3: field allowed_domain not found in type acl.fileRule", ""},
 		{"not YAML", "version: [v1\n", "parse policy: yaml: line 1: did not find expected ',' or ']'", ""},
@@ -304,5 +306,54 @@ func checkGolden(t *testing.T, name, got string) {
 	}
 	if got != string(want) {
 		t.Errorf("%s differs (run with -update to accept):\n--- got\n%s--- want\n%s", path, got, want)
+	}
+}
+
+// TestSmokescreenSampleShape loads a policy shaped like the sample that
+// Smokescreen ships with its command: services in each mode and a default
+// rule that has a name. The name is a label: it matches no service.
+func TestSmokescreenSampleShape(t *testing.T) {
+	const policy = `---
+version: v1
+services:
+
+  - name: svc-enforce
+    project: test
+    action: enforce
+    allowed_domains:
+      - 127.0.0.1
+
+  - name: svc-report
+    project: test
+    action: report
+
+  - name: svc-open
+    project: test
+    action: open
+
+default:
+  name: unknown-role
+  project: security
+  action: enforce`
+	a, err := Load(strings.NewReader(policy))
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	tests := []struct {
+		service, host string
+		want          Result
+		def           bool
+	}{
+		{"svc-enforce", "127.0.0.1", Allow, false},
+		{"svc-enforce", "example.com", Deny, false},
+		{"svc-open", "example.com", Allow, false},
+		{"other", "example.com", Deny, true},
+		{"unknown-role", "example.com", Deny, true},
+	}
+	for _, tt := range tests {
+		d := a.Decide(tt.service, tt.host)
+		if d.Result != tt.want || d.Default != tt.def || (tt.def && d.Project != "security") {
+			t.Errorf("Decide(%q, %q) = %+v, want %v (default %v)", tt.service, tt.host, d, tt.want, tt.def)
+		}
 	}
 }

@@ -20,6 +20,12 @@
 //	global_deny_list:
 //	  - metadata.google.internal
 //
+// The default rule may carry a name (Smokescreen's samples do); it is kept
+// as the rule's label and matches no service. The Smokescreen-only fields
+// mitm_domains and allowed_external_proxies are refused with a
+// [*FieldError] naming them: relayfn neither intercepts TLS nor chains to
+// other proxies.
+//
 // # Decision order
 //
 // [ACL.Decide] picks the service's rule (or the default rule when the

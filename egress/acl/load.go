@@ -34,6 +34,10 @@ type fileRule struct {
 	Project        string   `yaml:"project"`
 	Action         string   `yaml:"action"`
 	AllowedDomains []string `yaml:"allowed_domains"`
+	// Smokescreen-only fields, read so that they can be refused by name:
+	// relayfn neither intercepts TLS nor chains to other proxies.
+	MitmDomains            any `yaml:"mitm_domains"`
+	AllowedExternalProxies any `yaml:"allowed_external_proxies"`
 }
 
 // Load reads and validates a policy in Smokescreen's v1 YAML format. All
@@ -108,9 +112,8 @@ func build(f *file) (*ACL, error) {
 		}
 	}
 	if f.Default != nil {
-		if f.Default.Name != "" {
-			fail("default.name", "the default rule takes no name")
-		}
+		// Smokescreen's own sample policies name the default rule; the name
+		// is kept as the rule's label and matches no service.
 		r, rerrs := buildRule("default", *f.Default)
 		errs = append(errs, rerrs...)
 		a.def = r
@@ -125,7 +128,13 @@ func build(f *file) (*ACL, error) {
 
 func buildRule(field string, s fileRule) (*rule, []error) {
 	var errs []error
-	r := &rule{project: s.Project}
+	if s.MitmDomains != nil {
+		errs = append(errs, &FieldError{Field: field + ".mitm_domains", Msg: "not supported: relayfn does not intercept TLS (a Smokescreen-only feature)"})
+	}
+	if s.AllowedExternalProxies != nil {
+		errs = append(errs, &FieldError{Field: field + ".allowed_external_proxies", Msg: "not supported: relayfn does not chain to external proxies (a Smokescreen-only feature)"})
+	}
+	r := &rule{name: s.Name, project: s.Project}
 	act, err := parseAction(s.Action)
 	if err != nil {
 		errs = append(errs, &FieldError{Field: field + ".action", Msg: err.Error()})

@@ -59,6 +59,9 @@ type Options struct {
 	Registerer prometheus.Registerer
 	// MaxBodyBytes caps webhook bodies; 0 is the relay's default.
 	MaxBodyBytes int64
+	// UnknownInputStatus answers webhooks for unknown inputs; 0 is the
+	// relay's default.
+	UnknownInputStatus int
 }
 
 // Relay is a running relay and what it is made of. The test's cleanup
@@ -113,6 +116,9 @@ func New(t testing.TB, opts Options) *Relay {
 	f.Server.EncryptionKeyFile = filepath.Join(dir, "unused.key")
 	if opts.MaxBodyBytes > 0 {
 		f.Server.MaxBodyBytes = opts.MaxBodyBytes
+	}
+	if opts.UnknownInputStatus != 0 {
+		f.Server.UnknownInputStatus = opts.UnknownInputStatus
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -8,8 +8,10 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/relayfn/relayfn/relay"
 	"github.com/relayfn/relayfn/relay/api"
@@ -157,7 +159,12 @@ var methods = []string{http.MethodGet, http.MethodPost, http.MethodPut, http.Met
 // ServeHTTP checks the admin token, then routes the request.
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
-	tok, ok := h.authenticate(r)
+	tok, ok, wait := h.authenticate(r)
+	if wait > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int((wait+time.Second-1)/time.Second)))
+		writeError(w, http.StatusTooManyRequests, "too many failed attempts for this admin token id")
+		return
+	}
 	if !ok {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="relayfn admin"`)
 		writeError(w, http.StatusUnauthorized, "missing or invalid admin token (Authorization: Bearer <id>.<secret>)")

@@ -60,27 +60,53 @@ func newToken(ctx context.Context, st relay.Store, bucketID, name string) (*rela
 	return t, relay.FormatToken(t.ID, secret), nil
 }
 
-// authenticate checks the request's admin token.
-func (h *handler) authenticate(r *http.Request) (*relay.Token, bool) {
+// authenticate checks the request's admin token. A token id that does
+// not exist, or is a bucket's, is checked against a dummy hash of the
+// same cost as the admin tokens' (bcrypt when one was made by an earlier
+// version), so that timing does not tell which ids exist; failed bcrypt
+// checks are throttled per id (wait > 0: answer 429).
+func (h *handler) authenticate(r *http.Request) (tok *relay.Token, ok bool, wait time.Duration) {
 	a := r.Header.Get("Authorization")
 	if len(a) < 7 || !strings.EqualFold(a[:7], "bearer ") {
-		return nil, false
+		return nil, false, 0
 	}
 	id, secret, ok := relay.ParseToken(strings.TrimSpace(a[7:]))
 	if !ok {
-		return nil, false
+		return nil, false, 0
 	}
+	hash := ""
 	t, err := h.st.GetToken(r.Context(), id)
+	switch {
+	case err == nil && t.BucketID == "":
+		hash = t.SecretHash
+	case err != nil && !errors.Is(err, store.ErrNotFound):
+		h.log.Error("admin: look up token", "token", id, "error", err)
+		return nil, false, 0
+	}
+	legacy := false
+	if hash == "" {
+		legacy = h.legacyAdminTokens(r.Context())
+	}
+	ok, wait = h.auth.Verify("admin/"+id, hash, secret, legacy)
+	if !ok {
+		return nil, false, wait
+	}
+	return t, true, 0
+}
+
+// legacyAdminTokens reports whether an admin token's secret is a bcrypt
+// hash (made by an earlier version).
+func (h *handler) legacyAdminTokens(ctx context.Context) bool {
+	toks, err := h.st.ListTokens(ctx, "")
 	if err != nil {
-		if !errors.Is(err, store.ErrNotFound) {
-			h.log.Error("admin: look up token", "token", id, "error", err)
+		return true
+	}
+	for _, t := range toks {
+		if strings.HasPrefix(t.SecretHash, "$2") {
+			return true
 		}
-		return nil, false
 	}
-	if t.BucketID != "" || !h.auth.Check(t.SecretHash, secret) {
-		return nil, false
-	}
-	return t, true
+	return false
 }
 
 func (h *handler) listAdminTokens(w http.ResponseWriter, r *http.Request) error {

@@ -3,10 +3,12 @@
 // # Authentication
 //
 // Every request carries an admin token: "Authorization: Bearer
-// <id>.<secret>". Tokens are stored as bcrypt hashes; a verified
-// credential is remembered in memory (by a SHA-256 of hash and secret) so
-// that bcrypt runs once per client, not once per request. A missing,
-// malformed, unknown or bucket (rather than admin) token is answered 401.
+// <id>.<secret>". Token secrets are 256-bit random values stored as
+// SHA-256 hashes; tokens of earlier versions, stored as bcrypt hashes,
+// keep working (a verified one is remembered in memory, so that bcrypt
+// runs once per client). A missing, malformed, unknown or bucket (rather
+// than admin) token is answered 401, an unknown id at the cost of a known
+// one; an id with 5 failed bcrypt checks within a minute is answered 429.
 // Bootstrap makes the first admin token of a fresh store; the credential
 // of a token is shown once, when it is made.
 //

@@ -46,8 +46,8 @@ type TokenRequest struct {
 }
 
 // NewToken is a token just made, with its credential. The credential
-// ("<id>.<secret>") is shown this once: only a bcrypt hash of the secret
-// is kept.
+// ("<id>.<secret>") is shown this once: only a SHA-256 hash of the secret
+// (a 256-bit random value) is kept.
 type NewToken struct {
 	Token      *Token `json:"token"`
 	Credential string `json:"credential"`

@@ -54,6 +54,7 @@ import (
 	"github.com/relayfn/relayfn/relay"
 	"github.com/relayfn/relayfn/relay/admin"
 	"github.com/relayfn/relayfn/relay/config"
+	"github.com/relayfn/relayfn/relay/netlimit"
 	"github.com/relayfn/relayfn/relay/seal"
 	"github.com/relayfn/relayfn/relay/store/sqlite"
 	"github.com/relayfn/relayfn/runtime"
@@ -122,7 +123,9 @@ type App struct {
 
 	opts         Options
 	stderr       io.Writer
-	ln, adminLn  net.Listener
+	ln           *netlimit.Listener
+	adminLn      net.Listener
+	limits       netlimit.Config
 	hs, adminHS  *http.Server
 	served       chan error
 	closers      []func() error
@@ -188,12 +191,17 @@ func New(ctx context.Context, f *config.File, opts Options) (_ *App, err error) 
 	egCfg.Logger = a.Log
 
 	// Listeners next: a taken port must leave nothing behind on disk.
-	a.ln = opts.Listener
-	if a.ln == nil {
-		if a.ln, err = net.Listen("tcp", s.Listen); err != nil {
+	// The public listener carries server.limits: a connection cap (idle
+	// keep-alive connections are closed first at the cap), a minimum
+	// request body rate after a grace period, and shorter timeouts.
+	a.limits = s.Limits.NetLimit().WithDefaults()
+	ln := opts.Listener
+	if ln == nil {
+		if ln, err = net.Listen("tcp", s.Listen); err != nil {
 			return nil, fmt.Errorf("server.listen: %w", err)
 		}
 	}
+	a.ln = netlimit.NewListener(ln, a.limits.MaxConnections)
 	a.closers = append(a.closers, ignoreClosed(a.ln.Close))
 	if s.Admin.Listen != "" {
 		a.adminLn = opts.AdminListener
@@ -298,6 +306,7 @@ func New(ctx context.Context, f *config.File, opts Options) (_ *App, err error) 
 		Registerer:         reg,
 		MaxBodyBytes:       s.MaxBodyBytes,
 		UnknownInputStatus: s.UnknownInputStatus,
+		DegradedStatus:     s.Health.DegradedStatus,
 	})
 	if err != nil {
 		return nil, err
@@ -396,7 +405,11 @@ func (a *App) start(ctx context.Context) error {
 		return err
 	}
 	a.started = true
-	a.hs = a.newHTTPServer(a.Handler())
+	a.hs = a.limits.Server(a.Handler(), a.ln)
+	a.hs.ErrorLog = slog.NewLogLogger(a.Log.Handler(), slog.LevelWarn)
+	a.Log.Info("connection limits", "max_connections", a.limits.MaxConnections, "min_body_rate", a.limits.MinBodyRate,
+		"min_body_rate_grace", a.limits.MinBodyRateGrace.String(), "idle_timeout", a.limits.IdleTimeout.String(),
+		"read_header_timeout", a.limits.ReadHeaderTimeout.String(), "read_timeout", a.limits.ReadTimeout.String())
 	go func() { a.served <- a.hs.Serve(a.ln) }()
 	if a.adminLn != nil {
 		a.adminHS = a.newHTTPServer(a.AdminHandler())

@@ -22,6 +22,15 @@
 //	  admin:
 //	    listen: "127.0.0.1:8081"            # optional: admin API and /metrics here only, not on listen
 //	    token_file: "admin.token"           # where the first admin credential is written (then not printed)
+//	  limits:                               # what clients may hold of the listener
+//	    max_connections: 0                  # default 0: 80% of RLIMIT_NOFILE, within [64, 16384]
+//	    min_body_rate: 240                  # bytes/s a body must keep up after the grace period
+//	    min_body_rate_grace: 5s
+//	    idle_timeout: 30s                   # keep-alive connections
+//	    read_header_timeout: 5s
+//	    read_timeout: 1m                    # a whole request
+//	  health:
+//	    degraded_status: 200                # /healthz when the store refuses writes: 200 or 503
 //	  modules:                              # what the functions' modules reach, besides HTTP
 //	    smtp:                               # the email module's server; email is offered only with a host
 //	      host: smtp.example.com
@@ -103,6 +112,7 @@ import (
 	"github.com/relayfn/relayfn/egress"
 	"github.com/relayfn/relayfn/egress/acl"
 	"github.com/relayfn/relayfn/relay"
+	"github.com/relayfn/relayfn/relay/netlimit"
 )
 
 // Defaults applied by Load and Parse to fields left out.
@@ -154,6 +164,53 @@ type Server struct {
 	Admin Admin `yaml:"admin"`
 	// Modules configures the functions' modules with side effects.
 	Modules Modules `yaml:"modules"`
+	// Limits bounds what clients can hold of the listener's connections.
+	Limits Limits `yaml:"limits"`
+	// Health configures /healthz.
+	Health Health `yaml:"health"`
+}
+
+// Limits is server.limits: the connection cap, the minimum request body
+// rate and the timeouts of the listener. Zero fields take the defaults of
+// package netlimit.
+type Limits struct {
+	// MaxConnections caps the connections open at once; 0 means 80% of
+	// the process's file descriptor limit (RLIMIT_NOFILE), within
+	// [64, 16384].
+	MaxConnections int `yaml:"max_connections"`
+	// MinBodyRate is the slowest a request body may arrive, in bytes per
+	// second, after MinBodyRateGrace; 0 means 240.
+	MinBodyRate int `yaml:"min_body_rate"`
+	// MinBodyRateGrace is how long a body is given before MinBodyRate
+	// applies; 0 means 5s.
+	MinBodyRateGrace Duration `yaml:"min_body_rate_grace"`
+	// IdleTimeout closes keep-alive connections idle this long; 0 means 30s.
+	IdleTimeout Duration `yaml:"idle_timeout"`
+	// ReadHeaderTimeout bounds the reading of a request's headers; 0
+	// means 5s.
+	ReadHeaderTimeout Duration `yaml:"read_header_timeout"`
+	// ReadTimeout bounds the reading of a whole request; 0 means 1m.
+	ReadTimeout Duration `yaml:"read_timeout"`
+}
+
+// NetLimit returns the limits as package netlimit takes them.
+func (l Limits) NetLimit() netlimit.Config {
+	return netlimit.Config{
+		MaxConnections:    l.MaxConnections,
+		MinBodyRate:       l.MinBodyRate,
+		MinBodyRateGrace:  time.Duration(l.MinBodyRateGrace),
+		IdleTimeout:       time.Duration(l.IdleTimeout),
+		ReadHeaderTimeout: time.Duration(l.ReadHeaderTimeout),
+		ReadTimeout:       time.Duration(l.ReadTimeout),
+	}
+}
+
+// Health is server.health.
+type Health struct {
+	// DegradedStatus is /healthz's status when the store refuses writes
+	// (disk full, read-only): 200 (the default) or 503, so that a load
+	// balancer can take the relay out of rotation.
+	DegradedStatus int `yaml:"degraded_status"`
 }
 
 // HTTP is server.http: the forward proxy every outbound request goes

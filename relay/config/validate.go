@@ -101,6 +101,25 @@ func (v *validator) server(s *Server) {
 		}
 		v.errorf(fmt.Sprintf("server.egress.allow_ranges[%d]", i), "%q is not a CIDR prefix or an IP address", r)
 	}
+	lim := s.Limits
+	for _, c := range []struct {
+		field string
+		bad   bool
+	}{
+		{"max_connections", lim.MaxConnections < 0},
+		{"min_body_rate", lim.MinBodyRate < 0},
+		{"min_body_rate_grace", lim.MinBodyRateGrace < 0},
+		{"idle_timeout", lim.IdleTimeout < 0},
+		{"read_header_timeout", lim.ReadHeaderTimeout < 0},
+		{"read_timeout", lim.ReadTimeout < 0},
+	} {
+		if c.bad {
+			v.errorf("server.limits."+c.field, "must not be negative (0 means the default)")
+		}
+	}
+	if st := s.Health.DegradedStatus; st != 0 && st != 200 && st != 503 {
+		v.errorf("server.health.degraded_status", "invalid status %d (want 200 or 503)", st)
+	}
 	v.smtp(&s.Modules.SMTP)
 	v.baseURL("server.modules.bigquery.endpoint", s.Modules.BigQuery.Endpoint)
 	v.baseURL("server.modules.mailgun.base_url", s.Modules.Mailgun.BaseURL)

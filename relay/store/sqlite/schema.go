@@ -222,6 +222,17 @@ ALTER TABLE deliveries_v2 RENAME TO deliveries;
 -- The pending queue, oldest first (entries hold the ID after created_at).
 CREATE INDEX deliveries_pending ON deliveries(created_at) WHERE state = 'pending';
 `,
+	// 3: the caller's encoding of a webhook's extra path, when it is not
+	// the default one (as "a%2Fb"); NULL otherwise and for an ephemeral
+	// bucket, like path. The write probe's table.
+	`ALTER TABLE webhooks ADD COLUMN raw_path TEXT;
+
+-- health_probe is written and emptied by CheckWrite, to learn whether the
+-- store accepts writes (disk full, read-only).
+CREATE TABLE health_probe (
+	id  INTEGER PRIMARY KEY,
+	pad BLOB
+);`,
 }
 
 // migrate brings the schema of the database behind db up to date.

@@ -527,6 +527,29 @@ func (s *Store) commitBatch(batch []*writeReq) {
 	}
 }
 
+// probeBytes is the size of CheckWrite's row: larger than a page, so that
+// it needs pages of its own, as a webhook's body does.
+const probeBytes = 16 << 10
+
+// CheckWrite makes a probe write through the group-commit writer, a
+// 16 KiB row inserted and deleted in one committed transaction, and
+// returns its error: nil when the store accepts writes, an error when it
+// refuses them (disk full, a read-only file or file system, I/O errors).
+// The relay's /healthz reports "degraded" on such an error.
+func (s *Store) CheckWrite(ctx context.Context) error {
+	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO health_probe (pad) VALUES (zeroblob(?))`, probeBytes); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `DELETE FROM health_probe`)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: write probe: %w", err)
+	}
+	return nil
+}
+
 // inTx runs fn in a transaction of the write connection.
 func (s *Store) inTx(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
 	tx, err := s.wdb.BeginTx(ctx, nil)

@@ -22,8 +22,8 @@ const (
 	// Single-row VALUES statements need no statement journal, unlike
 	// INSERT … SELECT.
 	qInsertWebhook = `INSERT INTO webhooks (id, bucket_id, input_id, received_at, method, path,
-		raw_query, headers, body, status, function_error, logs)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		raw_query, headers, body, status, function_error, logs, raw_path)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	// What bucketEphemeral reads when its cache misses.
 	qBucketEphemeral = `SELECT ephemeral FROM buckets WHERE id = ?`
 	// A missing output, or one of another bucket, fails the foreign key
@@ -151,13 +151,16 @@ func (s *Store) saveWebhookFunc(w *relay.Webhook, ds []*relay.Delivery) (func(co
 		if err != nil {
 			return fmt.Errorf("webhook %s: %w", w.ID, err)
 		}
-		cols, path := *sw, any(w.Request.Path)
+		cols, path, rawPath := *sw, any(w.Request.Path), any(nil)
+		if w.Request.RawPath != "" {
+			rawPath = w.Request.RawPath
+		}
 		if ephemeral {
-			cols, path = sealedWebhook{}, nil
+			cols, path, rawPath = sealedWebhook{}, nil, nil
 		}
 		_, err = s.txExec(ctx, tx, qInsertWebhook,
 			w.ID, w.BucketID, w.InputID, ts(w.ReceivedAt), w.Request.Method, path,
-			cols.rawQuery, cols.headers, cols.body, w.Status, cols.functionError, cols.logs)
+			cols.rawQuery, cols.headers, cols.body, w.Status, cols.functionError, cols.logs, rawPath)
 		if _, fk := constraint(err); fk {
 			return fmt.Errorf("webhook %s: %w", w.ID, notFound("bucket", w.BucketID))
 		}
@@ -216,13 +219,13 @@ func (s *Store) insertDeliveries(ctx context.Context, tx *sql.Tx, ds []*relay.De
 // back with only its ids, method, status and time.
 func (s *Store) GetWebhook(ctx context.Context, id string) (*relay.Webhook, error) {
 	var w relay.Webhook
-	var path sql.NullString
+	var path, rawPath sql.NullString
 	var rawQuery, headers, body, functionError, logs []byte
 	var received int64
 	err := s.rdb.QueryRowContext(ctx, `SELECT id, bucket_id, input_id, received_at, method, path, raw_query,
-		headers, body, status, function_error, logs FROM webhooks WHERE id = ?`, id).Scan(
+		headers, body, status, function_error, logs, raw_path FROM webhooks WHERE id = ?`, id).Scan(
 		&w.ID, &w.BucketID, &w.InputID, &received, &w.Request.Method, &path, &rawQuery,
-		&headers, &body, &w.Status, &functionError, &logs)
+		&headers, &body, &w.Status, &functionError, &logs, &rawPath)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound("webhook", id)
 	}
@@ -231,6 +234,7 @@ func (s *Store) GetWebhook(ctx context.Context, id string) (*relay.Webhook, erro
 	}
 	w.ReceivedAt = fromTS(received)
 	w.Request.Path = path.String
+	w.Request.RawPath = rawPath.String
 	open := func(b []byte, column string) []byte {
 		if err != nil {
 			return nil

@@ -1,0 +1,98 @@
+package relay
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/relayfn/relayfn/relay/store"
+)
+
+// WriteChecker is a Store that can tell whether it accepts writes now
+// (the SQLite store can). /healthz asks it.
+type WriteChecker interface {
+	// CheckWrite makes a probe write and returns its error.
+	CheckWrite(ctx context.Context) error
+}
+
+const (
+	// healthProbeEvery bounds how often /healthz probes the store.
+	healthProbeEvery = time.Second
+	// healthProbeTimeout bounds a probe.
+	healthProbeTimeout = 5 * time.Second
+	// recentWriteFailure is how long a failed webhook write keeps /healthz
+	// degraded, unless a later one succeeds.
+	recentWriteFailure = time.Minute
+)
+
+// health is the store's write health as /healthz reports it.
+type health struct {
+	failing   atomic.Bool // failedErr is set: the hot path skips the lock otherwise
+	mu        sync.Mutex
+	probedAt  time.Time
+	probeErr  error
+	failedAt  time.Time // the last webhook that could not be stored
+	failedErr error
+}
+
+// writeFailed records a webhook that could not be stored; nil records one
+// that was.
+func (h *health) writeFailed(err error, now time.Time) {
+	if err == nil && !h.failing.Load() {
+		return
+	}
+	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrConflict) {
+		return // the data's fault, not the store's
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if err == nil {
+		h.failedAt, h.failedErr = time.Time{}, nil
+		h.failing.Store(false)
+		return
+	}
+	h.failedAt, h.failedErr = now, err
+	h.failing.Store(true)
+}
+
+// checkHealth returns why the store refuses writes, or nil: a probe write
+// failed (probes run at most once a second), or a webhook could not be
+// stored within the last minute and none was since.
+func (s *Server) checkHealth(ctx context.Context) error {
+	h := &s.health
+	now := s.opts.Now()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if wc, ok := s.store.(WriteChecker); ok && (h.probedAt.IsZero() || now.Sub(h.probedAt) >= healthProbeEvery) {
+		pctx, cancel := context.WithTimeout(ctx, healthProbeTimeout)
+		h.probeErr = wc.CheckWrite(pctx)
+		cancel()
+		h.probedAt = now
+	}
+	if h.probeErr != nil {
+		return h.probeErr
+	}
+	if h.failedErr != nil && now.Sub(h.failedAt) < recentWriteFailure {
+		return h.failedErr
+	}
+	return nil
+}
+
+// serveHealth answers /healthz: {"status":"ok"}, or
+// {"status":"degraded","store":"refuses writes"} with Options.DegradedStatus
+// (200 by default, or 503) when the store refuses writes.
+func (s *Server) serveHealth(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	if err := s.checkHealth(r.Context()); err != nil {
+		s.log.Warn("health: the store refuses writes", "error", err)
+		w.WriteHeader(s.opts.DegradedStatus)
+		json.NewEncoder(w).Encode(map[string]string{"status": "degraded", "store": "refuses writes"})
+		return
+	}
+	w.Write([]byte(`{"status":"ok"}` + "\n"))
+}

@@ -1,0 +1,115 @@
+package relay_test
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/relayfn/relayfn/egress"
+	"github.com/relayfn/relayfn/relay"
+	"github.com/relayfn/relayfn/relay/seal"
+	"github.com/relayfn/relayfn/relay/store/sqlite"
+	"github.com/relayfn/relayfn/runtime"
+)
+
+// fullRelay starts a relay over a real SQLite file that cannot grow (its
+// max_page_count is its size once set up, as a full disk would leave it),
+// with an open bucket and an input, and returns its URL and the input.
+func fullRelay(t *testing.T, degradedStatus int) (string, string) {
+	t.Helper()
+	ctx := context.Background()
+	key := make([]byte, seal.KeySize)
+	rand.Read(key)
+	sl, err := seal.New(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "relay.db")
+	st, err := sqlite.Open(ctx, path, sl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &relay.Bucket{Name: "full"}
+	if err := st.CreateBucket(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	in := &relay.Input{BucketID: b.ID, Name: "in"}
+	if err := st.CreateInput(ctx, in); err != nil {
+		t.Fatal(err)
+	}
+	var pages int
+	if err := st.DB().QueryRow(`PRAGMA page_count`).Scan(&pages); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	st, err = sqlite.Open(ctx, fmt.Sprintf("sqlite://%s?_pragma=max_page_count(%d)", path, pages), sl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	eg, err := egress.New(egress.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(eg.Close)
+	e, err := runtime.New(runtime.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.Close)
+	srv, err := relay.New(ctx, relay.Options{Store: st, Engine: e, Sender: eg, DegradedStatus: degradedStatus})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(srv.Handler())
+	t.Cleanup(ts.Close)
+	return ts.URL, in.ID
+}
+
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, strings.TrimSpace(string(b))
+}
+
+// TestHealthDegradedWhenStoreRefusesWrites: /healthz reports "degraded"
+// while the store refuses writes: 200 by default, 503 when configured;
+// webhooks are answered 503 and not acknowledged.
+func TestHealthDegradedWhenStoreRefusesWrites(t *testing.T) {
+	h := newHarness(t)
+	if st, body := get(t, h.URL+"/healthz"); st != 200 || body != `{"status":"ok"}` {
+		t.Fatalf("a healthy store: %d %s", st, body)
+	}
+	for _, tt := range []struct{ configured, want int }{{0, 200}, {503, 503}} {
+		url, input := fullRelay(t, tt.configured)
+		// The probe notices before any webhook fails.
+		if st, body := get(t, url+"/healthz"); st != tt.want || !strings.Contains(body, `"degraded"`) {
+			t.Errorf("degraded_status %d, before any webhook: /healthz = %d %s", tt.configured, st, body)
+		}
+		resp, err := http.Post(url+"/v1/webhooks/"+input, "text/plain", strings.NewReader(strings.Repeat("x", 64<<10)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusServiceUnavailable {
+			t.Errorf("a webhook the store cannot take: %d, want 503", resp.StatusCode)
+		}
+		st, body := get(t, url+"/healthz")
+		if st != tt.want || body != `{"status":"degraded","store":"refuses writes"}` {
+			t.Errorf("degraded_status %d: /healthz = %d %s, want %d and degraded", tt.configured, st, body, tt.want)
+		}
+	}
+}
