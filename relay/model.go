@@ -115,19 +115,35 @@ type Output struct {
 	ResponseFunctionID string `json:"response_function_id,omitempty"`
 	// LockPath keeps the destination's path: the webhook's extra path is
 	// not appended.
-	LockPath  bool          `json:"lock_path"`
-	Timeout   time.Duration `json:"timeout"`
-	Retries   RetryPolicy   `json:"retries"`
-	Internal  bool          `json:"internal"`
-	Disabled  bool          `json:"disabled"`
-	CreatedAt time.Time     `json:"created_at"`
+	LockPath bool          `json:"lock_path"`
+	Timeout  time.Duration `json:"timeout"`
+	Retries  RetryPolicy   `json:"retries"`
+	// MaxInFlight caps the attempts to this output that run at once; 0
+	// means DefaultMaxInFlight. A destination that hangs holds at most
+	// this many of the relay's delivery workers.
+	MaxInFlight int       `json:"max_in_flight,omitempty"`
+	Internal    bool      `json:"internal"`
+	Disabled    bool      `json:"disabled"`
+	CreatedAt   time.Time `json:"created_at"`
 }
+
+// Backoff is how the wait between attempts grows.
+type Backoff string
+
+// Backoffs of a retry policy; "" means BackoffExponential.
+const (
+	// BackoffExponential doubles the wait after every attempt, up to the
+	// policy's maximum, with ±20% jitter.
+	BackoffExponential Backoff = "exponential"
+	// BackoffFixed waits the initial interval (with ±20% jitter) every time.
+	BackoffFixed Backoff = "fixed"
+)
 
 // RetryPolicy is how often and how fast a failed delivery is retried.
 type RetryPolicy struct {
 	MaxAttempts int `json:"max_attempts"`
 	// Backoff is "exponential" (with jitter) or "fixed".
-	Backoff         string        `json:"backoff"`
+	Backoff         Backoff       `json:"backoff"`
 	InitialInterval time.Duration `json:"initial_interval"`
 	MaxInterval     time.Duration `json:"max_interval"`
 }
@@ -169,6 +185,11 @@ type Delivery struct {
 	LastError     string    `json:"last_error,omitempty"`
 	CreatedAt     time.Time `json:"created_at"`
 	UpdatedAt     time.Time `json:"updated_at"`
+	// LeaseOwner is the relay process that claimed the delivery, until
+	// LeaseUntil; empty when no process holds it. An expired lease makes
+	// the delivery due again (see Store.ClaimDue).
+	LeaseOwner string    `json:"-"`
+	LeaseUntil time.Time `json:"-"`
 }
 
 // Attempt is one try of a delivery.

@@ -388,7 +388,7 @@ func (h *handler) applyOutput(ctx context.Context, out *relay.Output, req *Outpu
 	if req.Retries != nil {
 		rr := req.Retries
 		out.Retries = relay.RetryPolicy{
-			MaxAttempts: rr.MaxAttempts, Backoff: rr.Backoff,
+			MaxAttempts: rr.MaxAttempts, Backoff: relay.Backoff(rr.Backoff),
 			InitialInterval: time.Duration(rr.InitialInterval), MaxInterval: time.Duration(rr.MaxInterval),
 		}
 	}

@@ -57,6 +57,7 @@
 //	        lock_path: false
 //	        timeout: 10s
 //	        retries: {max_attempts: 8, backoff: exponential, initial_interval: 1s, max_interval: 5m}
+//	        max_in_flight: 8
 //	        internal: false
 //	        disabled: false
 //
@@ -368,10 +369,13 @@ type Output struct {
 	// LockPath keeps the destination's path as is.
 	LockPath bool `yaml:"lock_path,omitempty"`
 	// Timeout bounds one attempt; 0 means the relay's default (10s).
-	Timeout  Duration `yaml:"timeout,omitempty"`
-	Retries  Retries  `yaml:"retries,omitempty"`
-	Internal bool     `yaml:"internal,omitempty"`
-	Disabled bool     `yaml:"disabled,omitempty"`
+	Timeout Duration `yaml:"timeout,omitempty"`
+	Retries Retries  `yaml:"retries,omitempty"`
+	// MaxInFlight caps the attempts to this output that run at once; 0
+	// means the relay's default (8).
+	MaxInFlight int  `yaml:"max_in_flight,omitempty"`
+	Internal    bool `yaml:"internal,omitempty"`
+	Disabled    bool `yaml:"disabled,omitempty"`
 }
 
 // Retries is an output's retry policy; zero fields take the relay's

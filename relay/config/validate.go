@@ -219,6 +219,9 @@ func checkOutput(out *relay.Output) problems {
 	if r.MaxInterval < 0 {
 		ps.addf("retries.max_interval", "must not be negative")
 	}
+	if out.MaxInFlight < 0 {
+		ps.addf("max_in_flight", "must not be negative (0 means the default, %d)", relay.DefaultMaxInFlight)
+	}
 	if r.InitialInterval > 0 && r.MaxInterval > 0 && r.InitialInterval > r.MaxInterval {
 		ps.addf("retries.initial_interval", "%s is longer than max_interval (%s)", r.InitialInterval, r.MaxInterval)
 	}
@@ -462,6 +465,7 @@ func (v *validator) bucket(b *Bucket, p string, fnames, names map[string]int, id
 		op := fmt.Sprintf("%s.outputs[%d]", p, j)
 		v.report(op, checkOutput(&relay.Output{
 			Name: out.Name, Destination: out.Destination, Timeout: time.Duration(out.Timeout), Retries: out.Retries.model(),
+			MaxInFlight: out.MaxInFlight,
 		}))
 		if first, dup := onames[out.Name]; dup && out.Name != "" {
 			v.errorf(op+".name", "duplicate output %q (also outputs[%d])", out.Name, first)
@@ -533,7 +537,7 @@ func (r Response) model() relay.ResponseConfig {
 // model returns r as the relay stores it.
 func (r Retries) model() relay.RetryPolicy {
 	return relay.RetryPolicy{
-		MaxAttempts: r.MaxAttempts, Backoff: r.Backoff,
+		MaxAttempts: r.MaxAttempts, Backoff: relay.Backoff(r.Backoff),
 		InitialInterval: time.Duration(r.InitialInterval), MaxInterval: time.Duration(r.MaxInterval),
 	}
 }
