@@ -81,6 +81,9 @@ func (l *lane) pop() *job {
 // delivery is attempted well within its lease.
 func claimTarget(limit int) int { return max(4*limit, 32) }
 
+// claimPoll is the longest the claimer sleeps without a round.
+const claimPoll = 30 * time.Second
+
 // laneCap is the most deliveries one lane holds in memory.
 func laneCap(limit int) int { return max(64*limit, 1024) }
 
@@ -101,6 +104,7 @@ type engine struct {
 	heldN    int
 	heldSize int64
 	closed   bool
+	late     []string // fresh deliveries pushed after close
 	// ephemeral keeps the requests of ephemeral buckets' deliveries that
 	// wait in the store for a retry: they are stored nowhere else.
 	ephemeral map[string]*HTTPRequest
@@ -157,7 +161,10 @@ func (e *engine) admit(outputID string, size int64, force bool) bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	l := e.laneLocked(outputID)
-	if !force && (e.closed || e.heldN >= e.maxHeld || e.heldSize+size > e.maxBytes || l.held() >= laneCap(l.limit)) {
+	if e.closed {
+		return false
+	}
+	if !force && (e.heldN >= e.maxHeld || e.heldSize+size > e.maxBytes || l.held() >= laneCap(l.limit)) {
 		l.backlog = true
 		return false
 	}
@@ -184,9 +191,11 @@ func (e *engine) push(j *job) {
 	l := e.laneLocked(j.d.OutputID)
 	l.reserved--
 	if e.closed {
-		// Stored leased: released at shutdown, resumed on the next start.
+		// Stored leased: released at shutdown (when it comes this late,
+		// at the next start of this Node, or when the lease ends).
 		e.heldN--
 		e.heldSize -= j.size
+		e.late = append(e.late, j.d.ID)
 		return
 	}
 	e.held[j.d.ID] = true
@@ -337,7 +346,7 @@ func (e *engine) close() {
 func (e *engine) unattempted() []string {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	var ids []string
+	ids := e.late
 	for _, l := range e.lanes {
 		for _, j := range l.queue[l.head:] {
 			ids = append(ids, j.d.ID)
@@ -365,9 +374,11 @@ func (e *engine) claimer(ctx context.Context) {
 		if need {
 			e.round, e.wakeAt = false, time.Time{}
 		}
-		wait := time.Duration(-1)
-		if !need && !e.wakeAt.IsZero() {
-			wait = e.wakeAt.Sub(now)
+		// Work another process adds to the store (and a lost wake-up) is
+		// found within claimPoll.
+		wait := claimPoll
+		if !e.wakeAt.IsZero() {
+			wait = min(wait, e.wakeAt.Sub(now))
 		}
 		e.mu.Unlock()
 		if need {
@@ -381,12 +392,13 @@ func (e *engine) claimer(ctx context.Context) {
 			}
 			continue
 		}
-		if wait >= 0 {
-			timer.Reset(wait)
-		}
+		timer.Reset(wait)
 		select {
 		case <-e.notify:
 		case <-timer.C:
+			e.mu.Lock()
+			e.round = true
+			e.mu.Unlock()
 		case <-ctx.Done():
 			return
 		}
