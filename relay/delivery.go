@@ -81,9 +81,8 @@ func (s *Server) deliver(ctx context.Context, j *job) {
 		req = &wh.Request
 	}
 	out := *req
-	md := metadata(or.bucket, nil, or.output)
 	if or.fn != nil {
-		res := s.invoke(ctx, or.fn, out, md)
+		res := s.invoke(ctx, or.fn, out, metadata(or.bucket, nil, or.output))
 		a.Logs = res.Logs
 		if res.Err != nil && ctx.Err() != nil {
 			s.abandon(ctx, d, a, start)
@@ -100,6 +99,7 @@ func (s *Server) deliver(ctx context.Context, j *job) {
 		out = applyResult(out, res)
 	}
 	oc := s.send(ctx, or, &out)
+	s.sched.sent(j)
 	if oc.err != nil && ctx.Err() != nil {
 		s.abandon(ctx, d, a, start)
 		return
@@ -121,7 +121,7 @@ func (s *Server) deliver(ctx context.Context, j *job) {
 		d.LastError = ""
 	}
 	if or.respFn != nil {
-		a.Logs = append(a.Logs, s.runResponseFunction(ctx, or, md, oc)...)
+		a.Logs = append(a.Logs, s.runResponseFunction(ctx, or, metadata(or.bucket, nil, or.output), oc)...)
 	}
 	s.record(ctx, d, a)
 	s.metrics.deliveries.WithLabelValues(d.State).Inc()
@@ -138,6 +138,9 @@ func (s *Server) logAttempt(or *outputRoute, d *Delivery, a *Attempt) {
 		level = slog.LevelInfo
 	case DeliveryFailed:
 		level = slog.LevelWarn
+	}
+	if !s.log.Enabled(context.Background(), level) {
+		return // without boxing the arguments
 	}
 	s.log.Log(context.Background(), level, "delivery attempt",
 		"bucket", or.bucket.Name, "output", or.output.Name, "delivery", d.ID, "webhook", d.WebhookID,

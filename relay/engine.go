@@ -37,6 +37,8 @@ type job struct {
 	req       *HTTPRequest
 	ephemeral bool
 	size      int64 // bytes of req counted against the caps
+	// slot is set while the job holds one of its lane's max_in_flight.
+	slot bool
 }
 
 // lane is an output's part of the ready set.
@@ -84,8 +86,9 @@ func claimTarget(limit int) int { return max(4*limit, 32) }
 // claimPoll is the longest the claimer sleeps without a round.
 const claimPoll = 30 * time.Second
 
-// laneCap is the most deliveries one lane holds in memory.
-func laneCap(limit int) int { return max(64*limit, 1024) }
+// laneCap is the most deliveries one lane holds in memory: half the
+// ready set, so that a flood to one output leaves room for the others.
+func (e *engine) laneCap(limit int) int { return max(64*limit, e.maxHeld/2) }
 
 // engine schedules the deliveries of a Server.
 type engine struct {
@@ -164,7 +167,7 @@ func (e *engine) admit(outputID string, size int64, force bool) bool {
 	if e.closed {
 		return false
 	}
-	if !force && (e.heldN >= e.maxHeld || e.heldSize+size > e.maxBytes || l.held() >= laneCap(l.limit)) {
+	if !force && (e.heldN >= e.maxHeld || e.heldSize+size > e.maxBytes || l.held() >= e.laneCap(l.limit)) {
 		l.backlog = true
 		return false
 	}
@@ -230,6 +233,7 @@ func (e *engine) next() (*job, bool) {
 				continue // its limit went down since it was queued
 			}
 			j := l.pop()
+			j.slot = true
 			l.inFlight++
 			e.wakeLaneLocked(l) // to the back of the turn
 			return j, true
@@ -238,17 +242,34 @@ func (e *engine) next() (*job, bool) {
 	}
 }
 
+// sent gives back j's place among its output's max_in_flight once its
+// request is answered: recording the attempt does not hold the
+// destination.
+func (e *engine) sent(j *job) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.freeSlotLocked(j)
+}
+
+func (e *engine) freeSlotLocked(j *job) *lane {
+	l := e.laneLocked(j.d.OutputID)
+	if j.slot {
+		j.slot = false
+		l.inFlight--
+		e.wakeLaneLocked(l)
+	}
+	return l
+}
+
 // done ends an attempted job: its delivery is recorded (finished, or back
 // in the store for a retry).
 func (e *engine) done(j *job) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	l := e.laneLocked(j.d.OutputID)
-	l.inFlight--
+	l := e.freeSlotLocked(j)
 	delete(e.held, j.d.ID)
 	e.heldN--
 	e.heldSize -= j.size
-	e.wakeLaneLocked(l)
 	if l.backlog && l.ready() <= claimTarget(l.limit)/2 && e.heldN < e.maxHeld {
 		l.backlog = false // until the claim says otherwise
 		e.kickLocked()

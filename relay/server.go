@@ -33,7 +33,7 @@ const (
 	DefaultDestinationWait     = 10 * time.Second
 	DefaultMaxResponseBodySize = 1 << 20
 	// DefaultMaxInFlight is an output's max_in_flight when it sets none.
-	DefaultMaxInFlight = 8
+	DefaultMaxInFlight = 16
 	// DefaultMaxReady caps the deliveries held in memory.
 	DefaultMaxReady = 10000
 	// DefaultMaxReadyBytes caps the request bytes held in memory.

@@ -57,7 +57,7 @@
 //	        lock_path: false
 //	        timeout: 10s
 //	        retries: {max_attempts: 8, backoff: exponential, initial_interval: 1s, max_interval: 5m}
-//	        max_in_flight: 8
+//	        max_in_flight: 16
 //	        internal: false
 //	        disabled: false
 //
@@ -372,7 +372,7 @@ type Output struct {
 	Timeout Duration `yaml:"timeout,omitempty"`
 	Retries Retries  `yaml:"retries,omitempty"`
 	// MaxInFlight caps the attempts to this output that run at once; 0
-	// means the relay's default (8).
+	// means the relay's default (16).
 	MaxInFlight int  `yaml:"max_in_flight,omitempty"`
 	Internal    bool `yaml:"internal,omitempty"`
 	Disabled    bool `yaml:"disabled,omitempty"`
