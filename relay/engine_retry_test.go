@@ -70,7 +70,7 @@ func TestRetryPolicyNext(t *testing.T) {
 	if wait, retry := zero.Next(1, 500, nil); !retry || !within(wait, DefaultInitialInterval) {
 		t.Errorf("defaults: %v, %v", wait, retry)
 	}
-	if wait, _ := zero.Next(30, 500, nil); wait > DefaultMaxInterval*12/10 {
+	if wait := zero.Delay(30); wait > DefaultMaxInterval*12/10 {
 		t.Errorf("defaults: the wait %v passes the maximum interval", wait)
 	}
 }
