@@ -553,7 +553,7 @@ func (s *Store) RecordAttempt(ctx context.Context, d *relay.Delivery, a *relay.A
 	if n > 0 {
 		seal() // here rather than on the writer's goroutine
 	}
-	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := s.writeLazy(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if n == 0 {
 			var last int
 			err := s.txQueryRow(ctx, tx, qAttemptN, d.ID).Scan(&last)
@@ -589,7 +589,7 @@ func (s *Store) RecordAttempt(ctx context.Context, d *relay.Delivery, a *relay.A
 			return fmt.Errorf("delivery %s: attempt %d: attempt %d is recorded: %w", d.ID, n, last, functions.ErrConflict)
 		}
 		return nil
-	})
+	}, true)
 	if err != nil {
 		return err
 	}
