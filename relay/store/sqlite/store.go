@@ -18,8 +18,21 @@
 // them in batches, one transaction per batch. If a write of a batch fails,
 // the batch is rolled back and each of its writes is retried in a
 // transaction of its own, so that a failing write fails alone. Every
-// caller is answered after its write has committed. Reads use a separate
+// caller is answered after its write has committed. RecordAttempt's
+// writes, which no webhook's caller waits on, are lazy: a batch of only
+// those waits up to a millisecond for a SaveWebhook to share its commit. Reads use a separate
 // pool of read-only connections and are not blocked by writes.
+//
+// # Claims
+//
+// The delivery engine claims due deliveries with ClaimDue: each claim
+// leases a delivery to its owner until a time (due_at and lease_owner; an
+// unclaimed pending delivery's due_at is its next attempt time), so the
+// pending queue is one partial index, deliveries_due(output_id, due_at)
+// WHERE state = 'pending': a claim reads only its output's part of it,
+// earliest due first, and an expired lease is simply due. A fresh
+// delivery stored with a lease (SaveWebhook with LeaseOwner set) is not
+// due until the lease ends; RecordAttempt and ReleaseClaims end leases.
 //
 // The relay writes three times per webhook and output (the webhook, its
 // delivery, the delivery's attempt), so the schema keeps those writes
