@@ -7,25 +7,24 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"path"
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/relayfn/relayfn/egress"
 )
 
+// worker attempts the jobs the engine hands it until the engine closes.
 func (s *Server) worker(ctx context.Context) {
 	defer s.workers.Done()
 	for {
-		j, ok := s.queue.pop()
+		j, ok := s.sched.next()
 		if !ok {
 			return
 		}
 		s.deliver(ctx, j)
+		s.sched.done(j)
 	}
 }
 
@@ -35,7 +34,6 @@ type outcome struct {
 	header http.Header
 	body   []byte
 	err    error
-	retry  bool
 }
 
 // lostEphemeral is the error of an ephemeral bucket's delivery whose
@@ -75,7 +73,11 @@ func (s *Server) deliver(ctx context.Context, j *job) {
 		wh, err := s.store.GetWebhook(ctx, d.WebhookID)
 		if err != nil {
 			s.log.Error("load webhook for delivery", "delivery", d.ID, "error", err)
-			s.retryLater(ctx, j, a, or, outcome{err: err, retry: true}, start)
+			if ctx.Err() != nil {
+				s.abandon(ctx, d, a, start)
+				return
+			}
+			s.retryLater(ctx, j, a, or, outcome{err: err}, or.output.Retries.Delay(a.N), start)
 			return
 		}
 		if wh.Request.Header == nil && wh.Request.Body == nil && or.bucket.Ephemeral {
@@ -85,9 +87,8 @@ func (s *Server) deliver(ctx context.Context, j *job) {
 		req = &wh.Request
 	}
 	out := *req
-	md := metadata(or.bucket, nil, or.output)
 	if or.fn != nil {
-		res := s.invoke(ctx, or.fn, out, md)
+		res := s.invoke(ctx, or.fn, out, metadata(or.bucket, nil, or.output))
 		a.Logs = res.Logs
 		if res.Err != nil && ctx.Err() != nil {
 			s.abandon(ctx, d, a, start)
@@ -104,12 +105,13 @@ func (s *Server) deliver(ctx context.Context, j *job) {
 		out = applyResult(out, res)
 	}
 	oc := s.send(ctx, or, &out)
+	s.sched.sent(j)
 	if oc.err != nil && ctx.Err() != nil {
 		s.abandon(ctx, d, a, start)
 		return
 	}
-	if oc.retry && a.N < maxAttempts(or.output) {
-		s.retryLater(ctx, j, a, or, oc, start)
+	if wait, retry := or.output.Retries.Next(a.N, oc.status, oc.err); retry {
+		s.retryLater(ctx, j, a, or, oc, wait, start)
 		return
 	}
 	a.Status = oc.status
@@ -125,7 +127,7 @@ func (s *Server) deliver(ctx context.Context, j *job) {
 		d.LastError = ""
 	}
 	if or.respFn != nil {
-		a.Logs = append(a.Logs, s.runResponseFunction(ctx, or, md, oc)...)
+		a.Logs = append(a.Logs, s.runResponseFunction(ctx, or, metadata(or.bucket, nil, or.output), oc)...)
 	}
 	s.record(ctx, d, a)
 	s.metrics.deliveries.WithLabelValues(string(d.State)).Inc()
@@ -143,6 +145,9 @@ func (s *Server) logAttempt(or *outputRoute, d *Delivery, a *Attempt) {
 	case DeliveryFailed:
 		level = slog.LevelWarn
 	}
+	if !s.log.Enabled(context.Background(), level) {
+		return // without boxing the arguments
+	}
 	s.log.Log(context.Background(), level, "delivery attempt",
 		"bucket", or.bucket.Name, "output", or.output.Name, "delivery", d.ID, "webhook", d.WebhookID,
 		"attempt", a.N, "state", d.State, "status", a.Status, "error", a.Error, "duration_ms", a.DurationMS)
@@ -158,8 +163,9 @@ func (s *Server) abandon(ctx context.Context, d *Delivery, a *Attempt, start tim
 	s.record(ctx, d, a)
 }
 
-// retryLater records a failed attempt and schedules the next one.
-func (s *Server) retryLater(ctx context.Context, j *job, a *Attempt, or *outputRoute, oc outcome, start time.Time) {
+// retryLater records a failed attempt, with the delivery due again after
+// wait: the engine claims it from the store then.
+func (s *Server) retryLater(ctx context.Context, j *job, a *Attempt, or *outputRoute, oc outcome, wait time.Duration, start time.Time) {
 	d := j.d
 	now := s.opts.Now()
 	a.Status = oc.status
@@ -169,16 +175,13 @@ func (s *Server) retryLater(ctx context.Context, j *job, a *Attempt, or *outputR
 	}
 	d.Attempts, d.LastStatus, d.LastError, d.UpdatedAt = a.N, oc.status, a.Error, now.UTC()
 	d.State = DeliveryPending
-	d.NextAttemptAt = now.Add(backoff(or.output.Retries, a.N)).UTC()
+	d.NextAttemptAt = now.Add(wait).UTC()
 	s.record(ctx, d, a)
 	s.logAttempt(or, d, a)
 	s.metrics.deliveries.WithLabelValues("retry").Inc()
 	s.metrics.retries.Inc()
 	s.notify(d.ID, oc)
-	if !j.ephemeral {
-		j.req = nil // reload on retry rather than hold the body
-	}
-	s.queue.schedule(j, d.NextAttemptAt, now)
+	s.sched.retry(j, d.NextAttemptAt)
 }
 
 func (s *Server) record(ctx context.Context, d *Delivery, a *Attempt) {
@@ -206,7 +209,7 @@ func (s *Server) notify(deliveryID string, oc outcome) {
 // send makes the HTTP request to the output's destination.
 func (s *Server) send(ctx context.Context, or *outputRoute, req *HTTPRequest) outcome {
 	if or.destErr != nil {
-		return outcome{err: or.destErr}
+		return outcome{err: permanent(or.destErr)}
 	}
 	timeout := or.output.Timeout
 	if timeout <= 0 {
@@ -218,7 +221,7 @@ func (s *Server) send(ctx context.Context, or *outputRoute, req *HTTPRequest) ou
 	// request around a copy rather than parse it again.
 	hr, err := http.NewRequestWithContext(ctx, req.Method, "", bytes.NewReader(req.Body))
 	if err != nil {
-		return outcome{err: fmt.Errorf("build request: %w", err)}
+		return outcome{err: permanent(fmt.Errorf("build request: %w", err))}
 	}
 	hr.URL = destinationURL(or.dest, or.output.LockPath, req)
 	hr.Header = make(http.Header, len(req.Header))
@@ -229,18 +232,16 @@ func (s *Server) send(ctx context.Context, or *outputRoute, req *HTTPRequest) ou
 	hr.Header.Del("Host")
 	resp, err := s.sender.Do(ctx, or.bucket.Name, hr)
 	if err != nil {
-		err = redactURL(err, hr.URL)
-		return outcome{err: err, retry: retryable(err)}
+		return outcome{err: redactURL(err, hr.URL)}
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, DefaultMaxResponseBodySize))
 	if err != nil {
-		return outcome{status: resp.StatusCode, err: fmt.Errorf("read response: %w", err), retry: true}
+		return outcome{status: resp.StatusCode, err: fmt.Errorf("read response: %w", err)}
 	}
 	removeHopHeaders(resp.Header)
 	resp.Header.Del("Content-Length")
-	st := resp.StatusCode
-	return outcome{status: st, header: resp.Header, body: body, retry: st >= 500 || st == http.StatusTooManyRequests || st == http.StatusRequestTimeout}
+	return outcome{status: resp.StatusCode, header: resp.Header, body: body}
 }
 
 // redactURL keeps only the scheme and host of the destination in err: a
@@ -252,12 +253,6 @@ func redactURL(err error, u *url.URL) error {
 		return fmt.Errorf("%s %s://%s: %w", ue.Op, u.Scheme, u.Host, ue.Err)
 	}
 	return err
-}
-
-// retryable tells network trouble (worth retrying) from a refusal by the
-// egress policy (final).
-func retryable(err error) bool {
-	return !errors.Is(err, egress.ErrDenied)
 }
 
 // destinationURL joins the destination dest with the request's extra path
@@ -316,34 +311,6 @@ func (s *Server) runResponseFunction(ctx context.Context, or *outputRoute, md ma
 		logs = append(logs, "response function failed: "+res.Error)
 	}
 	return logs
-}
-
-func maxAttempts(o *Output) int {
-	if o.Retries.MaxAttempts > 0 {
-		return o.Retries.MaxAttempts
-	}
-	return DefaultMaxAttempts
-}
-
-// backoff is the wait before attempt n+1: exponential from the initial
-// interval (fixed when the policy says so), capped, with ±20% jitter.
-func backoff(p RetryPolicy, n int) time.Duration {
-	initial, maxI := p.InitialInterval, p.MaxInterval
-	if initial <= 0 {
-		initial = DefaultInitialInterval
-	}
-	if maxI <= 0 {
-		maxI = DefaultMaxInterval
-	}
-	d := initial
-	if p.Backoff != BackoffFixed {
-		for i := 1; i < n && d < maxI; i++ {
-			d *= 2
-		}
-	}
-	d = min(d, maxI)
-	jitter := 0.8 + 0.4*rand.Float64()
-	return time.Duration(float64(d) * jitter)
 }
 
 func msSince(now, start time.Time) float64 {

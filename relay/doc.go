@@ -29,21 +29,53 @@
 //     first output's first answer, or 504 after the input's timeout). In
 //     default and function mode a response the function set is answered; in
 //     destination mode too, when the function stopped forwarding.
-//  6. Workers deliver: the output's function runs, the extra path is
-//     appended to the destination, as the caller encoded it, unless the
-//     output locks its path (a path the function set is resolved within the
-//     destination's), and the request is sent through the egress client
-//     under the bucket's name.
-//     Network errors, 408, 429 and 5xx are retried with exponential backoff
-//     and jitter up to the output's max_attempts; other answers are final:
-//     a 2xx is a success, anything else a failure.
-//     After the final attempt the output's response function runs with the
-//     destination's answer as its request (status in r.Metadata.status).
+//  6. The delivery engine (below) hands each delivery to a worker: the
+//     output's function runs, the extra path is appended to the
+//     destination, as the caller encoded it, unless the output locks its
+//     path (a path the function set is resolved within the destination's),
+//     and the request is sent through the egress client under the bucket's
+//     name. RetryPolicy decides what follows an attempt: network errors,
+//     timeouts, 408, 429 and 5xx are retried with exponential (or fixed)
+//     backoff and jitter up to the output's max_attempts; an egress denial,
+//     a destination that cannot be requested and every other answer are
+//     final: a 2xx is a success, anything else a failure. After the final
+//     attempt the output's response function runs with the destination's
+//     answer as its request (status in r.Metadata.status).
+//
+// # The delivery engine
+//
+// Pending deliveries live in the store; the relay holds in memory only the
+// ones it is about to attempt, each leased to it in the store (Store.ClaimDue)
+// so that no other process attempts it meanwhile.
+//
+//   - A fresh delivery is stored already leased to this process and handed
+//     to the engine with its request: no polling delay, no store round trip.
+//   - Retries, replays and the deliveries a restart resumes are claimed from
+//     the store in bounded batches, per output, by one claimer that sleeps
+//     on one timer set for the earliest due delivery. Their requests are
+//     read from the store when attempted.
+//   - Memory is bounded: Options.MaxReady deliveries and
+//     Options.MaxReadyBytes request bytes at most (an output at most half of
+//     them); past that, a fresh delivery waits in the store, due, and is
+//     claimed when room frees up.
+//   - Options.Workers attempts run at once in all, and at most an output's
+//     max_in_flight (DefaultMaxInFlight) to one output; the workers take the
+//     outputs with work in turn, so a destination that hangs holds only its
+//     own max_in_flight workers and slows no other output.
+//   - A lease (Options.Lease) ends when the attempt is recorded, when the
+//     relay shuts down without attempting the delivery, or when its time is
+//     up: a process that died leaves its deliveries due again then. A
+//     process that restarts under the same Options.Node name takes its
+//     predecessor's leases back at once; two running processes must not
+//     share a name.
 //
 // Delivery is at least once: a webhook acknowledged to its caller survives
 // a crash and is delivered after a restart; one whose success was recorded
 // is never sent again. A delivery in flight when the process died is sent
-// again. Deliveries of an ephemeral bucket live in memory only (the store
-// never holds their bodies) and are marked failed if the relay restarts
+// again. Shutdown finishes the attempts in flight (or, past its grace
+// period, records them pending as they were) and releases the leases of
+// the deliveries not attempted. Deliveries of an ephemeral bucket keep
+// their requests in memory only (the store never holds their bodies),
+// whatever the memory caps, and are marked failed if the relay restarts
 // before they finish.
 package relay

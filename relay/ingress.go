@@ -178,20 +178,44 @@ func (s *Server) serveWebhook(w http.ResponseWriter, r *http.Request) {
 			s.waitMu.Unlock()
 		}()
 	}
+	// The deliveries the engine has room for are stored leased to this
+	// process and handed over with the request; the others wait in the
+	// store, due, until the engine claims them.
+	size := requestSize(&req)
+	admitted := make([]bool, len(ds))
+	leaseUntil := wh.ReceivedAt.Add(s.opts.Lease)
+	for i, d := range ds {
+		if s.sched.admit(d.OutputID, size, b.Ephemeral || (wait && i == 0)) {
+			admitted[i] = true
+			d.LeaseOwner, d.LeaseUntil = s.opts.Node, leaseUntil
+		}
+	}
 	if err := s.store.SaveWebhook(r.Context(), wh, ds); err != nil {
 		if r.Context().Err() == nil {
 			s.health.writeFailed(err, s.opts.Now())
+		}
+		for i, d := range ds {
+			if admitted[i] {
+				s.sched.unreserve(d.OutputID, size)
+			}
 		}
 		s.log.Error("store webhook", "bucket", b.Name, "input", route.input.ID, "error", err)
 		answer(http.StatusServiceUnavailable)
 		http.Error(w, "could not store the webhook", http.StatusServiceUnavailable)
 		return
 	}
-	now := s.opts.Now()
-	s.health.writeFailed(nil, now)
-	for _, d := range ds {
+	s.health.writeFailed(nil, s.opts.Now())
+	spilled := false
+	for i, d := range ds {
+		if !admitted[i] {
+			spilled = true
+			continue
+		}
 		fresh := req
-		s.queue.schedule(&job{d: d, req: &fresh, ephemeral: b.Ephemeral}, d.NextAttemptAt, now)
+		s.sched.push(&job{d: d, req: &fresh, ephemeral: b.Ephemeral, size: size})
+	}
+	if spilled {
+		s.sched.kick()
 	}
 
 	if wait {
@@ -251,6 +275,18 @@ func rawPath(p, raw string) string {
 		return ""
 	}
 	return raw
+}
+
+// requestSize is about how many bytes req holds in memory.
+func requestSize(req *HTTPRequest) int64 {
+	n := len(req.Body) + len(req.Path) + len(req.RawPath) + len(req.RawQuery) + len(req.Method)
+	for k, vs := range req.Header {
+		n += len(k)
+		for _, v := range vs {
+			n += len(v)
+		}
+	}
+	return int64(n)
 }
 
 // plannedAnswer is the caller's answer in every mode but destination (and

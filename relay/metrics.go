@@ -15,7 +15,7 @@ type metrics struct {
 	retries     prometheus.Counter
 }
 
-func newMetrics(reg prometheus.Registerer, q *queue) (*metrics, error) {
+func newMetrics(reg prometheus.Registerer, depth func() int) (*metrics, error) {
 	m := &metrics{
 		received: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "relayfn_webhooks_received_total",
@@ -42,11 +42,11 @@ func newMetrics(reg prometheus.Registerer, q *queue) (*metrics, error) {
 	if reg == nil {
 		return m, nil
 	}
-	depth := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+	held := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "relayfn_delivery_queue_depth",
-		Help: "Deliveries waiting to be attempted, retries included.",
-	}, func() float64 { return float64(q.depth()) })
-	for _, c := range []prometheus.Collector{m.received, m.invocations, m.durations, m.deliveries, m.retries, depth} {
+		Help: "Deliveries held in memory by the delivery engine, waiting for a worker or in flight (retries wait in the store).",
+	}, func() float64 { return float64(depth()) })
+	for _, c := range []prometheus.Collector{m.received, m.invocations, m.durations, m.deliveries, m.retries, held} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

@@ -136,12 +136,13 @@ type Output struct {
 	ResponseFunctionID string `json:"response_function_id,omitempty"`
 	// LockPath keeps the destination's path: the webhook's extra path is
 	// not appended.
-	LockPath bool `json:"lock_path"`
-	// MaxInFlight caps the output's concurrent attempts; 0 means the
-	// relay's default.
-	MaxInFlight int           `json:"max_in_flight,omitempty"`
-	Timeout     time.Duration `json:"timeout"`
-	Retries     RetryPolicy   `json:"retries"`
+	LockPath bool          `json:"lock_path"`
+	Timeout  time.Duration `json:"timeout"`
+	Retries  RetryPolicy   `json:"retries"`
+	// MaxInFlight caps the attempts to this output that run at once; 0
+	// means DefaultMaxInFlight. A destination that hangs holds at most
+	// this many of the relay's delivery workers.
+	MaxInFlight int `json:"max_in_flight,omitempty"`
 	// Internal outputs are delivered by agents, which this relay does
 	// not support yet: validation refuses them, and a delivery to one
 	// found in an older database fails without being sent.
@@ -201,6 +202,11 @@ type Delivery struct {
 	LastError     string        `json:"last_error,omitempty"`
 	CreatedAt     time.Time     `json:"created_at"`
 	UpdatedAt     time.Time     `json:"updated_at"`
+	// LeaseOwner is the relay process that claimed the delivery, until
+	// LeaseUntil; empty when no process holds it. An expired lease makes
+	// the delivery due again (see Store.ClaimDue).
+	LeaseOwner string    `json:"-"`
+	LeaseUntil time.Time `json:"-"`
 }
 
 // Attempt is one try of a delivery.

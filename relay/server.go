@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -26,6 +27,14 @@ const (
 	DefaultMaxInterval         = 5 * time.Minute
 	DefaultDestinationWait     = 10 * time.Second
 	DefaultMaxResponseBodySize = 1 << 20
+	// DefaultMaxInFlight is an output's max_in_flight when it sets none.
+	DefaultMaxInFlight = 16
+	// DefaultMaxReady caps the deliveries held in memory.
+	DefaultMaxReady = 10000
+	// DefaultMaxReadyBytes caps the request bytes held in memory.
+	DefaultMaxReadyBytes = 64 << 20
+	// DefaultLease is how long a claimed delivery stays this process's.
+	DefaultLease = 5 * time.Minute
 )
 
 // Options configure a Server.
@@ -42,12 +51,28 @@ type Options struct {
 	// UnknownInputStatus is the answer to a webhook for an input that does
 	// not exist; 0 means 200, the same as a known input's default answer.
 	UnknownInputStatus int
-	// Workers is the number of concurrent deliveries.
+	// Workers is the number of concurrent delivery attempts, over all
+	// outputs; each output is also held to its max_in_flight.
 	Workers int
 	// DegradedStatus is /healthz's status when the store refuses writes:
 	// 0 means 200 (the body says "degraded"); 503 lets a load balancer take
 	// the relay out of rotation.
 	DegradedStatus int
+	// MaxReady caps the deliveries held in memory, waiting for a worker
+	// or in flight; MaxReadyBytes caps their request bytes. Past either, a
+	// fresh delivery waits in the store, due, and is claimed when room
+	// frees up. An ephemeral bucket's deliveries are held whatever the
+	// caps: their requests live nowhere else.
+	MaxReady      int
+	MaxReadyBytes int64
+	// Lease is how long a delivery claimed from the store stays this
+	// process's before another may claim it (see Store.ClaimDue).
+	Lease time.Duration
+	// Node names this process as the owner of the deliveries it claims;
+	// the default is the host name. Start takes back the claims of a
+	// previous process of the same name (a restart after a crash),
+	// without waiting for their leases to end.
+	Node string
 	// Now returns the current time (tests may stop the clock).
 	Now func() time.Time
 }
@@ -63,7 +88,7 @@ type Server struct {
 	routes  atomic.Pointer[routes]
 	verify  *Verifier
 	metrics *metrics
-	queue   *queue
+	sched   *engine
 	health  health
 
 	reloadMu sync.Mutex
@@ -100,6 +125,22 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.MaxReady <= 0 {
+		opts.MaxReady = DefaultMaxReady
+	}
+	if opts.MaxReadyBytes <= 0 {
+		opts.MaxReadyBytes = DefaultMaxReadyBytes
+	}
+	if opts.Lease <= 0 {
+		opts.Lease = DefaultLease
+	}
+	if opts.Node == "" {
+		host, err := os.Hostname()
+		if err != nil || host == "" {
+			host = "relay"
+		}
+		opts.Node = host
+	}
 	s := &Server{
 		opts:    opts,
 		store:   opts.Store,
@@ -108,9 +149,9 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		log:     opts.Logger,
 		verify:  NewVerifier(),
 		waiters: map[string]chan destAnswer{},
-		queue:   newQueue(),
 	}
-	m, err := newMetrics(opts.Registerer, s.queue)
+	s.sched = newEngine(s)
+	m, err := newMetrics(opts.Registerer, s.sched.depth)
 	if err != nil {
 		return nil, fmt.Errorf("relay: metrics: %w", err)
 	}
@@ -130,6 +171,9 @@ func (s *Server) Reload(ctx context.Context) error {
 		return fmt.Errorf("relay: reload: %w", err)
 	}
 	s.routes.Store(rt)
+	if s.sched != nil {
+		s.sched.reload()
+	}
 	return nil
 }
 
@@ -142,14 +186,14 @@ func (s *Server) Handler() http.Handler {
 	return mux
 }
 
-// Start resumes the deliveries left pending by a previous run and starts
-// the delivery workers.
+// Start starts the delivery engine: it takes back the leases a previous
+// process of the same Node name left (see Options.Node), then claims the
+// pending deliveries from the store in batches as they fall due.
 func (s *Server) Start(ctx context.Context) error {
 	if !s.started.CompareAndSwap(false, true) {
 		return errors.New("relay: already started")
 	}
-	pending, err := s.store.PendingDeliveries(ctx)
-	if err != nil {
+	if err := s.store.ReleaseClaims(ctx, s.opts.Node, nil); err != nil {
 		return fmt.Errorf("relay: resume deliveries: %w", err)
 	}
 	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -158,22 +202,19 @@ func (s *Server) Start(ctx context.Context) error {
 		s.workers.Add(1)
 		go s.worker(wctx)
 	}
-	for _, d := range pending {
-		s.queue.schedule(&job{d: d}, d.NextAttemptAt, s.opts.Now())
-	}
-	if len(pending) > 0 {
-		s.log.Info("resuming pending deliveries", "count", len(pending))
-	}
+	s.sched.start(wctx)
 	return nil
 }
 
-// Shutdown stops taking deliveries from the queue and waits for the ones in
-// flight to finish (or ctx to end). Deliveries not yet attempted stay
-// pending in the store and resume on the next Start.
+// Shutdown stops taking deliveries and waits for the ones in flight to
+// finish (or ctx to end, when they are abandoned: recorded pending, as
+// they were). Deliveries not yet attempted stay pending in the store,
+// their leases released, and resume on the next Start.
 func (s *Server) Shutdown(ctx context.Context) error {
-	s.queue.close()
+	s.sched.close()
 	done := make(chan struct{})
-	go func() { s.workers.Wait(); close(done) }()
+	go func() { s.workers.Wait(); s.sched.claimerN.Wait(); close(done) }()
+	var err error
 	select {
 	case <-done:
 	case <-ctx.Done():
@@ -181,12 +222,17 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			s.stop() // abandon in-flight sends; they stay pending
 		}
 		<-done
-		return ctx.Err()
+		err = ctx.Err()
 	}
 	if s.stop != nil {
 		s.stop()
 	}
-	return nil
+	if ids := s.sched.unattempted(); len(ids) > 0 {
+		if rerr := s.store.ReleaseClaims(context.WithoutCancel(ctx), s.opts.Node, ids); rerr != nil {
+			s.log.Error("release unattempted deliveries", "count", len(ids), "error", rerr)
+		}
+	}
+	return err
 }
 
 // Invoke runs the function with the given ID once on req, as the admin
@@ -255,13 +301,13 @@ func applyResult(req HTTPRequest, res *runtime.Result) HTTPRequest {
 	return out
 }
 
-// Enqueue schedules a stored pending delivery, such as a replay made
-// through the admin API.
+// Enqueue tells the delivery engine of a pending delivery added to the
+// store, such as a replay made through the admin API: it is claimed when
+// due.
 func (s *Server) Enqueue(d *Delivery) {
-	rt := s.routes.Load()
-	eph := false
-	if b := rt.buckets[d.BucketID]; b != nil {
-		eph = b.Ephemeral
+	if d.NextAttemptAt.After(s.opts.Now()) {
+		s.sched.wake(d.NextAttemptAt)
+		return
 	}
-	s.queue.schedule(&job{d: d, ephemeral: eph}, d.NextAttemptAt, s.opts.Now())
+	s.sched.kick()
 }

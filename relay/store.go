@@ -52,15 +52,41 @@ type Store interface {
 	GetWebhook(ctx context.Context, id string) (*Webhook, error)
 	// AddDeliveries stores new deliveries of stored webhooks (a replay).
 	AddDeliveries(ctx context.Context, ds []*Delivery) error
-	// PendingDeliveries returns every delivery still pending, oldest first:
-	// what a restarted relay resumes.
-	PendingDeliveries(ctx context.Context) ([]*Delivery, error)
-	// RecordAttempt saves an attempt and the delivery's new state together.
+	// ClaimDue leases due pending deliveries to c.Owner until
+	// c.Now+c.Lease and returns them: for each output of c.Quota, at most
+	// its quota of the deliveries whose next attempt time and whose
+	// previous lease, if any, are not after c.Now, earliest due first. A
+	// claimed delivery is not due again until its lease ends, or
+	// RecordAttempt or ReleaseClaims ends it. Deliveries that SaveWebhook
+	// stored with a lease (LeaseOwner set) count as claimed.
+	ClaimDue(ctx context.Context, c Claim) ([]*Delivery, error)
+	// NextDue returns when the first pending delivery of one of the
+	// outputs falls due (its next attempt time, or its lease's end); ok is
+	// false when none of them has a pending delivery.
+	NextDue(ctx context.Context, outputIDs []string) (at time.Time, ok bool, err error)
+	// ReleaseClaims ends owner's leases of the pending deliveries ids, or
+	// of all its pending deliveries when ids is nil, so that they are due
+	// again at their next attempt time.
+	ReleaseClaims(ctx context.Context, owner string, ids []string) error
+	// RecordAttempt saves an attempt and the delivery's new state together,
+	// and ends the delivery's lease: a pending delivery is due again at
+	// its NextAttemptAt.
 	RecordAttempt(ctx context.Context, d *Delivery, a *Attempt) error
 	GetDelivery(ctx context.Context, id string) (*Delivery, []*Attempt, error)
 	ListDeliveries(ctx context.Context, f DeliveryFilter) ([]*Delivery, error)
 
 	Close() error
+}
+
+// Claim asks Store.ClaimDue for due deliveries.
+type Claim struct {
+	// Owner names the claiming process; Now is the time of the claim.
+	Owner string
+	Now   time.Time
+	// Lease is how long the claimed deliveries stay the owner's.
+	Lease time.Duration
+	// Quota maps an output's ID to the most of its deliveries to claim.
+	Quota map[string]int
 }
 
 // DeliveryFilter selects deliveries; zero fields select everything.

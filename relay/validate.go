@@ -297,7 +297,7 @@ func (out *Output) Validate() error {
 		ps.addf("timeout", "must not be negative")
 	}
 	if out.MaxInFlight < 0 {
-		ps.addf("max_in_flight", "must not be negative (0 means the default)")
+		ps.addf("max_in_flight", "must not be negative (0 means the default, %d)", DefaultMaxInFlight)
 	}
 	if out.Internal {
 		ps.add("internal", errInternalOutput)

@@ -437,6 +437,9 @@ func outputDiff(o *relay.Output, spec *Output, fnIDs map[string]string) []string
 	if o.Retries != spec.Retries.model() {
 		fields = append(fields, "retries")
 	}
+	if o.MaxInFlight != spec.MaxInFlight {
+		fields = append(fields, "max_in_flight")
+	}
 	if o.Internal != spec.Internal {
 		fields = append(fields, "internal")
 	}
@@ -656,7 +659,7 @@ func executeBucket(ctx context.Context, st relay.Store, bp *bucketPlan, fnIDs ma
 			BucketID: b.ID, Name: ospec.Name, Destination: ospec.Destination,
 			FunctionID: fnIDs[ospec.Function], ResponseFunctionID: fnIDs[ospec.ResponseFunction],
 			LockPath: ospec.LockPath, Timeout: time.Duration(ospec.Timeout), Retries: ospec.Retries.model(),
-			Internal: ospec.Internal, Disabled: ospec.Disabled,
+			MaxInFlight: ospec.MaxInFlight, Internal: ospec.Internal, Disabled: ospec.Disabled,
 		}
 		c := Change{Kind: KindOutput, Name: spec.Name + "/" + ospec.Name}
 		switch {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -415,5 +416,52 @@ buckets:
 	}
 	if ins2, _ := st.ListInputs(ctx, b.ID); len(ins2) != 1 || ins2[0].ID != ins[0].ID {
 		t.Errorf("a refused apply changed bucket b's inputs: %+v", ins2)
+	}
+}
+
+// TestApplyMaxInFlight: an output's max_in_flight is stored, and a change
+// to it is an update of that field alone.
+func TestApplyMaxInFlight(t *testing.T) {
+	ctx := t.Context()
+	st, e := newStore(t), newEngine(t)
+	doc := func(n int) *config.File {
+		return parse(t, "buckets:\n  - name: ci\n    outputs:\n      - {name: o, destination: https://example.com, max_in_flight: "+
+			strconv.Itoa(n)+"}\n")
+	}
+	stored := func() int {
+		t.Helper()
+		outs, err := st.ListOutputs(ctx, "")
+		if err != nil || len(outs) != 1 {
+			t.Fatalf("outputs %v, %v", outs, err)
+		}
+		return outs[0].MaxInFlight
+	}
+	if _, err := config.Apply(ctx, st, e, doc(3)); err != nil {
+		t.Fatal(err)
+	}
+	if got := stored(); got != 3 {
+		t.Fatalf("stored max_in_flight = %d, want 3", got)
+	}
+	r, err := config.Apply(ctx, st, e, doc(5))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fields []string
+	for _, c := range r.Changes {
+		if c.Kind == config.KindOutput && c.Action == config.Updated {
+			fields = c.Fields
+		}
+	}
+	if strings.Join(fields, ",") != "max_in_flight" || stored() != 5 {
+		t.Fatalf("update fields %v, stored %d; want max_in_flight, 5", fields, stored())
+	}
+	r, err = config.Apply(ctx, st, e, doc(5))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range r.Changes {
+		if c.Action != config.Unchanged {
+			t.Errorf("applying the same document again: %+v", c)
+		}
 	}
 }

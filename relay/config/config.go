@@ -67,6 +67,7 @@
 //	        lock_path: false
 //	        timeout: 10s
 //	        retries: {max_attempts: 8, backoff: exponential, initial_interval: 1s, max_interval: 5m}
+//	        max_in_flight: 16
 //	        internal: false
 //	        disabled: false
 //
@@ -403,6 +404,9 @@ type Output struct {
 	// Timeout bounds one attempt; 0 means the relay's default (10s).
 	Timeout Duration `yaml:"timeout,omitempty"`
 	Retries Retries  `yaml:"retries,omitempty"`
+	// MaxInFlight caps the attempts to this output that run at once; 0
+	// means the relay's default (16).
+	MaxInFlight int `yaml:"max_in_flight,omitempty"`
 	// Internal is refused for now: internal outputs are delivered by
 	// agents, which this relay does not support yet.
 	Internal bool `yaml:"internal,omitempty"`

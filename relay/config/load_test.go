@@ -53,6 +53,9 @@ func TestLoadExample(t *testing.T) {
 	if r := ci.Outputs[0].Retries; r.MaxAttempts != 8 || time.Duration(r.MaxInterval) != 10*time.Minute {
 		t.Errorf("retries = %+v", r)
 	}
+	if ci.Outputs[0].MaxInFlight != 0 || ci.Outputs[1].MaxInFlight != 4 {
+		t.Errorf("max_in_flight = %d, %d; want 0 (the default) and 4", ci.Outputs[0].MaxInFlight, ci.Outputs[1].MaxInFlight)
+	}
 	if got := f.Buckets[1].Auth; got.Password != "s3cret" || got.Username != "shopify" {
 		t.Errorf("basic auth = %+v, want the password read from the environment", got)
 	}

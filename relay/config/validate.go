@@ -285,7 +285,7 @@ func (v *validator) bucket(b *Bucket, p string, fnames, names map[string]int, id
 		op := fmt.Sprintf("%s.outputs[%d]", p, j)
 		v.report(op, (&relay.Output{
 			Name: out.Name, Destination: out.Destination, Timeout: time.Duration(out.Timeout),
-			Retries: out.Retries.model(), Internal: out.Internal,
+			Retries: out.Retries.model(), Internal: out.Internal, MaxInFlight: out.MaxInFlight,
 		}).Validate())
 		if first, dup := onames[out.Name]; dup && out.Name != "" {
 			v.errorf(op+".name", "duplicate output %q (also outputs[%d])", out.Name, first)
@@ -355,7 +355,7 @@ func (r Response) model() relay.ResponseConfig {
 // model returns r as the relay stores it.
 func (r Retries) model() relay.RetryPolicy {
 	return relay.RetryPolicy{
-		MaxAttempts: r.MaxAttempts, Backoff: r.Backoff,
+		MaxAttempts: r.MaxAttempts, Backoff: relay.Backoff(r.Backoff),
 		InitialInterval: time.Duration(r.InitialInterval), MaxInterval: time.Duration(r.MaxInterval),
 	}
 }

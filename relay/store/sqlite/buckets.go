@@ -264,7 +264,7 @@ func checkRefs(ctx context.Context, q querier, kind, name, bucketID string, func
 }
 
 const outputColumns = `id, bucket_id, name, destination, function_id, response_function_id, lock_path, timeout_ns,
-	retry_max_attempts, retry_backoff, retry_initial_ns, retry_max_ns, internal, disabled, created_at`
+	retry_max_attempts, retry_backoff, retry_initial_ns, retry_max_ns, internal, disabled, created_at, max_in_flight`
 
 // CreateOutput saves out, filling out.ID (when empty) and out.CreatedAt.
 // Its bucket and functions must exist.
@@ -283,11 +283,11 @@ func (s *Store) CreateOutput(ctx context.Context, out *relay.Output) error {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO outputs (`+outputColumns+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			out.ID, out.BucketID, out.Name, out.Destination, nullString(out.FunctionID), nullString(out.ResponseFunctionID),
-			boolInt(out.LockPath), int64(out.Timeout), out.Retries.MaxAttempts, out.Retries.Backoff,
+			boolInt(out.LockPath), int64(out.Timeout), out.Retries.MaxAttempts, string(out.Retries.Backoff),
 			int64(out.Retries.InitialInterval), int64(out.Retries.MaxInterval), boolInt(out.Internal), boolInt(out.Disabled),
-			ts(out.CreatedAt))
+			ts(out.CreatedAt), out.MaxInFlight)
 		return mapWriteErr(err, "output", out.Name)
 	})
 }
@@ -338,11 +338,11 @@ func (s *Store) UpdateOutput(ctx context.Context, out *relay.Output) error {
 		}
 		res, err := tx.ExecContext(ctx, `UPDATE outputs SET name = ?, destination = ?, function_id = ?,
 			response_function_id = ?, lock_path = ?, timeout_ns = ?, retry_max_attempts = ?, retry_backoff = ?,
-			retry_initial_ns = ?, retry_max_ns = ?, internal = ?, disabled = ? WHERE id = ?`,
+			retry_initial_ns = ?, retry_max_ns = ?, internal = ?, disabled = ?, max_in_flight = ? WHERE id = ?`,
 			out.Name, out.Destination, nullString(out.FunctionID), nullString(out.ResponseFunctionID),
-			boolInt(out.LockPath), int64(out.Timeout), out.Retries.MaxAttempts, out.Retries.Backoff,
+			boolInt(out.LockPath), int64(out.Timeout), out.Retries.MaxAttempts, string(out.Retries.Backoff),
 			int64(out.Retries.InitialInterval), int64(out.Retries.MaxInterval), boolInt(out.Internal), boolInt(out.Disabled),
-			out.ID)
+			out.MaxInFlight, out.ID)
 		return checkUpdated(res, mapWriteErr(err, "output", out.Name), "output", out.ID)
 	})
 }
@@ -358,10 +358,12 @@ func scanOutput(sc scanner) (*relay.Output, error) {
 	var fn, rfn sql.NullString
 	var lock, internal, disabled int
 	var timeout, initial, maxi, created int64
+	var backoff string
 	if err := sc.Scan(&out.ID, &out.BucketID, &out.Name, &out.Destination, &fn, &rfn, &lock, &timeout,
-		&out.Retries.MaxAttempts, &out.Retries.Backoff, &initial, &maxi, &internal, &disabled, &created); err != nil {
+		&out.Retries.MaxAttempts, &backoff, &initial, &maxi, &internal, &disabled, &created, &out.MaxInFlight); err != nil {
 		return nil, err
 	}
+	out.Retries.Backoff = relay.Backoff(backoff)
 	out.FunctionID = fn.String
 	out.ResponseFunctionID = rfn.String
 	out.LockPath = lock != 0

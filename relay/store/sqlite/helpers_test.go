@@ -6,6 +6,8 @@ import (
 	"errors"
 	"net/http"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/relayfn/relayfn/relay"
@@ -119,4 +121,19 @@ func count(t testing.TB, st *Store, table, where string, args ...any) int {
 	var n int
 	must(t, st.DB().QueryRow(q, args...).Scan(&n))
 	return n
+}
+
+// pendingDeliveries lists every pending delivery, oldest first.
+func pendingDeliveries(ctx context.Context, st *Store) ([]*relay.Delivery, error) {
+	ds, err := st.ListDeliveries(ctx, relay.DeliveryFilter{State: relay.DeliveryPending, Limit: 1 << 30})
+	if err != nil {
+		return nil, err
+	}
+	slices.SortStableFunc(ds, func(a, b *relay.Delivery) int {
+		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	return ds, nil
 }

@@ -222,7 +222,24 @@ ALTER TABLE deliveries_v2 RENAME TO deliveries;
 -- The pending queue, oldest first (entries hold the ID after created_at).
 CREATE INDEX deliveries_pending ON deliveries(created_at) WHERE state = 'pending';
 `,
-	// 3: the caller's encoding of a webhook's extra path, when it is not
+
+	// 3: the delivery engine claims due deliveries in batches, per output,
+	// with a lease. due_at is when a pending delivery may next be claimed:
+	// its next attempt time, or the end of the lease of the process that
+	// claimed it (lease_owner, NULL when unclaimed). An expired lease makes
+	// the delivery due again. The pending queue is indexed by output, so
+	// that one output's backlog never stands in the way of another's
+	// claims. outputs.max_in_flight caps an output's concurrent attempts
+	// (0: the relay's default).
+	`
+ALTER TABLE outputs ADD COLUMN max_in_flight INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE deliveries ADD COLUMN due_at INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE deliveries ADD COLUMN lease_owner TEXT;
+UPDATE deliveries SET due_at = next_attempt_at WHERE state = 'pending';
+DROP INDEX deliveries_pending;
+CREATE INDEX deliveries_due ON deliveries(output_id, due_at) WHERE state = 'pending';
+`,
+	// 4: the caller's encoding of a webhook's extra path, when it is not
 	// the default one (as "a%2Fb"); NULL otherwise and for an ephemeral
 	// bucket, like path. The write probe's table.
 	`ALTER TABLE webhooks ADD COLUMN raw_path TEXT;

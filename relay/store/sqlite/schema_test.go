@@ -62,7 +62,7 @@ func TestMigrateFromVersion1(t *testing.T) {
 		t.Errorf("d1 = %+v", d1)
 	}
 
-	pending, err := st.PendingDeliveries(ctx)
+	pending, err := pendingDeliveries(ctx, st)
 	must(t, err)
 	if len(pending) != 1 || pending[0].ID != "d2" {
 		t.Fatalf("pending = %v, want d2", ids(pending))

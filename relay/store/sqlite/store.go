@@ -18,8 +18,21 @@
 // them in batches, one transaction per batch. If a write of a batch fails,
 // the batch is rolled back and each of its writes is retried in a
 // transaction of its own, so that a failing write fails alone. Every
-// caller is answered after its write has committed. Reads use a separate
+// caller is answered after its write has committed. RecordAttempt's
+// writes, which no webhook's caller waits on, are lazy: a batch of only
+// those waits up to a millisecond for a SaveWebhook to share its commit. Reads use a separate
 // pool of read-only connections and are not blocked by writes.
+//
+// # Claims
+//
+// The delivery engine claims due deliveries with ClaimDue: each claim
+// leases a delivery to its owner until a time (due_at and lease_owner; an
+// unclaimed pending delivery's due_at is its next attempt time), so the
+// pending queue is one partial index, deliveries_due(output_id, due_at)
+// WHERE state = 'pending': a claim reads only its output's part of it,
+// earliest due first, and an expired lease is simply due. A fresh
+// delivery stored with a lease (SaveWebhook with LeaseOwner set) is not
+// due until the lease ends; RecordAttempt and ReleaseClaims end leases.
 //
 // The relay writes three times per webhook and output (the webhook, its
 // delivery, the delivery's attempt), so the schema keeps those writes
@@ -86,6 +99,10 @@ const (
 	defaultBusyTimeout = 10000
 	// maxBatch bounds the writes committed in one transaction.
 	maxBatch = 256
+	// lazyWait is the longest a batch of lazy writes (attempts recorded)
+	// waits for a write that a caller waits on (a webhook stored), to
+	// share its commit.
+	lazyWait = time.Millisecond
 	// checkpointInterval is the least time between two checkpoints of the
 	// background checkpointer.
 	checkpointInterval = 100 * time.Millisecond
@@ -406,6 +423,7 @@ type writeReq struct {
 	ctx  context.Context
 	fn   func(ctx context.Context, tx *sql.Tx) error
 	done chan error
+	lazy bool
 }
 
 // write runs fn in a transaction of the group-commit writer and returns its
@@ -415,7 +433,13 @@ type writeReq struct {
 // not run; once taken, it is awaited, so that an error always means
 // "not written".
 func (s *Store) write(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
-	req := &writeReq{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	return s.writeLazy(ctx, fn, false)
+}
+
+// writeLazy is write, for a write that may wait up to lazyWait for
+// another to share its commit when lazy.
+func (s *Store) writeLazy(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error, lazy bool) error {
+	req := &writeReq{ctx: ctx, fn: fn, done: make(chan error, 1), lazy: lazy}
 	s.mu.RLock()
 	if s.closed {
 		s.mu.RUnlock()
@@ -442,17 +466,28 @@ func (s *Store) writer() {
 		// Let the goroutines that are about to write queue up: one commit
 		// for all of them costs about what one costs alone.
 		runtime.Gosched()
-	fill:
-		for len(batch) < maxBatch {
-			select {
-			case r, ok := <-s.queue:
-				if !ok {
-					break fill
+		s.fill(&batch)
+		if lazyOnly(batch) {
+			// Nobody waits on these writes to answer a caller: give them
+			// a moment to share the commit of one that does.
+			t := time.NewTimer(lazyWait)
+		wait:
+			for len(batch) < maxBatch {
+				select {
+				case r, ok := <-s.queue:
+					if !ok {
+						break wait
+					}
+					batch = append(batch, r)
+					if !r.lazy {
+						s.fill(&batch)
+						break wait
+					}
+				case <-t.C:
+					break wait
 				}
-				batch = append(batch, r)
-			default:
-				break fill
 			}
+			t.Stop()
 		}
 		s.commitBatch(batch)
 		clear(batch)
@@ -461,6 +496,31 @@ func (s *Store) writer() {
 		default:
 		}
 	}
+}
+
+// fill adds the writes already queued to batch, up to maxBatch.
+func (s *Store) fill(batch *[]*writeReq) {
+	for len(*batch) < maxBatch {
+		select {
+		case r, ok := <-s.queue:
+			if !ok {
+				return
+			}
+			*batch = append(*batch, r)
+		default:
+			return
+		}
+	}
+}
+
+// lazyOnly reports whether every write of batch is lazy.
+func lazyOnly(batch []*writeReq) bool {
+	for _, r := range batch {
+		if !r.lazy {
+			return false
+		}
+	}
+	return true
 }
 
 // checkpointer copies committed WAL frames into the database file after

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -28,9 +29,11 @@ const (
 	qBucketEphemeral = `SELECT ephemeral FROM buckets WHERE id = ?`
 	// A missing output, or one of another bucket, fails the foreign key
 	// on (output_id, bucket_id).
+	// due_at is the lease's end for a delivery stored claimed, else its
+	// next attempt time.
 	qInsertDelivery = `INSERT INTO deliveries (id, webhook_id, bucket_id, output_id, state, attempts,
-		next_attempt_at, last_status, last_error, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		next_attempt_at, last_status, last_error, created_at, updated_at, due_at, lease_owner)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	qWebhookBucket = `SELECT bucket_id FROM webhooks WHERE id = ?`
 	// The number of a delivery's last attempt; no row means no delivery.
 	qAttemptN = `SELECT attempt_n FROM deliveries WHERE id = ?`
@@ -40,10 +43,11 @@ const (
 		SELECT id, attempt_n, attempt_started_at, attempt_duration_ms, attempt_status, attempt_error, attempt_logs
 		FROM deliveries WHERE id = ?1 AND attempt_n > 0 AND attempt_n < ?2`
 	// Records an attempt in the delivery's row, with the delivery's new
-	// state, unless the row holds that attempt or a later one already.
+	// state, unless the row holds that attempt or a later one already,
+	// and ends the delivery's lease (due_at is its next attempt time).
 	// Logs are dropped for an ephemeral bucket. (Plain ? parameters bind
 	// faster than numbered ones.)
-	qRecordAttempt = `UPDATE deliveries SET state = ?, attempts = ?, next_attempt_at = ?,
+	qRecordAttempt = `UPDATE deliveries SET state = ?, attempts = ?, next_attempt_at = ?, due_at = ?, lease_owner = NULL,
 		last_status = ?, last_error = ?, updated_at = ?,
 		attempt_n = ?, attempt_started_at = ?, attempt_duration_ms = ?, attempt_status = ?,
 		attempt_error = ?,
@@ -202,9 +206,13 @@ func (s *Store) sealLastErrors(ds []*relay.Delivery) []any {
 // belongs to its bucket.
 func (s *Store) insertDeliveries(ctx context.Context, tx *sql.Tx, ds []*relay.Delivery, lastErrs []any) error {
 	for i, d := range ds {
+		due := ts(d.NextAttemptAt)
+		if d.LeaseOwner != "" {
+			due = ts(d.LeaseUntil)
+		}
 		_, err := s.txExec(ctx, tx, qInsertDelivery,
 			d.ID, d.WebhookID, d.BucketID, d.OutputID, d.State, d.Attempts, ts(d.NextAttemptAt), d.LastStatus,
-			lastErrs[i], ts(d.CreatedAt), ts(d.UpdatedAt))
+			lastErrs[i], ts(d.CreatedAt), ts(d.UpdatedAt), due, nullString(d.LeaseOwner))
 		if _, fk := constraint(err); fk {
 			return fmt.Errorf("delivery %s: output %s in bucket %s: %w", d.ID, d.OutputID, d.BucketID, notFound("output", d.OutputID))
 		}
@@ -303,16 +311,20 @@ func (s *Store) AddDeliveries(ctx context.Context, ds []*relay.Delivery) error {
 }
 
 const deliveryColumns = `id, webhook_id, bucket_id, output_id, state, attempts, next_attempt_at, last_status,
-	last_error, created_at, updated_at`
+	last_error, created_at, updated_at, due_at, lease_owner`
 
 // scanDelivery scans a delivery and opens its last error.
 func (s *Store) scanDelivery(sc scanner) (*relay.Delivery, error) {
 	var d relay.Delivery
-	var next, created, updated int64
+	var next, created, updated, due int64
 	var lastErr []byte
+	var owner sql.NullString
 	if err := sc.Scan(&d.ID, &d.WebhookID, &d.BucketID, &d.OutputID, &d.State, &d.Attempts, &next,
-		&d.LastStatus, &lastErr, &created, &updated); err != nil {
+		&d.LastStatus, &lastErr, &created, &updated, &due, &owner); err != nil {
 		return nil, err
+	}
+	if owner.Valid {
+		d.LeaseOwner, d.LeaseUntil = owner.String, fromTS(due)
 	}
 	le, err := s.openValue(lastErr, "deliveries", d.ID, "last_error")
 	if err != nil {
@@ -346,10 +358,111 @@ func (s *Store) queryDeliveries(ctx context.Context, q querier, what, query stri
 	return ds, nil
 }
 
-// PendingDeliveries returns every delivery still pending, oldest first.
-func (s *Store) PendingDeliveries(ctx context.Context) ([]*relay.Delivery, error) {
-	return s.queryDeliveries(ctx, s.rdb, "pending deliveries", `SELECT `+deliveryColumns+` FROM deliveries
-		WHERE state = 'pending' ORDER BY created_at, id`)
+// qClaim leases up to ?5 of output ?3's deliveries due at ?4 to ?2 until
+// ?1, earliest due first, through the deliveries_due index.
+const qClaim = `UPDATE deliveries SET due_at = ?1, lease_owner = ?2
+	WHERE id IN (SELECT id FROM deliveries WHERE output_id = ?3 AND state = 'pending' AND due_at <= ?4
+		ORDER BY due_at LIMIT ?5)
+	RETURNING ` + deliveryColumns
+
+// ClaimDue leases due pending deliveries to c.Owner until c.Now+c.Lease:
+// for each output of c.Quota, up to its quota, earliest due first. They
+// come back ordered by next attempt time, then creation. One transaction
+// claims for every output; each output's claim reads only its own part of
+// the pending index.
+func (s *Store) ClaimDue(ctx context.Context, c relay.Claim) ([]*relay.Delivery, error) {
+	if c.Owner == "" {
+		return nil, errors.New("claim: an owner is required")
+	}
+	if c.Lease <= 0 {
+		return nil, errors.New("claim: the lease must be positive")
+	}
+	until, at := ts(c.Now.Add(c.Lease)), ts(c.Now)
+	var ds []*relay.Delivery
+	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		ds = ds[:0] // a batch's failure runs this again
+		for output, n := range c.Quota {
+			if n <= 0 {
+				continue
+			}
+			got, err := s.queryDeliveries(ctx, tx, "claim deliveries", qClaim, until, c.Owner, output, at, n)
+			if err != nil {
+				return err
+			}
+			ds = append(ds, got...)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(ds, func(a, b *relay.Delivery) int {
+		if c := a.NextAttemptAt.Compare(b.NextAttemptAt); c != 0 {
+			return c
+		}
+		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	return ds, nil
+}
+
+// NextDue returns when the first pending delivery of the outputs falls
+// due: one probe of the pending index per output.
+func (s *Store) NextDue(ctx context.Context, outputIDs []string) (time.Time, bool, error) {
+	if len(outputIDs) == 0 {
+		return time.Time{}, false, nil
+	}
+	list, err := json.Marshal(outputIDs)
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("next due delivery: %w", err)
+	}
+	var due sql.NullInt64
+	err = s.rdb.QueryRowContext(ctx, `SELECT MIN((SELECT d.due_at FROM deliveries d
+		WHERE d.output_id = j.value AND d.state = 'pending' ORDER BY d.due_at LIMIT 1)) FROM json_each(?) j`,
+		string(list)).Scan(&due)
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("next due delivery: %w", err)
+	}
+	if !due.Valid {
+		return time.Time{}, false, nil
+	}
+	return time.Unix(0, due.Int64).UTC(), true, nil
+}
+
+// ReleaseClaims ends owner's leases of the pending deliveries ids (all of
+// them when ids is nil): they are due again at their next attempt time.
+// Releasing every lease scans the pending deliveries.
+func (s *Store) ReleaseClaims(ctx context.Context, owner string, ids []string) error {
+	if owner == "" {
+		return errors.New("release claims: an owner is required")
+	}
+	if ids != nil && len(ids) == 0 {
+		return nil
+	}
+	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		if ids == nil {
+			_, err := tx.ExecContext(ctx, `UPDATE deliveries SET due_at = next_attempt_at, lease_owner = NULL
+				WHERE state = 'pending' AND lease_owner = ?`, owner)
+			if err != nil {
+				return fmt.Errorf("release claims of %s: %w", owner, err)
+			}
+			return nil
+		}
+		stmt, err := tx.PrepareContext(ctx, `UPDATE deliveries SET due_at = next_attempt_at, lease_owner = NULL
+			WHERE id = ? AND state = 'pending' AND lease_owner = ?`)
+		if err != nil {
+			return fmt.Errorf("release claims of %s: %w", owner, err)
+		}
+		defer stmt.Close()
+		for _, id := range ids {
+			if _, err := stmt.ExecContext(ctx, id, owner); err != nil {
+				return fmt.Errorf("release claim of delivery %s: %w", id, err)
+			}
+		}
+		return nil
+	})
 }
 
 // ListDeliveries lists the deliveries f selects, newest first.
@@ -444,7 +557,7 @@ func (s *Store) RecordAttempt(ctx context.Context, d *relay.Delivery, a *relay.A
 	if n > 0 {
 		seal() // here rather than on the writer's goroutine
 	}
-	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := s.writeLazy(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if n == 0 {
 			var last int
 			err := s.txQueryRow(ctx, tx, qAttemptN, d.ID).Scan(&last)
@@ -465,7 +578,7 @@ func (s *Store) RecordAttempt(ctx context.Context, d *relay.Delivery, a *relay.A
 				return fmt.Errorf("delivery %s: attempt %d: %w", d.ID, n, err)
 			}
 		}
-		res, err := s.txExec(ctx, tx, qRecordAttempt, d.State, d.Attempts, ts(d.NextAttemptAt),
+		res, err := s.txExec(ctx, tx, qRecordAttempt, d.State, d.Attempts, ts(d.NextAttemptAt), ts(d.NextAttemptAt),
 			d.LastStatus, lastErr, ts(d.UpdatedAt),
 			n, ts(a.StartedAt), a.DurationMS, a.Status, sealedErr, sealedLogs, sealedLogs, d.ID, n)
 		if err != nil {
@@ -480,11 +593,12 @@ func (s *Store) RecordAttempt(ctx context.Context, d *relay.Delivery, a *relay.A
 			return fmt.Errorf("delivery %s: attempt %d: attempt %d is recorded: %w", d.ID, n, last, store.ErrConflict)
 		}
 		return nil
-	})
+	}, true)
 	if err != nil {
 		return err
 	}
 	a.N = n
+	d.LeaseOwner, d.LeaseUntil = "", time.Time{}
 	return nil
 }
 

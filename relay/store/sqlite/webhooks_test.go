@@ -54,7 +54,7 @@ func TestWebhookLifecycle(t *testing.T) {
 	_, err = st.GetWebhook(ctx, "nope")
 	wantNotFound(t, err)
 
-	pending, err := st.PendingDeliveries(ctx)
+	pending, err := pendingDeliveries(ctx, st)
 	must(t, err)
 	if len(pending) != 2 || pending[0].ID != ds[0].ID || pending[1].ID != ds[1].ID {
 		t.Fatalf("PendingDeliveries = %+v, want the two deliveries in order", pending)
@@ -94,7 +94,7 @@ func TestWebhookLifecycle(t *testing.T) {
 	_, _, err = st.GetDelivery(ctx, "nope")
 	wantNotFound(t, err)
 
-	pending, err = st.PendingDeliveries(ctx)
+	pending, err = pendingDeliveries(ctx, st)
 	must(t, err)
 	if len(pending) != 1 || pending[0].ID != ds[1].ID {
 		t.Fatalf("PendingDeliveries after success = %+v", pending)
@@ -115,7 +115,7 @@ func TestWebhookLifecycle(t *testing.T) {
 	wantNotFound(t, err)
 	must(t, st.AddDeliveries(ctx, nil))
 
-	pending, err = st.PendingDeliveries(ctx)
+	pending, err = pendingDeliveries(ctx, st)
 	must(t, err)
 	if len(pending) != 2 || pending[0].ID != ds[1].ID || pending[1].ID != replay[0].ID {
 		t.Errorf("PendingDeliveries after replay = %v", ids(pending))
@@ -361,7 +361,7 @@ func TestDurableAcrossReopen(t *testing.T) {
 	if !reflect.DeepEqual(got, w) {
 		t.Errorf("after reopen: %+v, want %+v", got, w)
 	}
-	pending, err := st.PendingDeliveries(ctx)
+	pending, err := pendingDeliveries(ctx, st)
 	must(t, err)
 	if !reflect.DeepEqual(pending, ds) {
 		t.Errorf("pending after reopen = %+v, want %+v", pending, ds)
@@ -607,7 +607,7 @@ func TestEphemeralBucket(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("GetWebhook = %+v, want %+v", got, want)
 	}
-	pending, err := st.PendingDeliveries(ctx)
+	pending, err := pendingDeliveries(ctx, st)
 	must(t, err)
 	if len(pending) != 2 {
 		t.Errorf("ephemeral deliveries: %d pending, want 2", len(pending))
@@ -661,10 +661,10 @@ func TestWrongKey(t *testing.T) {
 	st = openAt(t, path, testSealer(t, 1))
 	st.sealer = testSealer(t, 2)
 	errs := map[string]error{
-		"GetWebhook":        errOf(st.GetWebhook(ctx, w.ID)),
-		"Config":            errOf(st.Config(ctx, f.ID)),
-		"PendingDeliveries": errOf(st.PendingDeliveries(ctx)),
-		"GetDelivery":       errOf2(st.GetDelivery(ctx, ds[1].ID)),
+		"GetWebhook":     errOf(st.GetWebhook(ctx, w.ID)),
+		"Config":         errOf(st.Config(ctx, f.ID)),
+		"ListDeliveries": errOf(pendingDeliveries(ctx, st)),
+		"GetDelivery":    errOf2(st.GetDelivery(ctx, ds[1].ID)),
 	}
 	for name, err := range errs {
 		if !errors.Is(err, seal.ErrOpen) {
