@@ -97,6 +97,8 @@ func commands(a *app) []*cobra.Command {
 		newDeliveriesCmd(a),
 		newTokenCmd(a),
 		newVersionCmd(a),
+		newInitCmd(a),
+		newTypesCmd(a),
 	}
 }
 
