@@ -150,7 +150,11 @@ func (h *handler) deleteFunction(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	// The store refuses (ErrConflict, 409) while an input or output uses it.
+	// Say where it is attached, by name; the store refuses too (ErrConflict,
+	// 409) while an input or output uses it.
+	if refused, err := h.refuseAttached(r.Context(), w, f.ID, f.Name); refused || err != nil {
+		return err
+	}
 	if err := h.st.DeleteFunction(r.Context(), f.ID); err != nil {
 		return err
 	}

@@ -1,0 +1,54 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestServerThatIsNotARelay: --server pointing at another web server says
+// so, instead of a JSON decoding error.
+func TestServerThatIsNotARelay(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		io.WriteString(w, "<html>other app</html>")
+	}))
+	defer srv.Close()
+	var out, errOut bytes.Buffer
+	code := execute(context.Background(), []string{"bucket", "ls", "--server", srv.URL, "--token", "x.y"},
+		strings.NewReader(""), &out, &errOut, func(string) string { return "" })
+	wantCode(t, code, 1, out.String(), errOut.String())
+	for _, want := range []string{srv.URL + " is not a relayfn admin API", "check --server"} {
+		if !strings.Contains(errOut.String(), want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errOut.String())
+		}
+	}
+	if strings.Contains(errOut.String(), "invalid character") {
+		t.Errorf("stderr shows the decoding error:\n%s", errOut.String())
+	}
+}
+
+// TestDeleteAttachedFunction: removing a function still attached names it
+// and where it is attached, by name.
+func TestDeleteAttachedFunction(t *testing.T) {
+	r := newAdminRelay(t)
+	fn := filepath.Join(t.TempDir(), "tag.lua")
+	if err := os.WriteFile(fn, []byte(`r:SetRequestHeader("X-Tag", "1")`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r.ok("function", "push", "tag", "-f", fn)
+	r.ok("bucket", "create", "ci")
+	r.ok("input", "create", "ci", "github", "--function", "tag")
+	out, errOut, code := r.run("function", "rm", "tag")
+	wantCode(t, code, 1, out, errOut)
+	want := `function "tag" is attached to input "github" of bucket "ci": detach it first`
+	if !strings.Contains(errOut, want) || strings.Contains(errOut, "already exists") {
+		t.Errorf("stderr = %q, want it to contain %q", errOut, want)
+	}
+}
