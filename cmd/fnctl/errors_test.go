@@ -52,3 +52,20 @@ func TestDeleteAttachedFunction(t *testing.T) {
 		t.Errorf("stderr = %q, want it to contain %q", errOut, want)
 	}
 }
+
+// TestPushSyntaxErrorNamesTheFunction: a syntax error the relay reports
+// names the function and the line, not a file name the user never wrote.
+func TestPushSyntaxErrorNamesTheFunction(t *testing.T) {
+	r := newAdminRelay(t)
+	fn := filepath.Join(t.TempDir(), "fn.lua")
+	if err := os.WriteFile(fn, []byte("local x = 1\nlocal y = = 2\nreturn x\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := r.run("function", "push", "github-to-slack", "-f", fn)
+	if code == 0 {
+		t.Fatalf("push of a broken function succeeded:\n%s", out)
+	}
+	if !strings.Contains(errOut, `function "github-to-slack": line 2`) || strings.Contains(errOut, "github-to-slack.lua") {
+		t.Errorf("stderr = %q", errOut)
+	}
+}

@@ -21,12 +21,12 @@ import (
 func chunkName(name string) string { return name + ".lua" }
 
 // compile checks that source compiles; a syntax error is answered 400
-// naming the line.
+// naming the function and the line.
 func (h *handler) compile(name, source string) error {
 	if _, err := h.engine.Compile(chunkName(name), []byte(source)); err != nil {
 		var se *runtime.SyntaxError
 		if errors.As(err, &se) {
-			return badRequest("source: %v", se)
+			return badRequest("source: %s", se.ForFunction(name))
 		}
 		return err
 	}

@@ -259,6 +259,10 @@ func planFunction(ctx context.Context, st relay.Store, e *runtime.Engine, f *Fil
 			chunk, field = spec.Name+".lua", path+".source"
 		}
 		if _, err := e.Compile(chunk, []byte(spec.Source)); err != nil {
+			var se *runtime.SyntaxError
+			if spec.File == "" && errors.As(err, &se) {
+				err = errors.New(se.ForFunction(spec.Name)) // no file to name
+			}
 			return nil, f.fieldError(field, err)
 		}
 	}
