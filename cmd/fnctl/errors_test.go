@@ -69,3 +69,43 @@ func TestPushSyntaxErrorNamesTheFunction(t *testing.T) {
 		t.Errorf("stderr = %q", errOut)
 	}
 }
+
+// TestTestAssertsNothingAndLuaErrors: through fnctl test, a test without
+// expect fails as asserting nothing, and in JUnit a Lua error is an
+// <error>, not a <failure>.
+func TestTestAssertsNothingAndLuaErrors(t *testing.T) {
+	dir := t.TempDir()
+	files := map[string]string{
+		"fn.lua": "if r.RequestBody == \"boom\" then local t = nil; print(t.x) end\n",
+		"fn.spec.yaml": `version: v1
+filename: fn.lua
+tests:
+  - name: no expect
+    request: {body: ok}
+  - name: raises
+    request: {body: boom}
+    expect: {stopForwarding: false}
+`,
+	}
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	junit := filepath.Join(dir, "junit.xml")
+	out, errOut, code := fnctl(t, "", "test", "--junit", junit, dir)
+	wantCode(t, code, 1, out, errOut)
+	if !strings.Contains(out, "the test asserts nothing") {
+		t.Errorf("output lacks asserts nothing:\n%s", out)
+	}
+	x, err := os.ReadFile(junit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	xml := string(x)
+	for _, want := range []string{`tests="2" failures="1" errors="1"`, `type="LuaError"`, `type="AssertionFailure"`} {
+		if !strings.Contains(xml, want) {
+			t.Errorf("junit lacks %s:\n%s", want, xml)
+		}
+	}
+}
