@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestServerThatIsNotARelay: --server pointing at another web server says
@@ -107,5 +108,24 @@ tests:
 		if !strings.Contains(xml, want) {
 			t.Errorf("junit lacks %s:\n%s", want, xml)
 		}
+	}
+}
+
+// TestBenchStopsWhenEveryInvocationFails: with a long --duration, a
+// function that always fails ends bench at once instead of running on.
+func TestBenchStopsWhenEveryInvocationFails(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute) // a guard only
+	defer cancel()
+	var out, errOut bytes.Buffer
+	code := execute(ctx, []string{"bench", "testdata/fail.lua", "--duration", "1h"}, strings.NewReader(""), &out, &errOut, func(string) string { return "" })
+	wantCode(t, code, 1, out.String(), errOut.String())
+	if !strings.Contains(errOut.String(), "stopped before measuring: every invocation failed") {
+		t.Errorf("stderr = %q", errOut.String())
+	}
+	if ctx.Err() != nil {
+		t.Errorf("bench ran until the guard's deadline")
+	}
+	if out.Len() != 0 {
+		t.Errorf("bench printed measurements:\n%s", out.String())
 	}
 }
