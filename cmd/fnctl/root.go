@@ -99,6 +99,8 @@ func commands(a *app) []*cobra.Command {
 		newVersionCmd(a),
 		newInitCmd(a),
 		newTypesCmd(a),
+		newLoginCmd(a),
+		newLogoutCmd(a),
 	}
 }
 
