@@ -76,6 +76,7 @@ or unreadable input.`,
 		return &exitError{Code: exitUsage, Err: err}
 	})
 	root.AddCommand(commands(a)...)
+	addCompletions(a, root)
 	return root
 }
 
