@@ -71,5 +71,5 @@
 //	GET    /v1/admin/deliveries/{id}                 DeliveryDetail (the delivery with its attempts)
 //	POST   /v1/admin/deliveries/{id}/replay          → 201 relay.Delivery: a new pending delivery of the same webhook to the same output
 //
-//	POST   /v1/admin/apply                           relay.yaml (sources inline) [?dry_run=true] → config.Report
+//	POST   /v1/admin/apply                           relay.yaml (sources inline) [?dry_run=true] [?prune=true] → config.Report
 package admin

@@ -104,9 +104,10 @@ func (r *Report) Count(action string) int {
 //     version when its source changed (byte for byte); its timeout is
 //     updated in place. Every new source is compiled first: a syntax error
 //     refuses the whole apply, naming the file and line, before anything
-//     is written. When a function gives config (even empty), its
-//     configuration variables are set and deleted to match; when it does
-//     not, they are left alone.
+//     is written. A function's config sets the variables it gives; the
+//     variables it does not mention are left alone (set with fnctl
+//     function config, say) unless f.PruneConfig, which deletes them when
+//     the function gives config (even empty).
 //   - Buckets are matched by name and created or updated. A basic-auth
 //     password is stored bcrypt-hashed; it counts as changed only when it
 //     no longer matches the stored hash.
@@ -291,7 +292,7 @@ func planFunction(ctx context.Context, st relay.Store, e *runtime.Engine, f *Fil
 		}
 	}
 	for _, k := range slices.Sorted(maps.Keys(have)) {
-		if _, ok := spec.Config[k]; !ok {
+		if _, ok := spec.Config[k]; !ok && f.PruneConfig {
 			fp.config = append(fp.config, configPlan{key: k, action: Deleted})
 		}
 	}

@@ -69,9 +69,11 @@
 //
 // # Secrets
 //
-// A bucket's basic-auth password is given as password (in the file) or as
+// A bucket's basic-auth password is given as password (in the file, or as
+// a reference {env: NAME} or {file: PATH}: see secrets.go) or as
 // password_env (the name of an environment variable read by Load, so the
-// file can be committed). It is stored bcrypt-hashed. The SMTP password
+// file can be committed). Function configuration values may be references
+// too. It is stored bcrypt-hashed. The SMTP password
 // is only ever given as server.modules.smtp.password_env: Load reads it
 // into SMTP.Password, which is neither printed nor encoded. Function
 // configuration values are secrets too: the store encrypts them, and
@@ -126,6 +128,10 @@ type File struct {
 	// Dir is the folder relative paths in the file are resolved against;
 	// empty for a document that did not come from a file.
 	Dir string `yaml:"-"`
+	// PruneConfig makes Apply delete the configuration variables of the
+	// file's functions that their config does not mention (fnctl apply
+	// --prune). By default they are left alone.
+	PruneConfig bool `yaml:"-"`
 
 	// lines maps field paths ("buckets[0].name") to their line.
 	lines map[string]int
@@ -299,10 +305,11 @@ type Function struct {
 	Source string `yaml:"source,omitempty"`
 	// Timeout is the invocation deadline; 0 means the engine's default.
 	Timeout Duration `yaml:"timeout,omitempty"`
-	// Config is the function's configuration variables. When given (even
-	// empty), Apply sets and deletes variables to match it exactly; when
-	// left out, Apply leaves the variables alone, so they can be managed
-	// with fnctl function config instead.
+	// Config is the function's configuration variables: values, or
+	// references to an environment variable or a file ({env: NAME},
+	// {file: PATH}) resolved by Parse. Apply sets them; it deletes the
+	// variables not listed only with File.PruneConfig, so they can also be
+	// managed with fnctl function config.
 	Config map[string]string `yaml:"config,omitempty"`
 }
 

@@ -79,6 +79,9 @@ func Parse(data []byte, opts ParseOptions) (*File, error) {
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		return nil, yamlstrict.SyntaxError(name, data, err)
 	}
+	if errs := resolveSecrets(name, &doc, opts); len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
 	d := decode(name, &doc, f)
 	if len(d.errs) > 0 {
 		return nil, errors.Join(d.errs...)
