@@ -128,7 +128,7 @@ func TestRoundTrips(t *testing.T) {
 		t.Fatalf("CreateFunction = %+v, %v", f, err)
 	}
 	_, err = c.CreateFunction(ctx, admin.FunctionRequest{Name: new("bad"), Source: new("if then")})
-	apiError(t, err, http.StatusBadRequest, "source: bad.lua:1:")
+	apiError(t, err, http.StatusBadRequest, `source: function "bad": line 1, column 7`)
 	f, created, err := c.PushFunction(ctx, "env", src+"\n", 5*time.Second)
 	if err != nil || created || f.Version != 2 || f.Timeout != 5*time.Second {
 		t.Errorf("PushFunction (update) = %+v, %v, %v", f, created, err)
@@ -311,7 +311,7 @@ func TestApply(t *testing.T) {
 		t.Errorf("applied input = %+v, %v", in, err)
 	}
 	_, err = c.Apply(ctx, []byte("functions:\n  - {name: f, source: 'if'}\n"), false)
-	apiError(t, err, http.StatusBadRequest, "functions[0].source: line 2: f.lua:1:")
+	apiError(t, err, http.StatusBadRequest, `functions[0].source: line 2: function "f": line 1:`)
 }
 
 // TestNotARelay points the client at servers that are not a relay's admin
