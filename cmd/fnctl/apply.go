@@ -39,6 +39,12 @@ relative to it, then sent to the relay with the sources and secrets inline
 (over TLS in production). The server section is not sent: it takes effect
 when the relay starts.
 
+A function entry with neither file nor source refers to a function pushed
+separately (fnctl function push), which must exist; its source is left
+alone. A function that lists specs (spec: [fn.spec.yaml]) has them run
+first against its file, as fnctl function push --spec does: when a test
+fails, nothing is applied (also with --dry-run).
+
 A function's config sets the variables it lists; variables it does not
 mention are kept (they may be set with fnctl function config) unless
 --prune is given.
@@ -59,6 +65,13 @@ its field and line) or the relay refuses it as invalid.
 			}
 			f, err := loadConfig(file, s.a.getenv)
 			if err != nil {
+				return err
+			}
+			out := s.stdout
+			if s.json() {
+				out = s.a.stderr // keep stdout for the report's JSON
+			}
+			if err := runApplySpecs(ctx, s.a, out, f); err != nil {
 				return err
 			}
 			doc, err := f.Document()

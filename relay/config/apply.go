@@ -252,7 +252,16 @@ func planFunction(ctx context.Context, st relay.Store, e *runtime.Engine, f *Fil
 		existing = nil // matched an ID, not the name
 	}
 	fp.existing = existing
-	if existing == nil || existing.Source != spec.Source {
+	if spec.Reference {
+		if existing == nil {
+			return nil, f.fieldError(path, fmt.Errorf("function %q is not on the relay: push it first (fnctl function push %s -f FILE), or give file or source", spec.Name, spec.Name))
+		}
+		// Its source is managed elsewhere; only a timeout given here, and
+		// config, are applied.
+		if spec.Timeout != 0 && existing.Timeout != time.Duration(spec.Timeout) {
+			fp.timeout = true
+		}
+	} else if existing == nil || existing.Source != spec.Source {
 		fp.source = existing != nil
 		chunk := spec.File
 		field := path + ".file"
@@ -267,7 +276,7 @@ func planFunction(ctx context.Context, st relay.Store, e *runtime.Engine, f *Fil
 			return nil, f.fieldError(field, err)
 		}
 	}
-	if existing != nil && existing.Timeout != time.Duration(spec.Timeout) {
+	if !spec.Reference && existing != nil && existing.Timeout != time.Duration(spec.Timeout) {
 		fp.timeout = true
 	}
 	if spec.Config == nil {

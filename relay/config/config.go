@@ -298,8 +298,10 @@ func (f *File) ModuleDeps(eg functions.Egress) functions.Deps {
 type Function struct {
 	// Name identifies the function; inputs and outputs refer to it by name.
 	Name string `yaml:"name"`
-	// File is the Lua source's path, relative to the file. Exactly one of
-	// File and Source is given.
+	// File is the Lua source's path, relative to the file. At most one of
+	// File and Source is given; with neither, the entry refers to a
+	// function already on the relay (pushed with fnctl function push),
+	// whose source Apply leaves alone (see Reference).
 	File string `yaml:"file,omitempty"`
 	// Source is the Lua source. Load fills it from File.
 	Source string `yaml:"source,omitempty"`
@@ -311,6 +313,13 @@ type Function struct {
 	// variables not listed only with File.PruneConfig, so they can also be
 	// managed with fnctl function config.
 	Config map[string]string `yaml:"config,omitempty"`
+	// Spec lists spec files or folders (relative to the file) that fnctl
+	// apply runs against File before applying, as fnctl function push
+	// --spec does: a failing test refuses the apply. It needs File.
+	Spec []string `yaml:"spec,omitempty"`
+	// Reference is set by Parse when the entry gives neither file nor
+	// source: it names a function on the relay, which must exist.
+	Reference bool `yaml:"-"`
 }
 
 // Bucket is a bucket with its inputs and outputs.
@@ -446,7 +455,7 @@ type docFile struct {
 // none (leave the variables alone).
 type docFunction struct {
 	Name    string             `yaml:"name"`
-	Source  string             `yaml:"source"`
+	Source  *string            `yaml:"source,omitempty"` // nil: a reference`
 	Timeout Duration           `yaml:"timeout,omitempty"`
 	Config  *map[string]string `yaml:"config,omitempty"`
 }
@@ -459,7 +468,11 @@ type docFunction struct {
 func (f *File) Document() ([]byte, error) {
 	doc := docFile{Buckets: make([]Bucket, len(f.Buckets))}
 	for _, fn := range f.Functions {
-		d := docFunction{Name: fn.Name, Source: fn.Source, Timeout: fn.Timeout}
+		d := docFunction{Name: fn.Name, Timeout: fn.Timeout}
+		if !fn.Reference {
+			src := fn.Source
+			d.Source = &src
+		}
 		if fn.Config != nil {
 			cfg := fn.Config
 			d.Config = &cfg
