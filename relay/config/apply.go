@@ -197,6 +197,7 @@ func plan(ctx context.Context, st relay.Store, e *runtime.Engine, f *File) (*app
 	if e == nil {
 		return nil, errors.New("apply: no engine to compile functions with")
 	}
+	f.resolveSelfDestinations() // server.listen may have changed since Parse
 	p := &applyPlan{file: f}
 	fnIDs := map[string]string{} // function name → ID (or pendingID+name)
 	var errs []error

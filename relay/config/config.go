@@ -375,8 +375,15 @@ type Response struct {
 // Output is a destination of a bucket's webhooks.
 type Output struct {
 	Name string `yaml:"name"`
-	// Destination is an http(s) URL.
+	// Destination is an http(s) URL, or a path on the relay itself
+	// ("/v1/webhooks/{input_id}"), which Parse and Apply resolve against
+	// server.listen (see SelfPath).
 	Destination string `yaml:"destination"`
+	// SelfPath is the path a destination written relative to the relay
+	// gave; Destination then holds it resolved against server.listen, and
+	// Apply resolves it again, so that a listen address changed after
+	// parsing (fnctl serve --listen) is the one used.
+	SelfPath string `yaml:"-"`
 	// Function runs once per delivery before it is sent.
 	Function string `yaml:"function,omitempty"`
 	// ResponseFunction runs after the final attempt, on the answer.

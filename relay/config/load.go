@@ -88,6 +88,7 @@ func Parse(data []byte, opts ParseOptions) (*File, error) {
 	}
 	f.lines = d.lines
 	f.setDefaults()
+	f.resolveSelfDestinations()
 	v := &validator{decoder: d, opts: opts}
 	v.file(f)
 	if len(d.errs) > 0 {
