@@ -2,6 +2,7 @@ package builtins
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/http"
 	"strings"
@@ -100,5 +101,52 @@ func TestLuaModuleStub(t *testing.T) {
 	got := LuaModuleStub("json")
 	if !strings.HasPrefix(got, "---@meta json\n") || !strings.HasSuffix(got, "return json\n") {
 		t.Errorf("stub = %q", got)
+	}
+}
+
+// TestLuaDefinitionsMatchTheRuntime checks the hand-written part of the
+// definitions (r, cfg, log, os) against a real invocation: every field and
+// method they declare exists.
+func TestLuaDefinitionsMatchTheRuntime(t *testing.T) {
+	var checks []string
+	for _, line := range strings.Split(requestAPI, "\n") {
+		switch {
+		case strings.HasPrefix(line, "---@class "):
+			checks = append(checks, "class "+strings.Fields(line)[1])
+		case strings.HasPrefix(line, "---@field "):
+			checks = append(checks, "field "+strings.Fields(line)[1])
+		case strings.HasPrefix(line, "function "):
+			name := strings.TrimPrefix(line, "function ")
+			checks = append(checks, "func "+name[:strings.Index(name, "(")])
+		}
+	}
+	var lua strings.Builder
+	lua.WriteString("local objects = {['relayfn.Request'] = r, ['relayfn.Config'] = cfg, ['relayfn.log'] = log, ['relayfn.os'] = os, ['relayfn.Metadata'] = r.Metadata}\n")
+	lua.WriteString("local current\nlocal function has(o, k) if o == nil then return true end return o[k] ~= nil end\n")
+	for _, c := range checks {
+		kind, name, _ := strings.Cut(c, " ")
+		switch kind {
+		case "class":
+			fmt.Fprintf(&lua, "current = objects[%q]\n", name)
+		case "field":
+			fmt.Fprintf(&lua, "assert(has(current, %q), %q)\n", strings.TrimSuffix(name, "?"), "missing field "+name)
+		case "func":
+			obj, method, _ := strings.Cut(strings.ReplaceAll(name, ":", "."), ".")
+			target := map[string]string{"Request": "r", "Config": "cfg", "log": "log", "os": "os"}[obj]
+			fmt.Fprintf(&lua, "assert(%s[%q] ~= nil, %q)\n", target, method, "missing "+name)
+		}
+	}
+	e, err := runtime.New(runtime.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	fn, err := e.Compile("check.lua", []byte(lua.String()))
+	if err != nil {
+		t.Fatalf("%v\n%s", err, lua.String())
+	}
+	res := e.Run(context.Background(), fn, &runtime.Input{})
+	if res.Err != nil {
+		t.Fatalf("%v", res.Err)
 	}
 }
