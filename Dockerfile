@@ -1,4 +1,3 @@
-# syntax=docker/dockerfile:1
 # relayfn: a static fnctl binary on a distroless, non-root base.
 #
 #   docker build -t relayfn .
