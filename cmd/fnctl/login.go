@@ -114,6 +114,7 @@ checks it against the relay first (--no-check saves it as it is).`,
 				token = strings.TrimSpace(a.getenv("FNCTL_TOKEN"))
 			}
 			if token == "" {
+				fmt.Fprint(a.stderr, "Admin token (<id>.<secret>): ")
 				line, err := bufio.NewReader(cmd.InOrStdin()).ReadString('\n')
 				if err != nil && line == "" {
 					return usage("no token: give --token, FNCTL_TOKEN, or the token on the standard input")
