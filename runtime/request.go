@@ -24,6 +24,7 @@ type requestState struct {
 	hdrTable   *lua.LTable // cached r.RequestHeader, rebuilt after changes
 	queryTable *lua.LTable
 	metaTable  *lua.LTable
+	form       formCache // r.RequestFormData
 }
 
 func (s *requestState) init(r *Request) {
@@ -240,6 +241,8 @@ func newRequestMeta(L *lua.LState) *lua.LTable {
 			L.Push(c.headerTable(L))
 		case "RequestQuery":
 			L.Push(c.queryTable(L))
+		case "RequestFormData":
+			L.Push(c.formDataTable(L))
 		case "Metadata":
 			L.Push(c.metadataTable(L))
 		default:

@@ -18,16 +18,18 @@ var removedBase = []string{
 
 // state is one pooled Lua state with its libraries captured once.
 type state struct {
-	e       *Engine
-	L       *lua.LState
-	base    *frozen            // base functions, copied into each env
-	libs    []library          // string, table, math, os: a proxy each in each env
-	mods    map[string]*frozen // engine modules opened in this state
-	strMeta *lua.LTable        // the string metatable; __index is set per invocation
-	rMeta   *lua.LTable
-	cfgMeta *lua.LTable
-	hdrMeta *lua.LTable
-	logMod  *frozen
+	e        *Engine
+	L        *lua.LState
+	base     *frozen            // base functions, copied into each env
+	libs     []library          // string, table, math, os: a proxy each in each env
+	mods     map[string]*frozen // engine modules opened in this state
+	strMeta  *lua.LTable        // the string metatable; __index is set per invocation
+	rMeta    *lua.LTable
+	cfgMeta  *lua.LTable
+	hdrMeta  *lua.LTable
+	logMod   *frozen
+	envIndex *lua.LFunction // the globals' __index: modules without require
+	envMeta  *lua.LTable    // the globals' metatable while unchanged; see globalsMeta
 }
 
 func newState(e *Engine) (*state, error) {
@@ -98,6 +100,7 @@ func newState(e *Engine) (*state, error) {
 	s.rMeta = newRequestMeta(L)
 	s.cfgMeta = newConfigMeta(L)
 	s.hdrMeta = newHeaderMeta(L)
+	s.envIndex = s.newGlobalsIndex(L)
 	return s, nil
 }
 
@@ -136,6 +139,7 @@ func (s *state) env(call *Call) *lua.LTable {
 	cfg.Value = call
 	cfg.Metatable = s.cfgMeta
 	env.RawSetString("cfg", cfg)
+	env.Metatable = s.globalsMeta(L)
 	return env
 }
 
@@ -180,9 +184,21 @@ func (s *state) require(L *lua.LState) int {
 	if call == nil {
 		L.RaiseError("require called outside an invocation")
 	}
+	t := s.module(L, call, name)
+	if t == nil {
+		L.RaiseError("module %q not found (available: %s)", name, strings.Join(s.available(call), ", "))
+	}
+	L.Push(t)
+	return 1
+}
+
+// module returns the invocation's table of module name, opening it on
+// first use, or nil when there is no such module. require and the
+// globals' __index (a module used without require) share it, so both
+// give the same table.
+func (s *state) module(L *lua.LState, call *Call, name string) *lua.LTable {
 	if t, ok := call.required[name]; ok {
-		L.Push(t)
-		return 1
+		return t
 	}
 	var t *lua.LTable
 	if m, ok := call.modules[name]; ok {
@@ -195,11 +211,10 @@ func (s *state) require(L *lua.LState) int {
 		}
 		t = f.proxy(L)
 	} else {
-		L.RaiseError("module %q not found (available: %s)", name, strings.Join(s.available(call), ", "))
+		return nil
 	}
 	call.required[name] = t
-	L.Push(t)
-	return 1
+	return t
 }
 
 func (s *state) available(call *Call) []string {

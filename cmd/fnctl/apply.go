@@ -22,9 +22,10 @@ func newApplyCmd(a *app) *cobra.Command {
 	var (
 		file   string
 		dryRun bool
+		prune  bool
 	)
 	cmd := &cobra.Command{
-		Use:   "apply -f relay.yaml [--dry-run]",
+		Use:   "apply -f relay.yaml [--dry-run] [--prune]",
 		Short: "Make a relay's functions and buckets match a relay.yaml",
 		Long: `Apply a relay.yaml's functions and buckets to a running relay,
 declaratively: functions and buckets are created or updated by name, and
@@ -32,13 +33,25 @@ the inputs and outputs of the file's buckets that it no longer lists are
 deleted. Applying the same file twice changes nothing the second time.
 
 The file is read here: the function files it names are read relative to
-it, and password_env variables from this environment, then sent to the
-relay with the sources and passwords inline (over TLS in production). The
-server section is not sent: it takes effect when the relay starts.
+it, and secrets given as {env: NAME} or {file: PATH} (function config
+values, basic-auth passwords; password_env too) from this environment and
+relative to it, then sent to the relay with the sources and secrets inline
+(over TLS in production). The server section is not sent: it takes effect
+when the relay starts.
+
+A function entry with neither file nor source refers to a function pushed
+separately (fnctl function push), which must exist; its source is left
+alone. A function that lists specs (spec: [fn.spec.yaml]) has them run
+first against its file, as fnctl function push --spec does: when a test
+fails, nothing is applied (also with --dry-run).
+
+A function's config sets the variables it lists; variables it does not
+mention are kept (they may be set with fnctl function config) unless
+--prune is given.
 
 Each object's change is printed (created, updated, deleted or
-unchanged), then the counts. --dry-run prints what would change and
-changes nothing.
+unchanged), then the counts; a configuration variable is named by its key,
+never its value. --dry-run prints what would change and changes nothing.
 
 Exit status 2 also when the file is invalid (each problem is printed with
 its field and line) or the relay refuses it as invalid.
@@ -54,11 +67,18 @@ its field and line) or the relay refuses it as invalid.
 			if err != nil {
 				return err
 			}
+			out := s.stdout
+			if s.json() {
+				out = s.a.stderr // keep stdout for the report's JSON
+			}
+			if err := runApplySpecs(ctx, s.a, out, f); err != nil {
+				return err
+			}
 			doc, err := f.Document()
 			if err != nil {
 				return usage("%v", err)
 			}
-			rep, err := s.c.Apply(ctx, doc, dryRun)
+			rep, err := s.c.ApplyWith(ctx, doc, client.ApplyOptions{DryRun: dryRun, Prune: prune})
 			var ae *client.Error
 			if errors.As(err, &ae) && ae.Status == http.StatusBadRequest {
 				return &exitError{Code: exitUsage, Err: fmt.Errorf("%s: %s", file, ae.Message)}
@@ -74,6 +94,7 @@ its field and line) or the relay refuses it as invalid.
 	}
 	cmd.Flags().StringVarP(&file, "file", "f", "", "the relay.yaml to apply (required)")
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "print what would change; change nothing")
+	cmd.Flags().BoolVar(&prune, "prune", false, "delete the configuration variables a function's config does not mention")
 	r.register(cmd.Flags())
 	return cmd
 }

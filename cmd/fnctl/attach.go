@@ -9,7 +9,7 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// attachTarget is the --input, --output and --response flags of attach
+// attachTarget is the --input, --output-id and --response flags of attach
 // and detach.
 type attachTarget struct {
 	input, output string
@@ -19,18 +19,18 @@ type attachTarget struct {
 func (t *attachTarget) register(cmd *cobra.Command) {
 	fs := cmd.Flags()
 	fs.StringVar(&t.input, "input", "", "the input's ID")
-	fs.StringVar(&t.output, "output", "", "the output's ID")
+	fs.StringVar(&t.output, "output-id", "", "the output's ID (-o/--output is the output format)")
 	fs.BoolVar(&t.response, "response", false, "the output's response function, which runs on the destination's answer")
 }
 
 func (t *attachTarget) check() error {
 	switch {
 	case t.input == "" && t.output == "":
-		return usage("give --input ID or --output ID")
+		return usage("give --input ID or --output-id ID")
 	case t.input != "" && t.output != "":
-		return usage("give --input or --output, not both")
+		return usage("give --input or --output-id, not both")
 	case t.response && t.output == "":
-		return usage("--response is only used with --output")
+		return usage("--response is only used with --output-id")
 	}
 	return nil
 }
@@ -74,10 +74,9 @@ func (t *attachTarget) set(ctx context.Context, s *session, function string) err
 
 func newAttachCmd(a *app) *cobra.Command {
 	r := newRemote(a)
-	r.formatFlag = "format" // --output is the output's ID
 	var t attachTarget
 	cmd := &cobra.Command{
-		Use:   "attach FUNCTION --input ID | --output ID [--response]",
+		Use:   "attach FUNCTION --input ID | --output-id ID [--response]",
 		Short: "Attach a function to an input or an output",
 		Long: `Attach the function FUNCTION (a name or ID) to an input, where it runs once
 per webhook and may answer the caller; to an output, where it runs before
@@ -86,7 +85,7 @@ which runs on the destination's answer after the final attempt. It
 replaces the function attached there before.
 ` + remoteHelp,
 		Example: `  fnctl attach github-to-slack --input 0b7a3c52-6d1e-4a8f-9c39-2f1e5d7a9b10
-  fnctl attach audit --output 5f0c… --response`,
+  fnctl attach audit --output-id 5f0c… --response`,
 		Args: exactArgs("FUNCTION"),
 		RunE: r.run(func(ctx context.Context, s *session, cmd *cobra.Command, args []string) error {
 			if err := t.check(); err != nil {
@@ -105,10 +104,9 @@ replaces the function attached there before.
 
 func newDetachCmd(a *app) *cobra.Command {
 	r := newRemote(a)
-	r.formatFlag = "format" // --output is the output's ID
 	var t attachTarget
 	cmd := &cobra.Command{
-		Use:   "detach --input ID | --output ID [--response]",
+		Use:   "detach --input ID | --output-id ID [--response]",
 		Short: "Detach the function of an input or an output",
 		Long: `Detach the function of an input or an output, or with --response the
 response function of an output. The function itself is kept.

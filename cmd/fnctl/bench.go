@@ -37,7 +37,8 @@ func newBenchCmd(a *app) *cobra.Command {
 with the request the flags describe (as for run), and print the number of
 invocations, invocations per second, and the 50th, 90th and 99th latency
 percentiles (to within 2 %). The function is compiled once and warmed up
-with one invocation that is not counted.
+with an invocation that is not counted; when the first 3 invocations all
+fail, bench stops there without measuring.
 
 With -o json it prints {"invocations", "invocations_per_second", "p50_us",
 "p90_us", "p99_us", "errors"}.
@@ -63,6 +64,9 @@ Exit status:
 				return err
 			}
 			defer lf.Close()
+			if err := benchPreflight(cmd.Context(), lf.engine, lf.fn, lf.in); err != nil {
+				return failed(err)
+			}
 			res, firstErr := bench(cmd.Context(), lf.engine, lf.fn, lf.in, duration, concurrency)
 			if output == "json" {
 				err = writeJSON(a.stdout, res)
@@ -87,12 +91,32 @@ Exit status:
 	return cmd
 }
 
+// preflightRuns is how many invocations must all fail before bench gives
+// up without measuring.
+const preflightRuns = 3
+
+// benchPreflight runs fn until an invocation succeeds, and returns an
+// error when the first preflightRuns all fail: a function that fails every
+// time has nothing to measure, and would only fill --duration with errors.
+// (It also warms the engine up.)
+func benchPreflight(ctx context.Context, e *runtime.Engine, fn *runtime.Function, in *runtime.Input) error {
+	var first error
+	for i := 0; i < preflightRuns; i++ {
+		call := *in
+		res := e.Run(ctx, fn, &call)
+		if res.Err == nil || ctx.Err() != nil {
+			return nil
+		}
+		if first == nil {
+			first = res.Err
+		}
+	}
+	return fmt.Errorf("stopped before measuring: every invocation failed (%d of %d); the first: %w", preflightRuns, preflightRuns, first)
+}
+
 // bench runs fn with in on n goroutines until d has passed (or ctx ends)
 // and returns the measurements and the first invocation error.
 func bench(ctx context.Context, e *runtime.Engine, fn *runtime.Function, in *runtime.Input, d time.Duration, n int) (benchResult, error) {
-	warm := *in
-	e.Run(ctx, fn, &warm)
-
 	type worker struct {
 		hist     histogram
 		count    int64

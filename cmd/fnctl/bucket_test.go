@@ -199,15 +199,15 @@ func TestRemoteInputsOutputsAttach(t *testing.T) {
 	}{
 		{[]string{"attach", "audit", "--input", static.ID}, "attached function audit to input orders (" + static.ID + ")",
 			func() bool { return r.inputFunction(static.ID) != "" }},
-		{[]string{"attach", "tag", "--output", slack.ID}, "attached function tag to output slack",
+		{[]string{"attach", "tag", "--output-id", slack.ID}, "attached function tag to output slack",
 			func() bool { return r.output(slack.ID).FunctionID != "" }},
-		{[]string{"attach", "audit", "--output", slack.ID, "--response"}, "attached response function audit to output slack",
+		{[]string{"attach", "audit", "--output-id", slack.ID, "--response"}, "attached response function audit to output slack",
 			func() bool { return r.output(slack.ID).ResponseFunctionID != "" }},
 		{[]string{"detach", "--input", static.ID}, "detached the function of input orders",
 			func() bool { return r.inputFunction(static.ID) == "" }},
-		{[]string{"detach", "--output", slack.ID}, "detached the function of output slack",
+		{[]string{"detach", "--output-id", slack.ID}, "detached the function of output slack",
 			func() bool { o := r.output(slack.ID); return o.FunctionID == "" && o.ResponseFunctionID != "" }},
-		{[]string{"detach", "--output", slack.ID, "--response"}, "detached the response function of output slack",
+		{[]string{"detach", "--output-id", slack.ID, "--response"}, "detached the response function of output slack",
 			func() bool { return r.output(slack.ID).ResponseFunctionID == "" }},
 	} {
 		out := r.ok(tc.args...)
@@ -217,7 +217,7 @@ func TestRemoteInputsOutputsAttach(t *testing.T) {
 		}
 	}
 	var attached api.Output
-	r.okJSON(&attached, "attach", "tag", "--output", slack.ID)
+	r.okJSON(&attached, "attach", "tag", "--output-id", slack.ID)
 	if attached.ID != slack.ID || attached.FunctionID == "" {
 		t.Errorf("attach -o json = %+v", attached)
 	}

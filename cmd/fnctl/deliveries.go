@@ -15,7 +15,6 @@ import (
 
 func newDeliveriesCmd(a *app) *cobra.Command {
 	r := newRemote(a)
-	r.formatFlag = "format" // ls --output is an output
 	return groupCmd(r, "deliveries", "Watch and replay deliveries",
 		`List deliveries (a webhook's journey to one output), show one with its
 attempts, and replay one: send its webhook to its output again.`,
@@ -28,7 +27,7 @@ attempts, and replay one: send its webhook to its output again.`,
 func newDeliveriesLsCmd(r *remote) *cobra.Command {
 	var q client.DeliveryQuery
 	cmd := &cobra.Command{
-		Use:   "ls [--bucket B] [--output O] [--state S] [--limit N]",
+		Use:   "ls [--bucket B] [--output-id O] [--state S] [--limit N]",
 		Short: "List deliveries, newest first",
 		Long: `List deliveries, newest first: of a bucket (name or ID), of an output (its
 ID, or its name with --bucket), in a state (pending, succeeded, failed or
@@ -67,7 +66,7 @@ stopped), at most --limit of them (default 100, at most 1000).
 	}
 	fs := cmd.Flags()
 	fs.StringVar(&q.Bucket, "bucket", "", "only this bucket's deliveries (name or ID)")
-	fs.StringVar(&q.Output, "output", "", "only this output's deliveries (ID, or name with --bucket)")
+	fs.StringVar(&q.Output, "output-id", "", "only this output's deliveries (ID, or name with --bucket; -o/--output is the output format)")
 	fs.StringVar(&q.State, "state", "", "only deliveries in this state: pending, succeeded, failed or stopped")
 	fs.IntVar(&q.Limit, "limit", 0, "at most this many (default 100)")
 	return cmd

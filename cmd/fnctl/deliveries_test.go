@@ -58,8 +58,8 @@ func TestRemoteWebhookToDestination(t *testing.T) {
 	contains(t, "ls", out, "ID", "STATE", "ATTEMPTS", "STATUS", "OUTPUT", d.ID, "succeeded", "204", "ci/sink")
 	for _, args := range [][]string{
 		{"--bucket", "ci"},
-		{"--output", o.ID},
-		{"--bucket", "ci", "--output", "sink"},
+		{"--output-id", o.ID},
+		{"--bucket", "ci", "--output-id", "sink"},
 		{"--limit", "1"},
 	} {
 		r.okJSON(&ds, append([]string{"deliveries", "ls"}, args...)...)

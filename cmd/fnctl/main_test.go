@@ -371,7 +371,7 @@ func TestBenchExitCodes(t *testing.T) {
 		code   int
 		stderr string
 	}{
-		{"failing function", []string{"bench", "testdata/fail.lua", "--duration", "20ms"}, 1, "invocations failed; the first: testdata/fail.lua:2: boom"},
+		{"failing function", []string{"bench", "testdata/fail.lua", "--duration", "20ms"}, 1, "stopped before measuring: every invocation failed (3 of 3); the first: testdata/fail.lua:2: boom"},
 		{"syntax error", []string{"bench", "testdata/syntax.lua"}, 1, "testdata/syntax.lua:2:"},
 		{"zero concurrency", []string{"bench", "testdata/echo.lua", "--concurrency", "0"}, 2, "invalid --concurrency 0"},
 		{"zero duration", []string{"bench", "testdata/echo.lua", "--duration", "0s"}, 2, "invalid --duration"},

@@ -25,9 +25,10 @@ const defaultServer = "http://127.0.0.1:8080"
 // remoteHelp is the part of every remote command's help that describes
 // the connection, the output and the exit status.
 const remoteHelp = `
-The relay is --server (or FNCTL_SERVER; default ` + defaultServer + `),
-authenticated with the admin token --token (or FNCTL_TOKEN). -o json (or
---format json) prints the admin API's objects as JSON; -o text, the
+The relay is --server (or FNCTL_SERVER, or what fnctl login saved; default
+` + defaultServer + `), authenticated with the admin token --token (or
+FNCTL_TOKEN, or the saved one). -o json (or
+--output json) prints the admin API's objects as JSON; -o text, the
 default, prints them for a person to read.
 
 Exit status:
@@ -43,34 +44,33 @@ type remote struct {
 	server string
 	token  string
 	output string
-	// formatFlag is the long name of -o: "output", or "format" for the
-	// commands where --output names an output.
-	formatFlag string
+	user   *userConfig // see saved
 }
 
-func newRemote(a *app) *remote { return &remote{a: a, formatFlag: "output"} }
+func newRemote(a *app) *remote { return &remote{a: a} }
 
-// register adds --server, --token and -o to fs. -o is also --format
-// everywhere, and --output where that does not name an output.
+// register adds --server, --token and -o to fs. -o is --output everywhere
+// (an output's ID is --output-id), and also the hidden --format.
 func (r *remote) register(fs *pflag.FlagSet) {
 	fs.StringVar(&r.server, "server", "", "relay URL (default $FNCTL_SERVER, else "+defaultServer+")")
 	fs.StringVar(&r.token, "token", "", "admin token <id>.<secret> (default $FNCTL_TOKEN)")
-	fs.StringVarP(&r.output, r.formatFlag, "o", "text", "output format: text or json")
-	if r.formatFlag != "format" {
-		fs.StringVar(&r.output, "format", "text", "output format: text or json (the same as -o)")
-		fs.MarkHidden("format")
-	}
+	fs.StringVarP(&r.output, "output", "o", "text", "output format: text or json")
+	fs.StringVar(&r.output, "format", "text", "output format: text or json (the same as -o)")
+	fs.MarkHidden("format")
 }
 
 // json reports whether -o json was given.
 func (r *remote) json() bool { return r.output == "json" }
 
-// baseURL returns the relay's URL from --server, FNCTL_SERVER or the
-// default, checked.
+// baseURL returns the relay's URL from --server, FNCTL_SERVER, the user
+// config (fnctl login) or the default, checked.
 func (r *remote) baseURL() (string, error) {
 	s := r.server
 	if s == "" {
 		s = strings.TrimSpace(r.a.getenv("FNCTL_SERVER"))
+	}
+	if s == "" {
+		s = r.saved().Server
 	}
 	if s == "" {
 		s = defaultServer
@@ -85,12 +85,33 @@ func (r *remote) baseURL() (string, error) {
 	return strings.TrimRight(s, "/"), nil
 }
 
-// tokenValue returns the admin token from --token or FNCTL_TOKEN.
+// tokenValue returns the admin token from --token, FNCTL_TOKEN or the user
+// config. The saved token goes only to the saved server.
 func (r *remote) tokenValue() string {
 	if r.token != "" {
 		return r.token
 	}
-	return strings.TrimSpace(r.a.getenv("FNCTL_TOKEN"))
+	if t := strings.TrimSpace(r.a.getenv("FNCTL_TOKEN")); t != "" {
+		return t
+	}
+	saved := r.saved()
+	if base, err := r.baseURL(); err == nil && saved.Token != "" && base == strings.TrimRight(saved.Server, "/") {
+		return saved.Token
+	}
+	return ""
+}
+
+// saved is the user config fnctl login wrote, read once; an unreadable one
+// counts as empty.
+func (r *remote) saved() *userConfig {
+	if r.user == nil {
+		c, _, err := loadUserConfig(r.a.getenv)
+		if err != nil || c == nil {
+			c = &userConfig{}
+		}
+		r.user = c
+	}
+	return r.user
 }
 
 // session is one command's connection to the relay.
@@ -164,7 +185,7 @@ func (s *session) check(err error) error {
 	if errors.As(err, &ae) {
 		if ae.Status == http.StatusUnauthorized {
 			if s.tokenValue() == "" {
-				return failed(errors.New("unauthorized: no admin token given: set --token or FNCTL_TOKEN"))
+				return failed(errors.New("unauthorized: no admin token given: set --token or FNCTL_TOKEN, or run fnctl login"))
 			}
 			return failed(errors.New("unauthorized: check --token / FNCTL_TOKEN"))
 		}

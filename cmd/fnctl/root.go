@@ -76,6 +76,7 @@ or unreadable input.`,
 		return &exitError{Code: exitUsage, Err: err}
 	})
 	root.AddCommand(commands(a)...)
+	addCompletions(a, root)
 	return root
 }
 
@@ -98,6 +99,10 @@ func commands(a *app) []*cobra.Command {
 		newTokenCmd(a),
 		newAdminTokenCmd(a),
 		newVersionCmd(a),
+		newInitCmd(a),
+		newTypesCmd(a),
+		newLoginCmd(a),
+		newLogoutCmd(a),
 	}
 }
 

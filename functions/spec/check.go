@@ -40,6 +40,10 @@ func check(t *Test, res *runtime.Result, calls *Calls) []Failure {
 	for _, p := range calls.Problems() {
 		c.fail("sandbox", "", "", "%s", p)
 	}
+	if e.assertsNothing() {
+		c.fail("expect", "at least one assertion", "none",
+			"the test asserts nothing: give it an expect (error: false checks that the function runs to its end)")
+	}
 
 	errText := res.Error
 	if res.Err != nil && errText == "" {

@@ -51,8 +51,9 @@ type junitText struct {
 
 // WriteJUnit writes reports as JUnit XML: a testsuite per spec file and a
 // testcase per test that ran. A failed test has a failure listing its
-// failed assertions; a spec that could not be run has one testcase with an
-// error. Each testcase's system-out holds the function's log. The output
+// failed assertions, and a test whose function raised an error it did not
+// expect has an error (type LuaError); a spec that could not be run has
+// one testcase with an error (type SpecError). Each testcase's system-out holds the function's log. The output
 // depends only on the reports (no timestamps or host names).
 func WriteJUnit(w io.Writer, reports []*Report) error {
 	doc := junitSuites{Name: "fnctl test"}
@@ -73,7 +74,16 @@ func WriteJUnit(w io.Writer, reports []*Report) error {
 		for _, t := range r.Tests {
 			s.Tests++
 			c := junitCase{Name: xmlSafe(t.Name), Classname: name, Time: seconds(t.Duration)}
-			if !t.Passed() {
+			if msg, ok := t.unexpectedError(); ok {
+				// The function did not run to its end: an error of the
+				// test, not a failed assertion.
+				s.Errors++
+				lines := make([]string, len(t.Failures))
+				for i, f := range t.Failures {
+					lines[i] = f.String()
+				}
+				c.Error = &junitMessage{Message: xmlSafe(firstLine(msg)), Type: "LuaError", Text: xmlSafe(strings.Join(lines, "\n"))}
+			} else if !t.Passed() {
 				s.Failures++
 				lines := make([]string, len(t.Failures))
 				for i, f := range t.Failures {
@@ -130,4 +140,15 @@ func xmlSafe(s string) string {
 		}
 		return r
 	}, strings.ToValidUTF8(s, "\uFFFD"))
+}
+
+// unexpectedError returns the function's error when the test failed
+// because the function raised an error the test did not expect.
+func (r *TestResult) unexpectedError() (string, bool) {
+	for _, f := range r.Failures {
+		if (f.Assertion == "error" || f.Assertion == "expect.error") && f.Expected == "no error" {
+			return f.Message, true
+		}
+	}
+	return "", false
 }

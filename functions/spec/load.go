@@ -28,7 +28,7 @@ func Load(path string) (*Spec, error) {
 	}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, &FieldError{File: path, Err: err}
+		return nil, yamlstrict.SyntaxError(path, data, err)
 	}
 	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 {
 		return nil, &FieldError{File: path, Err: errors.New("the spec is empty")}

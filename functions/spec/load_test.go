@@ -127,7 +127,8 @@ func TestLoadErrors(t *testing.T) {
 			[]string{`tests[0].expect.request.headerEquals["X Y"]: line 7: invalid header name "X Y"`}},
 		{"several problems at once", head + "  - name: a\n    foo: 1\n    bar: 2\n",
 			[]string{`tests[0].foo: line 5: unknown field "foo"`, `tests[0].bar: line 6: unknown field "bar"`}},
-		{"yaml syntax", "version: v1\ntests: [\n", []string{`a.spec.yaml: yaml: line `}},
+		{"yaml syntax", "version: v1\ntests: [\n", []string{`a.spec.yaml: line 2: did not find expected node content`}},
+		{"yaml syntax after a valid line", "version: v1\ntests:\n  - name: a\n    request: {}\n   expect: {}\n", []string{`a.spec.yaml: line 5: `}},
 		{"empty file", "", []string{`a.spec.yaml: the spec is empty`}},
 		{"not a mapping", "- a\n- b\n", []string{`a.spec.yaml: line 1: expected a mapping, got a list`}},
 	}

@@ -268,6 +268,7 @@ tests:
     request:
       body: '{"id":"pi_1","amount":1,"to":"ops@example.com"}'
     bigquery: [{row: {id: pi_1}}]
+    expect: {error: false}
 `
 	r := RunFile(context.Background(), jsonEngine(t), writeSandboxSpec(t, spec), Options{Sandbox: NewSandbox(SandboxOptions{})})
 	got := failures(r)["row without a table"]

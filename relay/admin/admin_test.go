@@ -345,7 +345,7 @@ func TestFunctions(t *testing.T) {
 	}
 	e.fails(http.StatusConflict, "already exists", http.MethodPost, "/v1/admin/functions", map[string]any{"name": "greet", "source": "return"})
 	e.fails(http.StatusBadRequest, "source: missing", http.MethodPost, "/v1/admin/functions", map[string]any{"name": "x"})
-	e.fails(http.StatusBadRequest, "source: broken.lua:4:3: syntax error near 'end'", http.MethodPost, "/v1/admin/functions",
+	e.fails(http.StatusBadRequest, `source: function "broken": line 4, column 3: syntax error near 'end'`, http.MethodPost, "/v1/admin/functions",
 		map[string]any{"name": "broken", "source": "local x = 1\nif x then\n  print(\"a\"\nend\n"})
 	e.fails(http.StatusNotFound, "not found", http.MethodGet, "/v1/admin/functions/broken", nil)
 
@@ -374,7 +374,7 @@ func TestFunctions(t *testing.T) {
 	if got.Version != 2 || got.Timeout != api.Duration(4*time.Second) {
 		t.Errorf("after the same source: %+v", got)
 	}
-	e.fails(http.StatusBadRequest, "source: greet.lua:1:", http.MethodPut, "/v1/admin/functions/greet", map[string]any{"source": "end"})
+	e.fails(http.StatusBadRequest, `source: function "greet": line 1`, http.MethodPut, "/v1/admin/functions/greet", map[string]any{"source": "end"})
 	e.fails(http.StatusBadRequest, "timeout: must not be negative", http.MethodPut, "/v1/admin/functions/greet", map[string]any{"timeout": "-1s"})
 
 	var vs []*api.Version
@@ -600,7 +600,7 @@ func TestApply(t *testing.T) {
 
 	e.fails(http.StatusBadRequest, "functions[0].file: line 4: not allowed here", http.MethodPost, "/v1/admin/apply",
 		"functions:\n  - name: f\n    # from disk\n    file: /etc/passwd\n")
-	e.fails(http.StatusBadRequest, "functions[0].source: line 3: f.lua:3: syntax error near 'then' at end of file", http.MethodPost, "/v1/admin/apply",
+	e.fails(http.StatusBadRequest, `functions[0].source: line 3: function "f": line 3: syntax error near 'then' at end of file`, http.MethodPost, "/v1/admin/apply",
 		"functions:\n  - name: f\n    source: |\n      local x = 1\n      if x then\n")
 	e.fails(http.StatusBadRequest, `buckets[0].outputs[0].destination: line 5: "ftp://x" is not an http(s) URL`, http.MethodPost, "/v1/admin/apply",
 		"buckets:\n  - name: b\n    outputs:\n      - name: o\n        destination: ftp://x\n")

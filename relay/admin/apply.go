@@ -10,7 +10,8 @@ import (
 )
 
 // apply applies a relay.yaml document (the request body) declaratively,
-// or, with ?dry_run=true, reports what it would do. Functions must give
+// or, with ?dry_run=true, reports what it would do; ?prune=true deletes
+// the configuration variables a function's config does not mention. Functions must give
 // their source inline and passwords as password: the API reads neither
 // files nor environment variables. The server section is ignored.
 func (h *handler) apply(w http.ResponseWriter, r *http.Request) error {
@@ -22,6 +23,14 @@ func (h *handler) apply(w http.ResponseWriter, r *http.Request) error {
 		}
 		dry = b
 	}
+	prune := false
+	if v := r.URL.Query().Get("prune"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return badRequest("prune: %q is not true or false", v)
+		}
+		prune = b
+	}
 	data, err := io.ReadAll(r.Body)
 	if err != nil {
 		return err
@@ -30,6 +39,7 @@ func (h *handler) apply(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return badRequest("%v", err)
 	}
+	f.PruneConfig = prune
 	ctx := r.Context()
 	if dry {
 		rep, err := config.Plan(ctx, h.st, h.engine, f)

@@ -74,5 +74,5 @@
 //	GET    /v1/admin/deliveries/{id}                 api.DeliveryDetail (the delivery with its attempts)
 //	POST   /v1/admin/deliveries/{id}/replay          → 201 api.Delivery: a new pending delivery of the same webhook to the same output
 //
-//	POST   /v1/admin/apply                           relay.yaml (sources inline) [?dry_run=true] → api.Report
+//	POST   /v1/admin/apply                           relay.yaml (sources inline) [?dry_run=true] [?prune=true] → api.Report
 package admin

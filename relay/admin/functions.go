@@ -21,12 +21,12 @@ import (
 func chunkName(name string) string { return name + ".lua" }
 
 // compile checks that source compiles; a syntax error is answered 400
-// naming the line.
+// naming the function and the line.
 func (h *handler) compile(name, source string) error {
 	if _, err := h.engine.Compile(chunkName(name), []byte(source)); err != nil {
 		var se *runtime.SyntaxError
 		if errors.As(err, &se) {
-			return badRequest("source: %v", se)
+			return badRequest("source: %s", se.ForFunction(name))
 		}
 		return err
 	}
@@ -150,7 +150,11 @@ func (h *handler) deleteFunction(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	// The store refuses (ErrConflict, 409) while an input or output uses it.
+	// Say where it is attached, by name; the store refuses too (ErrConflict,
+	// 409) while an input or output uses it.
+	if refused, err := h.refuseAttached(r.Context(), w, f.ID, f.Name); refused || err != nil {
+		return err
+	}
 	if err := h.st.DeleteFunction(r.Context(), f.ID); err != nil {
 		return err
 	}

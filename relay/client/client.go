@@ -109,11 +109,15 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return readError(resp)
+		return c.readError(method, path, resp)
 	}
 	if out == nil || resp.StatusCode == http.StatusNoContent {
 		io.Copy(io.Discard, resp.Body)
 		return nil
+	}
+	if !isJSON(resp.Header.Get("Content-Type")) {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+		return notRelay(c, method, path, resp, b)
 	}
 	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
 		return fmt.Errorf("relay: %s %s: decode answer: %w", method, path, err)
@@ -121,13 +125,17 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 	return nil
 }
 
-// readError turns an error answer into an *Error.
-func readError(resp *http.Response) error {
+// readError turns an error answer into an *Error, or, for a 404 that is not
+// the admin API's JSON, an error wrapping ErrNotRelay.
+func (c *Client) readError(method, path string, resp *http.Response) error {
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 	e := &Error{Status: resp.StatusCode}
 	var er api.ErrorResponse
 	if json.Unmarshal(b, &er) == nil && er.Error != "" {
 		e.Message = er.Error
+	} else if resp.StatusCode == http.StatusNotFound && !isJSON(resp.Header.Get("Content-Type")) {
+		// The admin API answers every path under it, in JSON.
+		return notRelay(c, method, path, resp, b)
 	} else if s := strings.TrimSpace(string(b)); s != "" {
 		e.Message = s
 	} else {

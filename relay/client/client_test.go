@@ -128,7 +128,7 @@ func TestRoundTrips(t *testing.T) {
 		t.Fatalf("CreateFunction = %+v, %v", f, err)
 	}
 	_, err = c.CreateFunction(ctx, api.FunctionRequest{Name: new("bad"), Source: new("if then")})
-	apiError(t, err, http.StatusBadRequest, "source: bad.lua:1:")
+	apiError(t, err, http.StatusBadRequest, `source: function "bad": line 1, column 7`)
 	f, created, err := c.PushFunction(ctx, "env", src+"\n", 5*time.Second)
 	if err != nil || created || f.Version != 2 || f.Timeout != api.Duration(5*time.Second) {
 		t.Errorf("PushFunction (update) = %+v, %v, %v", f, created, err)
@@ -315,5 +315,41 @@ func TestApply(t *testing.T) {
 		t.Errorf("applied input = %+v, %v", in, err)
 	}
 	_, err = c.Apply(ctx, []byte("functions:\n  - {name: f, source: 'if'}\n"), false)
-	apiError(t, err, http.StatusBadRequest, "functions[0].source: line 2: f.lua:1:")
+	apiError(t, err, http.StatusBadRequest, `functions[0].source: line 2: function "f": line 1:`)
+}
+
+// TestNotARelay points the client at servers that are not a relay's admin
+// API: the error says so, rather than failing to decode.
+func TestNotARelay(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name    string
+		handler http.HandlerFunc
+		want    string
+	}{
+		{"a web page", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			io.WriteString(w, "<html><body>hello</body></html>")
+		}, `200 OK, text/html; charset=utf-8, "<html><body>hello</body></html>"`},
+		{"a plain ok", func(w http.ResponseWriter, r *http.Request) {
+			io.WriteString(w, "ok")
+		}, `"ok"`},
+		{"another app's 404", func(w http.ResponseWriter, r *http.Request) {
+			http.NotFound(w, r)
+		}, "404 Not Found, text/plain; charset=utf-8"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewServer(tc.handler)
+			defer srv.Close()
+			_, err := client.New(srv.URL, "t", nil).ListBuckets(ctx)
+			if !errors.Is(err, client.ErrNotRelay) {
+				t.Fatalf("err = %v, want ErrNotRelay", err)
+			}
+			for _, want := range []string{srv.URL + " is not a relayfn admin API", tc.want, "check --server"} {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("err = %q, want it to contain %q", err, want)
+				}
+			}
+		})
+	}
 }

@@ -297,9 +297,5 @@ func (c *Client) ReplayDelivery(ctx context.Context, id string) (*api.Delivery, 
 // Apply applies a relay.yaml document whose functions give their source
 // inline (POST /apply); with dryRun, it reports what applying would do.
 func (c *Client) Apply(ctx context.Context, doc []byte, dryRun bool) (*api.Report, error) {
-	var q url.Values
-	if dryRun {
-		q = url.Values{"dry_run": {"true"}}
-	}
-	return call[*api.Report](ctx, c, http.MethodPost, "/apply", q, yamlBody(doc))
+	return c.ApplyWith(ctx, doc, ApplyOptions{DryRun: dryRun})
 }

@@ -48,9 +48,10 @@ type Change = api.Change
 //     version when its source changed (byte for byte); its timeout is
 //     updated in place. Every new source is compiled first: a syntax error
 //     refuses the whole apply, naming the file and line, before anything
-//     is written. When a function gives config (even empty), its
-//     configuration variables are set and deleted to match; when it does
-//     not, they are left alone.
+//     is written. A function's config sets the variables it gives; the
+//     variables it does not mention are left alone (set with fnctl
+//     function config, say) unless f.PruneConfig, which deletes them when
+//     the function gives config (even empty).
 //   - Buckets are matched by name and created or updated. A basic-auth
 //     password is stored bcrypt-hashed; it counts as changed only when it
 //     no longer matches the stored hash.
@@ -140,6 +141,7 @@ func plan(ctx context.Context, st relay.Store, e *runtime.Engine, f *File) (*app
 	if e == nil {
 		return nil, errors.New("apply: no engine to compile functions with")
 	}
+	f.resolveSelfDestinations() // server.listen may have changed since Parse
 	p := &applyPlan{file: f}
 	fnIDs := map[string]string{} // function name → ID (or pendingID+name)
 	var errs []error
@@ -195,7 +197,16 @@ func planFunction(ctx context.Context, st relay.Store, e *runtime.Engine, f *Fil
 		existing = nil // matched an ID, not the name
 	}
 	fp.existing = existing
-	if existing == nil || existing.Source != spec.Source {
+	if spec.Reference {
+		if existing == nil {
+			return nil, f.fieldError(path, fmt.Errorf("function %q is not on the relay: push it first (fnctl function push %s -f FILE), or give file or source", spec.Name, spec.Name))
+		}
+		// Its source is managed elsewhere; only a timeout given here, and
+		// config, are applied.
+		if spec.Timeout != 0 && existing.Timeout != time.Duration(spec.Timeout) {
+			fp.timeout = true
+		}
+	} else if existing == nil || existing.Source != spec.Source {
 		fp.source = existing != nil
 		chunk := spec.File
 		field := path + ".file"
@@ -203,10 +214,14 @@ func planFunction(ctx context.Context, st relay.Store, e *runtime.Engine, f *Fil
 			chunk, field = spec.Name+".lua", path+".source"
 		}
 		if _, err := e.Compile(chunk, []byte(spec.Source)); err != nil {
+			var se *runtime.SyntaxError
+			if spec.File == "" && errors.As(err, &se) {
+				err = errors.New(se.ForFunction(spec.Name)) // no file to name
+			}
 			return nil, f.fieldError(field, err)
 		}
 	}
-	if existing != nil && existing.Timeout != time.Duration(spec.Timeout) {
+	if !spec.Reference && existing != nil && existing.Timeout != time.Duration(spec.Timeout) {
 		fp.timeout = true
 	}
 	if spec.Config == nil {
@@ -231,7 +246,7 @@ func planFunction(ctx context.Context, st relay.Store, e *runtime.Engine, f *Fil
 		}
 	}
 	for _, k := range slices.Sorted(maps.Keys(have)) {
-		if _, ok := spec.Config[k]; !ok {
+		if _, ok := spec.Config[k]; !ok && f.PruneConfig {
 			fp.config = append(fp.config, configPlan{key: k, action: Deleted})
 		}
 	}

@@ -231,6 +231,7 @@ buckets:
         timeout: 10s
         retries: {max_attempts: 8, backoff: exponential, initial_interval: 2s, max_interval: 10m}
 `)
+	f.PruneConfig = true // SLACK_TOKEN, no longer listed, is deleted
 	r, err := config.Apply(ctx, st, e, f)
 	if err != nil {
 		t.Fatal(err)

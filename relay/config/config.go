@@ -80,9 +80,11 @@
 //
 // # Secrets
 //
-// A bucket's basic-auth password is given as password (in the file) or as
+// A bucket's basic-auth password is given as password (in the file, or as
+// a reference {env: NAME} or {file: PATH}: see secrets.go) or as
 // password_env (the name of an environment variable read by Load, so the
-// file can be committed). It is stored bcrypt-hashed. The SMTP password
+// file can be committed). Function configuration values may be references
+// too. It is stored bcrypt-hashed. The SMTP password
 // is only ever given as server.modules.smtp.password_env: Load reads it
 // into SMTP.Password, which is neither printed nor encoded. Function
 // configuration values are secrets too: the store encrypts them, and
@@ -137,6 +139,10 @@ type File struct {
 	// Dir is the folder relative paths in the file are resolved against;
 	// empty for a document that did not come from a file.
 	Dir string `yaml:"-"`
+	// PruneConfig makes Apply delete the configuration variables of the
+	// file's functions that their config does not mention (fnctl apply
+	// --prune). By default they are left alone.
+	PruneConfig bool `yaml:"-"`
 
 	// lines maps field paths ("buckets[0].name") to their line.
 	lines map[string]int
@@ -326,18 +332,28 @@ type MailgunModule struct {
 type Function struct {
 	// Name identifies the function; inputs and outputs refer to it by name.
 	Name string `yaml:"name"`
-	// File is the Lua source's path, relative to the file. Exactly one of
-	// File and Source is given.
+	// File is the Lua source's path, relative to the file. At most one of
+	// File and Source is given; with neither, the entry refers to a
+	// function already on the relay (pushed with fnctl function push),
+	// whose source Apply leaves alone (see Reference).
 	File string `yaml:"file,omitempty"`
 	// Source is the Lua source. Load fills it from File.
 	Source string `yaml:"source,omitempty"`
 	// Timeout is the invocation deadline; 0 means the engine's default.
 	Timeout Duration `yaml:"timeout,omitempty"`
-	// Config is the function's configuration variables. When given (even
-	// empty), Apply sets and deletes variables to match it exactly; when
-	// left out, Apply leaves the variables alone, so they can be managed
-	// with fnctl function config instead.
+	// Config is the function's configuration variables: values, or
+	// references to an environment variable or a file ({env: NAME},
+	// {file: PATH}) resolved by Parse. Apply sets them; it deletes the
+	// variables not listed only with File.PruneConfig, so they can also be
+	// managed with fnctl function config.
 	Config map[string]string `yaml:"config,omitempty"`
+	// Spec lists spec files or folders (relative to the file) that fnctl
+	// apply runs against File before applying, as fnctl function push
+	// --spec does: a failing test refuses the apply. It needs File.
+	Spec []string `yaml:"spec,omitempty"`
+	// Reference is set by Parse when the entry gives neither file nor
+	// source: it names a function on the relay, which must exist.
+	Reference bool `yaml:"-"`
 }
 
 // Bucket is a bucket with its inputs and outputs.
@@ -393,8 +409,15 @@ type Response struct {
 // Output is a destination of a bucket's webhooks.
 type Output struct {
 	Name string `yaml:"name"`
-	// Destination is an http(s) URL.
+	// Destination is an http(s) URL, or a path on the relay itself
+	// ("/v1/webhooks/{input_id}"), which Parse and Apply resolve against
+	// server.listen (see SelfPath).
 	Destination string `yaml:"destination"`
+	// SelfPath is the path a destination written relative to the relay
+	// gave; Destination then holds it resolved against server.listen, and
+	// Apply resolves it again, so that a listen address changed after
+	// parsing (fnctl serve --listen) is the one used.
+	SelfPath string `yaml:"-"`
 	// Function runs once per delivery before it is sent.
 	Function string `yaml:"function,omitempty"`
 	// ResponseFunction runs after the final attempt, on the answer.
@@ -478,7 +501,7 @@ type docFile struct {
 // none (leave the variables alone).
 type docFunction struct {
 	Name    string             `yaml:"name"`
-	Source  string             `yaml:"source"`
+	Source  *string            `yaml:"source,omitempty"` // nil: a reference`
 	Timeout Duration           `yaml:"timeout,omitempty"`
 	Config  *map[string]string `yaml:"config,omitempty"`
 }
@@ -491,7 +514,11 @@ type docFunction struct {
 func (f *File) Document() ([]byte, error) {
 	doc := docFile{Buckets: make([]Bucket, len(f.Buckets))}
 	for _, fn := range f.Functions {
-		d := docFunction{Name: fn.Name, Source: fn.Source, Timeout: fn.Timeout}
+		d := docFunction{Name: fn.Name, Timeout: fn.Timeout}
+		if !fn.Reference {
+			src := fn.Source
+			d.Source = &src
+		}
 		if fn.Config != nil {
 			cfg := fn.Config
 			d.Config = &cfg

@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"reflect"
 	"strconv"
-	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -78,7 +77,10 @@ func Parse(data []byte, opts ParseOptions) (*File, error) {
 	f := &File{Name: name, Dir: opts.Dir}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, &FieldError{File: name, Err: cleanYAMLError(err)}
+		return nil, yamlstrict.SyntaxError(name, data, err)
+	}
+	if errs := resolveSecrets(name, &doc, opts); len(errs) > 0 {
+		return nil, errors.Join(errs...)
 	}
 	d := decode(name, &doc, f)
 	if len(d.errs) > 0 {
@@ -86,18 +88,13 @@ func Parse(data []byte, opts ParseOptions) (*File, error) {
 	}
 	f.lines = d.lines
 	f.setDefaults()
+	f.resolveSelfDestinations()
 	v := &validator{decoder: d, opts: opts}
 	v.file(f)
 	if len(d.errs) > 0 {
 		return nil, errors.Join(d.errs...)
 	}
 	return f, nil
-}
-
-// cleanYAMLError drops the "yaml: " prefix of a syntax error.
-func cleanYAMLError(err error) error {
-	msg := strings.TrimPrefix(err.Error(), "yaml: ")
-	return errors.New(msg)
 }
 
 // setDefaults fills the fields left out that have a default.

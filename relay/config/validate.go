@@ -223,7 +223,9 @@ func (v *validator) function(fn *Function, p string, names map[string]int, i int
 	case hasFile && hasSource:
 		v.errorf(p+".source", "file and source are both set: use one of them")
 	case !hasFile && !hasSource:
-		v.errorf(p, "no source: give file (a path relative to this file) or source")
+		// A reference to a function pushed separately; Apply checks that
+		// it exists.
+		fn.Reference = true
 	case hasFile && fn.File == "":
 		v.errorf(p+".file", "empty path")
 	case hasFile && v.opts.ReadFile == nil:
@@ -240,6 +242,7 @@ func (v *validator) function(fn *Function, p string, names map[string]int, i int
 			v.errorf(p+".config", "empty key")
 		}
 	}
+	v.functionSpecs(fn, p, hasFile)
 }
 
 func (v *validator) has(path string) bool {

@@ -197,11 +197,15 @@ func Open(ctx context.Context, dsn string, s *seal.Sealer) (*Store, error) {
 	}
 	if err := migrate(ctx, wdb); err != nil {
 		wdb.Close()
-		return nil, fmt.Errorf("sqlite: open %s: %w", cfg.name, err)
+		return nil, fmt.Errorf("sqlite: open %s: %w", cfg.name, readOnly(err))
 	}
 	if err := checkKey(ctx, wdb, s); err != nil {
 		wdb.Close()
-		return nil, fmt.Errorf("sqlite: open %s: %w", cfg.name, err)
+		return nil, fmt.Errorf("sqlite: open %s: %w", cfg.name, readOnly(err))
+	}
+	if err := checkWritable(ctx, wdb); err != nil {
+		wdb.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", cfg.name, readOnly(err))
 	}
 	rdb, err := sql.Open("sqlite", cfg.driverDSN(false))
 	if err != nil {
@@ -739,6 +743,9 @@ func mapWriteErr(err error, kind, name string) error {
 		return conflict(kind, name)
 	case fk:
 		return fmt.Errorf("%s %q: a referenced record: %w", kind, name, store.ErrNotFound)
+	}
+	if isReadOnly(err) {
+		return fmt.Errorf("%s %q: %w: %v", kind, name, ErrReadOnly, err)
 	}
 	return fmt.Errorf("%s %q: %w", kind, name, err)
 }
