@@ -107,7 +107,7 @@ type engine struct {
 	heldN    int
 	heldSize int64
 	closed   bool
-	late     []string // fresh deliveries pushed after close
+	late     []string // deliveries leased after close, to release
 	// ephemeral keeps the requests of ephemeral buckets' deliveries that
 	// wait in the store for a retry: they are stored nowhere else.
 	ephemeral map[string]*HTTPRequest
@@ -435,6 +435,10 @@ func (e *engine) claimRound(ctx context.Context, now time.Time) (time.Time, bool
 	quota := map[string]int{}
 	var open []string // outputs with room after this round
 	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return time.Time{}, false
+	}
 	room := e.maxHeld - e.heldN
 	for id := range rt.outputs {
 		l := e.lanes[id]
@@ -487,7 +491,8 @@ func (e *engine) claimRound(ctx context.Context, now time.Time) (time.Time, bool
 			j.req, j.ephemeral = req, true
 		}
 		if e.closed {
-			continue // leased: released at shutdown
+			e.late = append(e.late, d.ID) // released at shutdown
+			continue
 		}
 		e.held[d.ID] = true
 		e.heldN++
