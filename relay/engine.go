@@ -99,10 +99,10 @@ type engine struct {
 	maxHeld  int
 	maxBytes int64
 
-	mu       sync.Mutex
-	cond     *sync.Cond // a lane became runnable, or the engine closed
-	lanes    map[string]*lane
-	runq     []*lane // runnable lanes, in turn
+	mu    sync.Mutex
+	cond  *sync.Cond // a lane became runnable, or the engine closed
+	lanes map[string]*lane
+	runq  []*lane // runnable lanes, in turn
 	// held maps the IDs of the deliveries in memory whose attempt is not
 	// recorded yet to their jobs: a claim returns them again only if their
 	// lease ran out, and then they are not queued twice.
