@@ -129,3 +129,34 @@ func TestEngineCaps(t *testing.T) {
 		t.Errorf("held %d deliveries, %d bytes; want 200, 2000", e.heldN, e.heldSize)
 	}
 }
+
+// TestEngineRetryIsClaimable: once a retry is recorded, a claim may
+// return its delivery before the worker that recorded it is done: it is
+// queued again (not skipped as held), and the first job's end does not
+// forget the second.
+func TestEngineRetryIsClaimable(t *testing.T) {
+	e := testEngine(100, map[string]int{"a": 4})
+	fresh(e, "a", 0)
+	first, _ := e.next()
+	e.sent(first)
+	e.retry(first, time.Now())
+	if e.held[first.d.ID] != nil {
+		t.Fatal("a delivery whose retry is recorded is still held: a claim would skip it")
+	}
+	// What claimRound does with the claimed delivery.
+	second := &job{d: first.d}
+	e.mu.Lock()
+	e.held[second.d.ID] = second
+	e.heldN++
+	l := e.laneLocked("a")
+	l.queue = append(l.queue, second)
+	e.wakeLaneLocked(l)
+	e.mu.Unlock()
+	e.done(first)
+	if e.held[second.d.ID] != second {
+		t.Fatal("the first job's end forgot the second")
+	}
+	if j, _ := e.next(); j != second {
+		t.Fatalf("took %v, want the claimed retry", j.d.ID)
+	}
+}
