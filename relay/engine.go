@@ -99,15 +99,18 @@ type engine struct {
 	maxHeld  int
 	maxBytes int64
 
-	mu       sync.Mutex
-	cond     *sync.Cond // a lane became runnable, or the engine closed
-	lanes    map[string]*lane
-	runq     []*lane // runnable lanes, in turn
-	held     map[string]bool
+	mu    sync.Mutex
+	cond  *sync.Cond // a lane became runnable, or the engine closed
+	lanes map[string]*lane
+	runq  []*lane // runnable lanes, in turn
+	// held maps the IDs of the deliveries in memory whose attempt is not
+	// recorded yet to their jobs: a claim returns them again only if their
+	// lease ran out, and then they are not queued twice.
+	held     map[string]*job
 	heldN    int
 	heldSize int64
 	closed   bool
-	late     []string // fresh deliveries pushed after close
+	late     []string // deliveries leased after close, to release
 	// ephemeral keeps the requests of ephemeral buckets' deliveries that
 	// wait in the store for a retry: they are stored nowhere else.
 	ephemeral map[string]*HTTPRequest
@@ -128,7 +131,7 @@ func newEngine(s *Server) *engine {
 		maxHeld:   s.opts.MaxReady,
 		maxBytes:  s.opts.MaxReadyBytes,
 		lanes:     map[string]*lane{},
-		held:      map[string]bool{},
+		held:      map[string]*job{},
 		ephemeral: map[string]*HTTPRequest{},
 		notify:    make(chan struct{}, 1),
 	}
@@ -201,7 +204,7 @@ func (e *engine) push(j *job) {
 		e.late = append(e.late, j.d.ID)
 		return
 	}
-	e.held[j.d.ID] = true
+	e.held[j.d.ID] = j
 	l.queue = append(l.queue, j)
 	e.wakeLaneLocked(l)
 }
@@ -267,7 +270,7 @@ func (e *engine) done(j *job) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	l := e.freeSlotLocked(j)
-	delete(e.held, j.d.ID)
+	e.unholdLocked(j)
 	e.heldN--
 	e.heldSize -= j.size
 	if l.backlog && l.ready() <= claimTarget(l.limit)/2 && e.heldN < e.maxHeld {
@@ -279,11 +282,21 @@ func (e *engine) done(j *job) {
 	}
 }
 
+// unholdLocked forgets j's delivery as held, unless it is held by another
+// job (claimed again since j's attempt was recorded).
+func (e *engine) unholdLocked(j *job) {
+	if e.held[j.d.ID] == j {
+		delete(e.held, j.d.ID)
+	}
+}
+
 // retry keeps an ephemeral bucket's request for the retry of j, due at
-// at, and sets the claimer's timer for it.
+// at, and sets the claimer's timer for it. j's attempt is recorded: a
+// claim may return its delivery from now on, even before j is done.
 func (e *engine) retry(j *job, at time.Time) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	e.unholdLocked(j)
 	if j.ephemeral && j.req != nil {
 		e.ephemeral[j.d.ID] = j.req
 	}
@@ -393,7 +406,10 @@ func (e *engine) claimer(ctx context.Context) {
 		now := e.s.opts.Now()
 		need := e.round || (!e.wakeAt.IsZero() && !now.Before(e.wakeAt))
 		if need {
-			e.round, e.wakeAt = false, time.Time{}
+			e.round = false
+			if !e.wakeAt.IsZero() && !now.Before(e.wakeAt) {
+				e.wakeAt = time.Time{} // the round sets the next one
+			}
 		}
 		// Work another process adds to the store (and a lost wake-up) is
 		// found within claimPoll.
@@ -435,6 +451,10 @@ func (e *engine) claimRound(ctx context.Context, now time.Time) (time.Time, bool
 	quota := map[string]int{}
 	var open []string // outputs with room after this round
 	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return time.Time{}, false
+	}
 	room := e.maxHeld - e.heldN
 	for id := range rt.outputs {
 		l := e.lanes[id]
@@ -477,7 +497,7 @@ func (e *engine) claimRound(ctx context.Context, now time.Time) (time.Time, bool
 	e.mu.Lock()
 	for _, d := range ds {
 		got[d.OutputID]++
-		if e.held[d.ID] {
+		if e.held[d.ID] != nil {
 			continue // ours already: its lease ran out while it waited
 		}
 		l := e.laneLocked(d.OutputID)
@@ -487,9 +507,10 @@ func (e *engine) claimRound(ctx context.Context, now time.Time) (time.Time, bool
 			j.req, j.ephemeral = req, true
 		}
 		if e.closed {
-			continue // leased: released at shutdown
+			e.late = append(e.late, d.ID) // released at shutdown
+			continue
 		}
-		e.held[d.ID] = true
+		e.held[d.ID] = j
 		e.heldN++
 		l.queue = append(l.queue, j)
 		e.wakeLaneLocked(l)

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -418,4 +419,49 @@ func TestShutdownReleasesUnattempted(t *testing.T) {
 	t.Logf("after shutdown: %d succeeded (in flight), %d pending and released", succeeded, pending)
 	h.Restart()
 	waitState(t, h, out.ID, relay.DeliverySucceeded, 20)
+}
+
+// TestEphemeralRetryLostAtRestart: an ephemeral bucket's delivery waiting
+// for a retry keeps its request in memory only; after a restart it fails,
+// saying why, without sending anything.
+func TestEphemeralRetryLostAtRestart(t *testing.T) {
+	h := newHarness(t)
+	var hits atomic.Int32
+	dest := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	t.Cleanup(dest.Close)
+	b := h.Bucket(&relay.Bucket{Name: "private", Ephemeral: true})
+	in := h.Input(&relay.Input{BucketID: b.ID, Name: "in"})
+	// The retry comes due 200ms after the first attempt, after the
+	// restart.
+	out := h.Output(&relay.Output{BucketID: b.ID, Name: "dest", Destination: dest.URL,
+		Retries: relay.RetryPolicy{MaxAttempts: 5, InitialInterval: 200 * time.Millisecond, MaxInterval: 200 * time.Millisecond}})
+	h.Send("POST", "/v1/webhooks/"+in.ID, "secret body", nil)
+	deadline := time.Now().Add(relaytest.Timeout)
+	for countAttempted(t, h, out.ID) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("no attempt recorded")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), relaytest.Timeout)
+	defer cancel()
+	if err := h.Server.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	before := hits.Load()
+	h.Restart()
+	waitState(t, h, out.ID, relay.DeliveryFailed, 1)
+	ds, err := h.Store.ListDeliveries(context.Background(), relay.DeliveryFilter{OutputID: out.ID})
+	if err != nil || len(ds) != 1 {
+		t.Fatalf("deliveries %v, %v", ds, err)
+	}
+	if !strings.Contains(ds[0].LastError, "ephemeral") {
+		t.Errorf("last error %q, want it to say the ephemeral request was lost", ds[0].LastError)
+	}
+	if hits.Load() != before {
+		t.Errorf("the destination got %d requests after the restart, want none", hits.Load()-before)
+	}
 }

@@ -1,0 +1,162 @@
+package relay
+
+import (
+	"fmt"
+	"testing"
+	"time"
+)
+
+// testEngine is an engine over routes with the given outputs and their
+// max_in_flight, without a store: for the scheduling alone.
+func testEngine(maxReady int, limits map[string]int) *engine {
+	s := &Server{opts: Options{MaxReady: maxReady, MaxReadyBytes: 1 << 20, Lease: time.Minute, Node: "test", Now: time.Now}}
+	rt := &routes{outputs: map[string]*outputRoute{}}
+	for id, n := range limits {
+		rt.outputs[id] = &outputRoute{output: &Output{ID: id, MaxInFlight: n}}
+	}
+	s.routes.Store(rt)
+	return newEngine(s)
+}
+
+func fresh(e *engine, output string, i int) bool {
+	if !e.admit(output, 10, false) {
+		return false
+	}
+	e.push(&job{d: &Delivery{ID: fmt.Sprintf("%s-%d", output, i), OutputID: output}, req: &HTTPRequest{}, size: 10})
+	return true
+}
+
+// TestEngineTakesOutputsInTurn: the workers take one job of each output
+// with work in turn, whatever the order the jobs came in.
+func TestEngineTakesOutputsInTurn(t *testing.T) {
+	e := testEngine(100, map[string]int{"a": 10, "b": 10, "c": 10})
+	for i := range 6 {
+		fresh(e, "a", i)
+	}
+	for i := range 2 {
+		fresh(e, "b", i)
+	}
+	fresh(e, "c", 0)
+	var got []string
+	for range 9 {
+		j, ok := e.next()
+		if !ok {
+			t.Fatal("engine closed")
+		}
+		got = append(got, j.d.ID)
+	}
+	want := []string{"a-0", "b-0", "c-0", "a-1", "b-1", "a-2", "a-3", "a-4", "a-5"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("taken in the order\n%v\nwant\n%v", got, want)
+	}
+}
+
+// TestEngineMaxInFlight: an output's jobs wait while it has max_in_flight
+// attempts running; the others' do not.
+func TestEngineMaxInFlight(t *testing.T) {
+	e := testEngine(100, map[string]int{"slow": 2, "ok": 2})
+	for i := range 5 {
+		fresh(e, "slow", i)
+	}
+	s0, _ := e.next()
+	s1, _ := e.next()
+	if s0.d.OutputID != "slow" || s1.d.OutputID != "slow" {
+		t.Fatalf("took %s and %s", s0.d.ID, s1.d.ID)
+	}
+	// slow is at its limit: ok's job goes first, though it came later.
+	fresh(e, "ok", 0)
+	if j, _ := e.next(); j.d.ID != "ok-0" {
+		t.Fatalf("took %s, want ok-0", j.d.ID)
+	}
+	taken := make(chan *job)
+	go func() { j, _ := e.next(); taken <- j }()
+	select {
+	case j := <-taken:
+		t.Fatalf("took %s while slow had 2 attempts running", j.d.ID)
+	case <-time.After(20 * time.Millisecond):
+	}
+	e.sent(s0) // its request was answered
+	if j := <-taken; j.d.ID != "slow-2" {
+		t.Fatalf("took %s, want slow-2", j.d.ID)
+	}
+	e.done(s0)
+	if e.depth() != 5 {
+		t.Errorf("depth %d, want 5 (slow-1, slow-2, ok-0 in flight; slow-3, slow-4 ready)", e.depth())
+	}
+	e.close()
+	if _, ok := e.next(); ok {
+		t.Error("next after close")
+	}
+	if ids := e.unattempted(); fmt.Sprint(ids) != "[slow-3 slow-4]" {
+		t.Errorf("unattempted = %v", ids)
+	}
+}
+
+// TestEngineCaps: past the ready set's cap, or an output's half of it,
+// fresh deliveries are not admitted (they wait in the store), except
+// those forced (an ephemeral bucket's).
+func TestEngineCaps(t *testing.T) {
+	e := testEngine(200, map[string]int{"a": 1, "b": 1, "c": 1})
+	admitted := func(output string, n int) int {
+		got := 0
+		for i := range n {
+			if fresh(e, output, i) {
+				got++
+			}
+		}
+		return got
+	}
+	// An output's share: max(64×max_in_flight, half the set).
+	if n := admitted("a", 150); n != 100 {
+		t.Fatalf("admitted %d of output a, want 100", n)
+	}
+	if n := admitted("b", 150); n != 100 {
+		t.Fatalf("admitted %d of output b, want 100", n)
+	}
+	if e.admit("c", 10, false) {
+		t.Fatal("admitted past the ready set's cap")
+	}
+	if !e.admit("c", 10, true) {
+		t.Fatal("a forced admission was refused")
+	}
+	e.unreserve("c", 10)
+	for _, o := range []string{"a", "b", "c"} {
+		if !e.lanes[o].backlog {
+			t.Errorf("output %s, whose deliveries were not all admitted, is not marked for a claim", o)
+		}
+	}
+	if e.heldSize != 2000 || e.heldN != 200 {
+		t.Errorf("held %d deliveries, %d bytes; want 200, 2000", e.heldN, e.heldSize)
+	}
+}
+
+// TestEngineRetryIsClaimable: once a retry is recorded, a claim may
+// return its delivery before the worker that recorded it is done: it is
+// queued again (not skipped as held), and the first job's end does not
+// forget the second.
+func TestEngineRetryIsClaimable(t *testing.T) {
+	e := testEngine(100, map[string]int{"a": 4})
+	fresh(e, "a", 0)
+	first, _ := e.next()
+	e.sent(first)
+	e.retry(first, time.Now())
+	if e.held[first.d.ID] != nil {
+		t.Fatal("a delivery whose retry is recorded is still held: a claim would skip it")
+	}
+	// What claimRound does with the claimed delivery.
+	second := &job{d: first.d}
+	e.mu.Lock()
+	e.held[second.d.ID] = second
+	e.heldN++
+	l := e.laneLocked("a")
+	l.queue = append(l.queue, second)
+	e.wakeLaneLocked(l)
+	e.mu.Unlock()
+	e.done(first)
+	if e.held[second.d.ID] != second {
+		t.Fatal("the first job's end forgot the second")
+	}
+	if j, _ := e.next(); j != second {
+		t.Fatalf("took %v, want the claimed retry", j.d.ID)
+	}
+}
