@@ -76,6 +76,17 @@ type Store interface {
 	ListDeliveries(ctx context.Context, f DeliveryFilter) ([]*Delivery, error)
 
 	Close() error
+
+	// Function specs (the web console and fnctl function push --spec):
+	// a function's spec is stored with it, and a new version is saved
+	// only when it passes.
+
+	// SetSpec stores the spec of the function with ID id; an empty spec
+	// removes it.
+	SetSpec(ctx context.Context, id string, spec []byte) error
+	// Spec returns the spec of the function with ID id, or nil when it
+	// has none.
+	Spec(ctx context.Context, id string) ([]byte, error)
 }
 
 // Claim asks Store.ClaimDue for due deliveries.

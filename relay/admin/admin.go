@@ -142,6 +142,7 @@ func (h *handler) routes() {
 	r("GET /functions/{fn}/config/{key}", h.getConfig)
 	r("PUT /functions/{fn}/config/{key}", h.setConfig)
 	r("DELETE /functions/{fn}/config/{key}", h.deleteConfig)
+	r("GET /functions/{fn}/spec", h.getSpec)
 
 	// invoke changes nothing: it is not serialized with the changes.
 	h.mux.Handle("POST "+strings.TrimSuffix(Prefix, "/")+"/functions/{fn}/invoke", h.wrap(h.invoke, false))

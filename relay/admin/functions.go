@@ -79,8 +79,16 @@ func (h *handler) createFunction(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	ctx := r.Context()
+	if err := h.checkSpec(ctx, f.Name, f.Source, req.Spec, f.Timeout); err != nil {
+		return err
+	}
 	if err := h.st.CreateFunction(ctx, f); err != nil {
 		return err
+	}
+	if req.Spec != nil && *req.Spec != "" {
+		if err := h.st.SetSpec(ctx, f.ID, []byte(*req.Spec)); err != nil {
+			return err
+		}
 	}
 	for _, k := range slices.Sorted(maps.Keys(req.Config)) {
 		if err := h.st.SetConfig(ctx, f.ID, k, req.Config[k]); err != nil {
@@ -125,6 +133,11 @@ func (h *handler) updateFunction(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
+	if newSource || req.Spec != nil {
+		if err := h.checkStoredSpec(ctx, f, name, req.Source, req.Spec, timeout); err != nil {
+			return err
+		}
+	}
 	if name != f.Name || timeout != f.Timeout {
 		f.Name, f.Timeout = name, timeout
 		if err := h.st.UpdateFunction(ctx, f); err != nil {
@@ -137,6 +150,11 @@ func (h *handler) updateFunction(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		f = nf
+	}
+	if req.Spec != nil {
+		if err := h.st.SetSpec(ctx, f.ID, []byte(*req.Spec)); err != nil {
+			return err
+		}
 	}
 	h.audit(ctx, "admin: function updated", "function", f.Name, "id", f.ID, "version", f.Version)
 	if err := h.changed(ctx); err != nil {
