@@ -365,6 +365,19 @@ func (h *handler) invoke(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	res, err := Invoke(ctx, h.opts, f, req)
+	if err != nil {
+		return err
+	}
+	return ok(w, res)
+}
+
+// Invoke runs f once with its stored configuration and the request req
+// describes, as POST /functions/{fn}/invoke does (the web console's dry
+// run is this same code): on the running relay (opts.Server) when there
+// is one, on opts.Engine otherwise. Nothing is forwarded or stored. The
+// Result tells whether the function failed.
+func Invoke(ctx context.Context, opts Options, f *functions.Function, req api.InvokeRequest) (*runtime.Result, error) {
 	hr := relay.HTTPRequest{
 		Method:   req.Method,
 		Path:     req.Path,
@@ -387,29 +400,23 @@ func (h *handler) invoke(w http.ResponseWriter, r *http.Request) error {
 	if md == nil {
 		md = map[string]string{}
 	}
-	var res *runtime.Result
-	if h.opts.Server != nil {
-		res, err = h.opts.Server.Invoke(ctx, f.ID, hr, md)
-	} else {
-		res, err = h.invokeLocal(ctx, f, hr, md)
+	if opts.Server != nil {
+		return opts.Server.Invoke(ctx, f.ID, hr, md)
 	}
-	if err != nil {
-		return err
-	}
-	return ok(w, res)
+	return invokeLocal(ctx, opts, f, hr, md)
 }
 
 // invokeLocal runs f on the engine, for an API without a running relay.
-func (h *handler) invokeLocal(ctx context.Context, f *functions.Function, req relay.HTTPRequest, md map[string]string) (*runtime.Result, error) {
-	cfg, err := h.st.Config(ctx, f.ID)
+func invokeLocal(ctx context.Context, opts Options, f *functions.Function, req relay.HTTPRequest, md map[string]string) (*runtime.Result, error) {
+	cfg, err := opts.Store.Config(ctx, f.ID)
 	if err != nil {
 		return nil, err
 	}
-	fn, err := h.engine.Compile(chunkName(f.Name), []byte(f.Source))
+	fn, err := opts.Engine.Compile(chunkName(f.Name), []byte(f.Source))
 	if err != nil {
 		return nil, err
 	}
-	return h.engine.Run(ctx, fn, &runtime.Input{
+	return opts.Engine.Run(ctx, fn, &runtime.Input{
 		Request:  runtime.Request{Method: req.Method, Path: req.Path, RawQuery: req.RawQuery, Header: req.Header, Body: req.Body},
 		Config:   cfg,
 		Metadata: md,
