@@ -2,6 +2,8 @@ package admin
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"maps"
 	"net/http"
@@ -374,7 +376,8 @@ func (h *handler) invoke(w http.ResponseWriter, r *http.Request) error {
 
 // Invoke runs f once with its stored configuration and the request req
 // describes, as POST /functions/{fn}/invoke does (the web console's dry
-// run is this same code): on the running relay (opts.Server) when there
+// run is this same code): f.Source runs, even when it is an edited draft
+// not saved yet (see draft); on the running relay (opts.Server) when there
 // is one, on opts.Engine otherwise. Nothing is forwarded or stored. The
 // Result tells whether the function failed.
 func Invoke(ctx context.Context, opts Options, f *functions.Function, req api.InvokeRequest) (*runtime.Result, error) {
@@ -400,10 +403,18 @@ func Invoke(ctx context.Context, opts Options, f *functions.Function, req api.In
 	if md == nil {
 		md = map[string]string{}
 	}
-	if opts.Server != nil {
+	if opts.Server != nil && !draft(f) {
 		return opts.Server.Invoke(ctx, f.ID, hr, md)
 	}
 	return invokeLocal(ctx, opts, f, hr, md)
+}
+
+// draft reports whether f.Source is not the stored version's (f.Hash): an
+// edited source that Invoke runs as it is, with f's configuration and
+// timeout (the web console's editor runs drafts).
+func draft(f *functions.Function) bool {
+	sum := sha256.Sum256([]byte(f.Source))
+	return f.Hash != "" && f.Hash != hex.EncodeToString(sum[:])
 }
 
 // invokeLocal runs f on the engine, for an API without a running relay.
