@@ -36,6 +36,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/relayfn/relayfn/relay"
@@ -88,7 +89,16 @@ type Console struct {
 	static   http.Handler
 	mux      *http.ServeMux
 	replayer admin.Replayer
+
+	// The overview's delivery counts, kept for statsMaxAge: counting
+	// scans every delivery.
+	statsMu sync.Mutex
+	statsAt time.Time
+	stats   map[string]relay.OutputStats
 }
+
+// statsMaxAge is how old the overview's delivery counts may be.
+const statsMaxAge = 5 * time.Second
 
 // New returns the console.
 func New(opts Options) (*Console, error) {
@@ -291,6 +301,22 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, name, title str
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	}
 	return t.ExecuteTemplate(w, "layout", p)
+}
+
+// outputStats returns the store's OutputStats, at most statsMaxAge old.
+func (c *Console) outputStats(ctx context.Context) (map[string]relay.OutputStats, error) {
+	c.statsMu.Lock()
+	defer c.statsMu.Unlock()
+	now := c.opts.Now()
+	if c.stats != nil && now.Sub(c.statsAt) < statsMaxAge {
+		return c.stats, nil
+	}
+	st, err := c.st.OutputStats(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c.stats, c.statsAt = st, now
+	return st, nil
 }
 
 // changed reloads the relay after a change.

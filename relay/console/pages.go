@@ -85,7 +85,7 @@ func (c *Console) overview(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	stats, err := c.st.OutputStats(ctx)
+	stats, err := c.outputStats(ctx)
 	if err != nil {
 		return err
 	}
@@ -117,7 +117,7 @@ func (c *Console) overview(w http.ResponseWriter, r *http.Request) error {
 			ResponseFunction: names[out.ResponseFunctionID], Stats: stats[out.ID],
 		})
 	}
-	return c.render(w, r, "overview", "Overview", map[string]any{"Buckets": views})
+	return c.render(w, r, "overview", "Overview", map[string]any{"Buckets": views, "StatsAge": statsMaxAge})
 }
 
 // RedactURL returns a destination fit to show: without userinfo, and with
