@@ -1,15 +1,46 @@
 package spec
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
 	"github.com/relayfn/relayfn/internal/yamlstrict"
+	"github.com/relayfn/relayfn/runtime"
 )
+
+// Check runs a spec stored with a function (data, read by Parse) against
+// source, the next version of the function name (compiled as name.lua),
+// with the sandbox of fnctl test (HTTP answered from the spec, BigQuery
+// rows and emails recorded), and returns what failed, one line each: none
+// when every test passed. A spec that cannot be read, or a source that
+// does not compile, is a failure too. timeout is each invocation's
+// deadline (0: the engine's). The relay checks a new version with it
+// before saving it.
+func Check(ctx context.Context, e *runtime.Engine, name, source string, data []byte, timeout time.Duration) []string {
+	s, err := Parse("spec of "+name, data)
+	if err != nil {
+		return strings.Split(err.Error(), "\n")
+	}
+	s.FunctionPath, s.Source = name+".lua", []byte(source)
+	rep := Run(ctx, e, s, Options{Sandbox: NewSandbox(SandboxOptions{}), Timeout: timeout})
+	if rep.Err != nil {
+		return []string{rep.Err.Error()}
+	}
+	var out []string
+	for _, t := range rep.Tests {
+		for _, f := range t.Failures {
+			out = append(out, fmt.Sprintf("%s: %s", t.Name, f))
+		}
+	}
+	return out
+}
 
 // Parse decodes a spec stored with a function (see Inline): the same
 // format as a spec file, checked the same way, but it reads no files: its

@@ -49,6 +49,10 @@ type Options struct {
 	Logger *slog.Logger
 	// MaxBodyBytes caps request bodies; 0 means DefaultMaxBodyBytes.
 	MaxBodyBytes int64
+	// Specs runs the specs stored with functions before a new version is
+	// saved (spec.Check in the relay). Without it, a function that has a
+	// spec gets no new version.
+	Specs SpecChecker
 }
 
 // handler is the admin API.

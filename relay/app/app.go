@@ -53,6 +53,7 @@ import (
 
 	"github.com/relayfn/relayfn/builtins"
 	"github.com/relayfn/relayfn/egress"
+	"github.com/relayfn/relayfn/functions/spec"
 	"github.com/relayfn/relayfn/relay"
 	"github.com/relayfn/relayfn/relay/admin"
 	"github.com/relayfn/relayfn/relay/config"
@@ -317,7 +318,7 @@ func New(ctx context.Context, f *config.File, opts Options) (_ *App, err error) 
 		return nil, err
 	}
 	a.Server = srv
-	if a.Admin, err = admin.New(admin.Options{Store: st, Server: srv, Engine: e, Logger: a.Log}); err != nil {
+	if a.Admin, err = admin.New(admin.Options{Store: st, Server: srv, Engine: e, Logger: a.Log, Specs: spec.Check}); err != nil {
 		return nil, err
 	}
 
@@ -329,7 +330,7 @@ func New(ctx context.Context, f *config.File, opts Options) (_ *App, err error) 
 		publicURL = "http://" + a.ln.Addr().String()
 	}
 	if a.Console, err = console.New(console.Options{
-		Admin: admin.Options{Store: st, Server: srv, Engine: e, Logger: a.Log}, Key: consoleKey(key),
+		Admin: admin.Options{Store: st, Server: srv, Engine: e, Logger: a.Log, Specs: spec.Check}, Key: consoleKey(key),
 		PublicURL: publicURL, Logger: a.Log,
 	}); err != nil {
 		return nil, err

@@ -440,7 +440,7 @@ func (c *Console) save(r *http.Request, f *functions.Function, v *editorView, sp
 		return err
 	}
 	if strings.TrimSpace(v.Spec) != "" {
-		if fs := admin.SpecFailures(ctx, c.opts.Admin.Engine, f.Name, v.Source, []byte(v.Spec), f.Timeout); len(fs) > 0 {
+		if fs := admin.SpecFailures(ctx, c.opts.Admin, f.Name, v.Source, []byte(v.Spec), f.Timeout); len(fs) > 0 {
 			v.SaveFailures = fs
 			return nil
 		}
