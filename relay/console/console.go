@@ -136,7 +136,7 @@ func New(opts Options) (*Console, error) {
 	if err != nil {
 		return nil, err
 	}
-	c.static = http.StripPrefix(Prefix+"static/", http.FileServerFS(static))
+	c.static = newStaticHandler(static)
 	c.routes()
 	return c, nil
 }

@@ -176,3 +176,24 @@ func TestDiff(t *testing.T) {
 		t.Errorf("Diff = %q, want %q", strings.Join(s, "|"), want)
 	}
 }
+
+func TestStaticFiles(t *testing.T) {
+	r := relaytest.New(t, relaytest.Options{})
+	c := newClient(t, r)
+	const p = "/ui/static/vendor/codemirror/codemirror.js"
+	plain, body := c.do("GET", p, nil, http.Header{"Accept-Encoding": {"identity"}})
+	if plain.StatusCode != http.StatusOK || plain.Header.Get("Content-Encoding") != "" || !strings.Contains(body, "CodeMirror") {
+		t.Fatalf("GET %s: %d %s", p, plain.StatusCode, plain.Header)
+	}
+	gz, zbody := c.do("GET", p, nil, http.Header{"Accept-Encoding": {"gzip"}})
+	if gz.Header.Get("Content-Encoding") != "gzip" || len(zbody) >= len(body)/2 {
+		t.Errorf("gzip: %s, %d bytes of %d", gz.Header.Get("Content-Encoding"), len(zbody), len(body))
+	}
+	if !strings.HasPrefix(gz.Header.Get("Content-Type"), "text/javascript") || gz.Header.Get("ETag") == "" {
+		t.Errorf("headers: %v", gz.Header)
+	}
+	again, _ := c.do("GET", p, nil, http.Header{"If-None-Match": {gz.Header.Get("ETag")}})
+	if again.StatusCode != http.StatusNotModified {
+		t.Errorf("revalidation: %d, want 304", again.StatusCode)
+	}
+}
