@@ -43,6 +43,7 @@ import (
 	"net/http"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -325,13 +326,20 @@ func New(ctx context.Context, f *config.File, opts Options) (_ *App, err error) 
 	// Web console (/ui/ on the admin listener): its session cookies are
 	// signed with a key derived from the seal key, so sessions survive a
 	// restart and end when the key changes.
-	publicURL := ""
+	// With a separate admin listener, the inputs' public URLs name the
+	// public listener: its address, or, when it listens on every
+	// interface, its port on the host the console was reached at.
+	publicURL, publicPort := "", ""
 	if a.adminLn != nil {
-		publicURL = "http://" + a.ln.Addr().String()
+		if tcp, ok := a.ln.Addr().(*net.TCPAddr); ok && tcp.IP.IsUnspecified() {
+			publicPort = strconv.Itoa(tcp.Port)
+		} else {
+			publicURL = "http://" + a.ln.Addr().String()
+		}
 	}
 	if a.Console, err = console.New(console.Options{
 		Admin: admin.Options{Store: st, Server: srv, Engine: e, Logger: a.Log, Specs: spec.Check}, Key: consoleKey(key),
-		PublicURL: publicURL, Logger: a.Log,
+		PublicURL: publicURL, PublicPort: publicPort, Logger: a.Log,
 	}); err != nil {
 		return nil, err
 	}

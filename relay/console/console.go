@@ -72,6 +72,10 @@ type Options struct {
 	// overview ("http://host:port"); empty means the console's own scheme
 	// and host (one-port mode).
 	PublicURL string
+	// PublicPort, when PublicURL is empty, is the public listener's port:
+	// the public URLs are then the console's scheme and host name with
+	// this port (a separate admin listener on every interface).
+	PublicPort string
 	// Logger records sign-ins and changes (never secrets); nil discards.
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.

@@ -2,13 +2,17 @@ package console_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/relayfn/relayfn/internal/relaytest"
 	"github.com/relayfn/relayfn/relay"
@@ -195,5 +199,54 @@ func TestStaticFiles(t *testing.T) {
 	again, _ := c.do("GET", p, nil, http.Header{"If-None-Match": {gz.Header.Get("ETag")}})
 	if again.StatusCode != http.StatusNotModified {
 		t.Errorf("revalidation: %d, want 304", again.StatusCode)
+	}
+}
+
+// signIn signs c in with the relay's admin token.
+func signIn(t *testing.T, c *client, r *relaytest.Relay) {
+	t.Helper()
+	if res, _ := c.do("POST", "/ui/login", url.Values{"token": {r.AdminToken}}, nil); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign-in: %d", res.StatusCode)
+	}
+}
+
+func TestReplayAllShowsTheCountFirst(t *testing.T) {
+	r := relaytest.New(t, relaytest.Options{})
+	var hits atomic.Int32
+	dest := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		hits.Add(1)
+		http.Error(w, "down", http.StatusBadGateway)
+	}))
+	t.Cleanup(dest.Close)
+	b := r.Bucket(&relay.Bucket{Name: "shop", Auth: relay.BucketAuth{Type: relay.AuthNone}})
+	in := r.Input(&relay.Input{BucketID: b.ID, Name: "orders"})
+	out := r.Output(&relay.Output{BucketID: b.ID, Name: "erp", Destination: dest.URL, Retries: relay.RetryPolicy{MaxAttempts: 1}})
+	for i := range 3 {
+		r.Webhook(in.ID, fmt.Sprintf(`{"n":%d}`, i), nil)
+	}
+	r.WaitDeliveries(relay.DeliveryFilter{OutputID: out.ID}, relay.DeliveryFailed, 3)
+
+	c := newClient(t, r)
+	signIn(t, c, r)
+	since := time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)
+	res, page := c.do("GET", "/ui/deliveries/replay?"+url.Values{"output": {out.ID}, "since": {since}}.Encode(), nil, nil)
+	if res.StatusCode != http.StatusOK || !strings.Contains(page, "<strong>3</strong> failed deliveries of output <strong>erp</strong>") {
+		t.Fatalf("count page: %d\n%s", res.StatusCode, page)
+	}
+	if hits.Load() != 3 {
+		t.Fatalf("counting replayed something: %d attempts", hits.Load())
+	}
+	// Nothing is counted after the time given.
+	_, none := c.do("GET", "/ui/deliveries/replay?"+url.Values{"output": {out.ID}, "since": {time.Now().Add(time.Minute).UTC().Format(time.RFC3339)}}.Encode(), nil, nil)
+	if !strings.Contains(none, "<strong>0</strong> failed") {
+		t.Errorf("count after now:\n%s", none)
+	}
+	res, page = c.do("POST", "/ui/deliveries/replay", url.Values{"csrf": {csrf(t, page)}, "output": {out.ID}, "since": {since}}, nil)
+	if res.StatusCode != http.StatusOK || !strings.Contains(page, "Replayed 3 failed deliveries of erp.") {
+		t.Fatalf("replay all: %d\n%s", res.StatusCode, page)
+	}
+	r.WaitDeliveries(relay.DeliveryFilter{OutputID: out.ID}, relay.DeliveryFailed, 6)
+	if hits.Load() != 6 {
+		t.Errorf("destination attempts = %d, want 6", hits.Load())
 	}
 }

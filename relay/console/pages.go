@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -50,6 +51,13 @@ func (c *Console) publicBase(r *http.Request) string {
 	scheme := "http"
 	if r.TLS != nil {
 		scheme = "https"
+	}
+	if c.opts.PublicPort != "" {
+		host := r.Host
+		if h, _, err := net.SplitHostPort(r.Host); err == nil {
+			host = h
+		}
+		return scheme + "://" + net.JoinHostPort(strings.Trim(host, "[]"), c.opts.PublicPort)
 	}
 	return scheme + "://" + r.Host
 }
