@@ -2,12 +2,15 @@ package admin
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/relayfn/relayfn/functions"
+	"github.com/relayfn/relayfn/relay/config"
+	"github.com/relayfn/relayfn/relay/store"
 	"github.com/relayfn/relayfn/relay/api"
 	"github.com/relayfn/relayfn/runtime"
 )
@@ -76,4 +79,29 @@ func (h *handler) getSpec(w http.ResponseWriter, r *http.Request) error {
 		return &apiError{http.StatusNotFound, "function " + f.Name + " has no spec"}
 	}
 	return ok(w, api.FunctionSpec{Spec: string(s)})
+}
+
+// checkApplySpecs runs the stored spec of each function whose source an
+// apply of f would change, so that applying a relay.yaml cannot save a
+// version that its function's stored spec refuses.
+func (h *handler) checkApplySpecs(ctx context.Context, f *config.File) error {
+	for _, fn := range f.Functions {
+		if fn.Reference {
+			continue
+		}
+		old, err := h.st.GetFunction(ctx, fn.Name)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		} else if err != nil {
+			return err
+		}
+		if old.Source == fn.Source {
+			continue
+		}
+		src := fn.Source
+		if err := h.checkStoredSpec(ctx, old, fn.Name, &src, nil, time.Duration(fn.Timeout)); err != nil {
+			return err
+		}
+	}
+	return nil
 }

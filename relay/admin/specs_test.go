@@ -54,3 +54,16 @@ func TestStoredSpecGatesNewVersions(t *testing.T) {
 		t.Errorf("after removing the spec: v%d %q", f.Version, f.Source)
 	}
 }
+
+func TestApplyRespectsStoredSpecs(t *testing.T) {
+	e := newEnv(t)
+	e.must(http.StatusCreated, "POST", "/v1/admin/functions",
+		map[string]any{"name": "up", "source": `r:SetRequestBody(string.upper(r.RequestBody))`, "spec": upperSpec})
+	doc := "functions:\n  - name: up\n    source: 'r:SetRequestBody(\"nope\")'\n"
+	e.fails(http.StatusUnprocessableEntity, "upper-cases the body", "POST", "/v1/admin/apply", doc)
+	var f api.Function
+	e.must(http.StatusOK, "GET", "/v1/admin/functions/up", nil).json(t, &f)
+	if f.Version != 1 {
+		t.Errorf("version after a refused apply = %d, want 1", f.Version)
+	}
+}
