@@ -9,9 +9,9 @@ import (
 	"time"
 
 	"github.com/relayfn/relayfn/functions"
+	"github.com/relayfn/relayfn/relay/api"
 	"github.com/relayfn/relayfn/relay/config"
 	"github.com/relayfn/relayfn/relay/store"
-	"github.com/relayfn/relayfn/relay/api"
 	"github.com/relayfn/relayfn/runtime"
 )
 
