@@ -76,6 +76,33 @@ type Store interface {
 	ListDeliveries(ctx context.Context, f DeliveryFilter) ([]*Delivery, error)
 
 	Close() error
+
+	// Function specs (the web console and fnctl function push --spec):
+	// a function's spec is stored with it, and a new version is saved
+	// only when it passes.
+
+	// SetSpec stores the spec of the function with ID id; an empty spec
+	// removes it.
+	SetSpec(ctx context.Context, id string, spec []byte) error
+	// Spec returns the spec of the function with ID id, or nil when it
+	// has none.
+	Spec(ctx context.Context, id string) ([]byte, error)
+
+	// Web console.
+
+	// OutputStats returns, for each output that has deliveries, when a
+	// delivery last succeeded and how many failed or are retrying: the
+	// console's overview.
+	OutputStats(ctx context.Context) (map[string]OutputStats, error)
+}
+
+// OutputStats sums up an output's deliveries (Store.OutputStats).
+type OutputStats struct {
+	// LastSuccess is when a delivery last succeeded (zero: never).
+	LastSuccess time.Time
+	// Failed counts the deliveries that failed for good; Retrying, the
+	// pending ones whose last attempt failed.
+	Failed, Retrying int
 }
 
 // Claim asks Store.ClaimDue for due deliveries.

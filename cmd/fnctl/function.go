@@ -195,7 +195,10 @@ sandbox as 'fnctl test', against FILE.lua: a spec given as a file runs
 against FILE.lua whatever its filename says; a folder is searched for
 spec files (as 'fnctl test' does) and those whose filename is FILE.lua
 run. When a test fails nothing is pushed: the failures are printed and
-the exit status is 1 (2 when a spec cannot be read).
+the exit status is 1 (2 when a spec cannot be read). When one spec ran,
+it is stored with the function (body files inline): from then on the
+relay saves a new version (pushed, or saved in the web console) only when
+that spec passes.
 ` + remoteHelp,
 		Example: `  fnctl function push github-to-slack -f functions/github_to_slack.lua --spec functions/
   fnctl function push audit -f audit.lua --spec audit.spec.yaml --timeout 2s`,
@@ -205,6 +208,7 @@ the exit status is 1 (2 when a spec cannot be read).
 			if err != nil {
 				return err
 			}
+			var storedSpec *string // stored with the function: the relay checks new versions with it
 			to, err := timeoutFlag(cmd, timeout)
 			if err != nil {
 				return err
@@ -217,6 +221,9 @@ the exit status is 1 (2 when a spec cannot be read).
 				if err := runPushSpecs(ctx, s.a, out, file, []byte(src), specs, timeout); err != nil {
 					return err
 				}
+				if storedSpec, err = specToStore(s.a.stderr, file, specs); err != nil {
+					return err
+				}
 			}
 			name := args[0]
 			old, err := s.c.GetFunction(ctx, name)
@@ -224,9 +231,9 @@ the exit status is 1 (2 when a spec cannot be read).
 			switch {
 			case client.IsNotFound(err):
 				old = nil
-				f, err = s.c.CreateFunction(ctx, api.FunctionRequest{Name: &name, Source: &src, Timeout: to})
+				f, err = s.c.CreateFunction(ctx, api.FunctionRequest{Name: &name, Source: &src, Timeout: to, Spec: storedSpec})
 			case err == nil:
-				f, err = s.c.UpdateFunction(ctx, old.ID, api.FunctionRequest{Source: &src, Timeout: to})
+				f, err = s.c.UpdateFunction(ctx, old.ID, api.FunctionRequest{Source: &src, Timeout: to, Spec: storedSpec})
 			}
 			if err != nil {
 				return err

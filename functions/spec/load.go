@@ -55,9 +55,12 @@ func (d *decoder) validate(s *Spec, dir string) {
 	case s.Driver != "" && !strings.EqualFold(s.Driver, DriverLua):
 		d.errorf("driver", "unsupported driver %q: relayfn runs Lua functions only (driver: lua)", s.Driver)
 	}
-	if s.Filename == "" {
+	switch {
+	case d.stored:
+		// A stored spec runs against the function it is stored with.
+	case s.Filename == "":
 		d.errorf("filename", "missing: name the function's file, relative to the spec")
-	} else {
+	default:
 		s.FunctionPath = resolve(dir, s.Filename)
 		src, err := os.ReadFile(s.FunctionPath)
 		if err != nil {
@@ -90,6 +93,8 @@ func (d *decoder) validateTest(t *Test, p, dir string, names map[string]int, i i
 	}
 	if d.lines.Has(p+".request.body") && d.lines.Has(p+".request.body_file") {
 		d.errorf(p+".request.body_file", "body and body_file are both set: use one of them")
+	} else if rq.BodyFile != "" && d.stored {
+		d.errorf(p+".request.body_file", "a stored spec carries its bodies inline (fnctl function push --spec inlines body_file)")
 	} else if rq.BodyFile != "" {
 		b, err := os.ReadFile(resolve(dir, rq.BodyFile))
 		if err != nil {
@@ -171,9 +176,12 @@ func validHeaderName(k string) bool {
 // decoder decodes a spec strictly and collects the problems decoding and
 // checking it find.
 type decoder struct {
-	file  string
-	errs  []error
-	lines yamlstrict.Lines
+	file string
+	errs []error
+	// stored is set for a spec stored with its function (Parse): it reads
+	// no files.
+	stored bool
+	lines  yamlstrict.Lines
 }
 
 // decode decodes the spec at root into s.

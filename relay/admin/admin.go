@@ -49,6 +49,10 @@ type Options struct {
 	Logger *slog.Logger
 	// MaxBodyBytes caps request bodies; 0 means DefaultMaxBodyBytes.
 	MaxBodyBytes int64
+	// Specs runs the specs stored with functions before a new version is
+	// saved (spec.Check in the relay). Without it, a function that has a
+	// spec gets no new version.
+	Specs SpecChecker
 }
 
 // handler is the admin API.
@@ -142,6 +146,7 @@ func (h *handler) routes() {
 	r("GET /functions/{fn}/config/{key}", h.getConfig)
 	r("PUT /functions/{fn}/config/{key}", h.setConfig)
 	r("DELETE /functions/{fn}/config/{key}", h.deleteConfig)
+	r("GET /functions/{fn}/spec", h.getSpec)
 
 	// invoke changes nothing: it is not serialized with the changes.
 	h.mux.Handle("POST "+strings.TrimSuffix(Prefix, "/")+"/functions/{fn}/invoke", h.wrap(h.invoke, false))

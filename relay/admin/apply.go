@@ -41,6 +41,9 @@ func (h *handler) apply(w http.ResponseWriter, r *http.Request) error {
 	}
 	f.PruneConfig = prune
 	ctx := r.Context()
+	if err := h.checkApplySpecs(ctx, f); err != nil {
+		return err
+	}
 	if dry {
 		rep, err := config.Plan(ctx, h.st, h.engine, f)
 		if err != nil {

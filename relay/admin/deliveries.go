@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strconv"
@@ -92,48 +93,63 @@ func (h *handler) getDelivery(w http.ResponseWriter, r *http.Request) error {
 // output, stores it and hands it to the Replayer.
 func (h *handler) replay(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
-	d, _, err := h.st.GetDelivery(ctx, r.PathValue("id"))
+	nd, out, err := Replay(ctx, h.st, h.replayer, r.PathValue("id"))
 	if err != nil {
 		return err
+	}
+	h.audit(ctx, "admin: delivery replayed", "delivery", r.PathValue("id"), "replay", nd.ID, "output", out.Name)
+	return created(w, nd)
+}
+
+// Replay makes a new pending delivery of the webhook of the delivery with
+// ID id to the same output, stores it and hands it to rp (nil: it waits
+// in the store for the relay to start), as POST /deliveries/{id}/replay
+// does (the web console replays with this same code). It returns a copy
+// of the new delivery and its output. A delivery still pending, of an
+// output deleted or disabled, or whose webhook's body is not stored is
+// refused with an error saying so.
+func Replay(ctx context.Context, st relay.Store, rp Replayer, id string) (*relay.Delivery, *relay.Output, error) {
+	d, _, err := st.GetDelivery(ctx, id)
+	if err != nil {
+		return nil, nil, err
 	}
 	if d.State == relay.DeliveryPending {
-		return conflict("delivery %s is still pending: wait for it to finish", d.ID)
+		return nil, nil, conflict("delivery %s is still pending: wait for it to finish", d.ID)
 	}
-	out, err := h.st.GetOutput(ctx, d.OutputID)
+	out, err := st.GetOutput(ctx, d.OutputID)
 	if errors.Is(err, store.ErrNotFound) {
-		return conflict("the output of delivery %s no longer exists", d.ID)
+		return nil, nil, conflict("the output of delivery %s no longer exists", d.ID)
 	} else if err != nil {
-		return err
+		return nil, nil, err
 	}
 	if out.Disabled {
-		return conflict("output %s is disabled", out.Name)
+		return nil, nil, conflict("output %s is disabled", out.Name)
 	}
-	b, err := h.st.GetBucket(ctx, d.BucketID)
+	b, err := st.GetBucket(ctx, d.BucketID)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	wh, err := h.st.GetWebhook(ctx, d.WebhookID)
+	wh, err := st.GetWebhook(ctx, d.WebhookID)
 	if errors.Is(err, store.ErrNotFound) {
-		return conflict("the webhook of delivery %s is no longer stored", d.ID)
+		return nil, nil, conflict("the webhook of delivery %s is no longer stored", d.ID)
 	} else if err != nil {
-		return err
+		return nil, nil, err
 	}
 	if b.Ephemeral && wh.Request.Header == nil && wh.Request.Body == nil {
-		return conflict("bucket %s is ephemeral: the webhook's body was never stored, so it cannot be replayed", b.Name)
+		return nil, nil, conflict("bucket %s is ephemeral: the webhook's body was never stored, so it cannot be replayed", b.Name)
 	}
 	now := time.Now().UTC()
 	nd := &relay.Delivery{
 		ID: relay.NewRecordID(), WebhookID: d.WebhookID, BucketID: d.BucketID, OutputID: d.OutputID,
 		State: relay.DeliveryPending, NextAttemptAt: now, CreatedAt: now, UpdatedAt: now,
 	}
-	if err := h.st.AddDeliveries(ctx, []*relay.Delivery{nd}); err != nil {
-		return err
+	if err := st.AddDeliveries(ctx, []*relay.Delivery{nd}); err != nil {
+		return nil, nil, err
 	}
 	// The relay owns nd once it is enqueued: answer with a copy.
 	answer := *nd
-	if h.replayer != nil {
-		h.replayer.Enqueue(nd)
+	if rp != nil {
+		rp.Enqueue(nd)
 	}
-	h.audit(ctx, "admin: delivery replayed", "delivery", d.ID, "replay", answer.ID, "output", out.Name)
-	return created(w, &answer)
+	return &answer, out, nil
 }

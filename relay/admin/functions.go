@@ -2,6 +2,8 @@ package admin
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"maps"
 	"net/http"
@@ -79,8 +81,16 @@ func (h *handler) createFunction(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	ctx := r.Context()
+	if err := h.checkSpec(ctx, f.Name, f.Source, req.Spec, f.Timeout); err != nil {
+		return err
+	}
 	if err := h.st.CreateFunction(ctx, f); err != nil {
 		return err
+	}
+	if req.Spec != nil && *req.Spec != "" {
+		if err := h.st.SetSpec(ctx, f.ID, []byte(*req.Spec)); err != nil {
+			return err
+		}
 	}
 	for _, k := range slices.Sorted(maps.Keys(req.Config)) {
 		if err := h.st.SetConfig(ctx, f.ID, k, req.Config[k]); err != nil {
@@ -125,6 +135,11 @@ func (h *handler) updateFunction(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
+	if newSource || req.Spec != nil {
+		if err := h.checkStoredSpec(ctx, f, name, req.Source, req.Spec, timeout); err != nil {
+			return err
+		}
+	}
 	if name != f.Name || timeout != f.Timeout {
 		f.Name, f.Timeout = name, timeout
 		if err := h.st.UpdateFunction(ctx, f); err != nil {
@@ -137,6 +152,11 @@ func (h *handler) updateFunction(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		f = nf
+	}
+	if req.Spec != nil {
+		if err := h.st.SetSpec(ctx, f.ID, []byte(*req.Spec)); err != nil {
+			return err
+		}
 	}
 	h.audit(ctx, "admin: function updated", "function", f.Name, "id", f.ID, "version", f.Version)
 	if err := h.changed(ctx); err != nil {
@@ -347,6 +367,20 @@ func (h *handler) invoke(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	res, err := Invoke(ctx, h.opts, f, req)
+	if err != nil {
+		return err
+	}
+	return ok(w, res)
+}
+
+// Invoke runs f once with its stored configuration and the request req
+// describes, as POST /functions/{fn}/invoke does (the web console's dry
+// run is this same code): f.Source runs, even when it is an edited draft
+// not saved yet (see draft); on the running relay (opts.Server) when there
+// is one, on opts.Engine otherwise. Nothing is forwarded or stored. The
+// Result tells whether the function failed.
+func Invoke(ctx context.Context, opts Options, f *functions.Function, req api.InvokeRequest) (*runtime.Result, error) {
 	hr := relay.HTTPRequest{
 		Method:   req.Method,
 		Path:     req.Path,
@@ -369,29 +403,31 @@ func (h *handler) invoke(w http.ResponseWriter, r *http.Request) error {
 	if md == nil {
 		md = map[string]string{}
 	}
-	var res *runtime.Result
-	if h.opts.Server != nil {
-		res, err = h.opts.Server.Invoke(ctx, f.ID, hr, md)
-	} else {
-		res, err = h.invokeLocal(ctx, f, hr, md)
+	if opts.Server != nil && !draft(f) {
+		return opts.Server.Invoke(ctx, f.ID, hr, md)
 	}
-	if err != nil {
-		return err
-	}
-	return ok(w, res)
+	return invokeLocal(ctx, opts, f, hr, md)
+}
+
+// draft reports whether f.Source is not the stored version's (f.Hash): an
+// edited source that Invoke runs as it is, with f's configuration and
+// timeout (the web console's editor runs drafts).
+func draft(f *functions.Function) bool {
+	sum := sha256.Sum256([]byte(f.Source))
+	return f.Hash != "" && f.Hash != hex.EncodeToString(sum[:])
 }
 
 // invokeLocal runs f on the engine, for an API without a running relay.
-func (h *handler) invokeLocal(ctx context.Context, f *functions.Function, req relay.HTTPRequest, md map[string]string) (*runtime.Result, error) {
-	cfg, err := h.st.Config(ctx, f.ID)
+func invokeLocal(ctx context.Context, opts Options, f *functions.Function, req relay.HTTPRequest, md map[string]string) (*runtime.Result, error) {
+	cfg, err := opts.Store.Config(ctx, f.ID)
 	if err != nil {
 		return nil, err
 	}
-	fn, err := h.engine.Compile(chunkName(f.Name), []byte(f.Source))
+	fn, err := opts.Engine.Compile(chunkName(f.Name), []byte(f.Source))
 	if err != nil {
 		return nil, err
 	}
-	return h.engine.Run(ctx, fn, &runtime.Input{
+	return opts.Engine.Run(ctx, fn, &runtime.Input{
 		Request:  runtime.Request{Method: req.Method, Path: req.Path, RawQuery: req.RawQuery, Header: req.Header, Body: req.Body},
 		Config:   cfg,
 		Metadata: md,

@@ -124,6 +124,12 @@ type FunctionRequest struct {
 	Timeout *Duration `json:"timeout,omitempty"`
 	// Config sets configuration variables on create.
 	Config map[string]string `json:"config,omitempty"`
+	// Spec is the function's spec (the YAML of a spec file, request
+	// bodies inline; its filename is ignored), stored with the function.
+	// While a function has a spec, a new source or spec is saved only
+	// when every test passes: otherwise the answer is 422 listing the
+	// failures. "" removes the spec.
+	Spec *string `json:"spec,omitempty"`
 }
 
 // ConfigKeys lists a function's configuration variables. Values are

@@ -23,15 +23,17 @@
 // # Surfaces
 //
 // With server.admin.listen empty, one listener (server.listen) serves the
-// webhooks (/v1/webhooks/), /healthz, the admin API (/v1/admin/) and
-// /metrics. With server.admin.listen set, server.listen serves only the
-// webhooks and /healthz, and the admin listener serves the admin API,
-// /metrics and /healthz: put the first on the internet and keep the
-// second private.
+// webhooks (/v1/webhooks/), /healthz, the admin API (/v1/admin/),
+// /metrics and the web console (/ui/). With server.admin.listen set,
+// server.listen serves only the webhooks and /healthz, and the admin
+// listener serves the admin API, /metrics, the web console and /healthz:
+// put the first on the internet and keep the second private.
 package app
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -41,6 +43,7 @@ import (
 	"net/http"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -51,9 +54,11 @@ import (
 
 	"github.com/relayfn/relayfn/builtins"
 	"github.com/relayfn/relayfn/egress"
+	"github.com/relayfn/relayfn/functions/spec"
 	"github.com/relayfn/relayfn/relay"
 	"github.com/relayfn/relayfn/relay/admin"
 	"github.com/relayfn/relayfn/relay/config"
+	"github.com/relayfn/relayfn/relay/console"
 	"github.com/relayfn/relayfn/relay/netlimit"
 	"github.com/relayfn/relayfn/relay/seal"
 	"github.com/relayfn/relayfn/relay/store/sqlite"
@@ -117,6 +122,8 @@ type App struct {
 	Admin http.Handler
 	// Metrics serves /metrics.
 	Metrics http.Handler
+	// Console is the web console (mounted under console.Prefix).
+	Console http.Handler
 	// AdminToken is the admin credential made at this start (the store
 	// had none), or "" when the store already had an admin token.
 	AdminToken string
@@ -312,9 +319,31 @@ func New(ctx context.Context, f *config.File, opts Options) (_ *App, err error) 
 		return nil, err
 	}
 	a.Server = srv
-	if a.Admin, err = admin.New(admin.Options{Store: st, Server: srv, Engine: e, Logger: a.Log}); err != nil {
+	if a.Admin, err = admin.New(admin.Options{Store: st, Server: srv, Engine: e, Logger: a.Log, Specs: spec.Check}); err != nil {
 		return nil, err
 	}
+
+	// Web console (/ui/ on the admin listener): its session cookies are
+	// signed with a key derived from the seal key, so sessions survive a
+	// restart and end when the key changes.
+	// With a separate admin listener, the inputs' public URLs name the
+	// public listener: its address, or, when it listens on every
+	// interface, its port on the host the console was reached at.
+	publicURL, publicPort := "", ""
+	if a.adminLn != nil {
+		if tcp, ok := a.ln.Addr().(*net.TCPAddr); ok && tcp.IP.IsUnspecified() {
+			publicPort = strconv.Itoa(tcp.Port)
+		} else {
+			publicURL = "http://" + a.ln.Addr().String()
+		}
+	}
+	if a.Console, err = console.New(console.Options{
+		Admin: admin.Options{Store: st, Server: srv, Engine: e, Logger: a.Log, Specs: spec.Check}, Key: consoleKey(key),
+		PublicURL: publicURL, PublicPort: publicPort, Logger: a.Log,
+	}); err != nil {
+		return nil, err
+	}
+
 	cred, made, err := admin.Bootstrap(ctx, st)
 	if err != nil {
 		return nil, fmt.Errorf("admin token: %w", err)
@@ -323,6 +352,14 @@ func New(ctx context.Context, f *config.File, opts Options) (_ *App, err error) 
 		a.AdminToken = cred
 	}
 	return a, nil
+}
+
+// consoleKey derives the web console's cookie signing key from the seal
+// key.
+func consoleKey(sealKey []byte) []byte {
+	m := hmac.New(sha256.New, sealKey)
+	m.Write([]byte("relayfn web console sessions v1"))
+	return m.Sum(nil)
 }
 
 // exists reports whether a file is at path.
@@ -353,6 +390,7 @@ func (a *App) Handler() http.Handler {
 	if a.adminLn == nil {
 		mux.Handle(admin.Prefix, a.Admin)
 		mux.Handle("GET /metrics", a.Metrics)
+		mux.Handle(console.Prefix, a.Console)
 	}
 	return mux
 }
@@ -367,6 +405,7 @@ func (a *App) AdminHandler() http.Handler {
 	mux.Handle(admin.Prefix, a.Admin)
 	mux.Handle("GET /metrics", a.Metrics)
 	mux.Handle("GET /healthz", a.Server.Handler())
+	mux.Handle(console.Prefix, a.Console)
 	return mux
 }
 

@@ -205,7 +205,7 @@ func TestTokenPrintedOnce(t *testing.T) {
 	}
 }
 
-// With admin.listen, the admin API and /metrics answer only there; the
+// With admin.listen, the admin API, the console and /metrics answer only there; the
 // public port serves webhooks and /healthz.
 func TestAdminListenSplitsSurfaces(t *testing.T) {
 	dir := t.TempDir()
@@ -223,7 +223,9 @@ func TestAdminListenSplitsSurfaces(t *testing.T) {
 	}{
 		{pub + "/v1/admin/buckets", a.AdminToken, http.StatusNotFound},
 		{pub + "/metrics", "", http.StatusNotFound},
+		{pub + "/ui/login", "", http.StatusNotFound},
 		{pub + "/healthz", "", http.StatusOK},
+		{adm + "/ui/login", "", http.StatusOK},
 		{adm + "/v1/admin/buckets", a.AdminToken, http.StatusOK},
 		{adm + "/v1/admin/buckets", "", http.StatusUnauthorized},
 		{adm + "/metrics", "", http.StatusOK},
@@ -246,7 +248,7 @@ func TestOnePortMode(t *testing.T) {
 		t.Fatalf("AdminAddr = %v in one-port mode", a.AdminAddr())
 	}
 	pub := "http://" + a.Addr().String()
-	for _, p := range []string{"/v1/admin/buckets", "/metrics", "/healthz"} {
+	for _, p := range []string{"/v1/admin/buckets", "/metrics", "/healthz", "/ui/login"} {
 		if got := get(t, pub+p, a.AdminToken); got != http.StatusOK {
 			t.Errorf("GET %s = %d", p, got)
 		}

@@ -250,6 +250,13 @@ CREATE TABLE health_probe (
 	id  INTEGER PRIMARY KEY,
 	pad BLOB
 );`,
+	// 5: a function's spec (YAML, with its request bodies inline), stored
+	// with the function: a new version is saved only when it passes.
+	`CREATE TABLE function_specs (
+	function_id TEXT PRIMARY KEY REFERENCES functions(id) ON DELETE CASCADE,
+	spec        TEXT NOT NULL,
+	updated_at  INTEGER NOT NULL
+) WITHOUT ROWID;`,
 }
 
 // migrate brings the schema of the database behind db up to date.

@@ -1,0 +1,97 @@
+package console
+
+import (
+	"bytes"
+	"compress/gzip"
+	"crypto/sha256"
+	"encoding/hex"
+	"io/fs"
+	"mime"
+	"net/http"
+	"path"
+	"strings"
+	"sync"
+)
+
+// staticFile is an embedded file ready to serve: compressed once, on first
+// request, and tagged with its hash.
+type staticFile struct {
+	once  sync.Once
+	etag  string
+	ctype string
+	raw   []byte
+	gz    []byte
+	err   error
+}
+
+// staticHandler serves the embedded static files with an ETag (browsers
+// revalidate, so an upgraded relay's files are picked up at once) and, to
+// clients that accept it, gzip-compressed: CodeMirror is 400 KB as it is
+// and 107 KB compressed.
+type staticHandler struct {
+	fsys  fs.FS
+	mu    sync.Mutex
+	files map[string]*staticFile
+}
+
+func newStaticHandler(fsys fs.FS) *staticHandler {
+	return &staticHandler{fsys: fsys, files: map[string]*staticFile{}}
+}
+
+func (h *staticHandler) file(name string) *staticFile {
+	h.mu.Lock()
+	f, ok := h.files[name]
+	if !ok {
+		f = &staticFile{}
+		h.files[name] = f
+	}
+	h.mu.Unlock()
+	f.once.Do(func() {
+		f.raw, f.err = fs.ReadFile(h.fsys, name)
+		if f.err != nil {
+			return
+		}
+		sum := sha256.Sum256(f.raw)
+		f.etag = `"` + hex.EncodeToString(sum[:8]) + `"`
+		f.ctype = mime.TypeByExtension(path.Ext(name))
+		if f.ctype == "" {
+			f.ctype = http.DetectContentType(f.raw)
+		}
+		var buf bytes.Buffer
+		zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+		zw.Write(f.raw)
+		zw.Close()
+		if buf.Len() < len(f.raw) {
+			f.gz = buf.Bytes()
+		}
+	})
+	return f
+}
+
+func (h *staticHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	name := strings.TrimPrefix(r.URL.Path, Prefix+"static/")
+	if name == "" || strings.HasSuffix(name, "/") || !fs.ValidPath(name) {
+		http.NotFound(w, r)
+		return
+	}
+	f := h.file(name)
+	if f.err != nil {
+		http.NotFound(w, r)
+		return
+	}
+	hd := w.Header()
+	hd.Set("ETag", f.etag)
+	hd.Set("Cache-Control", "no-cache")
+	hd.Set("Content-Type", f.ctype)
+	hd.Add("Vary", "Accept-Encoding")
+	if inm := r.Header.Get("If-None-Match"); inm != "" && strings.Contains(inm, f.etag) {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	body := f.raw
+	if f.gz != nil && strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
+		hd.Set("Content-Encoding", "gzip")
+		body = f.gz
+	}
+	w.Write(body)
+}
