@@ -210,4 +210,3 @@ func (s *Store) ListWebhooks(ctx context.Context, f relay.WebhookFilter) ([]*rel
 	}
 	return out, nil
 }
-
