@@ -154,3 +154,9 @@ func (s *Server) recordAnswer(ctx context.Context, id string, status int, a Answ
 		s.log.Error("record the answer of a webhook", "webhook", id, "error", err)
 	}
 }
+
+// InputMetadata is r.Metadata of the function of input in of bucket b:
+// what a run against a stored webhook passes, as the ingress does.
+func InputMetadata(b *Bucket, in *Input) map[string]string {
+	return metadata(b, in, nil)
+}

@@ -49,6 +49,10 @@ type Options struct {
 	Logger *slog.Logger
 	// MaxBodyBytes caps request bodies; 0 means DefaultMaxBodyBytes.
 	MaxBodyBytes int64
+	// OfflineEngine runs functions against stored webhooks when the
+	// caller did not allow network access: its modules make no calls
+	// (the http module refuses them). Nil refuses such runs.
+	OfflineEngine *runtime.Engine
 }
 
 // handler is the admin API.
@@ -151,6 +155,8 @@ func (h *handler) routes() {
 	r("POST /deliveries/{id}/replay", h.replay)
 
 	r("POST /apply", h.apply)
+
+	h.webhookRoutes()
 }
 
 // methods are the methods the API answers, for 405's Allow header.

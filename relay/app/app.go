@@ -312,7 +312,17 @@ func New(ctx context.Context, f *config.File, opts Options) (_ *App, err error) 
 		return nil, err
 	}
 	a.Server = srv
-	if a.Admin, err = admin.New(admin.Options{Store: st, Server: srv, Engine: e, Logger: a.Log}); err != nil {
+
+	// The request log: runs against stored webhooks without network
+	// access use an engine whose http module refuses every call.
+	offline, err := runtime.New(runtime.Options{Modules: append(builtins.PureModules(),
+		builtins.HTTP(refuseNetwork{}, builtins.HTTPOptions{}))})
+	if err != nil {
+		return nil, err
+	}
+	a.closers = append(a.closers, func() error { offline.Close(); return nil })
+
+	if a.Admin, err = admin.New(admin.Options{Store: st, Server: srv, Engine: e, Logger: a.Log, OfflineEngine: offline}); err != nil {
 		return nil, err
 	}
 	cred, made, err := admin.Bootstrap(ctx, st)
@@ -531,4 +541,11 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	a.Log.Info("stopped")
 	return serveErr
+}
+
+// refuseNetwork is the egress of functions run without network access.
+type refuseNetwork struct{}
+
+func (refuseNetwork) Do(ctx context.Context, service string, req *http.Request) (*http.Response, error) {
+	return nil, errors.New("network access is off for this run (allow it with --allow-network)")
 }
