@@ -79,10 +79,16 @@ type WebhookSummary struct {
 // recordFunction fills w's request log from the input function's result
 // res, given the request as received: the received request is kept only
 // when the function changed it.
+//
+// To keep the hot path cheap, the outcome is kept only when the function
+// stopped forwarding or set an answer: a function that only rewrote the
+// request and logged is told by Received, Logs and FunctionError.
 func recordFunction(w *Webhook, received HTTPRequest, res *runtime.Result) {
-	w.Function = &FunctionOutcome{Stopped: res.StopForwarding, DurationMS: res.DurationMS}
-	if res.Response.Modified {
-		w.Function.Response = &FunctionResponse{Status: res.Response.Status, Header: res.Response.Headers, Body: []byte(res.Response.Body)}
+	if res.StopForwarding || res.Response.Modified {
+		w.Function = &FunctionOutcome{Stopped: res.StopForwarding, DurationMS: res.DurationMS}
+		if res.Response.Modified {
+			w.Function.Response = &FunctionResponse{Status: res.Response.Status, Header: res.Response.Headers, Body: []byte(res.Response.Body)}
+		}
 	}
 	if res.Request.Modified {
 		r := received

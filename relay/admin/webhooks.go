@@ -175,7 +175,7 @@ func WebhookDetailWire(w *relay.Webhook, ds []*api.DeliveryDetail) *api.WebhookD
 	for _, c := range w.Changes() {
 		d.Changes = append(d.Changes, api.RequestChange{Field: c.Field, From: c.From, To: c.To})
 	}
-	if w.Function != nil || w.FunctionError != "" || len(w.Logs) > 0 {
+	if w.Function != nil || w.FunctionError != "" || len(w.Logs) > 0 || w.Received != nil {
 		f := &api.FunctionOutcome{Error: w.FunctionError, Logs: w.Logs}
 		if fo := w.Function; fo != nil {
 			f.StopForwarding, f.DurationMS = fo.Stopped, fo.DurationMS

@@ -1,11 +1,13 @@
 package sqlite
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 
 	"github.com/relayfn/relayfn/relay"
@@ -19,7 +21,7 @@ type journeyOutcome = relay.FunctionOutcome
 // sealJourney seals w's request log columns into sw.
 func (s *Store) sealJourney(w *relay.Webhook, sw *sealedWebhook) error {
 	if w.Received != nil {
-		b, err := json.Marshal(w.Received)
+		b, err := json.Marshal(receivedDiff(w.Received, &w.Request))
 		if err != nil {
 			return fmt.Errorf("webhook %s: received request: %w", w.ID, err)
 		}
@@ -52,10 +54,11 @@ func (s *Store) openJourney(w *relay.Webhook, received, outcome, answerHeaders [
 		return nil
 	}
 	if received != nil {
-		w.Received = &relay.HTTPRequest{}
-		if err := open(received, "received", w.Received); err != nil {
+		var d requestDiff
+		if err := open(received, "received", &d); err != nil {
 			return err
 		}
+		w.Received = d.apply(&w.Request)
 	}
 	if outcome != nil {
 		w.Function = &journeyOutcome{}
@@ -64,6 +67,83 @@ func (s *Store) openJourney(w *relay.Webhook, received, outcome, answerHeaders [
 		}
 	}
 	return open(answerHeaders, "answer_headers", &w.Answer.Header)
+}
+
+// requestDiff is the JSON of webhooks.received: the parts of the request
+// as received that differ from the request as forwarded (the webhook's
+// own columns), so that a function that changed one header costs its
+// headers, not a second copy of the body.
+type requestDiff struct {
+	Method   *string     `json:"m,omitempty"`
+	Path     *string     `json:"p,omitempty"`
+	RawPath  *string     `json:"rp,omitempty"`
+	RawQuery *string     `json:"q,omitempty"`
+	Header   http.Header `json:"h,omitempty"`
+	// HeaderSet tells an empty received header from an unchanged one.
+	HeaderSet bool    `json:"hs,omitempty"`
+	Body      *[]byte `json:"b,omitempty"`
+}
+
+// receivedDiff is what of received differs from forwarded.
+func receivedDiff(received, forwarded *relay.HTTPRequest) *requestDiff {
+	d := &requestDiff{}
+	str := func(a, b string) *string {
+		if a == b {
+			return nil
+		}
+		return &a
+	}
+	d.Method = str(received.Method, forwarded.Method)
+	d.Path = str(received.Path, forwarded.Path)
+	d.RawPath = str(received.RawPath, forwarded.RawPath)
+	d.RawQuery = str(received.RawQuery, forwarded.RawQuery)
+	if !sameHeader(received.Header, forwarded.Header) {
+		d.Header, d.HeaderSet = received.Header, true
+	}
+	if !bytes.Equal(received.Body, forwarded.Body) {
+		b := received.Body
+		d.Body = &b
+	}
+	return d
+}
+
+// apply returns the request as received, from the request as forwarded.
+func (d *requestDiff) apply(forwarded *relay.HTTPRequest) *relay.HTTPRequest {
+	r := *forwarded
+	set := func(dst *string, v *string) {
+		if v != nil {
+			*dst = *v
+		}
+	}
+	set(&r.Method, d.Method)
+	set(&r.Path, d.Path)
+	set(&r.RawPath, d.RawPath)
+	set(&r.RawQuery, d.RawQuery)
+	if d.HeaderSet {
+		r.Header = d.Header
+	}
+	if d.Body != nil {
+		r.Body = *d.Body
+	}
+	return &r
+}
+
+func sameHeader(a, b http.Header) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, va := range a {
+		vb, ok := b[k]
+		if !ok || len(va) != len(vb) {
+			return false
+		}
+		for i := range va {
+			if va[i] != vb[i] {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // openAttemptResponse opens the destination's answer of attempt a of
