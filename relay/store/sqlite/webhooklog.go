@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/relayfn/relayfn/relay"
@@ -74,14 +75,15 @@ func (s *Store) openJourney(w *relay.Webhook, received, outcome, answerHeaders [
 // own columns), so that a function that changed one header costs its
 // headers, not a second copy of the body.
 type requestDiff struct {
-	Method   *string     `json:"m,omitempty"`
-	Path     *string     `json:"p,omitempty"`
-	RawPath  *string     `json:"rp,omitempty"`
-	RawQuery *string     `json:"q,omitempty"`
-	Header   http.Header `json:"h,omitempty"`
-	// HeaderSet tells an empty received header from an unchanged one.
-	HeaderSet bool    `json:"hs,omitempty"`
-	Body      *[]byte `json:"b,omitempty"`
+	Method   *string `json:"m,omitempty"`
+	Path     *string `json:"p,omitempty"`
+	RawPath  *string `json:"rp,omitempty"`
+	RawQuery *string `json:"q,omitempty"`
+	// Header holds the received values of the headers the function
+	// changed or deleted; Added, the headers it added.
+	Header http.Header `json:"h,omitempty"`
+	Added  []string    `json:"a,omitempty"`
+	Body   *[]byte     `json:"b,omitempty"`
 }
 
 // receivedDiff is what of received differs from forwarded.
@@ -97,8 +99,18 @@ func receivedDiff(received, forwarded *relay.HTTPRequest) *requestDiff {
 	d.Path = str(received.Path, forwarded.Path)
 	d.RawPath = str(received.RawPath, forwarded.RawPath)
 	d.RawQuery = str(received.RawQuery, forwarded.RawQuery)
-	if !sameHeader(received.Header, forwarded.Header) {
-		d.Header, d.HeaderSet = received.Header, true
+	for k, vs := range received.Header {
+		if fv, ok := forwarded.Header[k]; !ok || !slices.Equal(vs, fv) {
+			if d.Header == nil {
+				d.Header = http.Header{}
+			}
+			d.Header[k] = vs
+		}
+	}
+	for k := range forwarded.Header {
+		if _, ok := received.Header[k]; !ok {
+			d.Added = append(d.Added, k)
+		}
 	}
 	if !bytes.Equal(received.Body, forwarded.Body) {
 		b := received.Body
@@ -119,31 +131,22 @@ func (d *requestDiff) apply(forwarded *relay.HTTPRequest) *relay.HTTPRequest {
 	set(&r.Path, d.Path)
 	set(&r.RawPath, d.RawPath)
 	set(&r.RawQuery, d.RawQuery)
-	if d.HeaderSet {
-		r.Header = d.Header
+	if d.Header != nil || d.Added != nil {
+		r.Header = forwarded.Header.Clone()
+		if r.Header == nil {
+			r.Header = http.Header{}
+		}
+		for k, vs := range d.Header {
+			r.Header[k] = vs
+		}
+		for _, k := range d.Added {
+			delete(r.Header, k)
+		}
 	}
 	if d.Body != nil {
 		r.Body = *d.Body
 	}
 	return &r
-}
-
-func sameHeader(a, b http.Header) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, va := range a {
-		vb, ok := b[k]
-		if !ok || len(va) != len(vb) {
-			return false
-		}
-		for i := range va {
-			if va[i] != vb[i] {
-				return false
-			}
-		}
-	}
-	return true
 }
 
 // openAttemptResponse opens the destination's answer of attempt a of

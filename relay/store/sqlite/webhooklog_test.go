@@ -18,7 +18,8 @@ func TestWebhookJourney(t *testing.T) {
 	w := fx.webhook(`{"rewritten":true}`)
 	received := w.Request
 	received.Body = []byte(`{"original":true}`)
-	received.Header = http.Header{"Content-Type": {"text/plain"}}
+	received.Header = http.Header{"Content-Type": {"text/plain"}, "X-Gone": {"deleted by the function"}}
+	w.Request.Header = http.Header{"Content-Type": {"application/json"}, "X-New": {"added"}}
 	w.Received = &received
 	w.Logs = []string{"saw it"}
 	w.Function = &relay.FunctionOutcome{Response: &relay.FunctionResponse{Status: 202, Header: http.Header{"X-A": {"b"}}, Body: []byte("ok")}, DurationMS: 1.5}
@@ -33,6 +34,8 @@ func TestWebhookJourney(t *testing.T) {
 	changes := got.Changes()
 	want := []relay.Change{
 		{Field: "header Content-Type", From: "text/plain", To: "application/json"},
+		{Field: "header X-Gone", From: "deleted by the function", To: ""},
+		{Field: "header X-New", From: "", To: "added"},
 		{Field: "body", From: `{"original":true}`, To: `{"rewritten":true}`},
 	}
 	if !reflect.DeepEqual(changes, want) {
