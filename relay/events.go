@@ -32,6 +32,7 @@ type Event struct {
 	BucketID   string `json:"bucket_id,omitempty"`
 	BucketName string `json:"bucket_name,omitempty"`
 	InputID    string `json:"input_id,omitempty"`
+	InputName  string `json:"input_name,omitempty"`
 	// WebhookID is empty for a webhook that was not stored.
 	WebhookID     string        `json:"webhook_id,omitempty"`
 	Status        int           `json:"status,omitempty"`
@@ -133,15 +134,18 @@ func (h *eventHub) publish(e Event) {
 	}
 }
 
-// received publishes a webhook answered with status; b is nil when no
-// input was found, webhookID empty when nothing was stored.
-func (h *eventHub) received(b *Bucket, inputID, webhookID string, status int, fnErr bool) {
+// received publishes a webhook answered with status; b and in are nil
+// when no input was found, webhookID empty when nothing was stored.
+func (h *eventHub) received(b *Bucket, in *Input, webhookID string, status int, fnErr bool) {
 	if !h.on() {
 		return
 	}
-	e := Event{Type: EventWebhook, Time: time.Now().UTC(), InputID: inputID, WebhookID: webhookID, Status: status, FunctionError: fnErr}
+	e := Event{Type: EventWebhook, Time: time.Now().UTC(), WebhookID: webhookID, Status: status, FunctionError: fnErr}
 	if b != nil {
 		e.BucketID, e.BucketName = b.ID, b.Name
+	}
+	if in != nil {
+		e.InputID, e.InputName = in.ID, in.Name
 	}
 	h.publish(e)
 }

@@ -14,9 +14,9 @@ func TestEventHubDropsForSlowReaders(t *testing.T) {
 	defer other.Close()
 	b := &Bucket{ID: "b1", Name: "one"}
 	for i := range 5 {
-		s.events.received(b, "in", "", 200+i, false)
+		s.events.received(b, &Input{ID: "in"}, "", 200+i, false)
 	}
-	s.events.received(&Bucket{ID: "b2"}, "in", "w", 401, false)
+	s.events.received(&Bucket{ID: "b2"}, nil, "w", 401, false)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	var got []Event

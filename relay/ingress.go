@@ -72,7 +72,7 @@ func (s *Server) serveWebhook(w http.ResponseWriter, r *http.Request) {
 	if undeliverable(r.Method) {
 		w.Header().Set("Allow", "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS")
 		s.metrics.received.WithLabelValues("", strconv.Itoa(http.StatusMethodNotAllowed)).Inc()
-		s.events.received(nil, "", "", http.StatusMethodNotAllowed, false)
+		s.events.received(nil, nil, "", http.StatusMethodNotAllowed, false)
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
 	}
@@ -82,7 +82,7 @@ func (s *Server) serveWebhook(w http.ResponseWriter, r *http.Request) {
 	extra, err := url.PathUnescape(rawExtra)
 	if err != nil || climbs(extra) {
 		s.metrics.received.WithLabelValues("", strconv.Itoa(http.StatusBadRequest)).Inc()
-		s.events.received(nil, "", "", http.StatusBadRequest, false)
+		s.events.received(nil, nil, "", http.StatusBadRequest, false)
 		http.Error(w, "invalid path: dot-segments are not allowed in the extra path", http.StatusBadRequest)
 		return
 	}
@@ -98,7 +98,7 @@ func (s *Server) serveWebhook(w http.ResponseWriter, r *http.Request) {
 	}
 	refuse := func(status int) {
 		answer(status)
-		s.events.received(b, route.input.ID, "", status, false)
+		s.events.received(b, route.input, "", status, false)
 	}
 
 	header := r.Header.Clone()
@@ -209,7 +209,7 @@ func (s *Server) serveWebhook(w http.ResponseWriter, r *http.Request) {
 		}
 		s.log.Error("store webhook", "bucket", b.Name, "input", route.input.ID, "error", err)
 		answer(http.StatusServiceUnavailable)
-		s.events.received(b, route.input.ID, "", http.StatusServiceUnavailable, wh.FunctionError != "")
+		s.events.received(b, route.input, "", http.StatusServiceUnavailable, wh.FunctionError != "")
 		http.Error(w, "could not store the webhook", http.StatusServiceUnavailable)
 		return
 	}
@@ -241,12 +241,12 @@ func (s *Server) serveWebhook(w http.ResponseWriter, r *http.Request) {
 			status, hdr, respBody = http.StatusGatewayTimeout, nil, []byte("destination did not answer in time\n")
 		case <-r.Context().Done():
 			s.recordAnswer(r.Context(), wh.ID, 499, Answer{})
-			s.events.received(b, route.input.ID, wh.ID, 499, wh.FunctionError != "")
+			s.events.received(b, route.input, wh.ID, 499, wh.FunctionError != "")
 			return
 		}
 		s.recordAnswer(r.Context(), wh.ID, status, Answer{Header: hdr, BodySize: len(respBody)})
 	}
-	s.events.received(b, route.input.ID, wh.ID, status, wh.FunctionError != "")
+	s.events.received(b, route.input, wh.ID, status, wh.FunctionError != "")
 	for k, v := range hdr {
 		w.Header()[k] = v
 	}
@@ -261,7 +261,7 @@ func (s *Server) answerUnknown(w http.ResponseWriter, r *http.Request) {
 	status := s.opts.UnknownInputStatus
 	count := func(st int) {
 		s.metrics.received.WithLabelValues("", strconv.Itoa(st)).Inc()
-		s.events.received(nil, "", "", st, false)
+		s.events.received(nil, nil, "", st, false)
 	}
 	if status == http.StatusUnauthorized {
 		io.Copy(io.Discard, io.LimitReader(r.Body, s.opts.MaxBodyBytes))

@@ -293,7 +293,7 @@ func eventLine(ctx context.Context, n *namer, e *api.Event) string {
 	case "webhook":
 		where := "(no input)"
 		if e.BucketID != "" {
-			where = e.BucketName + "/" + e.InputID
+			where = e.BucketName + "/" + e.InputName
 		}
 		what := "stored " + e.WebhookID
 		if e.WebhookID == "" {

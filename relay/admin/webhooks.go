@@ -348,7 +348,7 @@ func (h *handler) events(w http.ResponseWriter, r *http.Request) error {
 // EventWire returns e's wire form.
 func EventWire(e relay.Event) *api.Event {
 	return &api.Event{
-		Type: e.Type, Time: e.Time, BucketID: e.BucketID, BucketName: e.BucketName, InputID: e.InputID,
+		Type: e.Type, Time: e.Time, BucketID: e.BucketID, BucketName: e.BucketName, InputID: e.InputID, InputName: e.InputName,
 		WebhookID: e.WebhookID, Status: e.Status, FunctionError: e.FunctionError, DeliveryID: e.DeliveryID,
 		OutputID: e.OutputID, Attempt: e.Attempt, State: string(e.State), Error: e.Error,
 		DurationMS: e.DurationMS, Dropped: e.Dropped,

@@ -90,6 +90,7 @@ type Event struct {
 	BucketID      string    `json:"bucket_id,omitempty"`
 	BucketName    string    `json:"bucket_name,omitempty"`
 	InputID       string    `json:"input_id,omitempty"`
+	InputName     string    `json:"input_name,omitempty"`
 	WebhookID     string    `json:"webhook_id,omitempty"`
 	Status        int       `json:"status,omitempty"`
 	FunctionError bool      `json:"function_error,omitempty"`
