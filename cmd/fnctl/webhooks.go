@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -144,7 +145,7 @@ headers, the first 64 KB of the body) or error. -o json prints it all.
 					"ID", d.ID,
 					"Received", timeText(d.ReceivedAt),
 					"Bucket", n.bucket(ctx, d.BucketID),
-					"Input", d.InputID,
+					"Input", inputText(ctx, s, d.InputID),
 					"Answer", fmt.Sprintf("%s (%d bytes)", status, d.Answer.BodySize),
 				); err != nil {
 					return err
@@ -197,6 +198,14 @@ headers, the first 64 KB of the body) or error. -o json prints it all.
 			})
 		}),
 	}
+}
+
+// inputText names an input "name (ID)", or by its ID when it is gone.
+func inputText(ctx context.Context, s *session, id string) string {
+	if in, err := s.c.GetInput(ctx, id); err == nil {
+		return in.Name + " (" + id + ")"
+	}
+	return id
 }
 
 // quoteShort quotes s for a one-line change, cut at 80 runes.
@@ -272,7 +281,11 @@ missed; it never slows the relay.
 			n := newNamer(s)
 			return s.c.Events(ctx, bucket, func(e *api.Event) error {
 				if s.json() {
-					return s.print(e, nil)
+					// One object per line.
+					if err := json.NewEncoder(s.stdout).Encode(e); err != nil {
+						return failed(fmt.Errorf("write the event: %w", err))
+					}
+					return nil
 				}
 				_, err := fmt.Fprintln(s.stdout, eventLine(ctx, n, e))
 				if err != nil {
