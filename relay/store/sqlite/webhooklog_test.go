@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"reflect"
 	"testing"
@@ -160,5 +161,26 @@ func TestListWebhooks(t *testing.T) {
 	must(t, err)
 	if ws[0].FunctionError != "boom" {
 		t.Errorf("function error = %q", ws[0].FunctionError)
+	}
+}
+
+func TestRequestDiffJSON(t *testing.T) {
+	s := func(v string) *string { return &v }
+	body := []byte("b\x00dy")
+	empty := []byte{}
+	for _, d := range []*requestDiff{
+		{},
+		{Method: s("GET"), Path: s("/a\"b"), RawPath: s("/a%2Fb"), RawQuery: s("x=<1>&y")},
+		{Header: http.Header{"X-A": {"1", "2"}, "Content-Type": {"text/plain"}}, Added: []string{"X-New", "X-\u00e9"}},
+		{Body: &body},
+		{Body: &empty, Added: []string{"X"}},
+	} {
+		want, err := json.Marshal(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := d.appendJSON(nil); string(got) != string(want) {
+			t.Errorf("appendJSON = %s, want %s", got, want)
+		}
 	}
 }
