@@ -115,6 +115,9 @@ func TestAtRestNoPlaintext(t *testing.T) {
 		"function config value":  marker("CONFIG"),
 		"function error":         marker("FNERR"),
 		"destination answer hdr": marker("ANSHDR"),
+		"function's body change": marker("CHANGE"),
+		"function's answer":      marker("FNANSWER"),
+		"function's answer hdr":  marker("FNANSHDR"),
 	}
 	// Paths and names are stored in plaintext by design: the control.
 	control := map[string]string{"path": marker("PATH")}
@@ -129,7 +132,11 @@ func TestAtRestNoPlaintext(t *testing.T) {
 	inFn := h.Function("enrich", fmt.Sprintf(`
 print(string.upper(%q))
 r:SetRequestHeader("X-Config", cfg:GetValue("API_KEY"))
-`, strings.ToLower(m["input function log"])))
+r:SetRequestBody(r.RequestBody .. string.upper(%q))
+r:SetResponseBody(string.upper(%q))
+r:SetResponseHeader("X-Fn", string.upper(%q))
+`, strings.ToLower(m["input function log"]), strings.ToLower(m["function's body change"]),
+		strings.ToLower(m["function's answer"]), strings.ToLower(m["function's answer hdr"])))
 	if err := h.Store.SetConfig(ctx, inFn.ID, "API_KEY", m["function config value"]); err != nil {
 		t.Fatal(err)
 	}
@@ -186,6 +193,14 @@ r:SetRequestHeader("X-Config", cfg:GetValue("API_KEY"))
 			t.Fatalf("stored webhook %+v", w)
 		}
 		sawLog = sawLog || strings.Contains(strings.Join(w.Logs, "\n"), m["input function log"])
+		// The request log: the request as received, the change, the
+		// answer the function set and the caller got.
+		if w.Received == nil || bytes.Contains(w.Received.Body, []byte(m["function's body change"])) ||
+			!bytes.Contains(w.Request.Body, []byte(m["function's body change"])) ||
+			w.Function == nil || w.Function.Response == nil || string(w.Function.Response.Body) != m["function's answer"] ||
+			w.Answer.Header.Get("X-Fn") != m["function's answer hdr"] {
+			t.Fatalf("stored webhook's journey: received %+v function %+v answer %+v", w.Received, w.Function, w.Answer)
+		}
 	}
 	if !sawErr || !sawLog {
 		t.Fatalf("the function error (%v) or log (%v) was not stored", sawErr, sawLog)
@@ -194,7 +209,11 @@ r:SetRequestHeader("X-Config", cfg:GetValue("API_KEY"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := strings.Join(attempts[len(attempts)-1].Logs, "\n")
+	last := attempts[len(attempts)-1]
+	if string(last.ResponseBody) != m["destination answer"] || last.ResponseHeader.Get("X-Answer") != m["destination answer hdr"] {
+		t.Fatalf("the attempt's destination answer was not stored: %q %v", last.ResponseBody, last.ResponseHeader)
+	}
+	logs := strings.Join(last.Logs, "\n")
 	for _, k := range []string{"output function log", "destination answer", "destination answer hdr"} {
 		if !strings.Contains(logs, m[k]) {
 			t.Fatalf("attempt logs lack the %s: %q", k, logs)
@@ -227,17 +246,22 @@ func TestAtRestEphemeralBucket(t *testing.T) {
 		"input function log":  marker("INLOG"),
 		"output function log": marker("OUTLOG"),
 		"function error":      marker("FNERR"),
+		"destination answer":  marker("ANSWER"),
 	}
 	// The destination fails the first request: the retry is sent from
 	// memory, as the store has no body to reload.
 	dest := newRecorder(t, func(n int, w http.ResponseWriter) {
+		w.Header().Set("X-Answer", m["destination answer"])
 		if n == 1 {
 			w.WriteHeader(http.StatusServiceUnavailable)
+			w.Write([]byte(m["destination answer"]))
 			return
 		}
 		w.WriteHeader(http.StatusOK)
+		w.Write([]byte(m["destination answer"]))
 	})
-	inFn := h.Function("enrich", fmt.Sprintf(`print(string.upper(%q)) r:SetRequestHeader("X-Seen", "1")`, strings.ToLower(m["input function log"])))
+	inFn := h.Function("enrich", fmt.Sprintf(`print(string.upper(%q)) r:SetRequestHeader("X-Seen", "1")
+r:SetResponseHeader("X-Fn", r.RequestHeader["X-Data"])`, strings.ToLower(m["input function log"])))
 	outFn := h.Function("stamp", fmt.Sprintf(`print(string.upper(%q))`, strings.ToLower(m["output function log"])))
 	brokenFn := h.Function("broken", fmt.Sprintf(`error(string.upper(%q))`, strings.ToLower(m["function error"])))
 	b := h.Bucket(&relay.Bucket{Name: "private", Ephemeral: true})

@@ -115,6 +115,7 @@ func (s *Server) deliver(ctx context.Context, j *job) {
 		return
 	}
 	a.Status = oc.status
+	a.ResponseHeader, a.ResponseBody = oc.header, recordedBody(oc.body)
 	a.DurationMS = msSince(s.opts.Now(), start)
 	d.Attempts, d.LastStatus, d.UpdatedAt = a.N, oc.status, s.opts.Now().UTC()
 	d.State = DeliveryFailed
@@ -169,6 +170,7 @@ func (s *Server) retryLater(ctx context.Context, j *job, a *Attempt, or *outputR
 	d := j.d
 	now := s.opts.Now()
 	a.Status = oc.status
+	a.ResponseHeader, a.ResponseBody = oc.header, recordedBody(oc.body)
 	a.DurationMS = msSince(now, start)
 	if oc.err != nil {
 		a.Error = oc.err.Error()
@@ -188,6 +190,7 @@ func (s *Server) record(ctx context.Context, d *Delivery, a *Attempt) {
 	if err := s.store.RecordAttempt(context.WithoutCancel(ctx), d, a); err != nil {
 		s.log.Error("record delivery attempt", "delivery", d.ID, "error", err)
 	}
+	s.events.attempt(d, a)
 }
 
 // notify hands the first answer to a caller waiting in destination mode.
@@ -311,6 +314,15 @@ func (s *Server) runResponseFunction(ctx context.Context, or *outputRoute, md ma
 		logs = append(logs, "response function failed: "+res.Error)
 	}
 	return logs
+}
+
+// recordedBody is the part of a destination's answer body the request log
+// keeps.
+func recordedBody(b []byte) []byte {
+	if len(b) > MaxRecordedResponseBody {
+		return b[:MaxRecordedResponseBody]
+	}
+	return b
 }
 
 func msSince(now, start time.Time) float64 {

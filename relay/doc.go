@@ -69,6 +69,23 @@
 //     predecessor's leases back at once; two running processes must not
 //     share a name.
 //
+// # The request log
+//
+// Each stored webhook keeps its journey (journey.go): the request as
+// received when the input's function changed it (Webhook.Received; the
+// store keeps only what differs from the request as forwarded), what else
+// the function did (FunctionOutcome, kept when it stopped forwarding or set
+// an answer), the caller's answer (Webhook.Status, Answer), and on every
+// attempt the destination's answer (Attempt.ResponseHeader and the first
+// MaxRecordedResponseBody bytes of Attempt.ResponseBody). None of it is
+// kept for an ephemeral bucket. Store.ListWebhooks lists the log.
+//
+// Server.Subscribe follows the live event stream (events.go): every
+// webhook answered on the ingress, refused ones included, and every
+// attempt recorded. Publishing never blocks: each subscriber has a
+// bounded buffer, and one that falls behind misses events and is told how
+// many; without subscribers, publishing costs an atomic load.
+//
 // Delivery is at least once: a webhook acknowledged to its caller survives
 // a crash and is delivered after a restart; one whose success was recorded
 // is never sent again. A delivery in flight when the process died is sent

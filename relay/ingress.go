@@ -72,6 +72,7 @@ func (s *Server) serveWebhook(w http.ResponseWriter, r *http.Request) {
 	if undeliverable(r.Method) {
 		w.Header().Set("Allow", "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS")
 		s.metrics.received.WithLabelValues("", strconv.Itoa(http.StatusMethodNotAllowed)).Inc()
+		s.events.received(nil, nil, "", http.StatusMethodNotAllowed, false)
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
 	}
@@ -81,6 +82,7 @@ func (s *Server) serveWebhook(w http.ResponseWriter, r *http.Request) {
 	extra, err := url.PathUnescape(rawExtra)
 	if err != nil || climbs(extra) {
 		s.metrics.received.WithLabelValues("", strconv.Itoa(http.StatusBadRequest)).Inc()
+		s.events.received(nil, nil, "", http.StatusBadRequest, false)
 		http.Error(w, "invalid path: dot-segments are not allowed in the extra path", http.StatusBadRequest)
 		return
 	}
@@ -94,19 +96,23 @@ func (s *Server) serveWebhook(w http.ResponseWriter, r *http.Request) {
 	answer := func(status int) {
 		s.metrics.received.WithLabelValues(b.Name, strconv.Itoa(status)).Inc()
 	}
+	refuse := func(status int) {
+		answer(status)
+		s.events.received(b, route.input, "", status, false)
+	}
 
 	header := r.Header.Clone()
 	auth := s.authorize(rt, b, header, r.URL)
 	if auth.retryAfter > 0 {
 		io.Copy(io.Discard, io.LimitReader(r.Body, s.opts.MaxBodyBytes))
-		answer(http.StatusTooManyRequests)
+		refuse(http.StatusTooManyRequests)
 		w.Header().Set("Retry-After", strconv.Itoa(int((auth.retryAfter+time.Second-1)/time.Second)))
 		http.Error(w, "too many failed attempts for this credential", http.StatusTooManyRequests)
 		return
 	}
 	if !auth.ok {
 		io.Copy(io.Discard, io.LimitReader(r.Body, s.opts.MaxBodyBytes))
-		answer(http.StatusUnauthorized)
+		refuse(http.StatusUnauthorized)
 		if b.Auth.Type == AuthBasic {
 			w.Header().Set("WWW-Authenticate", `Basic realm="relayfn"`)
 		}
@@ -118,11 +124,11 @@ func (s *Server) serveWebhook(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			answer(http.StatusRequestEntityTooLarge)
+			refuse(http.StatusRequestEntityTooLarge)
 			http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)
 			return
 		}
-		answer(http.StatusBadRequest)
+		refuse(http.StatusBadRequest)
 		http.Error(w, "could not read the request body", http.StatusBadRequest)
 		return
 	}
@@ -140,6 +146,7 @@ func (s *Server) serveWebhook(w http.ResponseWriter, r *http.Request) {
 			wh.FunctionError = res.Error
 		}
 		forward = res.Forward()
+		recordFunction(wh, req, res)
 		req = applyResult(req, res)
 	}
 	wh.Request = req
@@ -164,6 +171,7 @@ func (s *Server) serveWebhook(w http.ResponseWriter, r *http.Request) {
 		wh.Status = 0 // decided by the destination
 	} else {
 		wh.Status = status
+		wh.Answer = Answer{Header: hdr, BodySize: len(respBody)}
 	}
 
 	var waiter chan destAnswer
@@ -201,6 +209,7 @@ func (s *Server) serveWebhook(w http.ResponseWriter, r *http.Request) {
 		}
 		s.log.Error("store webhook", "bucket", b.Name, "input", route.input.ID, "error", err)
 		answer(http.StatusServiceUnavailable)
+		s.events.received(b, route.input, "", http.StatusServiceUnavailable, wh.FunctionError != "")
 		http.Error(w, "could not store the webhook", http.StatusServiceUnavailable)
 		return
 	}
@@ -231,9 +240,13 @@ func (s *Server) serveWebhook(w http.ResponseWriter, r *http.Request) {
 		case <-t.C:
 			status, hdr, respBody = http.StatusGatewayTimeout, nil, []byte("destination did not answer in time\n")
 		case <-r.Context().Done():
+			s.recordAnswer(r.Context(), wh.ID, 499, Answer{})
+			s.events.received(b, route.input, wh.ID, 499, wh.FunctionError != "")
 			return
 		}
+		s.recordAnswer(r.Context(), wh.ID, status, Answer{Header: hdr, BodySize: len(respBody)})
 	}
+	s.events.received(b, route.input, wh.ID, status, wh.FunctionError != "")
 	for k, v := range hdr {
 		w.Header()[k] = v
 	}
@@ -246,7 +259,10 @@ func (s *Server) serveWebhook(w http.ResponseWriter, r *http.Request) {
 // serveWebhook's comment says.
 func (s *Server) answerUnknown(w http.ResponseWriter, r *http.Request) {
 	status := s.opts.UnknownInputStatus
-	count := func(st int) { s.metrics.received.WithLabelValues("", strconv.Itoa(st)).Inc() }
+	count := func(st int) {
+		s.metrics.received.WithLabelValues("", strconv.Itoa(st)).Inc()
+		s.events.received(nil, nil, "", st, false)
+	}
 	if status == http.StatusUnauthorized {
 		io.Copy(io.Discard, io.LimitReader(r.Body, s.opts.MaxBodyBytes))
 		count(status)

@@ -187,6 +187,12 @@ type Webhook struct {
 	Status        int      `json:"status"`
 	FunctionError string   `json:"function_error,omitempty"`
 	Logs          []string `json:"logs,omitempty"`
+	// The request log (see journey.go): the request as received when the
+	// input's function changed it, what else the function did, and the
+	// caller's answer. None of them is kept for an ephemeral bucket.
+	Received *HTTPRequest     `json:"received,omitempty"`
+	Function *FunctionOutcome `json:"function,omitempty"`
+	Answer   Answer           `json:"answer"`
 }
 
 // Delivery is a webhook's journey to one output.
@@ -218,4 +224,9 @@ type Attempt struct {
 	Status     int       `json:"status,omitempty"`
 	Error      string    `json:"error,omitempty"`
 	Logs       []string  `json:"logs,omitempty"`
+	// The destination's answer: its headers and the first
+	// MaxRecordedResponseBody bytes of its body (not kept for an
+	// ephemeral bucket).
+	ResponseHeader http.Header `json:"response_headers,omitempty"`
+	ResponseBody   []byte      `json:"response_body,omitempty"`
 }

@@ -90,6 +90,8 @@ type Server struct {
 	metrics *metrics
 	sched   *engine
 	health  health
+	// events is the live event stream (Subscribe).
+	events eventHub
 
 	reloadMu sync.Mutex
 	waitMu   sync.Mutex

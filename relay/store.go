@@ -75,6 +75,16 @@ type Store interface {
 	GetDelivery(ctx context.Context, id string) (*Delivery, []*Attempt, error)
 	ListDeliveries(ctx context.Context, f DeliveryFilter) ([]*Delivery, error)
 
+	// The request log: what happened to each stored webhook. GetWebhook
+	// returns a webhook's whole journey; GetDelivery, the destination's
+	// answers.
+
+	// ListWebhooks lists the webhooks f selects, newest first.
+	ListWebhooks(ctx context.Context, f WebhookFilter) ([]*WebhookSummary, error)
+	// SetWebhookAnswer records the answer of a caller answered after its
+	// webhook was stored (an input in destination mode).
+	SetWebhookAnswer(ctx context.Context, id string, status int, a Answer) error
+
 	Close() error
 
 	// Function specs (the web console and fnctl function push --spec):

@@ -15,9 +15,11 @@ import (
 
 func newDeliveriesCmd(a *app) *cobra.Command {
 	r := newRemote(a)
-	return groupCmd(r, "deliveries", "Watch and replay deliveries",
+	return groupCmd(r, "deliveries", "List, show and replay deliveries",
 		`List deliveries (a webhook's journey to one output), show one with its
-attempts, and replay one: send its webhook to its output again.`,
+attempts and the destination's answers, and replay one: send its webhook to
+its output again. To follow deliveries as they happen, use
+'fnctl webhooks tail'.`,
 		newDeliveriesLsCmd(r),
 		newDeliveriesShowCmd(r),
 		newDeliveriesReplayCmd(r),
@@ -113,7 +115,7 @@ func newDeliveriesShowCmd(r *remote) *cobra.Command {
 	return &cobra.Command{
 		Use:   "show ID",
 		Short: "Show a delivery with its attempts",
-		Long:  "Show a delivery with its attempts: when, the destination's status, how\nlong it took and the error, then each attempt's function log.\n" + remoteHelp,
+		Long:  "Show a delivery with its attempts: when, the destination's status, how\nlong it took and the error, then each attempt with the destination's\nanswer (headers and the first 64 KB of the body) and its function log.\n" + remoteHelp,
 		Args:  exactArgs("ID"),
 		RunE: r.run(func(ctx context.Context, s *session, cmd *cobra.Command, args []string) error {
 			d, as, err := s.c.GetDelivery(ctx, args[0])
@@ -164,18 +166,15 @@ func newDeliveriesShowCmd(r *remote) *cobra.Command {
 				if err := t.flush(); err != nil {
 					return err
 				}
-				for _, a := range as {
-					if len(a.Logs) == 0 {
-						continue
-					}
-					var b strings.Builder
-					fmt.Fprintf(&b, "\nLogs of attempt %d:\n", a.N)
-					writeIndented(&b, "  ", strings.Join(a.Logs, "\n"))
-					if _, err := io.WriteString(w, b.String()); err != nil {
-						return err
-					}
+				if len(as) == 0 {
+					return nil
 				}
-				return nil
+				// Each attempt with the destination's answer and its log.
+				var b strings.Builder
+				b.WriteString("\n")
+				writeAttempts(&b, "", as)
+				_, err := io.WriteString(w, b.String())
+				return err
 			})
 		}),
 	}

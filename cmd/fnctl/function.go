@@ -34,6 +34,7 @@ running relay, and manage their configuration variables.`,
 		newFunctionRmCmd(r),
 		newFunctionVersionsCmd(r),
 		newFunctionInvokeCmd(r),
+		newFunctionRunCmd(r),
 		newFunctionConfigCmd(r),
 	)
 }

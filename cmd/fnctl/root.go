@@ -96,6 +96,7 @@ func commands(a *app) []*cobra.Command {
 		newDetachCmd(a),
 		newApplyCmd(a),
 		newDeliveriesCmd(a),
+		newWebhooksCmd(a), newSendCmd(a),
 		newTokenCmd(a),
 		newAdminTokenCmd(a),
 		newVersionCmd(a),

@@ -53,6 +53,10 @@ type Options struct {
 	// saved (spec.Check in the relay). Without it, a function that has a
 	// spec gets no new version.
 	Specs SpecChecker
+	// OfflineEngine runs functions against stored webhooks when the
+	// caller did not allow network access: its modules make no calls
+	// (the http module refuses them). Nil refuses such runs.
+	OfflineEngine *runtime.Engine
 }
 
 // handler is the admin API.
@@ -156,6 +160,8 @@ func (h *handler) routes() {
 	r("POST /deliveries/{id}/replay", h.replay)
 
 	r("POST /apply", h.apply)
+
+	h.webhookRoutes()
 }
 
 // methods are the methods the API answers, for 405's Allow header.

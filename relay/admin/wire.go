@@ -49,7 +49,7 @@ func wire(v any) (any, error) {
 	case *runtime.Result:
 		return ResultWire(v), nil
 	case api.ErrorResponse, *api.NewToken, api.NewToken, *api.DeliveryDetail, api.DeliveryDetail,
-		api.ConfigKeys, *api.Report, api.FunctionSpec:
+		api.ConfigKeys, *api.Report, api.FunctionSpec, *api.WebhookPage, *api.WebhookDetail:
 		return v, nil
 	}
 	return nil, fmt.Errorf("admin: no wire form for %T", v)
@@ -131,6 +131,7 @@ func AttemptWire(a *relay.Attempt) *api.Attempt {
 	return &api.Attempt{
 		DeliveryID: a.DeliveryID, N: a.N, StartedAt: a.StartedAt, DurationMS: a.DurationMS,
 		Status: a.Status, Error: a.Error, Logs: a.Logs,
+		ResponseHeaders: a.ResponseHeader, ResponseBody: a.ResponseBody,
 	}
 }
 

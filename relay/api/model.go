@@ -163,4 +163,8 @@ type Attempt struct {
 	Status     int       `json:"status,omitempty"`
 	Error      string    `json:"error,omitempty"`
 	Logs       []string  `json:"logs,omitempty"`
+	// The destination's answer: its headers and the first 64 KB of its
+	// body (none for an ephemeral bucket).
+	ResponseHeaders http.Header `json:"response_headers,omitempty"`
+	ResponseBody    []byte      `json:"response_body,omitempty"`
 }

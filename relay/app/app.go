@@ -319,7 +319,18 @@ func New(ctx context.Context, f *config.File, opts Options) (_ *App, err error) 
 		return nil, err
 	}
 	a.Server = srv
-	if a.Admin, err = admin.New(admin.Options{Store: st, Server: srv, Engine: e, Logger: a.Log, Specs: spec.Check}); err != nil {
+
+	// The request log: runs against stored webhooks without network
+	// access use an engine whose http module refuses every call.
+	offline, err := runtime.New(runtime.Options{Modules: append(builtins.PureModules(),
+		builtins.HTTP(refuseNetwork{}, builtins.HTTPOptions{}))})
+	if err != nil {
+		return nil, err
+	}
+	a.closers = append(a.closers, func() error { offline.Close(); return nil })
+
+	adminOpts := admin.Options{Store: st, Server: srv, Engine: e, Logger: a.Log, Specs: spec.Check, OfflineEngine: offline}
+	if a.Admin, err = admin.New(adminOpts); err != nil {
 		return nil, err
 	}
 
@@ -338,7 +349,7 @@ func New(ctx context.Context, f *config.File, opts Options) (_ *App, err error) 
 		}
 	}
 	if a.Console, err = console.New(console.Options{
-		Admin: admin.Options{Store: st, Server: srv, Engine: e, Logger: a.Log, Specs: spec.Check}, Key: consoleKey(key),
+		Admin: adminOpts, Key: consoleKey(key),
 		PublicURL: publicURL, PublicPort: publicPort, Logger: a.Log,
 	}); err != nil {
 		return nil, err
@@ -570,4 +581,11 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	a.Log.Info("stopped")
 	return serveErr
+}
+
+// refuseNetwork is the egress of functions run without network access.
+type refuseNetwork struct{}
+
+func (refuseNetwork) Do(ctx context.Context, service string, req *http.Request) (*http.Response, error) {
+	return nil, errors.New("network access is off for this run (allow it with --allow-network)")
 }

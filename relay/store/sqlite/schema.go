@@ -257,6 +257,25 @@ CREATE TABLE health_probe (
 	spec        TEXT NOT NULL,
 	updated_at  INTEGER NOT NULL
 ) WITHOUT ROWID;`,
+	// 6: the request log. A webhook keeps the request as received when its
+	// input function changed it (received, sealed JSON), what else the
+	// function did (function_outcome, sealed JSON: stopped, the answer it
+	// set) and the caller's answer (status; answer_headers, sealed JSON;
+	// answer_size). Each attempt keeps the destination's answer: headers
+	// (sealed JSON) and the first 64 KB of the body (sealed), in the
+	// delivery's row for its last attempt and in attempts for the earlier
+	// ones, sealed with the attempt's AAD. These payload columns are NULL
+	// for an ephemeral bucket, and can be set to NULL by a retention purge
+	// before the rows go. A webhook's deliveries are found by webhook_id.
+	`ALTER TABLE webhooks ADD COLUMN received BLOB;
+ALTER TABLE webhooks ADD COLUMN function_outcome BLOB;
+ALTER TABLE webhooks ADD COLUMN answer_headers BLOB;
+ALTER TABLE webhooks ADD COLUMN answer_size INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE deliveries ADD COLUMN attempt_response_headers BLOB;
+ALTER TABLE deliveries ADD COLUMN attempt_response_body BLOB;
+ALTER TABLE attempts ADD COLUMN response_headers BLOB;
+ALTER TABLE attempts ADD COLUMN response_body BLOB;
+CREATE INDEX deliveries_webhook ON deliveries(webhook_id);`,
 }
 
 // migrate brings the schema of the database behind db up to date.

@@ -23,8 +23,9 @@ const (
 	// Single-row VALUES statements need no statement journal, unlike
 	// INSERT … SELECT.
 	qInsertWebhook = `INSERT INTO webhooks (id, bucket_id, input_id, received_at, method, path,
-		raw_query, headers, body, status, function_error, logs, raw_path)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		raw_query, headers, body, status, function_error, logs, raw_path,
+		received, function_outcome, answer_headers, answer_size)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	// What bucketEphemeral reads when its cache misses.
 	qBucketEphemeral = `SELECT ephemeral FROM buckets WHERE id = ?`
 	// A missing output, or one of another bucket, fails the foreign key
@@ -39,8 +40,10 @@ const (
 	qAttemptN = `SELECT attempt_n FROM deliveries WHERE id = ?`
 	// Moves a delivery's last attempt out of its row when attempt ?2
 	// follows it.
-	qMoveAttempt = `INSERT INTO attempts (delivery_id, n, started_at, duration_ms, status, error, logs)
-		SELECT id, attempt_n, attempt_started_at, attempt_duration_ms, attempt_status, attempt_error, attempt_logs
+	qMoveAttempt = `INSERT INTO attempts (delivery_id, n, started_at, duration_ms, status, error, logs,
+			response_headers, response_body)
+		SELECT id, attempt_n, attempt_started_at, attempt_duration_ms, attempt_status, attempt_error, attempt_logs,
+			attempt_response_headers, attempt_response_body
 		FROM deliveries WHERE id = ?1 AND attempt_n > 0 AND attempt_n < ?2`
 	// Records an attempt in the delivery's row, with the delivery's new
 	// state, unless the row holds that attempt or a later one already,
@@ -50,7 +53,7 @@ const (
 	qRecordAttempt = `UPDATE deliveries SET state = ?, attempts = ?, next_attempt_at = ?, due_at = ?, lease_owner = NULL,
 		last_status = ?, last_error = ?, updated_at = ?,
 		attempt_n = ?, attempt_started_at = ?, attempt_duration_ms = ?, attempt_status = ?,
-		attempt_error = ?,
+		attempt_error = ?, attempt_response_headers = ?, attempt_response_body = ?,
 		attempt_logs = CASE WHEN ? IS NULL THEN NULL
 			WHEN (SELECT b.ephemeral FROM buckets b WHERE b.id = deliveries.bucket_id) THEN NULL
 			ELSE ? END
@@ -66,6 +69,9 @@ var preparedQueries = []string{
 // that encryption runs on the callers' goroutines, not the writer's.
 type sealedWebhook struct {
 	rawQuery, headers, body, functionError, logs any
+	// The request log's columns.
+	received, outcome, answerHeaders any
+	answerSize                       int
 }
 
 // sealWebhook seals w's secret columns.
@@ -83,6 +89,9 @@ func (s *Store) sealWebhook(w *relay.Webhook) (*sealedWebhook, error) {
 			return nil, fmt.Errorf("webhook %s: logs: %w", w.ID, err)
 		}
 		sw.logs = s.sealValue(logs, "webhooks", w.ID, "logs")
+	}
+	if err := s.sealJourney(w, sw); err != nil {
+		return nil, err
 	}
 	return sw, nil
 }
@@ -164,7 +173,8 @@ func (s *Store) saveWebhookFunc(w *relay.Webhook, ds []*relay.Delivery) (func(co
 		}
 		_, err = s.txExec(ctx, tx, qInsertWebhook,
 			w.ID, w.BucketID, w.InputID, ts(w.ReceivedAt), w.Request.Method, path,
-			cols.rawQuery, cols.headers, cols.body, w.Status, cols.functionError, cols.logs, rawPath)
+			cols.rawQuery, cols.headers, cols.body, w.Status, cols.functionError, cols.logs, rawPath,
+			cols.received, cols.outcome, cols.answerHeaders, cols.answerSize)
 		if _, fk := constraint(err); fk {
 			return fmt.Errorf("webhook %s: %w", w.ID, notFound("bucket", w.BucketID))
 		}
@@ -229,11 +239,14 @@ func (s *Store) GetWebhook(ctx context.Context, id string) (*relay.Webhook, erro
 	var w relay.Webhook
 	var path, rawPath sql.NullString
 	var rawQuery, headers, body, functionError, logs []byte
+	var sealedReceived, outcome, answerHeaders []byte
 	var received int64
 	err := s.rdb.QueryRowContext(ctx, `SELECT id, bucket_id, input_id, received_at, method, path, raw_query,
-		headers, body, status, function_error, logs, raw_path FROM webhooks WHERE id = ?`, id).Scan(
+		headers, body, status, function_error, logs, raw_path,
+		received, function_outcome, answer_headers, answer_size FROM webhooks WHERE id = ?`, id).Scan(
 		&w.ID, &w.BucketID, &w.InputID, &received, &w.Request.Method, &path, &rawQuery,
-		&headers, &body, &w.Status, &functionError, &logs, &rawPath)
+		&headers, &body, &w.Status, &functionError, &logs, &rawPath,
+		&sealedReceived, &outcome, &answerHeaders, &w.Answer.BodySize)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound("webhook", id)
 	}
@@ -270,6 +283,9 @@ func (s *Store) GetWebhook(ctx context.Context, id string) (*relay.Webhook, erro
 		if err := json.Unmarshal(l, &w.Logs); err != nil {
 			return nil, fmt.Errorf("webhook %s: logs: %w", w.ID, err)
 		}
+	}
+	if err := s.openJourney(&w, sealedReceived, outcome, answerHeaders); err != nil {
+		return nil, err
 	}
 	return &w, nil
 }
@@ -545,10 +561,21 @@ func (s *Store) RecordAttempt(ctx context.Context, d *relay.Delivery, a *relay.A
 	}
 	lastErr := s.sealOptional([]byte(d.LastError), "deliveries", d.ID, "last_error")
 	n := a.N
-	var sealedErr, sealedLogs any
+	var sealedErr, sealedLogs, respHeaders, respBody any
+	var respHeaderJSON []byte
+	respBodyPlain := a.ResponseBody
+	if len(a.ResponseHeader) > 0 {
+		respHeaderJSON = appendHeaderJSON(nil, a.ResponseHeader)
+	}
 	seal := func() {
 		if logs != nil {
 			sealedLogs = s.sealer.Seal(logs, attemptAAD(d.ID, n, "logs"))
+		}
+		if respHeaderJSON != nil {
+			respHeaders = s.sealer.Seal(respHeaderJSON, attemptAAD(d.ID, n, "response_headers"))
+		}
+		if len(respBodyPlain) > 0 {
+			respBody = s.sealer.Seal(respBodyPlain, attemptAAD(d.ID, n, "response_body"))
 		}
 		if a.Error != "" {
 			sealedErr = s.sealer.Seal([]byte(a.Error), attemptAAD(d.ID, n, "error"))
@@ -558,6 +585,14 @@ func (s *Store) RecordAttempt(ctx context.Context, d *relay.Delivery, a *relay.A
 		seal() // here rather than on the writer's goroutine
 	}
 	err := s.writeLazy(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		if respHeaderJSON != nil || len(respBodyPlain) > 0 {
+			// An ephemeral bucket keeps no answers.
+			if eph, err := s.deliveryEphemeral(ctx, tx, d); err != nil {
+				return err
+			} else if eph {
+				respHeaderJSON, respBodyPlain, respHeaders, respBody = nil, nil, nil, nil
+			}
+		}
 		if n == 0 {
 			var last int
 			err := s.txQueryRow(ctx, tx, qAttemptN, d.ID).Scan(&last)
@@ -580,7 +615,7 @@ func (s *Store) RecordAttempt(ctx context.Context, d *relay.Delivery, a *relay.A
 		}
 		res, err := s.txExec(ctx, tx, qRecordAttempt, d.State, d.Attempts, ts(d.NextAttemptAt), ts(d.NextAttemptAt),
 			d.LastStatus, lastErr, ts(d.UpdatedAt),
-			n, ts(a.StartedAt), a.DurationMS, a.Status, sealedErr, sealedLogs, sealedLogs, d.ID, n)
+			n, ts(a.StartedAt), a.DurationMS, a.Status, sealedErr, respHeaders, respBody, sealedLogs, sealedLogs, d.ID, n)
 		if err != nil {
 			return fmt.Errorf("delivery %s: attempt %d: %w", d.ID, n, err)
 		}
@@ -616,10 +651,12 @@ func (s *Store) GetDelivery(ctx context.Context, id string) (*relay.Delivery, []
 	if err != nil {
 		return nil, nil, fmt.Errorf("delivery %q: %w", id, err)
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT n, started_at, duration_ms, status, error, logs
+	rows, err := tx.QueryContext(ctx, `SELECT n, started_at, duration_ms, status, error, logs,
+			response_headers, response_body
 		FROM attempts WHERE delivery_id = ?1
 		UNION ALL
-		SELECT attempt_n, attempt_started_at, attempt_duration_ms, attempt_status, attempt_error, attempt_logs
+		SELECT attempt_n, attempt_started_at, attempt_duration_ms, attempt_status, attempt_error, attempt_logs,
+			attempt_response_headers, attempt_response_body
 		FROM deliveries WHERE id = ?1 AND attempt_n > 0
 		ORDER BY 1`, id)
 	if err != nil {
@@ -645,9 +682,12 @@ func (s *Store) GetDelivery(ctx context.Context, id string) (*relay.Delivery, []
 func (s *Store) scanAttempt(sc scanner, id string) (*relay.Attempt, error) {
 	a := &relay.Attempt{DeliveryID: id}
 	var started int64
-	var sealedErr, sealedLogs []byte
-	if err := sc.Scan(&a.N, &started, &a.DurationMS, &a.Status, &sealedErr, &sealedLogs); err != nil {
+	var sealedErr, sealedLogs, respHeaders, respBody []byte
+	if err := sc.Scan(&a.N, &started, &a.DurationMS, &a.Status, &sealedErr, &sealedLogs, &respHeaders, &respBody); err != nil {
 		return nil, fmt.Errorf("attempts: %w", err)
+	}
+	if err := s.openAttemptResponse(a, id, respHeaders, respBody); err != nil {
+		return nil, err
 	}
 	a.StartedAt = fromTS(started)
 	if sealedErr != nil {
