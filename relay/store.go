@@ -75,6 +75,15 @@ type Store interface {
 	GetDelivery(ctx context.Context, id string) (*Delivery, []*Attempt, error)
 	ListDeliveries(ctx context.Context, f DeliveryFilter) ([]*Delivery, error)
 
+	// Agents: the credentials of agents (see AgentToken).
+
+	// CreateAgentToken saves t, filling t.ID (when empty) and t.CreatedAt.
+	CreateAgentToken(ctx context.Context, t *AgentToken) error
+	GetAgentToken(ctx context.Context, id string) (*AgentToken, error)
+	// ListAgentTokens lists the agent tokens, oldest first.
+	ListAgentTokens(ctx context.Context) ([]*AgentToken, error)
+	DeleteAgentToken(ctx context.Context, id string) error
+
 	Close() error
 }
 

@@ -97,6 +97,7 @@ func commands(a *app) []*cobra.Command {
 		newApplyCmd(a),
 		newDeliveriesCmd(a),
 		newTokenCmd(a),
+		newAgentCmd(a),
 		newAdminTokenCmd(a),
 		newVersionCmd(a),
 		newInitCmd(a),

@@ -151,6 +151,7 @@ func (h *handler) routes() {
 	r("POST /deliveries/{id}/replay", h.replay)
 
 	r("POST /apply", h.apply)
+	h.agentRoutes(r)
 }
 
 // methods are the methods the API answers, for 405's Allow header.

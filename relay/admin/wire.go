@@ -100,7 +100,7 @@ func OutputWire(out *relay.Output) *api.Output {
 			MaxAttempts: r.MaxAttempts, Backoff: string(r.Backoff),
 			InitialInterval: api.Duration(r.InitialInterval), MaxInterval: api.Duration(r.MaxInterval),
 		},
-		Internal: out.Internal, Disabled: out.Disabled, CreatedAt: out.CreatedAt,
+		Internal: out.Internal, AgentWindow: api.Duration(out.AgentWindow), Disabled: out.Disabled, CreatedAt: out.CreatedAt,
 	}
 }
 

@@ -430,10 +430,13 @@ type Output struct {
 	// MaxInFlight caps the attempts to this output that run at once; 0
 	// means the relay's default (16).
 	MaxInFlight int `yaml:"max_in_flight,omitempty"`
-	// Internal is refused for now: internal outputs are delivered by
-	// agents, which this relay does not support yet.
+	// Internal outputs are delivered only by agents (fnctl agent)
+	// subscribed to the bucket; the relay never dials them.
 	Internal bool `yaml:"internal,omitempty"`
-	Disabled bool `yaml:"disabled,omitempty"`
+	// AgentWindow is how long an internal output's deliveries wait for
+	// an agent to connect; 0 means the relay's default (10m).
+	AgentWindow Duration `yaml:"agent_window,omitempty"`
+	Disabled    bool     `yaml:"disabled,omitempty"`
 }
 
 // Retries is an output's retry policy; zero fields take the relay's

@@ -289,6 +289,7 @@ func (v *validator) bucket(b *Bucket, p string, fnames, names map[string]int, id
 		v.report(op, (&relay.Output{
 			Name: out.Name, Destination: out.Destination, Timeout: time.Duration(out.Timeout),
 			Retries: out.Retries.model(), Internal: out.Internal, MaxInFlight: out.MaxInFlight,
+			AgentWindow: time.Duration(out.AgentWindow),
 		}).Validate())
 		if first, dup := onames[out.Name]; dup && out.Name != "" {
 			v.errorf(op+".name", "duplicate output %q (also outputs[%d])", out.Name, first)
