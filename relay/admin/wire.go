@@ -49,7 +49,8 @@ func wire(v any) (any, error) {
 	case *runtime.Result:
 		return ResultWire(v), nil
 	case api.ErrorResponse, *api.NewToken, api.NewToken, *api.DeliveryDetail, api.DeliveryDetail,
-		api.ConfigKeys, *api.Report:
+		api.ConfigKeys, *api.Report,
+		*api.NewAgentToken, []*api.AgentToken, []*api.Agent:
 		return v, nil
 	}
 	return nil, fmt.Errorf("admin: no wire form for %T", v)

@@ -304,7 +304,7 @@ func (a *agent) deliver(m *api.AgentMessage) *api.AgentMessage {
 	if f := a.o.ForwardTo; f != nil {
 		u.Scheme, u.Host, u.User = f.Scheme, f.Host, nil
 	}
-	target := u.Path
+	target := u.EscapedPath()
 	if u.RawQuery != "" {
 		target += "?" + u.RawQuery
 	}

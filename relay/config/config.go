@@ -175,6 +175,16 @@ type Server struct {
 	Limits Limits `yaml:"limits"`
 	// Health configures /healthz.
 	Health Health `yaml:"health"`
+	// TLS, when set, serves the public listener over TLS (https, and wss
+	// for agents).
+	TLS TLS `yaml:"tls"`
+}
+
+// TLS is server.tls: the public listener's certificate (with its chain)
+// and key, PEM files.
+type TLS struct {
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
 }
 
 // Limits is server.limits: the connection cap, the minimum request body

@@ -117,6 +117,9 @@ func (v *validator) server(s *Server) {
 			v.errorf("server.limits."+c.field, "must not be negative (0 means the default)")
 		}
 	}
+	if (s.TLS.CertFile == "") != (s.TLS.KeyFile == "") {
+		v.errorf("server.tls", "cert_file and key_file go together")
+	}
 	if st := s.Health.DegradedStatus; st != 0 && st != 200 && st != 503 {
 		v.errorf("server.health.degraded_status", "invalid status %d (want 200 or 503)", st)
 	}
