@@ -31,6 +31,7 @@
 //	    read_timeout: 1m                    # a whole request
 //	  health:
 //	    degraded_status: 200                # /healthz when the store refuses writes: 200 or 503
+//	  tls: {cert_file: "", key_file: ""}    # PEM files: the public listener serves https (and wss)
 //	  modules:                              # what the functions' modules reach, besides HTTP
 //	    smtp:                               # the email module's server; email is offered only with a host
 //	      host: smtp.example.com
@@ -68,7 +69,8 @@
 //	        timeout: 10s
 //	        retries: {max_attempts: 8, backoff: exponential, initial_interval: 1s, max_interval: 5m}
 //	        max_in_flight: 16
-//	        internal: false
+//	        internal: false                 # true: delivered only by agents (fnctl agent)
+//	        agent_window: 10m               # internal outputs: how long deliveries wait for an agent
 //	        disabled: false
 //
 // Durations are Go duration strings ("5s", "1m30s"). Unknown keys are
