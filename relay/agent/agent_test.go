@@ -3,6 +3,7 @@ package agent_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -15,9 +16,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
+
 	"github.com/relayfn/relayfn/internal/relaytest"
 	"github.com/relayfn/relayfn/relay"
 	"github.com/relayfn/relayfn/relay/agent"
+	"github.com/relayfn/relayfn/relay/api"
 )
 
 func TestAllowed(t *testing.T) {
@@ -161,4 +165,49 @@ func BenchmarkAgentRatio(b *testing.B) {
 	b.ReportMetric(100*ratios[len(ratios)/2], "agent-%")
 	b.ReportMetric(float64(b.N)/td.Seconds(), "direct-webhooks/s")
 	b.ReportMetric(float64(b.N)/ta.Seconds(), "agent-webhooks/s")
+}
+
+// An agent whose relay stops answering pings (a dead peer: the connection
+// stays open, nothing is read) drops the connection and connects again.
+func TestPingDropsDeadRelay(t *testing.T) {
+	var conns atomic.Int64
+	var mu sync.Mutex
+	var at []time.Time
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := websocket.Accept(w, r, &websocket.AcceptOptions{Subprotocols: []string{api.AgentProtocol}})
+		if err != nil {
+			return
+		}
+		defer c.CloseNow()
+		n := conns.Add(1)
+		mu.Lock()
+		at = append(at, time.Now())
+		mu.Unlock()
+		welcome, _ := json.Marshal(api.AgentMessage{Type: api.AgentWelcome, ID: "dead"})
+		c.Write(r.Context(), websocket.MessageText, welcome)
+		if n == 1 {
+			<-r.Context().Done() // never reads: pings go unanswered
+			return
+		}
+		for { // a live relay: reads, so pings are answered
+			if _, _, err := c.Read(r.Context()); err != nil {
+				return
+			}
+		}
+	}))
+	defer srv.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- agent.Run(ctx, agent.Options{Server: srv.URL, Token: "a.b", Ping: 200 * time.Millisecond,
+			MinBackoff: 10 * time.Millisecond, MaxBackoff: 20 * time.Millisecond})
+	}()
+	relaytest.WaitFor(t, "a second connection after the dead one", func() bool { return conns.Load() >= 2 })
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Run = %v after its context ended, want nil", err)
+	}
+	mu.Lock()
+	t.Logf("dead relay dropped and reconnected after %s (ping interval 200ms)", at[1].Sub(at[0]))
+	mu.Unlock()
 }
