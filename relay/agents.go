@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -284,33 +285,37 @@ func (s *Server) serveAgent(w http.ResponseWriter, r *http.Request) {
 	}
 	c.SetReadLimit(agentReadLimit)
 	h.mu.Lock()
-	if h.closed {
-		h.mu.Unlock()
-		c.Close(websocket.StatusGoingAway, "relay shutting down")
-		return
-	}
 	h.counter++
 	a := &agentConn{
 		id: fmt.Sprintf("%s-%d", s.opts.Node, h.counter), name: r.URL.Query().Get("name"), token: tok,
 		buckets: buckets, remote: r.RemoteAddr, since: s.opts.Now().UTC(), c: c,
 		pending: map[string]chan api.AgentMessage{}, gone: make(chan struct{}),
 	}
-	h.agents[a.id] = a
 	h.mu.Unlock()
 	names := make([]string, 0, len(buckets))
 	for _, n := range buckets {
 		names = append(names, n)
 	}
-	s.log.Info("agent connected", "agent", a.label(), "buckets", strings.Join(names, ","), "remote", a.remote)
+	slices.Sort(names)
 	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
 	defer cancel()
+	// The welcome first: no delivery may precede it.
 	welcome, _ := json.Marshal(api.AgentMessage{Type: api.AgentWelcome, ID: a.id, Buckets: names})
 	if err := c.Write(ctx, websocket.MessageText, welcome); err != nil {
-		a.close(websocket.StatusInternalError, "write failed")
-	} else {
-		// The waiting deliveries of its buckets are claimed now.
-		s.sched.agentsChanged()
+		c.CloseNow()
+		return
 	}
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		c.Close(websocket.StatusGoingAway, "relay shutting down")
+		return
+	}
+	h.agents[a.id] = a
+	h.mu.Unlock()
+	s.log.Info("agent connected", "agent", a.label(), "buckets", strings.Join(names, ","), "remote", a.remote)
+	// The waiting deliveries of its buckets are claimed now.
+	s.sched.agentsChanged()
 	go h.pinger(ctx, a)
 	for {
 		_, b, err := c.Read(ctx)
@@ -421,6 +426,24 @@ func (h *agentHub) closeAll() {
 	h.mu.Unlock()
 	for _, a := range as {
 		a.close(websocket.StatusGoingAway, "relay shutting down")
+	}
+}
+
+// DisconnectAgents closes the connections of the agents that connected
+// with the agent token tokenID (deleted): their deliveries in flight go
+// back to the store, and their reconnections are refused.
+func (s *Server) DisconnectAgents(tokenID string) {
+	h := s.agents
+	h.mu.Lock()
+	var as []*agentConn
+	for _, a := range h.agents {
+		if a.token == tokenID {
+			as = append(as, a)
+		}
+	}
+	h.mu.Unlock()
+	for _, a := range as {
+		a.close(websocket.StatusPolicyViolation, "agent token deleted")
 	}
 }
 

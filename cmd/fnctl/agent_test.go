@@ -443,12 +443,14 @@ func TestAgentDelivers(t *testing.T) {
 		if err := json.Unmarshal([]byte(out), &toks); err != nil || len(toks) != 2 {
 			t.Fatalf("agent token ls = %q", out)
 		}
+		// An agent of a deleted token is disconnected, and refused when it
+		// connects again.
+		c := startAgent(t, bin, true, "--server", r.url, "--token", otherCred)
 		if _, stderr, code := r.fnctl(t, "token", "rm", toks[1].ID); code != 0 {
 			t.Fatalf("token rm: %d %s", code, stderr)
 		}
-		c := startAgent(t, bin, false, "--server", r.url, "--token", otherCred)
-		if code := c.waitExit(t); code != 1 {
-			t.Errorf("deleted token: exit %d", code)
+		if code := c.waitExit(t); code != 1 || !strings.Contains(c.log.String(), "invalid agent token") {
+			t.Errorf("deleted token: exit %d\n%s", code, c.log)
 		}
 	})
 	checkLogs(t, r.relayProcess, cred, otherCred)

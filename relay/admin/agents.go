@@ -100,11 +100,14 @@ func (h *handler) createAgentToken(w http.ResponseWriter, r *http.Request) error
 
 // deleteAgentToken deletes the agent token id, when there is one: it is
 // how DELETE /tokens/{id} deletes agent tokens too. Agents connected with
-// it stay connected until they reconnect.
+// it are disconnected, and refused when they connect again.
 func (h *handler) deleteAgentToken(w http.ResponseWriter, r *http.Request, id string) error {
 	if err := h.st.DeleteAgentToken(r.Context(), id); err != nil {
 		return err
 	}
 	h.audit(r.Context(), "admin: agent token deleted", "token", id)
+	if h.opts.Server != nil {
+		h.opts.Server.DisconnectAgents(id)
+	}
 	return noContent(w)
 }
