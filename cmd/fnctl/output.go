@@ -228,7 +228,7 @@ func newOutputGetCmd(r *remote) *cobra.Command {
 					"Lock path", fmt.Sprint(o.LockPath),
 					"Timeout", durationText(time.Duration(o.Timeout), relay.DefaultOutputTimeout.String()),
 					"Retries", fmt.Sprintf("%d attempts, %s backoff", attempts, backoff),
-					"Internal", fmt.Sprint(o.Internal),
+					"Internal", internalText(o),
 					"Disabled", fmt.Sprint(o.Disabled),
 					"Created", timeText(o.CreatedAt),
 				)
@@ -254,4 +254,13 @@ func newOutputRmCmd(r *remote) *cobra.Command {
 			return s.printDeleted("output", o.ID, o.Name)
 		}),
 	}
+}
+
+// internalText says whether o is delivered by agents, and how long its
+// deliveries wait for one.
+func internalText(o *api.Output) string {
+	if !o.Internal {
+		return "false"
+	}
+	return "true (agents; waits " + durationText(time.Duration(o.AgentWindow), relay.DefaultAgentWindow.String()) + " for one)"
 }
