@@ -142,7 +142,14 @@ func (h *agentHub) pick(bucketID string) *agentConn {
 	return best
 }
 
+// isDraining reports whether the agent takes no more deliveries: it said
+// it is stopping, or its connection is closing.
 func (a *agentConn) isDraining() bool {
+	select {
+	case <-a.gone:
+		return true
+	default:
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return a.draining
@@ -255,11 +262,16 @@ func (a *agentConn) label() string {
 }
 
 // close ends the connection once; its deliveries in flight go back to the
-// store.
+// store at once. A peer that stopped answering is cut (dead: no close
+// handshake); others get the handshake, in the background.
 func (a *agentConn) close(code websocket.StatusCode, reason string) {
 	a.goneOnce.Do(func() {
 		close(a.gone)
-		a.c.Close(code, reason)
+		if code == websocket.StatusPolicyViolation {
+			a.c.CloseNow()
+			return
+		}
+		go a.c.Close(code, reason)
 	})
 }
 
@@ -367,7 +379,7 @@ func (h *agentHub) pinger(ctx context.Context, a *agentConn) {
 		err := a.c.Ping(pctx)
 		cancel()
 		if err != nil {
-			a.close(websocket.StatusPolicyViolation, "ping timeout")
+			a.close(websocket.StatusPolicyViolation, "ping timeout") // dead
 			return
 		}
 	}
@@ -443,7 +455,7 @@ func (s *Server) DisconnectAgents(tokenID string) {
 	}
 	h.mu.Unlock()
 	for _, a := range as {
-		a.close(websocket.StatusPolicyViolation, "agent token deleted")
+		a.close(websocket.StatusNormalClosure, "agent token deleted")
 	}
 }
 

@@ -98,6 +98,10 @@ type Options struct {
 	// when it is a Gatherer.
 	Registerer prometheus.Registerer
 	Gatherer   prometheus.Gatherer
+
+	// AgentPing is how often the relay pings its agents; 0 means
+	// relay.DefaultAgentPing (tests shorten it).
+	AgentPing time.Duration
 }
 
 // ShutdownGrace is how long Shutdown waits for in-flight webhooks and
@@ -316,6 +320,7 @@ func New(ctx context.Context, f *config.File, opts Options) (_ *App, err error) 
 		Logger:             a.Log,
 		Registerer:         reg,
 		MaxBodyBytes:       s.MaxBodyBytes,
+		AgentPing:          opts.AgentPing,
 		UnknownInputStatus: s.UnknownInputStatus,
 		DegradedStatus:     s.Health.DegradedStatus,
 	})
