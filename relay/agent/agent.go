@@ -36,8 +36,10 @@ const (
 	DefaultMaxBackoff = 30 * time.Second
 )
 
-// readLimit bounds one message from the relay (a delivery with its body).
-const readLimit = 32 << 20
+// readLimit bounds one message from the relay: a delivery with its body,
+// base64 in JSON (a relay's server.max_body_bytes may be raised well past
+// its 3 MB default).
+const readLimit = 256 << 20
 
 // Options configure an agent.
 type Options struct {
