@@ -499,8 +499,9 @@ func TestAgentSurvivesSIGKILL(t *testing.T) {
 }
 
 // With no agent connected, deliveries wait: with the default window they
-// all arrive, in order, once an agent connects; with agent_window 2s
-// they fail with the window's error.
+// all arrive, in order, once an agent connects (after a restart of the
+// relay meanwhile); with agent_window 2s they fail with the window's
+// error.
 func TestAgentOffline(t *testing.T) {
 	bin := fnctlBinary(t)
 	for _, tc := range []struct {
@@ -513,7 +514,8 @@ func TestAgentOffline(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			dest := newDestination(t, nil)
 			// max_in_flight 1: one at a time, in order.
-			r := startAgentRelay(t, bin, dest.srv.URL+"/hooks", 1, tc.extra, "", "127.0.0.1:0")
+			listen := freePort(t)
+			r := startAgentRelay(t, bin, dest.srv.URL+"/hooks", 1, tc.extra, "", listen)
 			cred := r.agentToken(t, "ops")
 			args := []string{"--server", r.url, "--token", cred, "--bucket", "ops"}
 			a := startAgent(t, bin, true, args...)
@@ -529,6 +531,12 @@ func TestAgentOffline(t *testing.T) {
 				}
 				time.Sleep(50 * time.Millisecond)
 			}
+			if tc.arrive {
+				// Waiting survives a restart of the relay: it is in the
+				// store.
+				r.signal(t, syscall.SIGTERM, 20*time.Second)
+				r.restart(t, bin, listen)
+			}
 			time.Sleep(5*time.Second - time.Since(start))
 			startAgent(t, bin, true, args...)
 			if tc.arrive {
@@ -539,7 +547,7 @@ func TestAgentOffline(t *testing.T) {
 						t.Fatalf("arrival order %v, want 0..%d", rs, n-1)
 					}
 				}
-				t.Logf("%d webhooks sent while no agent was connected (5s) arrived in order after it connected", n)
+				t.Logf("%d webhooks sent while no agent was connected (5s) arrived in order after it connected, across a relay restart", n)
 				return
 			}
 			var ds []*api.Delivery
