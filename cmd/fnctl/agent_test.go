@@ -720,3 +720,57 @@ func writeTestPKI(t *testing.T, dir string) (caFile, certFile, keyFile string) {
 }
 
 func tlsConfig(pool *x509.CertPool) *tls.Config { return &tls.Config{RootCAs: pool} }
+
+// SIGTERM stops the agent after the deliveries it has in flight: they
+// are reported (one attempt each), and it exits 0.
+func TestAgentSIGTERMFinishesInFlight(t *testing.T) {
+	bin := fnctlBinary(t)
+	arrived := make(chan struct{}, 8)
+	var mu sync.Mutex
+	answered := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		arrived <- struct{}{}
+		time.Sleep(time.Second)
+		mu.Lock()
+		answered++
+		mu.Unlock()
+	}))
+	t.Cleanup(srv.Close)
+	r := startAgentRelay(t, bin, srv.URL+"/hooks", 4, "", "", "127.0.0.1:0")
+	cred := r.agentToken(t, "ops")
+	a := startAgent(t, bin, true, "--server", r.url, "--token", cred)
+	for i := range 3 {
+		if st, _, _ := post(t, r.url+"/v1/webhooks/"+agentInputID, fmt.Sprintf(`{"seq":%d}`, i), nil); st != http.StatusOK {
+			t.Fatalf("webhook answered %d", st)
+		}
+	}
+	for range 3 {
+		select {
+		case <-arrived:
+		case <-time.After(20 * time.Second):
+			t.Fatalf("the deliveries did not reach the destination\n%s", a.log)
+		}
+	}
+	a.stop(t, syscall.SIGTERM)
+	if code := a.cmd.ProcessState.ExitCode(); code != 0 {
+		t.Errorf("exit %d after SIGTERM, want 0\n%s", code, a.log)
+	}
+	// The reports were sent before the agent exited; the relay records
+	// them as they come.
+	var ds []*api.Delivery
+	waitUntil(t, "the reports recorded", 10*time.Second, func() bool {
+		var err error
+		ds, err = r.client().ListDeliveries(context.Background(), client.DeliveryQuery{Bucket: "ops", State: "succeeded"})
+		return err == nil && len(ds) == 3
+	})
+	for _, d := range ds {
+		if d.State != "succeeded" || d.Attempts != 1 {
+			t.Errorf("delivery %s: %s after %d attempts; want succeeded at the first", d.ID, d.State, d.Attempts)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(ds) != 3 || answered != 3 {
+		t.Errorf("%d deliveries, %d answered; want 3 and 3", len(ds), answered)
+	}
+}
