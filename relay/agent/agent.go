@@ -306,10 +306,8 @@ func (a *agent) deliver(m *api.AgentMessage) *api.AgentMessage {
 	if f := a.o.ForwardTo; f != nil {
 		u.Scheme, u.Host, u.User = f.Scheme, f.Host, nil
 	}
+	// The path, not the query: a query often carries a secret.
 	target := u.EscapedPath()
-	if u.RawQuery != "" {
-		target += "?" + u.RawQuery
-	}
 	label := m.Bucket + "/" + m.Output
 	if !Allowed(a.o.Allow, u) {
 		res.Error = fmt.Sprintf("destination %s is not in this agent's --allow list", u.Host)
