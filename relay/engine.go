@@ -39,6 +39,9 @@ type job struct {
 	size      int64 // bytes of req counted against the caps
 	// slot is set while the job holds one of its lane's max_in_flight.
 	slot bool
+	// released is set when the job's claim went back to the store (no
+	// agent took it): the delivery may be claimed again before done.
+	released bool
 }
 
 // lane is an output's part of the ready set.
@@ -272,7 +275,9 @@ func (e *engine) done(j *job) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	l := e.freeSlotLocked(j)
-	delete(e.held, j.d.ID)
+	if !j.released {
+		delete(e.held, j.d.ID)
+	}
 	e.heldN--
 	e.heldSize -= j.size
 	if l.backlog && l.ready() <= claimTarget(l.limit)/2 && e.heldN < e.maxHeld {
@@ -302,6 +307,7 @@ func (e *engine) release(j *job, parkUntil time.Time) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	delete(e.held, j.d.ID)
+	j.released = true
 	if j.ephemeral && j.req != nil {
 		e.ephemeral[j.d.ID] = j.req
 	}
