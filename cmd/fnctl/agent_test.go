@@ -631,7 +631,9 @@ func TestAgentTLS(t *testing.T) {
 	dir := t.TempDir()
 	caFile, certFile, keyFile := writeTestPKI(t, dir)
 	srv, got := recorder(t)
-	server := fmt.Sprintf("  listen: \"127.0.0.1:0\"\n  tls: {cert_file: %q, key_file: %q}\n  admin: {listen: \"127.0.0.1:0\", token_file: \"admin.token\"}", certFile, keyFile)
+	// Short request timeouts: an agent's connection outlives them.
+	server := fmt.Sprintf("  listen: \"127.0.0.1:0\"\n  tls: {cert_file: %q, key_file: %q}\n  admin: {listen: \"127.0.0.1:0\", token_file: \"admin.token\"}\n"+
+		"  limits: {read_timeout: 1s, read_header_timeout: 1s, idle_timeout: 1s}", certFile, keyFile)
 	// The admin section is given in full by server; drop the template's.
 	r := startAgentRelayTLS(t, bin, srv.URL+"/hooks", server)
 	cred := r.agentToken(t, "ops")
@@ -643,7 +645,8 @@ func TestAgentTLS(t *testing.T) {
 		t.Errorf("an agent without the CA: %s", a.log)
 	}
 	a.stop(t, syscall.SIGTERM)
-	startAgent(t, bin, true, "--server", wss, "--token", cred, "--ca-file", caFile)
+	live := startAgent(t, bin, true, "--server", wss, "--token", cred, "--ca-file", caFile)
+	time.Sleep(2500 * time.Millisecond)
 	pool := x509.NewCertPool()
 	pem, _ := os.ReadFile(caFile)
 	pool.AppendCertsFromPEM(pem)
@@ -656,6 +659,9 @@ func TestAgentTLS(t *testing.T) {
 	waitUntil(t, "delivery over wss", 20*time.Second, func() bool { return len(got()) == 1 })
 	if rq := got()[0]; rq.body != `{"seq":7}` {
 		t.Errorf("got %+v", rq)
+	}
+	if n := strings.Count(live.log.String(), " connected to "); n != 1 {
+		t.Errorf("the agent connected %d times; want once, its connection outliving the request timeouts\n%s", n, live.log)
 	}
 }
 
