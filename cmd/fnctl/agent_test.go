@@ -199,12 +199,21 @@ func (b *lockedBuffer) String() string {
 	return b.buf.String()
 }
 
-// startAgent starts `fnctl agent` with args; wait says whether to wait
-// until it is connected.
+// startAgent starts `fnctl agent` with args (an arg
+// FNCTL_AGENT_TOKEN=… goes to its environment instead); wait says whether
+// to wait until it is connected.
 func startAgent(t *testing.T, bin string, wait bool, args ...string) *agentProcess {
 	t.Helper()
 	p := &agentProcess{log: &lockedBuffer{seen: " connected to ", found: make(chan struct{})}, exited: make(chan struct{})}
 	p.connected = p.log.found
+	var env []string
+	args = slices.DeleteFunc(slices.Clone(args), func(a string) bool {
+		if strings.HasPrefix(a, "FNCTL_AGENT_TOKEN=") {
+			env = append(env, a)
+			return true
+		}
+		return false
+	})
 	p.cmd = exec.Command(bin, append([]string{"agent", "--ping", "1s"}, args...)...)
 	p.cmd.Stdout = p.log
 	p.cmd.Stderr = p.log
@@ -216,6 +225,7 @@ func startAgent(t *testing.T, bin string, wait bool, args ...string) *agentProce
 		}
 		p.cmd.Env = append(p.cmd.Env, kv)
 	}
+	p.cmd.Env = append(p.cmd.Env, env...)
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -357,7 +367,7 @@ func TestAgentDelivers(t *testing.T) {
 	})
 
 	a := startAgent(t, bin, true, "--server", r.url, "--bucket", "ops", "--name", "office",
-		"--forward-to", srv.URL, "--token", cred)
+		"--forward-to", srv.URL, "FNCTL_AGENT_TOKEN="+cred)
 
 	t.Run("intact", func(t *testing.T) {
 		body := "{\"seq\":1,\"bytes\":\"\u00e9\\u0000\"}"
