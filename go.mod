@@ -6,6 +6,7 @@ require (
 	cloud.google.com/go/bigquery v1.85.0
 	github.com/chromedp/cdproto v0.160.1
 	github.com/chromedp/chromedp v0.23.1
+	github.com/coder/websocket v1.8.14
 	github.com/elazarl/goproxy v1.9.3
 	github.com/emersion/go-sasl v0.0.0-20241020182733-b788ff22d5a6
 	github.com/emersion/go-smtp v0.25.1

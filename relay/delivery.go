@@ -59,9 +59,20 @@ func (s *Server) deliver(ctx context.Context, j *job) {
 		final(DeliveryFailed, "output no longer exists")
 		return
 	}
-	if or.output.Internal {
-		// Never dialed: an internal destination is for an agent to reach.
-		final(DeliveryFailed, errInternalOutput.Error())
+	if or.output.Internal && !s.agents.connected(or.bucket.ID) {
+		// Never dialed: an internal destination is for an agent to
+		// reach. With none connected, the delivery waits in the store,
+		// no attempt spent, until one connects or its window ends.
+		window := or.output.AgentWindow
+		if window <= 0 {
+			window = DefaultAgentWindow
+		}
+		deadline := d.CreatedAt.Add(window)
+		if !start.Before(deadline) {
+			final(DeliveryFailed, fmt.Sprintf("%s (%s)", errNoAgent, window))
+			return
+		}
+		s.requeue(ctx, j, or, deadline)
 		return
 	}
 	req := j.req
@@ -104,8 +115,23 @@ func (s *Server) deliver(ctx context.Context, j *job) {
 		}
 		out = applyResult(out, res)
 	}
-	oc := s.send(ctx, or, &out)
-	s.sched.sent(j)
+	var oc outcome
+	if or.output.Internal {
+		var sent bool
+		oc, sent = s.agents.send(ctx, or, &out, d.ID)
+		s.sched.sent(j)
+		if !sent {
+			// No agent took it, or the agent went away before it
+			// reported: not an attempt; sent again.
+			s.requeue(ctx, j, or, time.Time{})
+			return
+		}
+		s.metrics.transport.WithLabelValues("agent").Inc()
+	} else {
+		oc = s.send(ctx, or, &out)
+		s.sched.sent(j)
+		s.metrics.transport.WithLabelValues("direct").Inc()
+	}
 	if oc.err != nil && ctx.Err() != nil {
 		s.abandon(ctx, d, a, start)
 		return
@@ -152,6 +178,21 @@ func (s *Server) logAttempt(or *outputRoute, d *Delivery, a *Attempt) {
 	s.log.Log(context.Background(), level, "delivery attempt",
 		"bucket", or.bucket.Name, "output", or.output.Name, "delivery", d.ID, "webhook", d.WebhookID,
 		"attempt", a.N, "state", d.State, "status", a.Status, "error", a.Error, "duration_ms", a.DurationMS)
+}
+
+// requeue puts j back in the store, due, without recording an attempt:
+// no agent took it. With parkUntil set, no agent of the output's bucket is
+// connected, and the engine claims no more of the output's deliveries
+// until one connects or parkUntil (the end of the oldest one's agent
+// window) comes.
+func (s *Server) requeue(ctx context.Context, j *job, or *outputRoute, parkUntil time.Time) {
+	s.sched.release(j, parkUntil)
+	if err := s.store.ReleaseClaims(context.WithoutCancel(ctx), s.opts.Node, []string{j.d.ID}); err != nil {
+		s.log.Error("release delivery for an agent", "delivery", j.d.ID, "error", err)
+	}
+	if parkUntil.IsZero() || s.agents.connected(or.bucket.ID) {
+		s.sched.kick()
+	}
 }
 
 // abandon records an attempt that a shutdown past its grace period cut

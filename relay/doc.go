@@ -86,6 +86,18 @@
 // bounded buffer, and one that falls behind misses events and is told how
 // many; without subscribers, publishing costs an atomic load.
 //
+// # Agents
+//
+// An internal output is never dialed: a worker that takes one of its
+// deliveries hands it to the agent hub (agents.go), which sends it over
+// the WebSocket of one connected agent of the bucket (api.AgentPath on the
+// public listener) and waits for the agent's report, recorded as the
+// attempt like a direct send's answer. With no agent connected the
+// delivery's claim is released, no attempt spent, and the output is parked
+// (not claimed) until an agent connects or the oldest waiting delivery's
+// agent window ends, when it fails. A delivery whose agent disconnects
+// before reporting goes back to the store and is sent again.
+//
 // Delivery is at least once: a webhook acknowledged to its caller survives
 // a crash and is delivered after a restart; one whose success was recorded
 // is never sent again. A delivery in flight when the process died is sent

@@ -39,6 +39,9 @@ type job struct {
 	size      int64 // bytes of req counted against the caps
 	// slot is set while the job holds one of its lane's max_in_flight.
 	slot bool
+	// released is set when the job's claim went back to the store (no
+	// agent took it): the delivery may be claimed again before done.
+	released bool
 }
 
 // lane is an output's part of the ready set.
@@ -114,6 +117,10 @@ type engine struct {
 	// ephemeral keeps the requests of ephemeral buckets' deliveries that
 	// wait in the store for a retry: they are stored nowhere else.
 	ephemeral map[string]*HTTPRequest
+	// parked maps an internal output with no agent connected to when the
+	// oldest of its waiting deliveries reaches its agent window: until
+	// then (or until an agent connects) none of them is claimed.
+	parked map[string]time.Time
 
 	// The claimer's state: a round is needed (room freed, work added), and
 	// the time of the earliest due delivery it knows of.
@@ -133,6 +140,7 @@ func newEngine(s *Server) *engine {
 		lanes:     map[string]*lane{},
 		held:      map[string]*job{},
 		ephemeral: map[string]*HTTPRequest{},
+		parked:    map[string]time.Time{},
 		notify:    make(chan struct{}, 1),
 	}
 	e.cond = sync.NewCond(&e.mu)
@@ -270,7 +278,9 @@ func (e *engine) done(j *job) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	l := e.freeSlotLocked(j)
-	e.unholdLocked(j)
+	if !j.released {
+		e.unholdLocked(j)
+	}
 	e.heldN--
 	e.heldSize -= j.size
 	if l.backlog && l.ready() <= claimTarget(l.limit)/2 && e.heldN < e.maxHeld {
@@ -301,6 +311,35 @@ func (e *engine) retry(j *job, at time.Time) {
 		e.ephemeral[j.d.ID] = j.req
 	}
 	e.wakeLocked(at)
+}
+
+// release forgets j, whose claim the caller releases in the store: no
+// agent took it. A parkUntil not zero parks j's output until then (see
+// engine.parked).
+func (e *engine) release(j *job, parkUntil time.Time) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.unholdLocked(j)
+	j.released = true
+	if j.ephemeral && j.req != nil {
+		e.ephemeral[j.d.ID] = j.req
+	}
+	if parkUntil.IsZero() {
+		return
+	}
+	if cur, ok := e.parked[j.d.OutputID]; !ok || parkUntil.Before(cur) {
+		e.parked[j.d.OutputID] = parkUntil
+	}
+	e.wakeLocked(parkUntil)
+}
+
+// agentsChanged unparks every output: an agent connected, and the
+// deliveries waiting for one are claimed now, oldest first.
+func (e *engine) agentsChanged() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	clear(e.parked)
+	e.kickLocked()
 }
 
 // wake sets the claimer's timer for a delivery due at at, unless it is
@@ -447,6 +486,21 @@ func (e *engine) claimer(ctx context.Context) {
 // returns when the next one falls due among the outputs that still have
 // room (ok false when none is pending).
 func (e *engine) claimRound(ctx context.Context, now time.Time) (time.Time, bool) {
+	next, ok := e.claimOpen(ctx, now)
+	// Parked outputs wake the claimer when their first window ends.
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, until := range e.parked {
+		if !ok || until.Before(next) {
+			next, ok = until, true
+		}
+	}
+	return next, ok
+}
+
+// claimOpen claims due deliveries for every output with room that is not
+// parked (see claimRound).
+func (e *engine) claimOpen(ctx context.Context, now time.Time) (time.Time, bool) {
 	rt := e.s.routes.Load()
 	quota := map[string]int{}
 	var open []string // outputs with room after this round
@@ -455,8 +509,20 @@ func (e *engine) claimRound(ctx context.Context, now time.Time) (time.Time, bool
 		e.mu.Unlock()
 		return time.Time{}, false
 	}
+	skip := map[string]bool{}
+	for id, until := range e.parked {
+		or := rt.outputs[id]
+		if or == nil || !now.Before(until) || e.s.agents.connected(or.bucket.ID) {
+			delete(e.parked, id)
+			continue
+		}
+		skip[id] = true
+	}
 	room := e.maxHeld - e.heldN
 	for id := range rt.outputs {
+		if skip[id] {
+			continue
+		}
 		l := e.lanes[id]
 		limit, ready := e.limitOf(id), 0
 		if l != nil {
@@ -516,6 +582,9 @@ func (e *engine) claimRound(ctx context.Context, now time.Time) (time.Time, bool
 		e.wakeLaneLocked(l)
 	}
 	for id := range rt.outputs {
+		if skip[id] {
+			continue
+		}
 		n, asked := quota[id]
 		l := e.lanes[id]
 		switch {

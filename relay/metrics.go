@@ -13,9 +13,12 @@ type metrics struct {
 	durations   *prometheus.HistogramVec
 	deliveries  *prometheus.CounterVec
 	retries     prometheus.Counter
+	// transport counts delivery attempts by how they were sent: direct
+	// (the relay dialed) or agent.
+	transport *prometheus.CounterVec
 }
 
-func newMetrics(reg prometheus.Registerer, depth func() int) (*metrics, error) {
+func newMetrics(reg prometheus.Registerer, depth, agents func() int) (*metrics, error) {
 	m := &metrics{
 		received: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "relayfn_webhooks_received_total",
@@ -38,6 +41,10 @@ func newMetrics(reg prometheus.Registerer, depth func() int) (*metrics, error) {
 			Name: "relayfn_delivery_retries_total",
 			Help: "Delivery attempts that will be retried.",
 		}),
+		transport: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "relayfn_deliveries_by_transport_total",
+			Help: "Delivery attempts, by transport (direct: the relay sent it; agent: an agent did).",
+		}, []string{"transport"}),
 	}
 	if reg == nil {
 		return m, nil
@@ -46,7 +53,11 @@ func newMetrics(reg prometheus.Registerer, depth func() int) (*metrics, error) {
 		Name: "relayfn_delivery_queue_depth",
 		Help: "Deliveries held in memory by the delivery engine, waiting for a worker or in flight (retries wait in the store).",
 	}, func() float64 { return float64(depth()) })
-	for _, c := range []prometheus.Collector{m.received, m.invocations, m.durations, m.deliveries, m.retries, held} {
+	connected := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "relayfn_agents_connected",
+		Help: "Agents connected to this relay.",
+	}, func() float64 { return float64(agents()) })
+	for _, c := range []prometheus.Collector{m.received, m.invocations, m.durations, m.deliveries, m.retries, held, m.transport, connected} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

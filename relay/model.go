@@ -143,12 +143,15 @@ type Output struct {
 	// means DefaultMaxInFlight. A destination that hangs holds at most
 	// this many of the relay's delivery workers.
 	MaxInFlight int `json:"max_in_flight,omitempty"`
-	// Internal outputs are delivered by agents, which this relay does
-	// not support yet: validation refuses them, and a delivery to one
-	// found in an older database fails without being sent.
-	Internal  bool      `json:"internal"`
-	Disabled  bool      `json:"disabled"`
-	CreatedAt time.Time `json:"created_at"`
+	// Internal outputs are delivered only by agents subscribed to their
+	// bucket (fnctl agent): the relay never dials their destination.
+	Internal bool `json:"internal"`
+	// AgentWindow is how long a delivery to an internal output waits for
+	// an agent to connect, from when its webhook arrived; past it the
+	// delivery fails. 0 means DefaultAgentWindow.
+	AgentWindow time.Duration `json:"agent_window,omitempty"`
+	Disabled    bool          `json:"disabled"`
+	CreatedAt   time.Time     `json:"created_at"`
 }
 
 // RetryPolicy is how often and how fast a failed delivery is retried.
@@ -229,4 +232,16 @@ type Attempt struct {
 	// ephemeral bucket).
 	ResponseHeader http.Header `json:"response_headers,omitempty"`
 	ResponseBody   []byte      `json:"response_body,omitempty"`
+}
+
+// AgentToken is the credential of an agent: it lets an agent subscribe to
+// the deliveries of internal outputs of its buckets, and nothing else. It
+// is kept apart from the buckets' caller tokens: neither kind is accepted
+// in place of the other. Only the hash of its secret is kept.
+type AgentToken struct {
+	ID         string    `json:"id"`
+	Name       string    `json:"name,omitempty"`
+	BucketIDs  []string  `json:"bucket_ids"`
+	SecretHash string    `json:"-"`
+	CreatedAt  time.Time `json:"created_at"`
 }

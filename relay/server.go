@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/relayfn/relayfn/egress"
+	"github.com/relayfn/relayfn/relay/api"
 	"github.com/relayfn/relayfn/runtime"
 )
 
@@ -35,6 +36,9 @@ const (
 	DefaultMaxReadyBytes = 64 << 20
 	// DefaultLease is how long a claimed delivery stays this process's.
 	DefaultLease = 5 * time.Minute
+	// DefaultAgentWindow is how long a delivery to an internal output
+	// waits for an agent when the output sets no agent_window.
+	DefaultAgentWindow = 10 * time.Minute
 )
 
 // Options configure a Server.
@@ -75,6 +79,10 @@ type Options struct {
 	Node string
 	// Now returns the current time (tests may stop the clock).
 	Now func() time.Time
+	// AgentPing is how often the relay pings each connected agent; 0
+	// means DefaultAgentPing. An agent that does not answer within the
+	// interval is dropped.
+	AgentPing time.Duration
 }
 
 // Server is the relay. Mount Handler on an HTTP server, call Start to
@@ -89,6 +97,7 @@ type Server struct {
 	verify  *Verifier
 	metrics *metrics
 	sched   *engine
+	agents  *agentHub
 	health  health
 	// events is the live event stream (Subscribe).
 	events eventHub
@@ -153,7 +162,8 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		waiters: map[string]chan destAnswer{},
 	}
 	s.sched = newEngine(s)
-	m, err := newMetrics(opts.Registerer, s.sched.depth)
+	s.agents = newAgentHub(s)
+	m, err := newMetrics(opts.Registerer, s.sched.depth, s.agents.count)
 	if err != nil {
 		return nil, fmt.Errorf("relay: metrics: %w", err)
 	}
@@ -179,12 +189,14 @@ func (s *Server) Reload(ctx context.Context) error {
 	return nil
 }
 
-// Handler serves the ingress (/v1/webhooks/) and /healthz. The caller
+// Handler serves the ingress (/v1/webhooks/), the agents' connections
+// (api.AgentPath) and /healthz. The caller
 // mounts /metrics and the admin API beside it.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/v1/webhooks/", s.serveWebhook)
 	mux.HandleFunc("GET /healthz", s.serveHealth)
+	mux.HandleFunc("GET "+api.AgentPath, s.serveAgent)
 	return mux
 }
 
@@ -229,6 +241,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if s.stop != nil {
 		s.stop()
 	}
+	s.agents.closeAll()
 	if ids := s.sched.unattempted(); len(ids) > 0 {
 		if rerr := s.store.ReleaseClaims(context.WithoutCancel(ctx), s.opts.Node, ids); rerr != nil {
 			s.log.Error("release unattempted deliveries", "count", len(ids), "error", rerr)

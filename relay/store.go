@@ -85,6 +85,15 @@ type Store interface {
 	// webhook was stored (an input in destination mode).
 	SetWebhookAnswer(ctx context.Context, id string, status int, a Answer) error
 
+	// Agents: the credentials of agents (see AgentToken).
+
+	// CreateAgentToken saves t, filling t.ID (when empty) and t.CreatedAt.
+	CreateAgentToken(ctx context.Context, t *AgentToken) error
+	GetAgentToken(ctx context.Context, id string) (*AgentToken, error)
+	// ListAgentTokens lists the agent tokens, oldest first.
+	ListAgentTokens(ctx context.Context) ([]*AgentToken, error)
+	DeleteAgentToken(ctx context.Context, id string) error
+
 	Close() error
 
 	// Function specs (the web console and fnctl function push --spec):

@@ -25,10 +25,6 @@ const MaxNameLength = 64
 // MaxPasswordBytes bounds a basic-auth password: bcrypt reads no more.
 const MaxPasswordBytes = 72
 
-// errInternalOutput is why an internal output is refused, and why a
-// delivery to one (left in an older database) fails unsent.
-var errInternalOutput = errors.New("internal outputs are delivered by agents, which this relay does not support yet")
-
 // FieldError is a problem with one field of a model object. Field is the
 // field's path in the object's JSON and YAML forms ("response.status",
 // "retries.backoff"), so a caller can prefix its own path.
@@ -283,8 +279,7 @@ func (in *Input) Validate() error {
 }
 
 // Validate checks an output's name, destination, timeout, concurrency and
-// retry policy (not its functions or bucket), and refuses an internal
-// output. The error joins one FieldError per problem.
+// retry policy and agent window (not its functions or bucket). The error joins one FieldError per problem.
 func (out *Output) Validate() error {
 	var ps problems
 	if err := ValidateName(out.Name); err != nil {
@@ -299,8 +294,11 @@ func (out *Output) Validate() error {
 	if out.MaxInFlight < 0 {
 		ps.addf("max_in_flight", "must not be negative (0 means the default, %d)", DefaultMaxInFlight)
 	}
-	if out.Internal {
-		ps.add("internal", errInternalOutput)
+	if out.AgentWindow < 0 {
+		ps.addf("agent_window", "must not be negative (0 means the default, %s)", DefaultAgentWindow)
+	}
+	if out.AgentWindow > 0 && !out.Internal {
+		ps.addf("agent_window", "applies to internal outputs only")
 	}
 	r := out.Retries
 	if r.MaxAttempts < 0 {

@@ -165,10 +165,10 @@ func TestRemoteInputsOutputsAttach(t *testing.T) {
 
 	// Outputs: the destination's path is not shown in text.
 	dest := "https://hooks.example.com/services/T0/B0/very-secret-path"
-	// Internal outputs need agents, which the relay does not have yet.
-	if _, stderr, code := r.run("output", "create", "ci", "agent", "--destination", "http://localhost:3000/hooks", "--internal"); code == 0 ||
-		!strings.Contains(stderr, "internal: internal outputs are delivered by agents, which this relay does not support yet") {
-		t.Errorf("output create --internal: exit %d, stderr %q; want it refused naming the field", code, stderr)
+	// An agent window is for internal outputs only.
+	if _, stderr, code := r.run("output", "create", "ci", "agent", "--destination", "http://localhost:3000/hooks", "--agent-window", "2s"); code != exitUsage ||
+		!strings.Contains(stderr, "--agent-window") {
+		t.Errorf("output create --agent-window without --internal: exit %d, stderr %q; want a usage error", code, stderr)
 	}
 	out = r.ok("output", "create", "ci", "slack", "--destination", dest, "--lock-path", "--timeout", "4s", "--max-attempts", "3")
 	contains(t, "output create", out, "created output slack (", "→ https://hooks.example.com/…")

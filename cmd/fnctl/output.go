@@ -31,11 +31,11 @@ func newOutputCreateCmd(r *remote) *cobra.Command {
 	var (
 		destination, function, responseFunction string
 		lockPath, internal                      bool
-		timeout                                 time.Duration
+		timeout, agentWindow                    time.Duration
 		maxAttempts                             int
 	)
 	cmd := &cobra.Command{
-		Use:   "create BUCKET NAME --destination URL [--function F] [--response-function F] [--lock-path] [--timeout D] [--max-attempts N] [--internal]",
+		Use:   "create BUCKET NAME --destination URL [--function F] [--response-function F] [--lock-path] [--timeout D] [--max-attempts N] [--internal [--agent-window D]]",
 		Short: "Create an output",
 		Long: `Create an output in BUCKET (a name or ID) that delivers its webhooks to
 --destination, an http(s) URL; the webhook's extra path is appended unless
@@ -43,7 +43,9 @@ func newOutputCreateCmd(r *remote) *cobra.Command {
 it; --response-function runs on the destination's answer after the final
 attempt. --timeout bounds one attempt (default 10s); a failed delivery is
 tried up to --max-attempts times (default 8) with exponential backoff.
---internal outputs are delivered by an agent ('fnctl agent').
+--internal outputs are delivered only by agents ('fnctl agent') subscribed
+to the bucket, which reach the destination from their own network; their
+deliveries wait up to --agent-window (default 10m) for an agent to connect.
 ` + remoteHelp,
 		Example: `  fnctl output create ci slack --destination https://hooks.slack.com/services/T000/B000/XXX --function github-to-slack`,
 		Args:    exactArgs("BUCKET", "NAME"),
@@ -75,6 +77,13 @@ tried up to --max-attempts times (default 8) with exponential backoff.
 			if internal {
 				req.Internal = &internal
 			}
+			if agentWindow < 0 || agentWindow > 0 && !internal {
+				return usage("invalid --agent-window %s: a positive duration, with --internal", agentWindow)
+			}
+			if agentWindow > 0 {
+				d := api.Duration(agentWindow)
+				req.AgentWindow = &d
+			}
 			if timeout > 0 {
 				d := api.Duration(timeout)
 				req.Timeout = &d
@@ -100,6 +109,7 @@ tried up to --max-attempts times (default 8) with exponential backoff.
 	fs.DurationVar(&timeout, "timeout", 0, "bound on one delivery attempt (default 10s)")
 	fs.IntVar(&maxAttempts, "max-attempts", 0, "attempts before a delivery fails (default 8)")
 	fs.BoolVar(&internal, "internal", false, "delivered by an agent rather than the relay")
+	fs.DurationVar(&agentWindow, "agent-window", 0, "how long deliveries wait for an agent (default 10m; with --internal)")
 	return cmd
 }
 
@@ -218,7 +228,7 @@ func newOutputGetCmd(r *remote) *cobra.Command {
 					"Lock path", fmt.Sprint(o.LockPath),
 					"Timeout", durationText(time.Duration(o.Timeout), relay.DefaultOutputTimeout.String()),
 					"Retries", fmt.Sprintf("%d attempts, %s backoff", attempts, backoff),
-					"Internal", fmt.Sprint(o.Internal),
+					"Internal", internalText(o),
 					"Disabled", fmt.Sprint(o.Disabled),
 					"Created", timeText(o.CreatedAt),
 				)
@@ -244,4 +254,13 @@ func newOutputRmCmd(r *remote) *cobra.Command {
 			return s.printDeleted("output", o.ID, o.Name)
 		}),
 	}
+}
+
+// internalText says whether o is delivered by agents, and how long its
+// deliveries wait for one.
+func internalText(o *api.Output) string {
+	if !o.Internal {
+		return "false"
+	}
+	return "true (agents; waits " + durationText(time.Duration(o.AgentWindow), relay.DefaultAgentWindow.String()) + " for one)"
 }

@@ -174,8 +174,14 @@ type relayProcess struct {
 // in dir and waits until it listens.
 func startRelay(t *testing.T, bin, dir string) *relayProcess {
 	t.Helper()
+	return startRelayOn(t, bin, dir, "127.0.0.1:0")
+}
+
+// startRelayOn starts `fnctl serve` on listen, as startRelay does.
+func startRelayOn(t *testing.T, bin, dir, listen string) *relayProcess {
+	t.Helper()
 	p := &relayProcess{log: &processLog{addr: make(chan string, 1)}, exited: make(chan struct{})}
-	p.cmd = exec.Command(bin, "serve", "--config", "relay.yaml", "--listen", "127.0.0.1:0")
+	p.cmd = exec.Command(bin, "serve", "--config", "relay.yaml", "--listen", listen)
 	p.cmd.Dir = dir
 	p.cmd.Stdout = p.log
 	p.cmd.Stderr = p.log

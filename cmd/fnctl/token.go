@@ -62,7 +62,7 @@ func newTokenRmCmd(r *remote) *cobra.Command {
 	return &cobra.Command{
 		Use:   "rm ID",
 		Short: "Delete a token",
-		Long:  "Delete an admin or bucket token, by ID. The last admin token cannot be\ndeleted: make another first.\n" + remoteHelp,
+		Long:  "Delete an admin, bucket or agent token, by ID. The last admin token cannot be\ndeleted: make another first.\n" + remoteHelp,
 		Args:  exactArgs("ID"),
 		RunE: r.run(func(ctx context.Context, s *session, cmd *cobra.Command, args []string) error {
 			if err := s.c.DeleteToken(ctx, args[0]); err != nil {

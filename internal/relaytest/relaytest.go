@@ -62,6 +62,9 @@ type Options struct {
 	// UnknownInputStatus answers webhooks for unknown inputs; 0 is the
 	// relay's default.
 	UnknownInputStatus int
+	// AgentPing is how often the relay pings its agents; 0 is the
+	// relay's default.
+	AgentPing time.Duration
 }
 
 // Relay is a running relay and what it is made of. The test's cleanup
@@ -131,6 +134,7 @@ func New(t testing.TB, opts Options) *Relay {
 		Key:         key,
 		Registerer:  opts.Registerer,
 		QuietToken:  true,
+		AgentPing:   opts.AgentPing,
 	})
 	if err != nil {
 		ln.Close()

@@ -160,6 +160,7 @@ func (h *handler) routes() {
 	r("POST /deliveries/{id}/replay", h.replay)
 
 	r("POST /apply", h.apply)
+	h.agentRoutes(r)
 
 	h.webhookRoutes()
 }

@@ -287,8 +287,8 @@ func TestInputsAndOutputs(t *testing.T) {
 	}
 	e.fails(http.StatusBadRequest, `response_function: no function "gone"`, http.MethodPatch, "/v1/admin/outputs/"+out.ID,
 		map[string]any{"response_function": "gone"})
-	e.fails(http.StatusBadRequest, "internal: internal outputs are delivered by agents, which this relay does not support yet",
-		http.MethodPatch, "/v1/admin/outputs/"+out.ID, map[string]any{"internal": true})
+	e.fails(http.StatusBadRequest, "agent_window: applies to internal outputs only",
+		http.MethodPatch, "/v1/admin/outputs/"+out.ID, map[string]any{"agent_window": "2s"})
 	e.fails(http.StatusBadRequest, "max_in_flight: must not be negative", http.MethodPatch, "/v1/admin/outputs/"+out.ID,
 		map[string]any{"max_in_flight": -1})
 	// Durations are answered as Go duration strings, and max_in_flight as

@@ -173,6 +173,11 @@ func (h *handler) createBucketToken(w http.ResponseWriter, r *http.Request) erro
 func (h *handler) deleteToken(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	t, err := h.st.GetToken(ctx, r.PathValue("id"))
+	if errors.Is(err, store.ErrNotFound) {
+		if _, aerr := h.st.GetAgentToken(ctx, r.PathValue("id")); aerr == nil {
+			return h.deleteAgentToken(w, r, r.PathValue("id"))
+		}
+	}
 	if err != nil {
 		return err
 	}

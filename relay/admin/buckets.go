@@ -399,6 +399,9 @@ func (h *handler) applyOutput(ctx context.Context, out *relay.Output, req *api.O
 	if req.Internal != nil {
 		out.Internal = *req.Internal
 	}
+	if req.AgentWindow != nil {
+		out.AgentWindow = time.Duration(*req.AgentWindow)
+	}
 	if req.Disabled != nil {
 		out.Disabled = *req.Disabled
 	}

@@ -32,7 +32,7 @@
 //
 //	GET    /v1/admin/tokens                          admin tokens
 //	POST   /v1/admin/tokens                          api.TokenRequest → 201 api.NewToken (credential shown once)
-//	DELETE /v1/admin/tokens/{id}                     an admin or bucket token (not the last admin token: 409)
+//	DELETE /v1/admin/tokens/{id}                     an admin, bucket or agent token (not the last admin token: 409)
 //
 //	GET    /v1/admin/buckets                         []api.Bucket
 //	POST   /v1/admin/buckets                         api.BucketRequest → 201 api.Bucket
@@ -75,4 +75,8 @@
 //	POST   /v1/admin/deliveries/{id}/replay          → 201 api.Delivery: a new pending delivery of the same webhook to the same output
 //
 //	POST   /v1/admin/apply                           relay.yaml (sources inline) [?dry_run=true] [?prune=true] → api.Report
+//
+//	GET    /v1/admin/agents                          []api.Agent: the agents connected to this relay
+//	GET    /v1/admin/agent-tokens                    []api.AgentToken
+//	POST   /v1/admin/agent-tokens                    api.AgentTokenRequest → 201 api.NewAgentToken (credential shown once)
 package admin

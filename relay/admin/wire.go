@@ -49,7 +49,8 @@ func wire(v any) (any, error) {
 	case *runtime.Result:
 		return ResultWire(v), nil
 	case api.ErrorResponse, *api.NewToken, api.NewToken, *api.DeliveryDetail, api.DeliveryDetail,
-		api.ConfigKeys, *api.Report, api.FunctionSpec, *api.WebhookPage, *api.WebhookDetail:
+		api.ConfigKeys, *api.Report, api.FunctionSpec, *api.WebhookPage, *api.WebhookDetail,
+		*api.NewAgentToken, []*api.AgentToken, []*api.Agent:
 		return v, nil
 	}
 	return nil, fmt.Errorf("admin: no wire form for %T", v)
@@ -100,7 +101,7 @@ func OutputWire(out *relay.Output) *api.Output {
 			MaxAttempts: r.MaxAttempts, Backoff: string(r.Backoff),
 			InitialInterval: api.Duration(r.InitialInterval), MaxInterval: api.Duration(r.MaxInterval),
 		},
-		Internal: out.Internal, Disabled: out.Disabled, CreatedAt: out.CreatedAt,
+		Internal: out.Internal, AgentWindow: api.Duration(out.AgentWindow), Disabled: out.Disabled, CreatedAt: out.CreatedAt,
 	}
 }
 

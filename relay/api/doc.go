@@ -9,6 +9,9 @@
 // reading, a JSON number of nanoseconds is accepted too. Times are RFC
 // 3339. Enumerations (auth types, response modes, delivery states,
 // backoffs) are plain strings with the values the relay's model defines.
+//
+// It also holds the agent protocol's messages (agent.go): fnctl agent
+// speaks it over a WebSocket to the relay's public listener.
 package api
 
 import "github.com/relayfn/relayfn/relay/store"

@@ -75,8 +75,11 @@ type Output struct {
 	MaxInFlight int         `json:"max_in_flight,omitempty"`
 	Retries     RetryPolicy `json:"retries"`
 	Internal    bool        `json:"internal"`
-	Disabled    bool        `json:"disabled"`
-	CreatedAt   time.Time   `json:"created_at"`
+	// AgentWindow is how long an internal output's deliveries wait for an
+	// agent; 0 means the relay's default (10m).
+	AgentWindow Duration  `json:"agent_window,omitempty"`
+	Disabled    bool      `json:"disabled"`
+	CreatedAt   time.Time `json:"created_at"`
 }
 
 // RetryPolicy is how often and how fast a failed delivery is retried;

@@ -95,10 +95,13 @@ type OutputRequest struct {
 	// relay's default.
 	MaxInFlight *int            `json:"max_in_flight,omitempty"`
 	Retries     *RetriesRequest `json:"retries,omitempty"`
-	// Internal is refused: internal outputs are delivered by agents, which
-	// the relay does not support yet.
+	// Internal outputs are delivered only by agents subscribed to the
+	// bucket (fnctl agent).
 	Internal *bool `json:"internal,omitempty"`
-	Disabled *bool `json:"disabled,omitempty"`
+	// AgentWindow is how long an internal output's deliveries wait for an
+	// agent; 0 means the relay's default (10m).
+	AgentWindow *Duration `json:"agent_window,omitempty"`
+	Disabled    *bool     `json:"disabled,omitempty"`
 }
 
 // RetriesRequest replaces an output's retry policy; zero fields take the

@@ -34,6 +34,7 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -102,6 +103,10 @@ type Options struct {
 	// when it is a Gatherer.
 	Registerer prometheus.Registerer
 	Gatherer   prometheus.Gatherer
+
+	// AgentPing is how often the relay pings its agents; 0 means
+	// relay.DefaultAgentPing (tests shorten it).
+	AgentPing time.Duration
 }
 
 // ShutdownGrace is how long Shutdown waits for in-flight webhooks and
@@ -134,6 +139,7 @@ type App struct {
 	adminLn      net.Listener
 	limits       netlimit.Config
 	hs, adminHS  *http.Server
+	tlsCert      *tls.Certificate
 	served       chan error
 	closers      []func() error
 	startOnce    sync.Once
@@ -207,6 +213,15 @@ func New(ctx context.Context, f *config.File, opts Options) (_ *App, err error) 
 		if ln, err = net.Listen("tcp", s.Listen); err != nil {
 			return nil, fmt.Errorf("server.listen: %w", err)
 		}
+	}
+	// TLS: the public listener serves https (and wss for agents).
+	if t := s.TLS; t.CertFile != "" {
+		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
+		if err != nil {
+			ln.Close()
+			return nil, fmt.Errorf("server.tls: %w", err)
+		}
+		a.tlsCert = &cert
 	}
 	a.ln = netlimit.NewListener(ln, a.limits.MaxConnections)
 	a.closers = append(a.closers, ignoreClosed(a.ln.Close))
@@ -312,6 +327,7 @@ func New(ctx context.Context, f *config.File, opts Options) (_ *App, err error) 
 		Logger:             a.Log,
 		Registerer:         reg,
 		MaxBodyBytes:       s.MaxBodyBytes,
+		AgentPing:          opts.AgentPing,
 		UnknownInputStatus: s.UnknownInputStatus,
 		DegradedStatus:     s.Health.DegradedStatus,
 	})
@@ -460,7 +476,12 @@ func (a *App) start(ctx context.Context) error {
 	a.Log.Info("connection limits", "max_connections", a.limits.MaxConnections, "min_body_rate", a.limits.MinBodyRate,
 		"min_body_rate_grace", a.limits.MinBodyRateGrace.String(), "idle_timeout", a.limits.IdleTimeout.String(),
 		"read_header_timeout", a.limits.ReadHeaderTimeout.String(), "read_timeout", a.limits.ReadTimeout.String())
-	go func() { a.served <- a.hs.Serve(a.ln) }()
+	if a.tlsCert != nil {
+		a.hs.TLSConfig = &tls.Config{Certificates: []tls.Certificate{*a.tlsCert}, MinVersion: tls.VersionTLS12}
+		go func() { a.served <- a.hs.ServeTLS(a.ln, "", "") }()
+	} else {
+		go func() { a.served <- a.hs.Serve(a.ln) }()
+	}
 	if a.adminLn != nil {
 		a.adminHS = a.newHTTPServer(a.AdminHandler())
 		go func() { a.served <- a.adminHS.Serve(a.adminLn) }()

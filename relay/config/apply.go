@@ -458,6 +458,9 @@ func outputDiff(o *relay.Output, spec *Output, fnIDs map[string]string) []string
 	if o.Internal != spec.Internal {
 		fields = append(fields, "internal")
 	}
+	if o.AgentWindow != time.Duration(spec.AgentWindow) {
+		fields = append(fields, "agent_window")
+	}
 	if o.Disabled != spec.Disabled {
 		fields = append(fields, "disabled")
 	}
@@ -675,6 +678,7 @@ func executeBucket(ctx context.Context, st relay.Store, bp *bucketPlan, fnIDs ma
 			FunctionID: fnIDs[ospec.Function], ResponseFunctionID: fnIDs[ospec.ResponseFunction],
 			LockPath: ospec.LockPath, Timeout: time.Duration(ospec.Timeout), Retries: ospec.Retries.model(),
 			MaxInFlight: ospec.MaxInFlight, Internal: ospec.Internal, Disabled: ospec.Disabled,
+			AgentWindow: time.Duration(ospec.AgentWindow),
 		}
 		c := Change{Kind: KindOutput, Name: spec.Name + "/" + ospec.Name}
 		switch {

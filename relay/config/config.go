@@ -31,6 +31,7 @@
 //	    read_timeout: 1m                    # a whole request
 //	  health:
 //	    degraded_status: 200                # /healthz when the store refuses writes: 200 or 503
+//	  tls: {cert_file: "", key_file: ""}    # PEM files: the public listener serves https (and wss)
 //	  modules:                              # what the functions' modules reach, besides HTTP
 //	    smtp:                               # the email module's server; email is offered only with a host
 //	      host: smtp.example.com
@@ -68,7 +69,8 @@
 //	        timeout: 10s
 //	        retries: {max_attempts: 8, backoff: exponential, initial_interval: 1s, max_interval: 5m}
 //	        max_in_flight: 16
-//	        internal: false
+//	        internal: false                 # true: delivered only by agents (fnctl agent)
+//	        agent_window: 10m               # internal outputs: how long deliveries wait for an agent
 //	        disabled: false
 //
 // Durations are Go duration strings ("5s", "1m30s"). Unknown keys are
@@ -175,6 +177,16 @@ type Server struct {
 	Limits Limits `yaml:"limits"`
 	// Health configures /healthz.
 	Health Health `yaml:"health"`
+	// TLS, when set, serves the public listener over TLS (https, and wss
+	// for agents).
+	TLS TLS `yaml:"tls"`
+}
+
+// TLS is server.tls: the public listener's certificate (with its chain)
+// and key, PEM files.
+type TLS struct {
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
 }
 
 // Limits is server.limits: the connection cap, the minimum request body
@@ -430,10 +442,13 @@ type Output struct {
 	// MaxInFlight caps the attempts to this output that run at once; 0
 	// means the relay's default (16).
 	MaxInFlight int `yaml:"max_in_flight,omitempty"`
-	// Internal is refused for now: internal outputs are delivered by
-	// agents, which this relay does not support yet.
+	// Internal outputs are delivered only by agents (fnctl agent)
+	// subscribed to the bucket; the relay never dials them.
 	Internal bool `yaml:"internal,omitempty"`
-	Disabled bool `yaml:"disabled,omitempty"`
+	// AgentWindow is how long an internal output's deliveries wait for
+	// an agent to connect; 0 means the relay's default (10m).
+	AgentWindow Duration `yaml:"agent_window,omitempty"`
+	Disabled    bool     `yaml:"disabled,omitempty"`
 }
 
 // Retries is an output's retry policy; zero fields take the relay's

@@ -117,6 +117,9 @@ func (v *validator) server(s *Server) {
 			v.errorf("server.limits."+c.field, "must not be negative (0 means the default)")
 		}
 	}
+	if (s.TLS.CertFile == "") != (s.TLS.KeyFile == "") {
+		v.errorf("server.tls", "cert_file and key_file go together")
+	}
 	if st := s.Health.DegradedStatus; st != 0 && st != 200 && st != 503 {
 		v.errorf("server.health.degraded_status", "invalid status %d (want 200 or 503)", st)
 	}
@@ -289,6 +292,7 @@ func (v *validator) bucket(b *Bucket, p string, fnames, names map[string]int, id
 		v.report(op, (&relay.Output{
 			Name: out.Name, Destination: out.Destination, Timeout: time.Duration(out.Timeout),
 			Retries: out.Retries.model(), Internal: out.Internal, MaxInFlight: out.MaxInFlight,
+			AgentWindow: time.Duration(out.AgentWindow),
 		}).Validate())
 		if first, dup := onames[out.Name]; dup && out.Name != "" {
 			v.errorf(op+".name", "duplicate output %q (also outputs[%d])", out.Name, first)

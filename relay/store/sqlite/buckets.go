@@ -264,7 +264,7 @@ func checkRefs(ctx context.Context, q querier, kind, name, bucketID string, func
 }
 
 const outputColumns = `id, bucket_id, name, destination, function_id, response_function_id, lock_path, timeout_ns,
-	retry_max_attempts, retry_backoff, retry_initial_ns, retry_max_ns, internal, disabled, created_at, max_in_flight`
+	retry_max_attempts, retry_backoff, retry_initial_ns, retry_max_ns, internal, disabled, created_at, max_in_flight, agent_window_ns`
 
 // CreateOutput saves out, filling out.ID (when empty) and out.CreatedAt.
 // Its bucket and functions must exist.
@@ -283,11 +283,11 @@ func (s *Store) CreateOutput(ctx context.Context, out *relay.Output) error {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO outputs (`+outputColumns+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			out.ID, out.BucketID, out.Name, out.Destination, nullString(out.FunctionID), nullString(out.ResponseFunctionID),
 			boolInt(out.LockPath), int64(out.Timeout), out.Retries.MaxAttempts, string(out.Retries.Backoff),
 			int64(out.Retries.InitialInterval), int64(out.Retries.MaxInterval), boolInt(out.Internal), boolInt(out.Disabled),
-			ts(out.CreatedAt), out.MaxInFlight)
+			ts(out.CreatedAt), out.MaxInFlight, int64(out.AgentWindow))
 		return mapWriteErr(err, "output", out.Name)
 	})
 }
@@ -338,11 +338,11 @@ func (s *Store) UpdateOutput(ctx context.Context, out *relay.Output) error {
 		}
 		res, err := tx.ExecContext(ctx, `UPDATE outputs SET name = ?, destination = ?, function_id = ?,
 			response_function_id = ?, lock_path = ?, timeout_ns = ?, retry_max_attempts = ?, retry_backoff = ?,
-			retry_initial_ns = ?, retry_max_ns = ?, internal = ?, disabled = ?, max_in_flight = ? WHERE id = ?`,
+			retry_initial_ns = ?, retry_max_ns = ?, internal = ?, disabled = ?, max_in_flight = ?, agent_window_ns = ? WHERE id = ?`,
 			out.Name, out.Destination, nullString(out.FunctionID), nullString(out.ResponseFunctionID),
 			boolInt(out.LockPath), int64(out.Timeout), out.Retries.MaxAttempts, string(out.Retries.Backoff),
 			int64(out.Retries.InitialInterval), int64(out.Retries.MaxInterval), boolInt(out.Internal), boolInt(out.Disabled),
-			out.MaxInFlight, out.ID)
+			out.MaxInFlight, int64(out.AgentWindow), out.ID)
 		return checkUpdated(res, mapWriteErr(err, "output", out.Name), "output", out.ID)
 	})
 }
@@ -357,10 +357,10 @@ func scanOutput(sc scanner) (*relay.Output, error) {
 	var out relay.Output
 	var fn, rfn sql.NullString
 	var lock, internal, disabled int
-	var timeout, initial, maxi, created int64
+	var timeout, initial, maxi, created, window int64
 	var backoff string
 	if err := sc.Scan(&out.ID, &out.BucketID, &out.Name, &out.Destination, &fn, &rfn, &lock, &timeout,
-		&out.Retries.MaxAttempts, &backoff, &initial, &maxi, &internal, &disabled, &created, &out.MaxInFlight); err != nil {
+		&out.Retries.MaxAttempts, &backoff, &initial, &maxi, &internal, &disabled, &created, &out.MaxInFlight, &window); err != nil {
 		return nil, err
 	}
 	out.Retries.Backoff = relay.Backoff(backoff)
@@ -371,6 +371,7 @@ func scanOutput(sc scanner) (*relay.Output, error) {
 	out.Retries.InitialInterval = time.Duration(initial)
 	out.Retries.MaxInterval = time.Duration(maxi)
 	out.Internal = internal != 0
+	out.AgentWindow = time.Duration(window)
 	out.Disabled = disabled != 0
 	out.CreatedAt = fromTS(created)
 	return &out, nil

@@ -276,6 +276,21 @@ ALTER TABLE deliveries ADD COLUMN attempt_response_body BLOB;
 ALTER TABLE attempts ADD COLUMN response_headers BLOB;
 ALTER TABLE attempts ADD COLUMN response_body BLOB;
 CREATE INDEX deliveries_webhook ON deliveries(webhook_id);`,
+	// 7: agents. outputs.agent_window_ns is how long an internal output's
+	// deliveries wait for an agent (0: relay.DefaultAgentWindow);
+	// agent_tokens are the credentials of agents, scoped to buckets
+	// (bucket_ids, a JSON list), apart from the callers' tokens. A token
+	// naming a deleted bucket no longer grants it.
+	`
+ALTER TABLE outputs ADD COLUMN agent_window_ns INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE agent_tokens (
+	id          TEXT PRIMARY KEY,
+	name        TEXT NOT NULL DEFAULT '',
+	bucket_ids  TEXT NOT NULL,
+	secret_hash TEXT NOT NULL,
+	created_at  INTEGER NOT NULL
+);
+`,
 }
 
 // migrate brings the schema of the database behind db up to date.
