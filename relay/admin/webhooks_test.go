@@ -187,10 +187,10 @@ func TestEventStream(t *testing.T) {
 		t.Errorf("event = %+v, want a refused webhook of ev", ev)
 	}
 	e.webhook(in2.ID, "hello", nil)
-	seen := map[string]bool{}
-	for !seen["webhook"] || !seen["attempt"] {
+	types := map[string]bool{}
+	for !types["webhook"] || !types["attempt"] {
 		ev := next()
-		seen[ev.Type] = true
+		types[ev.Type] = true
 		if ev.Type == "attempt" && (ev.State != "succeeded" || ev.Status != 200) {
 			t.Errorf("attempt event = %+v", ev)
 		}
@@ -198,5 +198,36 @@ func TestEventStream(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Errorf("Events: %v", err)
+	}
+
+	// An open stream does not hold up the relay's shutdown (which fails
+	// the test past its grace period): it ends.
+	seen := make(chan struct{}, 1)
+	go func() {
+		done <- c.Events(context.Background(), "", func(*api.Event) error {
+			select {
+			case seen <- struct{}{}:
+			default:
+			}
+			return nil
+		})
+	}()
+	relaytest.WaitFor(t, "the second subscription", func() bool {
+		e.webhook(in2.ID, "ping", nil)
+		select {
+		case <-seen:
+			return true
+		case <-time.After(100 * time.Millisecond):
+			return false
+		}
+	})
+	e.relay.Stop()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "ended the stream") {
+			t.Errorf("Events after the relay stopped: %v", err)
+		}
+	case <-time.After(relaytest.Timeout):
+		t.Fatal("the stream outlived the relay")
 	}
 }
