@@ -231,3 +231,33 @@ func TestEventStream(t *testing.T) {
 		t.Fatal("the stream outlived the relay")
 	}
 }
+
+// TestWebhookAnswerInDestinationMode: the caller's answer, known only once
+// the destination answered, is recorded with the webhook.
+func TestWebhookAnswerInDestinationMode(t *testing.T) {
+	e := newEnv(t)
+	dest := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-From", "destination")
+		w.WriteHeader(http.StatusAccepted)
+		fmt.Fprint(w, "queued")
+	}))
+	t.Cleanup(dest.Close)
+	b := e.relay.Bucket(&relay.Bucket{Name: "wait"})
+	in := e.relay.Input(&relay.Input{BucketID: b.ID, Name: "in", Response: relay.ResponseConfig{Mode: relay.ResponseDestination}})
+	e.relay.Output(&relay.Output{BucketID: b.ID, Name: "out", Destination: dest.URL})
+	if r := e.webhook(in.ID, "x", nil); r.status != http.StatusAccepted || string(r.body) != "queued" {
+		t.Fatalf("webhook answered %d %q", r.status, r.body)
+	}
+	c := client.New(e.url, e.token, nil)
+	page, err := c.ListWebhooks(context.Background(), client.WebhookQuery{Bucket: "wait", Status: http.StatusAccepted})
+	if err != nil || len(page.Webhooks) != 1 {
+		t.Fatalf("listing by the relayed status = %+v, %v", page, err)
+	}
+	d, err := c.GetWebhook(context.Background(), page.Webhooks[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Answer.Status != http.StatusAccepted || d.Answer.BodySize != len("queued") || d.Answer.Headers.Get("X-From") != "destination" {
+		t.Errorf("answer = %+v", d.Answer)
+	}
+}
