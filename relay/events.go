@@ -2,6 +2,7 @@ package relay
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -18,6 +19,10 @@ const (
 	// Dropped events.
 	EventDropped = "dropped"
 )
+
+// ErrEventsClosed is the error of Subscription.Next once the subscription
+// is closed, by its reader or by Server.CloseEvents.
+var ErrEventsClosed = errors.New("relay: the event stream is closed")
 
 // DefaultEventBuffer is a subscriber's buffer when Subscribe is given none.
 const DefaultEventBuffer = 1024
@@ -50,9 +55,10 @@ type Event struct {
 // subscriber whose buffer is full misses the event and is told how many
 // it missed. Without subscribers, publishing costs one atomic load.
 type eventHub struct {
-	n    atomic.Int32
-	mu   sync.RWMutex
-	subs map[*Subscription]struct{}
+	n      atomic.Int32
+	mu     sync.RWMutex
+	subs   map[*Subscription]struct{}
+	closed bool
 }
 
 // Subscription is one reader of the live event stream.
@@ -61,6 +67,7 @@ type Subscription struct {
 	bucket  string
 	ch      chan Event
 	dropped atomic.Int64
+	done    chan struct{}
 	once    sync.Once
 }
 
@@ -74,8 +81,14 @@ func (s *Server) Subscribe(bucketID string, buffer int) *Subscription {
 		buffer = DefaultEventBuffer
 	}
 	h := &s.events
-	sub := &Subscription{hub: h, bucket: bucketID, ch: make(chan Event, buffer)}
+	sub := &Subscription{hub: h, bucket: bucketID, ch: make(chan Event, buffer), done: make(chan struct{})}
 	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		close(sub.done)
+		sub.once.Do(func() {})
+		return sub
+	}
 	if h.subs == nil {
 		h.subs = map[*Subscription]struct{}{}
 	}
@@ -102,6 +115,8 @@ func (sub *Subscription) Next(ctx context.Context) (Event, error) {
 		return e, nil
 	case <-ctx.Done():
 		return Event{}, ctx.Err()
+	case <-sub.done:
+		return Event{}, ErrEventsClosed
 	}
 }
 
@@ -113,7 +128,25 @@ func (sub *Subscription) Close() {
 		delete(h.subs, sub)
 		h.n.Add(-1)
 		h.mu.Unlock()
+		close(sub.done)
 	})
+}
+
+// CloseEvents ends every subscription to the live event stream, and those
+// made later, so that open streams do not hold up the HTTP server's
+// shutdown: their Next returns ErrEventsClosed.
+func (s *Server) CloseEvents() {
+	h := &s.events
+	h.mu.Lock()
+	h.closed = true
+	subs := make([]*Subscription, 0, len(h.subs))
+	for sub := range h.subs {
+		subs = append(subs, sub)
+	}
+	h.mu.Unlock()
+	for _, sub := range subs {
+		sub.Close()
+	}
 }
 
 // on reports whether anyone listens.

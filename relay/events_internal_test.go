@@ -44,4 +44,13 @@ func TestEventHubDropsForSlowReaders(t *testing.T) {
 	if _, err := s.Subscribe("", 1).Next(short); err == nil {
 		t.Error("Next without events returned no error at the deadline")
 	}
+
+	open := s.Subscribe("", 1)
+	s.CloseEvents()
+	if _, err := open.Next(context.Background()); err != ErrEventsClosed {
+		t.Errorf("Next after CloseEvents = %v, want ErrEventsClosed", err)
+	}
+	if _, err := s.Subscribe("", 1).Next(context.Background()); err != ErrEventsClosed {
+		t.Errorf("Next of a subscription made after CloseEvents = %v", err)
+	}
 }

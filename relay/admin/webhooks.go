@@ -324,7 +324,7 @@ func (h *handler) events(w http.ResponseWriter, r *http.Request) error {
 		e, err := sub.Next(next)
 		cancel()
 		if err != nil {
-			if ctx.Err() != nil {
+			if ctx.Err() != nil || errors.Is(err, relay.ErrEventsClosed) {
 				return nil
 			}
 			if _, err := fmt.Fprint(w, ": keep-alive\n\n"); err != nil {

@@ -187,10 +187,10 @@ func TestEventStream(t *testing.T) {
 		t.Errorf("event = %+v, want a refused webhook of ev", ev)
 	}
 	e.webhook(in2.ID, "hello", nil)
-	seen := map[string]bool{}
-	for !seen["webhook"] || !seen["attempt"] {
+	types := map[string]bool{}
+	for !types["webhook"] || !types["attempt"] {
 		ev := next()
-		seen[ev.Type] = true
+		types[ev.Type] = true
 		if ev.Type == "attempt" && (ev.State != "succeeded" || ev.Status != 200) {
 			t.Errorf("attempt event = %+v", ev)
 		}
@@ -198,5 +198,66 @@ func TestEventStream(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Errorf("Events: %v", err)
+	}
+
+	// An open stream does not hold up the relay's shutdown (which fails
+	// the test past its grace period): it ends.
+	seen := make(chan struct{}, 1)
+	go func() {
+		done <- c.Events(context.Background(), "", func(*api.Event) error {
+			select {
+			case seen <- struct{}{}:
+			default:
+			}
+			return nil
+		})
+	}()
+	relaytest.WaitFor(t, "the second subscription", func() bool {
+		e.webhook(in2.ID, "ping", nil)
+		select {
+		case <-seen:
+			return true
+		case <-time.After(100 * time.Millisecond):
+			return false
+		}
+	})
+	e.relay.Stop()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "ended the stream") {
+			t.Errorf("Events after the relay stopped: %v", err)
+		}
+	case <-time.After(relaytest.Timeout):
+		t.Fatal("the stream outlived the relay")
+	}
+}
+
+// TestWebhookAnswerInDestinationMode: the caller's answer, known only once
+// the destination answered, is recorded with the webhook.
+func TestWebhookAnswerInDestinationMode(t *testing.T) {
+	e := newEnv(t)
+	dest := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-From", "destination")
+		w.WriteHeader(http.StatusAccepted)
+		fmt.Fprint(w, "queued")
+	}))
+	t.Cleanup(dest.Close)
+	b := e.relay.Bucket(&relay.Bucket{Name: "wait"})
+	in := e.relay.Input(&relay.Input{BucketID: b.ID, Name: "in", Response: relay.ResponseConfig{Mode: relay.ResponseDestination}})
+	e.relay.Output(&relay.Output{BucketID: b.ID, Name: "out", Destination: dest.URL})
+	if r := e.webhook(in.ID, "x", nil); r.status != http.StatusAccepted || string(r.body) != "queued" {
+		t.Fatalf("webhook answered %d %q", r.status, r.body)
+	}
+	c := client.New(e.url, e.token, nil)
+	page, err := c.ListWebhooks(context.Background(), client.WebhookQuery{Bucket: "wait", Status: http.StatusAccepted})
+	if err != nil || len(page.Webhooks) != 1 {
+		t.Fatalf("listing by the relayed status = %+v, %v", page, err)
+	}
+	d, err := c.GetWebhook(context.Background(), page.Webhooks[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Answer.Status != http.StatusAccepted || d.Answer.BodySize != len("queued") || d.Answer.Headers.Get("X-From") != "destination" {
+		t.Errorf("answer = %+v", d.Answer)
 	}
 }

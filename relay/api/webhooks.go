@@ -17,7 +17,8 @@ type WebhookSummary struct {
 	Method     string    `json:"method"`
 	Path       string    `json:"path"`
 	// Status is what the caller was answered (0 while an input in
-	// destination mode waits for the destination).
+	// destination mode waits for the destination; 499 when the caller
+	// left before the destination answered).
 	Status        int    `json:"status"`
 	FunctionError string `json:"function_error,omitempty"`
 	// Deliveries counts the webhook's deliveries by state.

@@ -545,6 +545,11 @@ func (a *App) Shutdown(ctx context.Context) error {
 			defer cancel()
 		}
 		var errs []error
+		// The request log: open event streams end, or they would hold
+		// the HTTP servers' shutdown.
+		if a.Server != nil {
+			a.Server.CloseEvents()
+		}
 		for _, hs := range []*http.Server{a.hs, a.adminHS} {
 			if hs != nil {
 				if err := hs.Shutdown(ctx); err != nil {
