@@ -190,6 +190,9 @@ func (c *Console) routes() {
 	page("POST "+Prefix+"deliveries/{id}/replay", c.replayOne)
 	page("GET "+Prefix+"deliveries/replay", c.replayAllPage)
 	page("POST "+Prefix+"deliveries/replay", c.replayAll)
+	page("GET "+Prefix+"webhooks", c.requestLog)
+	page("GET "+Prefix+"webhooks/{id}", c.webhookDetail)
+	page("GET "+Prefix+"events", c.events)
 }
 
 // ServeHTTP sets the security headers of every answer, then routes.
