@@ -49,7 +49,7 @@
     if (!box || !rows || typeof EventSource === "undefined") return;
     var label = document.getElementById("live-state");
     var show = document.getElementById("live-show");
-    var pending = 0, busy = false, again = false;
+    var pending = 0, busy = false, again = false, connected = false;
     var f = box.dataset;
     function paused() { return window.scrollY > 40; }
     function say() {
@@ -59,7 +59,7 @@
         show.hidden = false;
       } else {
         box.classList.remove("paused");
-        label.textContent = "Live: new webhooks appear here";
+        label.textContent = connected ? "Live: new webhooks appear here" : "Connecting to the event stream…";
         show.hidden = true;
       }
     }
@@ -95,8 +95,8 @@
       return true;
     }
     var es = new EventSource("/ui/events");
-    es.addEventListener("open", say);
-    es.addEventListener("error", function () { label.textContent = "Live updates interrupted: retrying…"; });
+    es.addEventListener("open", function () { connected = true; say(); });
+    es.addEventListener("error", function () { connected = false; label.textContent = "Live updates interrupted: retrying…"; });
     es.addEventListener("webhook", function (ev) {
       var e = JSON.parse(ev.data);
       if (!e.webhook_id || !matches(e)) return;
