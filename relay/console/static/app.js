@@ -82,9 +82,12 @@
         })
         .catch(function () {})
         .then(function () {
-          busy = false;
           say();
-          if (again) { again = false; if (!paused()) refresh(); }
+          // At most two refreshes a second, however busy the relay is.
+          setTimeout(function () {
+            busy = false;
+            if (again) { again = false; if (!paused()) refresh(); }
+          }, 500);
         });
     }
     function matches(e) {
