@@ -216,57 +216,65 @@ func (h *handler) getWebhook(w http.ResponseWriter, r *http.Request) error {
 }
 
 // runWebhook runs a stored function, or a draft's source, against a stored
-// webhook's request as it was received, as the webhook's input function
-// ran: nothing is delivered or stored.
+// webhook's request as it was received (RunWebhook).
 func (h *handler) runWebhook(w http.ResponseWriter, r *http.Request) error {
 	var req api.RunRequest
 	if err := decode(r, &req); err != nil {
 		return err
 	}
-	if req.Function == "" && req.Source == "" {
-		return badRequest("give function (a stored function) or source (a draft)")
-	}
-	ctx := r.Context()
-	wh, err := h.st.GetWebhook(ctx, r.PathValue("id"))
+	res, err := RunWebhook(r.Context(), h.opts, r.PathValue("id"), req)
 	if err != nil {
 		return err
+	}
+	return ok(w, res)
+}
+
+// RunWebhook runs a stored function, or a draft's source, against stored
+// webhook id's request as it was received, as the webhook's input
+// function ran: nothing is delivered or stored. Without
+// req.AllowNetwork it runs on opts.OfflineEngine (the function's HTTP
+// calls fail). The admin API and the web console both run it.
+func RunWebhook(ctx context.Context, opts Options, id string, req api.RunRequest) (*runtime.Result, error) {
+	if req.Function == "" && req.Source == "" {
+		return nil, badRequest("give function (a stored function) or source (a draft)")
+	}
+	st := opts.Store
+	wh, err := st.GetWebhook(ctx, id)
+	if err != nil {
+		return nil, err
 	}
 	hr := wh.Request
 	if wh.Received != nil {
 		hr = *wh.Received
 	}
 	if hr.Header == nil && hr.Body == nil {
-		if b, err := h.st.GetBucket(ctx, wh.BucketID); err == nil && b.Ephemeral {
-			return conflict("bucket %s is ephemeral: the webhook's request was never stored", b.Name)
+		if b, err := st.GetBucket(ctx, wh.BucketID); err == nil && b.Ephemeral {
+			return nil, conflict("bucket %s is ephemeral: the webhook's request was never stored", b.Name)
 		}
 		hr.Header = http.Header{}
 	}
 	md := map[string]string{"bucket_id": wh.BucketID, "input_id": wh.InputID}
-	if b, err := h.st.GetBucket(ctx, wh.BucketID); err == nil {
+	if b, err := st.GetBucket(ctx, wh.BucketID); err == nil {
 		md = relay.InputMetadata(b, &relay.Input{ID: wh.InputID})
-		if in, err := h.st.GetInput(ctx, wh.InputID); err == nil {
+		if in, err := st.GetInput(ctx, wh.InputID); err == nil {
 			md = relay.InputMetadata(b, in)
 		}
 	}
 	var f *functions.Function
 	if req.Function != "" {
-		if f, err = h.st.GetFunction(ctx, req.Function); err != nil {
-			return err
+		if f, err = st.GetFunction(ctx, req.Function); err != nil {
+			return nil, err
 		}
 	}
-	engine := h.opts.OfflineEngine
+	engine := opts.OfflineEngine
 	if req.AllowNetwork || engine == nil {
 		if !req.AllowNetwork {
-			return &apiError{http.StatusNotImplemented, "this relay runs functions against webhooks only with allow_network"}
+			return nil, &apiError{http.StatusNotImplemented, "this relay runs functions against webhooks only with allow_network"}
 		}
-		engine = h.engine
+		engine = opts.Engine
 	}
-	if f != nil && req.Source == "" && req.AllowNetwork && h.opts.Server != nil {
-		res, err := h.opts.Server.Invoke(ctx, f.ID, hr, md)
-		if err != nil {
-			return err
-		}
-		return ok(w, res)
+	if f != nil && req.Source == "" && req.AllowNetwork && opts.Server != nil {
+		return opts.Server.Invoke(ctx, f.ID, hr, md)
 	}
 	name, source, timeout := "draft", req.Source, time.Duration(0)
 	cfg := map[string]string{}
@@ -275,20 +283,20 @@ func (h *handler) runWebhook(w http.ResponseWriter, r *http.Request) error {
 		if source == "" {
 			source = f.Source
 		}
-		if cfg, err = h.st.Config(ctx, f.ID); err != nil {
-			return err
+		if cfg, err = st.Config(ctx, f.ID); err != nil {
+			return nil, err
 		}
 	}
 	fn, err := engine.Compile(chunkName(name), []byte(source))
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return ok(w, engine.Run(ctx, fn, &runtime.Input{
+	return engine.Run(ctx, fn, &runtime.Input{
 		Request:  runtime.Request{Method: hr.Method, Path: hr.Path, RawQuery: hr.RawQuery, Header: hr.Header, Body: hr.Body},
 		Config:   cfg,
 		Metadata: md,
 		Timeout:  timeout,
-	}))
+	}), nil
 }
 
 // events streams the relay's live events as Server-Sent Events, of one

@@ -19,6 +19,8 @@ import (
 // (the handler alone, no network) over a realistic store: 10 buckets of 3
 // inputs and 3 outputs, 30 functions of 5 versions with 3 config
 // variables each, and 20,000 webhooks with one delivery each (5% failed).
+// The request log's first page (50 rows) is measured plain, filtered, and
+// 100 pages deep, and a webhook's detail page.
 func BenchmarkPages(b *testing.B) {
 	r := relaytest.New(b, relaytest.Options{})
 	ctx := context.Background()
@@ -90,6 +92,12 @@ func BenchmarkPages(b *testing.B) {
 	if len(cookies) != 1 {
 		b.Fatalf("sign-in: %d %s", rec.Code, rec.Body)
 	}
+	// The request log's newest webhook, and a cursor 100 pages deep.
+	ws, err := r.Store.ListWebhooks(ctx, relay.WebhookFilter{Limit: 5001})
+	if err != nil || len(ws) != 5001 {
+		b.Fatalf("ListWebhooks: %d, %v", len(ws), err)
+	}
+	newest, cursor := ws[0].ID, ws[5000].ID
 	// The overview's counts: one pass over the deliveries, which the
 	// overview keeps for a few seconds.
 	b.Run("output-stats", func(b *testing.B) {
@@ -104,6 +112,10 @@ func BenchmarkPages(b *testing.B) {
 		{"functions", "/ui/functions", "fn-29"},
 		{"editor", "/ui/functions/fn-07", "CHANNEL"},
 		{"deliveries", "/ui/deliveries", "bucket-"},
+		{"request-log", "/ui/webhooks", "wh-"},
+		{"request-log-filtered", "/ui/webhooks?bucket=bucket-03&state=failed&since=1h", "bucket-03"},
+		{"request-log-page-100", "/ui/webhooks?before=" + cursor, "wh-"},
+		{"webhook", "/ui/webhooks/" + newest, "order.created"},
 	} {
 		b.Run(p.name, func(b *testing.B) {
 			for b.Loop() {

@@ -62,17 +62,20 @@ func screenshot(name string) chromedp.Action[chromedp.Void] {
 
 // TestBrowser drives Chromium through the console: sign-in, the
 // overview, the editor's dry run and a Save refused by the spec, a
-// request without the CSRF token, and the replay of a failed delivery;
-// every page must carry the CSP and cause no CSP violation.
+// request without the CSRF token, the replay of a failed delivery, a
+// webhook appearing in the request log without a reload (and the log
+// pausing when scrolled), its detail and replay, and a run of an edited
+// function against it; every page must carry the CSP and cause no CSP
+// violation.
 func TestBrowser(t *testing.T) {
 	browser := findBrowser(t)
 	r := relaytest.New(t, relaytest.Options{})
 	ctx := context.Background()
 
-	// A destination that fails once, then accepts.
+	// A destination that fails its first and third requests.
 	var hits atomic.Int32
 	dest := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		if hits.Add(1) == 1 {
+		if n := hits.Add(1); n == 1 || n == 3 {
 			http.Error(w, "down for maintenance", http.StatusInternalServerError)
 			return
 		}
@@ -132,7 +135,8 @@ func TestBrowser(t *testing.T) {
 		defer mu.Unlock()
 		switch e := ev.(type) {
 		case *network.EventResponseReceived:
-			if e.Type != network.ResourceTypeDocument && e.Type != network.ResourceTypeXHR && e.Type != network.ResourceTypeFetch {
+			if e.Type != network.ResourceTypeDocument && e.Type != network.ResourceTypeXHR && e.Type != network.ResourceTypeFetch &&
+				e.Type != network.ResourceTypeEventSource {
 				return
 			}
 			documents++
@@ -196,7 +200,6 @@ func TestBrowser(t *testing.T) {
 	if !strings.Contains(logText, "enriched order") {
 		t.Errorf("run log = %q", logText)
 	}
-	do("editor screenshot", screenshot("console-editor"))
 
 	// Save with a failing spec is refused, with the failure shown.
 	spec := "version: v1\ntests:\n  - name: adds the currency\n    request:\n      body: '{\"order\":1}'\n    expect:\n      request:\n        bodyContains: currency\n"
@@ -243,6 +246,96 @@ func TestBrowser(t *testing.T) {
 	if ok[0].WebhookID != failed[0].WebhookID || hits.Load() != 2 {
 		t.Errorf("replayed delivery %+v, destination hits %d; want the same webhook delivered a second time", ok[0], hits.Load())
 	}
+
+	// The request log shows a new webhook without a reload.
+	do("request log",
+		chromedp.Navigate(r.URL+"/ui/webhooks"),
+		chromedp.WaitVisible(chromedp.CSS("#webhooks")),
+		chromedp.Poll[chromedp.Void](`document.getElementById("live-state").textContent.startsWith("Live:")`, chromedp.WithPollingTimeout(15*time.Second)),
+		chromedp.Evaluate[chromedp.Void](`window.samePage = "yes"`),
+	)
+	newest := func() string {
+		t.Helper()
+		ws, err := r.Store.ListWebhooks(ctx, relay.WebhookFilter{Limit: 1})
+		if err != nil || len(ws) != 1 {
+			t.Fatalf("newest webhook: %v", err)
+		}
+		return ws[0].ID
+	}
+	if res, _ := r.Webhook(in.ID, `{"order":43,"lines":[{"sku":"A-1","qty":2}]}`, http.Header{"Content-Type": {"application/json"}}); res.StatusCode != http.StatusOK {
+		t.Fatalf("webhook: %d", res.StatusCode)
+	}
+	id := newest()
+	do("live row",
+		chromedp.WaitVisible(chromedp.CSS("#wh-"+id)),
+	)
+	if same, err := chromedp.Run(bctx, chromedp.Evaluate[string](`window.samePage || "reloaded"`)); err != nil || same != "yes" {
+		t.Errorf("the request log reloaded: %q, %v", same, err)
+	}
+	r.WaitDeliveries(relay.DeliveryFilter{WebhookID: id}, relay.DeliveryFailed, 1)
+
+	// Scrolled down, the log pauses and counts what is new.
+	do("paused",
+		chromedp.Evaluate[chromedp.Void](`document.body.style.minHeight = "4000px"; window.scrollTo(0, 600)`),
+		chromedp.Poll[chromedp.Void](`window.scrollY > 40`, chromedp.WithPollingTimeout(5*time.Second)),
+	)
+	r.Webhook(in.ID, `{"order":44}`, http.Header{"Content-Type": {"application/json"}})
+	third := newest()
+	do("paused count",
+		chromedp.Poll[chromedp.Void](`document.getElementById("live-state").textContent === "Paused · 1 new"`, chromedp.WithPollingTimeout(15*time.Second)),
+	)
+	if n, err := chromedp.Run(bctx, chromedp.Evaluate[int](`document.querySelectorAll("#wh-`+third+`").length`)); err != nil || n != 0 {
+		t.Errorf("a paused log inserted the new row: %d, %v", n, err)
+	}
+	do("show new",
+		chromedp.Click(chromedp.CSS("#live-show")),
+		chromedp.WaitVisible(chromedp.CSS("#wh-"+third)),
+	)
+	do("request log screenshot",
+		chromedp.Navigate(r.URL+"/ui/webhooks"),
+		chromedp.WaitVisible(chromedp.CSS("#wh-"+third)),
+		chromedp.Poll[chromedp.Void](`document.getElementById("live-state").textContent.startsWith("Live:")`, chromedp.WithPollingTimeout(15*time.Second)),
+		screenshot("console-request-log"),
+	)
+
+	// Its detail: the function's log line and the destination's 500 body.
+	do("webhook detail",
+		chromedp.Click(chromedp.CSS("#wh-"+id+" a")),
+		chromedp.WaitVisible(chromedp.CSS("#fn-log")),
+	)
+	if got := text("#fn-log"); !strings.Contains(got, "passing through") {
+		t.Errorf("function log = %q", got)
+	}
+	if got := text("#deliveries"); !strings.Contains(got, "500") || !strings.Contains(got, "down for maintenance") {
+		t.Errorf("deliveries on the detail = %q, want the 500 and its body", got)
+	}
+	do("webhook screenshot", screenshot("console-webhook"))
+	do("replay from the detail",
+		chromedp.Click(chromedp.CSS("#deliveries button")),
+		chromedp.WaitVisible(chromedp.CSS(".notice")),
+	)
+	if notice := text(".notice"); !strings.Contains(notice, "Replayed to erp") {
+		t.Errorf("replay notice = %q", notice)
+	}
+	if ok := r.WaitDeliveries(relay.DeliveryFilter{WebhookID: id}, relay.DeliverySucceeded, 1); ok[0].WebhookID != id {
+		t.Errorf("replayed delivery %+v", ok[0])
+	}
+
+	// The editor runs an edited function against that webhook.
+	do("run against the webhook",
+		chromedp.Navigate(r.URL+"/ui/functions/enrich?webhook="+id),
+		chromedp.WaitVisible(chromedp.CSS(".CodeMirror")),
+		chromedp.Evaluate[chromedp.Void](`document.querySelector(".CodeMirror").CodeMirror.setValue(`+jsString(edited)+`)`),
+		chromedp.Click(chromedp.CSS("#run-webhook")),
+		chromedp.WaitVisible(chromedp.CSS("#body-diff")),
+	)
+	if diff := text("#body-diff"); !strings.Contains(diff, `+   "enriched": true`) || !strings.Contains(diff, `"order": 43`) {
+		t.Errorf("body diff of the run against the webhook = %q", diff)
+	}
+	if got := text("#run-log"); !strings.Contains(got, "enriched order") {
+		t.Errorf("run log = %q", got)
+	}
+	do("editor screenshot", screenshot("console-editor"))
 
 	mu.Lock()
 	defer mu.Unlock()

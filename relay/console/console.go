@@ -4,7 +4,9 @@
 // vendored script library (htmx, and CodeMirror 5 with its Lua mode for the
 // editor; versions and licences in static/vendor/VERSIONS). Every page
 // reads without JavaScript; scripts only enhance (the editor's
-// highlighting, Run without a reload, times in the browser's zone).
+// highlighting, Run without a reload, the request log's live updates from
+// the relay's event stream, proxied behind the session at /ui/events,
+// times in the browser's zone).
 //
 // # Security
 //
@@ -22,7 +24,8 @@
 // tokens are never shown, and destinations lose their userinfo.
 //
 // The console calls the same code as the admin API for what both do (a
-// function's dry run, a replay, the spec check before a save); its own
+// function's dry run, a run against a captured webhook, a webhook's
+// detail, a replay, the spec check before a save); its own
 // changes are audited in the relay's log with the admin token's ID.
 package console
 
@@ -190,6 +193,9 @@ func (c *Console) routes() {
 	page("POST "+Prefix+"deliveries/{id}/replay", c.replayOne)
 	page("GET "+Prefix+"deliveries/replay", c.replayAllPage)
 	page("POST "+Prefix+"deliveries/replay", c.replayAll)
+	page("GET "+Prefix+"webhooks", c.requestLog)
+	page("GET "+Prefix+"webhooks/{id}", c.webhookDetail)
+	page("GET "+Prefix+"events", c.events)
 }
 
 // ServeHTTP sets the security headers of every answer, then routes.

@@ -251,6 +251,10 @@ type editorView struct {
 
 	// The dry run's request.
 	Method, Path, Headers, Payload string
+	// Webhook is the ID of a captured webhook to run against; Recent,
+	// the latest ones to pick from.
+	Webhook string
+	Recent  []*relay.WebhookSummary
 
 	Run          *runView
 	SaveFailures []string
@@ -298,6 +302,10 @@ func (c *Console) loadEditor(r *http.Request, f *functions.Function) (*editorVie
 		return nil, err
 	}
 	v.Attached = where[f.ID]
+	v.Webhook = r.URL.Query().Get("webhook")
+	if v.Recent, err = c.st.ListWebhooks(ctx, relay.WebhookFilter{Limit: 20}); err != nil {
+		return nil, err
+	}
 	buckets, err := c.st.ListBuckets(ctx)
 	if err != nil {
 		return nil, err
@@ -374,6 +382,7 @@ func (c *Console) editorPost(w http.ResponseWriter, r *http.Request) error {
 	v.Path = cmp.Or(strings.TrimSpace(r.PostFormValue("path")), "/")
 	v.Headers = r.PostFormValue("headers")
 	v.Payload = r.PostFormValue("payload")
+	v.Webhook = strings.TrimSpace(r.PostFormValue("webhook"))
 	specText := strings.ReplaceAll(r.PostFormValue("spec"), "\r\n", "\n")
 	specChanged := r.PostForm.Has("spec") && specText != v.Spec
 	if r.PostForm.Has("spec") {
@@ -382,6 +391,8 @@ func (c *Console) editorPost(w http.ResponseWriter, r *http.Request) error {
 	switch r.PostFormValue("action") {
 	case "run":
 		v.Run = c.dryRun(r, f, v)
+	case "run-webhook":
+		v.Run = c.runWebhook(r, f.ID, v)
 	case "save":
 		if err := c.save(r, f, v, specChanged); err != nil {
 			return err
@@ -412,16 +423,21 @@ func (c *Console) dryRun(r *http.Request, f *functions.Function, v *editorView) 
 		}
 		return &runView{Error: err.Error()}
 	}
+	return resultView(res, v.Method, path, query, http.Header(header), v.Payload)
+}
+
+// resultView shows a run's result against the request it was given.
+func resultView(res *runtime.Result, method, path, query string, header http.Header, body string) *runView {
 	rv := &runView{Res: res}
 	rq := res.Request
 	if rq.BodyModified {
-		rv.BodyDiff = Diff(prettyJSON(v.Payload), prettyJSON(rq.Body))
+		rv.BodyDiff = Diff(prettyJSON(body), prettyJSON(rq.Body))
 	}
 	if rq.HeaderModified {
-		rv.HeaderDiff = Diff(headerLines(http.Header(header)), headerLines(rq.Headers))
+		rv.HeaderDiff = Diff(headerLines(header), headerLines(rq.Headers))
 	}
 	if rq.MethodModified {
-		rv.Changes = append(rv.Changes, "method: "+v.Method+" → "+rq.Method)
+		rv.Changes = append(rv.Changes, "method: "+method+" → "+rq.Method)
 	}
 	if rq.PathModified {
 		rv.Changes = append(rv.Changes, "path: "+path+" → "+rq.Path)
@@ -662,16 +678,24 @@ func (c *Console) renderDeliveries(w http.ResponseWriter, r *http.Request, notic
 	})
 }
 
+// replayOne replays a delivery, then shows the deliveries page, or the
+// webhook's detail when the form names the webhook (webhook=ID).
 func (c *Console) replayOne(w http.ResponseWriter, r *http.Request) error {
+	back := func(notice, problem string) error {
+		if id := r.PostFormValue("webhook"); id != "" {
+			return c.renderWebhook(w, r, id, notice, problem)
+		}
+		return c.renderDeliveries(w, r, notice, problem)
+	}
 	nd, out, err := admin.Replay(r.Context(), c.st, c.replayer, r.PathValue("id"))
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return err
 		}
-		return c.renderDeliveries(w, r, "", "Not replayed: "+err.Error())
+		return back("", "Not replayed: "+err.Error())
 	}
 	c.audit(r, "console: delivery replayed", "delivery", r.PathValue("id"), "replay", nd.ID, "output", out.Name)
-	return c.renderDeliveries(w, r, "Replayed to "+out.Name+": new delivery "+nd.ID+".", "")
+	return back("Replayed to "+out.Name+": new delivery "+nd.ID+".", "")
 }
 
 // failedSince lists the failed deliveries of an output made at or after
