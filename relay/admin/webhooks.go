@@ -312,20 +312,30 @@ func (h *handler) events(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	StreamEvents(ctx, w, h.opts.Server, bucket)
+	return nil
+}
+
+// StreamEvents writes srv's live events of one bucket (its ID; "" for
+// all) to w as Server-Sent Events until ctx ends or the relay closes its
+// events: the admin API's stream, and the web console's behind its
+// session. A reader that falls behind misses events and is sent a
+// "dropped" event saying how many: it never slows the relay.
+func StreamEvents(ctx context.Context, w http.ResponseWriter, srv *relay.Server, bucket string) {
 	rc := http.NewResponseController(w)
 	// The stream outlives the server's read and write timeouts.
 	_ = rc.SetReadDeadline(time.Time{})
 	_ = rc.SetWriteDeadline(time.Time{})
-	sub := h.opts.Server.Subscribe(bucket, 0)
+	sub := srv.Subscribe(bucket, 0)
 	defer sub.Close()
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
 	if _, err := fmt.Fprint(w, ": relayfn events\n\n"); err != nil {
-		return nil
+		return
 	}
 	if err := rc.Flush(); err != nil {
-		return nil
+		return
 	}
 	for {
 		next, cancel := context.WithTimeout(ctx, sseKeepAlive)
@@ -333,22 +343,22 @@ func (h *handler) events(w http.ResponseWriter, r *http.Request) error {
 		cancel()
 		if err != nil {
 			if ctx.Err() != nil || errors.Is(err, relay.ErrEventsClosed) {
-				return nil
+				return
 			}
 			if _, err := fmt.Fprint(w, ": keep-alive\n\n"); err != nil {
-				return nil
+				return
 			}
 		} else {
 			data, err := json.Marshal(EventWire(e))
 			if err != nil {
-				return nil
+				return
 			}
 			if _, err := fmt.Fprintf(w, "event: %s\ndata: %s\n\n", e.Type, data); err != nil {
-				return nil
+				return
 			}
 		}
 		if err := rc.Flush(); err != nil {
-			return nil
+			return
 		}
 	}
 }

@@ -28,9 +28,6 @@ import (
 // logPageSize is how many webhooks a page of the request log shows.
 const logPageSize = 50
 
-// sseKeepAlive is how often an idle event stream sends a comment.
-const sseKeepAlive = 15 * time.Second
-
 // logFilter is the request log's filter form, as given.
 type logFilter struct {
 	Bucket, Input, Status, FunctionError, State, Since, Until string
@@ -354,44 +351,8 @@ func (c *Console) events(w http.ResponseWriter, r *http.Request) error {
 		}
 		bucket = b.ID
 	}
-	rc := http.NewResponseController(w)
-	_ = rc.SetReadDeadline(time.Time{})
-	_ = rc.SetWriteDeadline(time.Time{})
-	sub := srv.Subscribe(bucket, 0)
-	defer sub.Close()
-	w.Header().Set("Content-Type", "text/event-stream")
-	w.Header().Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
-	if _, err := fmt.Fprint(w, ": relayfn events\n\n"); err != nil {
-		return nil
-	}
-	if err := rc.Flush(); err != nil {
-		return nil
-	}
-	for {
-		next, cancel := context.WithTimeout(ctx, sseKeepAlive)
-		e, err := sub.Next(next)
-		cancel()
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			if _, err := fmt.Fprint(w, ": keep-alive\n\n"); err != nil {
-				return nil
-			}
-		} else {
-			data, err := json.Marshal(admin.EventWire(e))
-			if err != nil {
-				return nil
-			}
-			if _, err := fmt.Fprintf(w, "event: %s\ndata: %s\n\n", e.Type, data); err != nil {
-				return nil
-			}
-		}
-		if err := rc.Flush(); err != nil {
-			return nil
-		}
-	}
+	admin.StreamEvents(ctx, w, srv, bucket)
+	return nil
 }
 
 // runWebhook runs the edited source against a captured webhook's request
