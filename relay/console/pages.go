@@ -26,6 +26,9 @@ type bucketView struct {
 	Bucket  *relay.Bucket
 	Inputs  []inputView
 	Outputs []outputView
+	// Agents are the agents connected for the bucket, which deliver its
+	// internal outputs.
+	Agents []relay.AgentInfo
 }
 
 type inputView struct {
@@ -100,9 +103,20 @@ func (c *Console) overview(w http.ResponseWriter, r *http.Request) error {
 	base := c.publicBase(r)
 	views := make([]*bucketView, len(buckets))
 	byID := map[string]*bucketView{}
+	byName := map[string]*bucketView{}
 	for i, b := range buckets {
 		views[i] = &bucketView{Bucket: b}
 		byID[b.ID] = views[i]
+		byName[b.Name] = views[i]
+	}
+	if srv := c.opts.Admin.Server; srv != nil {
+		for _, ag := range srv.Agents() {
+			for _, name := range ag.Buckets {
+				if v := byName[name]; v != nil {
+					v.Agents = append(v.Agents, ag)
+				}
+			}
+		}
 	}
 	for _, in := range ins {
 		v := byID[in.BucketID]
