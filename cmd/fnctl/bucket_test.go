@@ -170,7 +170,11 @@ func TestRemoteInputsOutputsAttach(t *testing.T) {
 		!strings.Contains(stderr, "--agent-window") {
 		t.Errorf("output create --agent-window without --internal: exit %d, stderr %q; want a usage error", code, stderr)
 	}
-	out = r.ok("output", "create", "ci", "slack", "--destination", dest, "--lock-path", "--timeout", "4s", "--max-attempts", "3")
+	if _, stderr, code := r.run("output", "create", "ci", "bad", "--destination", dest, "--max-in-flight", "-1"); code != exitUsage ||
+		!strings.Contains(stderr, "--max-in-flight") {
+		t.Errorf("output create --max-in-flight -1: exit %d, stderr %q; want a usage error", code, stderr)
+	}
+	out = r.ok("output", "create", "ci", "slack", "--destination", dest, "--lock-path", "--timeout", "4s", "--max-attempts", "3", "--max-in-flight", "4")
 	contains(t, "output create", out, "created output slack (", "→ https://hooks.example.com/…")
 	lacks(t, "output create", out, "very-secret-path")
 	var o api.Output
@@ -183,11 +187,13 @@ func TestRemoteInputsOutputsAttach(t *testing.T) {
 	lacks(t, "output ls", out, "very-secret-path", "/orders")
 	var outs []api.Output
 	r.okJSON(&outs, "output", "ls", "ci")
-	if len(outs) != 1 || outs[0].Destination != dest || outs[0].Retries.MaxAttempts != 3 || !outs[0].LockPath || outs[0].Internal {
+	if len(outs) != 1 || outs[0].Destination != dest || outs[0].Retries.MaxAttempts != 3 || !outs[0].LockPath || outs[0].Internal ||
+		outs[0].MaxInFlight != 4 {
 		t.Errorf("output ls ci -o json = %+v", outs)
 	}
 	out = r.ok("output", "get", o.ID)
-	contains(t, "output get", out, "Name:", "erp", "Function:", "tag", "Response function:", "audit", "Retries:", "8 attempts, exponential backoff", "Timeout:", "10s")
+	contains(t, "output get", out, "Name:", "erp", "Function:", "tag", "Response function:", "audit", "Retries:", "8 attempts, exponential backoff", "Timeout:", "10s",
+		"Max in flight:", "16 (default)")
 
 	// attach and detach.
 	slack := outs[0]

@@ -32,10 +32,10 @@ func newOutputCreateCmd(r *remote) *cobra.Command {
 		destination, function, responseFunction string
 		lockPath, internal                      bool
 		timeout, agentWindow                    time.Duration
-		maxAttempts                             int
+		maxAttempts, maxInFlight                int
 	)
 	cmd := &cobra.Command{
-		Use:   "create BUCKET NAME --destination URL [--function F] [--response-function F] [--lock-path] [--timeout D] [--max-attempts N] [--internal [--agent-window D]]",
+		Use:   "create BUCKET NAME --destination URL [--function F] [--response-function F] [--lock-path] [--timeout D] [--max-attempts N] [--max-in-flight N] [--internal [--agent-window D]]",
 		Short: "Create an output",
 		Long: `Create an output in BUCKET (a name or ID) that delivers its webhooks to
 --destination, an http(s) URL; the webhook's extra path is appended unless
@@ -43,6 +43,8 @@ func newOutputCreateCmd(r *remote) *cobra.Command {
 it; --response-function runs on the destination's answer after the final
 attempt. --timeout bounds one attempt (default 10s); a failed delivery is
 tried up to --max-attempts times (default 8) with exponential backoff.
+--max-in-flight caps the attempts to this output that run at once (default
+16), so a destination that hangs holds no more of the relay's workers.
 --internal outputs are delivered only by agents ('fnctl agent') subscribed
 to the bucket, which reach the destination from their own network; their
 deliveries wait up to --agent-window (default 10m) for an agent to connect.
@@ -64,7 +66,13 @@ deliveries wait up to --agent-window (default 10m) for an agent to connect.
 			if maxAttempts < 0 {
 				return usage("invalid --max-attempts %d: must not be negative", maxAttempts)
 			}
+			if maxInFlight < 0 {
+				return usage("invalid --max-in-flight %d: must not be negative", maxInFlight)
+			}
 			req := api.OutputRequest{Name: &args[1], Destination: &destination}
+			if maxInFlight > 0 {
+				req.MaxInFlight = &maxInFlight
+			}
 			if fl.Changed("function") {
 				req.Function = &function
 			}
@@ -108,6 +116,7 @@ deliveries wait up to --agent-window (default 10m) for an agent to connect.
 	fs.BoolVar(&lockPath, "lock-path", false, "keep the destination's path: do not append the webhook's extra path")
 	fs.DurationVar(&timeout, "timeout", 0, "bound on one delivery attempt (default 10s)")
 	fs.IntVar(&maxAttempts, "max-attempts", 0, "attempts before a delivery fails (default 8)")
+	fs.IntVar(&maxInFlight, "max-in-flight", 0, "attempts to this output that run at once (default 16)")
 	fs.BoolVar(&internal, "internal", false, "delivered by an agent rather than the relay")
 	fs.DurationVar(&agentWindow, "agent-window", 0, "how long deliveries wait for an agent (default 10m; with --internal)")
 	return cmd
@@ -228,6 +237,7 @@ func newOutputGetCmd(r *remote) *cobra.Command {
 					"Lock path", fmt.Sprint(o.LockPath),
 					"Timeout", durationText(time.Duration(o.Timeout), relay.DefaultOutputTimeout.String()),
 					"Retries", fmt.Sprintf("%d attempts, %s backoff", attempts, backoff),
+					"Max in flight", maxInFlightText(o.MaxInFlight),
 					"Internal", internalText(o),
 					"Disabled", fmt.Sprint(o.Disabled),
 					"Created", timeText(o.CreatedAt),
@@ -263,4 +273,12 @@ func internalText(o *api.Output) string {
 		return "false"
 	}
 	return "true (agents; waits " + durationText(time.Duration(o.AgentWindow), relay.DefaultAgentWindow.String()) + " for one)"
+}
+
+// maxInFlightText is an output's max_in_flight, naming the default for 0.
+func maxInFlightText(n int) string {
+	if n == 0 {
+		return fmt.Sprintf("%d (default)", relay.DefaultMaxInFlight)
+	}
+	return fmt.Sprint(n)
 }
