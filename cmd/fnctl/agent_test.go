@@ -168,10 +168,8 @@ func (r *agentRelay) agents(t *testing.T) []*api.Agent {
 
 // agentProcess is a running `fnctl agent`.
 type agentProcess struct {
-	cmd       *exec.Cmd
+	*process
 	log       *lockedBuffer
-	exited    chan struct{}
-	err       error
 	connected chan struct{}
 }
 
@@ -204,7 +202,7 @@ func (b *lockedBuffer) String() string {
 // to wait until it is connected.
 func startAgent(t *testing.T, bin string, wait bool, args ...string) *agentProcess {
 	t.Helper()
-	p := &agentProcess{log: &lockedBuffer{seen: " connected to ", found: make(chan struct{})}, exited: make(chan struct{})}
+	p := &agentProcess{log: &lockedBuffer{seen: " connected to ", found: make(chan struct{})}}
 	p.connected = p.log.found
 	var env []string
 	args = slices.DeleteFunc(slices.Clone(args), func(a string) bool {
@@ -214,33 +212,10 @@ func startAgent(t *testing.T, bin string, wait bool, args ...string) *agentProce
 		}
 		return false
 	})
-	p.cmd = exec.Command(bin, append([]string{"agent", "--ping", "1s"}, args...)...)
-	p.cmd.Stdout = p.log
-	p.cmd.Stderr = p.log
-	for _, kv := range os.Environ() {
-		name, _, _ := strings.Cut(kv, "=")
-		switch strings.ToUpper(name) {
-		case "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "FNCTL_AGENT_TOKEN":
-			continue
-		}
-		p.cmd.Env = append(p.cmd.Env, kv)
-	}
-	p.cmd.Env = append(p.cmd.Env, env...)
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		p.err = p.cmd.Wait()
-		close(p.exited)
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-p.exited:
-		default:
-			p.cmd.Process.Kill()
-			<-p.exited
-		}
-	})
+	cmd := exec.Command(bin, append([]string{"agent", "--ping", "1s"}, args...)...)
+	cmd.Stdout = p.log
+	cmd.Stderr = p.log
+	p.process = startProcess(t, cmd, env, "FNCTL_AGENT_TOKEN")
 	if wait {
 		select {
 		case <-p.connected:

@@ -161,13 +161,56 @@ func (l *processLog) messages() []string {
 	return out
 }
 
-// relayProcess is a running `fnctl serve`.
-type relayProcess struct {
+// process is a child process of a test, killed in the test's cleanup if
+// it is still running.
+type process struct {
 	cmd    *exec.Cmd
-	log    *processLog
-	addr   string
 	exited chan struct{}
 	err    error // cmd.Wait's, once exited is closed
+}
+
+// startProcess starts cmd with the test's environment less the proxy
+// variables (children reach the loopback destinations directly) and less
+// the variables named in drop, then env.
+func startProcess(t *testing.T, cmd *exec.Cmd, env []string, drop ...string) *process {
+	t.Helper()
+	for _, kv := range os.Environ() {
+		name, _, _ := strings.Cut(kv, "=")
+		switch name = strings.ToUpper(name); name {
+		case "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY":
+			continue
+		default:
+			if slices.Contains(drop, name) {
+				continue
+			}
+		}
+		cmd.Env = append(cmd.Env, kv)
+	}
+	cmd.Env = append(cmd.Env, env...)
+	p := &process{cmd: cmd, exited: make(chan struct{})}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		p.err = cmd.Wait()
+		close(p.exited)
+	}()
+	t.Cleanup(func() {
+		select {
+		case <-p.exited:
+		default:
+			cmd.Process.Kill()
+			<-p.exited
+		}
+	})
+	return p
+}
+
+// relayProcess is a running `fnctl serve`.
+type relayProcess struct {
+	*process
+	log  *processLog
+	addr string
 }
 
 // startRelay starts `fnctl serve --config relay.yaml --listen 127.0.0.1:0`
@@ -180,36 +223,12 @@ func startRelay(t *testing.T, bin, dir string) *relayProcess {
 // startRelayOn starts `fnctl serve` on listen, as startRelay does.
 func startRelayOn(t *testing.T, bin, dir, listen string) *relayProcess {
 	t.Helper()
-	p := &relayProcess{log: &processLog{addr: make(chan string, 1)}, exited: make(chan struct{})}
-	p.cmd = exec.Command(bin, "serve", "--config", "relay.yaml", "--listen", listen)
-	p.cmd.Dir = dir
-	p.cmd.Stdout = p.log
-	p.cmd.Stderr = p.log
-	// Deliveries go straight to the loopback destination, whatever proxy
-	// the environment names.
-	for _, kv := range os.Environ() {
-		name, _, _ := strings.Cut(kv, "=")
-		switch strings.ToUpper(name) {
-		case "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY":
-			continue
-		}
-		p.cmd.Env = append(p.cmd.Env, kv)
-	}
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		p.err = p.cmd.Wait()
-		close(p.exited)
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-p.exited:
-		default:
-			p.cmd.Process.Kill()
-			<-p.exited
-		}
-	})
+	p := &relayProcess{log: &processLog{addr: make(chan string, 1)}}
+	cmd := exec.Command(bin, "serve", "--config", "relay.yaml", "--listen", listen)
+	cmd.Dir = dir
+	cmd.Stdout = p.log
+	cmd.Stderr = p.log
+	p.process = startProcess(t, cmd, nil)
 	select {
 	case p.addr = <-p.log.addr:
 	case <-p.exited:
