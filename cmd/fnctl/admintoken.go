@@ -9,7 +9,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/relayfn/relayfn/relay/admin"
-	"github.com/relayfn/relayfn/relay/config"
 	"github.com/relayfn/relayfn/relay/seal"
 	"github.com/relayfn/relayfn/relay/store/sqlite"
 )
@@ -41,20 +40,9 @@ first. The key file must exist: a database is never opened with a new key.`,
   fnctl admin-token reset --store sqlite:///var/lib/relayfn/relay.db`,
 		Args: exactArgs(),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var (
-				f   *config.File
-				err error
-			)
-			if configPath != "" {
-				f, err = config.Load(configPath)
-			} else {
-				f, err = config.Parse([]byte("{}"), config.ParseOptions{})
-			}
+			f, err := loadServerConfig(configPath, storeURL)
 			if err != nil {
-				return usage("%v", err)
-			}
-			if storeURL != "" {
-				f.Server.Store = storeURL
+				return err
 			}
 			s := f.Server
 			dbPath, err := sqlite.Path(s.Store)

@@ -40,20 +40,9 @@ attempted stay pending and resume on the next start.`,
   fnctl serve --store sqlite:///var/lib/relayfn/relay.db --listen 127.0.0.1:9000`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var (
-				f   *config.File
-				err error
-			)
-			if configPath != "" {
-				f, err = config.Load(configPath)
-			} else {
-				f, err = config.Parse([]byte("{}"), config.ParseOptions{})
-			}
+			f, err := loadServerConfig(configPath, storeURL)
 			if err != nil {
-				return usage("%v", err)
-			}
-			if storeURL != "" {
-				f.Server.Store = storeURL
+				return err
 			}
 			if listen != "" {
 				f.Server.Listen = listen
@@ -84,4 +73,26 @@ func serve(ctx context.Context, a *app, f *config.File, apply bool) error {
 		return err
 	}
 	return ra.Run(ctx)
+}
+
+// loadServerConfig reads the relay.yaml at configPath (the defaults when
+// it is ""), with storeURL, when set, in place of server.store: what
+// serve and admin-token reset start from.
+func loadServerConfig(configPath, storeURL string) (*config.File, error) {
+	var (
+		f   *config.File
+		err error
+	)
+	if configPath != "" {
+		f, err = config.Load(configPath)
+	} else {
+		f, err = config.Parse([]byte("{}"), config.ParseOptions{})
+	}
+	if err != nil {
+		return nil, usage("%v", err)
+	}
+	if storeURL != "" {
+		f.Server.Store = storeURL
+	}
+	return f, nil
 }
