@@ -279,9 +279,14 @@ func (s *Server) send(ctx context.Context, or *outputRoute, req *HTTPRequest) ou
 		return outcome{err: redactURL(err, hr.URL)}
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, DefaultMaxResponseBodySize))
-	if err != nil {
-		return outcome{status: resp.StatusCode, err: fmt.Errorf("read response: %w", err)}
+	var body []byte
+	if resp.ContentLength != 0 {
+		// An answer known to be empty (the usual 200 or 204 of a
+		// webhook receiver) needs no buffer.
+		body, err = io.ReadAll(io.LimitReader(resp.Body, DefaultMaxResponseBodySize))
+		if err != nil {
+			return outcome{status: resp.StatusCode, err: fmt.Errorf("read response: %w", err)}
+		}
 	}
 	removeHopHeaders(resp.Header)
 	resp.Header.Del("Content-Length")
