@@ -268,20 +268,34 @@ func (s *Server) send(ctx context.Context, or *outputRoute, req *HTTPRequest) ou
 		return outcome{err: permanent(fmt.Errorf("build request: %w", err))}
 	}
 	hr.URL = destinationURL(or.dest, or.output.LockPath, req)
-	hr.Header = make(http.Header, len(req.Header))
-	for k, v := range req.Header {
-		hr.Header[k] = v
+	// The request's header is shared with the job (a retry sends it
+	// again): copied only when there is something to remove. Neither the
+	// egress client nor the transport modifies a request's header.
+	hr.Header = req.Header
+	if hasHopHeaders(req.Header) {
+		hr.Header = make(http.Header, len(req.Header))
+		for k, v := range req.Header {
+			hr.Header[k] = v
+		}
+		removeHopHeaders(hr.Header)
+		hr.Header.Del("Host")
 	}
-	removeHopHeaders(hr.Header)
-	hr.Header.Del("Host")
+	if hr.Header == nil {
+		hr.Header = http.Header{}
+	}
 	resp, err := s.sender.Do(ctx, or.bucket.Name, hr)
 	if err != nil {
 		return outcome{err: redactURL(err, hr.URL)}
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, DefaultMaxResponseBodySize))
-	if err != nil {
-		return outcome{status: resp.StatusCode, err: fmt.Errorf("read response: %w", err)}
+	var body []byte
+	if resp.ContentLength != 0 {
+		// An answer known to be empty (the usual 200 or 204 of a
+		// webhook receiver) needs no buffer.
+		body, err = io.ReadAll(io.LimitReader(resp.Body, DefaultMaxResponseBodySize))
+		if err != nil {
+			return outcome{status: resp.StatusCode, err: fmt.Errorf("read response: %w", err)}
+		}
 	}
 	removeHopHeaders(resp.Header)
 	resp.Header.Del("Content-Length")

@@ -1,6 +1,7 @@
 package relay
 
 import (
+	"net/http"
 	"net/url"
 	"testing"
 )
@@ -59,6 +60,34 @@ func TestDestinationURLRawPath(t *testing.T) {
 		got := destinationURL(dest, false, &HTTPRequest{Path: tt.path, RawPath: tt.raw})
 		if got.String() != tt.want {
 			t.Errorf("destinationURL(%q, %q raw %q) = %q, want %q", tt.dest, tt.path, tt.raw, got, tt.want)
+		}
+	}
+}
+
+// TestHasHopHeaders: the delivery copies a request's header only when
+// stripping its hop-by-hop headers and Host would change it.
+func TestHasHopHeaders(t *testing.T) {
+	for _, h := range []http.Header{
+		nil,
+		{},
+		{"Content-Type": {"application/json"}, "X-Relayed": {"1"}},
+		{"Connection": {"X-Secret"}, "X-Secret": {"1"}},
+		{"Keep-Alive": {"timeout=5"}},
+		{"Te": {"trailers"}},
+		{"Transfer-Encoding": {"chunked"}},
+		{"Host": {"example.com"}},
+		{"Proxy-Authorization": {"Basic eA=="}, "Accept": {"*/*"}},
+		{"connection": {"close"}}, // not canonical: removeHopHeaders keeps it too
+	} {
+		stripped := h.Clone()
+		if stripped == nil {
+			stripped = http.Header{}
+		}
+		removeHopHeaders(stripped)
+		stripped.Del("Host")
+		want := len(stripped) != len(h)
+		if got := hasHopHeaders(h); got != want {
+			t.Errorf("hasHopHeaders(%v) = %v, want %v", h, got, want)
 		}
 	}
 }

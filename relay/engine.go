@@ -42,6 +42,13 @@ type job struct {
 	// released is set when the job's claim went back to the store (no
 	// agent took it): the delivery may be claimed again before done.
 	released bool
+	// taken is set once a worker took the job.
+	taken bool
+	// reclaimed is the delivery as a claim returned it while the job was
+	// being attempted: its retry was recorded before the worker told the
+	// engine (or its lease ran out mid-attempt). retry queues it, unless
+	// it is older than the attempt the job recorded.
+	reclaimed *Delivery
 }
 
 // lane is an output's part of the ready set.
@@ -245,6 +252,7 @@ func (e *engine) next() (*job, bool) {
 			}
 			j := l.pop()
 			j.slot = true
+			j.taken = true
 			l.inFlight++
 			e.wakeLaneLocked(l) // to the back of the turn
 			return j, true
@@ -302,11 +310,27 @@ func (e *engine) unholdLocked(j *job) {
 
 // retry keeps an ephemeral bucket's request for the retry of j, due at
 // at, and sets the claimer's timer for it. j's attempt is recorded: a
-// claim may return its delivery from now on, even before j is done.
+// claim may return its delivery from now on, even before j is done; one
+// that returned it before this call (see claimedLocked) is queued here.
 func (e *engine) retry(j *job, at time.Time) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.unholdLocked(j)
+	if r := j.reclaimed; r != nil {
+		j.reclaimed = nil
+		if r.Attempts >= j.d.Attempts {
+			// Claimed after the retry was recorded: it is leased to
+			// this process now, and only this job knows it.
+			nj := &job{d: r}
+			if j.ephemeral && j.req != nil {
+				nj.req, nj.ephemeral = j.req, true
+			}
+			e.queueClaimedLocked(nj)
+			return
+		}
+		// Claimed before the retry was recorded, which ended the lease:
+		// the store has it due at at.
+	}
 	if j.ephemeral && j.req != nil {
 		e.ephemeral[j.d.ID] = j.req
 	}
@@ -426,6 +450,37 @@ func (e *engine) unattempted() []string {
 		}
 	}
 	return ids
+}
+
+// claimedLocked takes a delivery a claim returned.
+func (e *engine) claimedLocked(d *Delivery) {
+	if h := e.held[d.ID]; h != nil {
+		if h.taken {
+			// Being attempted: its retry may be recorded already, and
+			// then this claim is the only one that knows it is due.
+			h.reclaimed = d
+		}
+		return // else ours already: its lease ran out while it waited
+	}
+	j := &job{d: d}
+	if req, ok := e.ephemeral[d.ID]; ok {
+		delete(e.ephemeral, d.ID)
+		j.req, j.ephemeral = req, true
+	}
+	e.queueClaimedLocked(j)
+}
+
+// queueClaimedLocked puts a claimed delivery's job in its lane.
+func (e *engine) queueClaimedLocked(j *job) {
+	if e.closed {
+		e.late = append(e.late, j.d.ID) // released at shutdown
+		return
+	}
+	l := e.laneLocked(j.d.OutputID)
+	e.held[j.d.ID] = j
+	e.heldN++
+	l.queue = append(l.queue, j)
+	e.wakeLaneLocked(l)
 }
 
 // claimer claims due deliveries from the store in rounds: when asked to
@@ -563,23 +618,7 @@ func (e *engine) claimOpen(ctx context.Context, now time.Time) (time.Time, bool)
 	e.mu.Lock()
 	for _, d := range ds {
 		got[d.OutputID]++
-		if e.held[d.ID] != nil {
-			continue // ours already: its lease ran out while it waited
-		}
-		l := e.laneLocked(d.OutputID)
-		j := &job{d: d}
-		if req, ok := e.ephemeral[d.ID]; ok {
-			delete(e.ephemeral, d.ID)
-			j.req, j.ephemeral = req, true
-		}
-		if e.closed {
-			e.late = append(e.late, d.ID) // released at shutdown
-			continue
-		}
-		e.held[d.ID] = j
-		e.heldN++
-		l.queue = append(l.queue, j)
-		e.wakeLaneLocked(l)
+		e.claimedLocked(d)
 	}
 	for id := range rt.outputs {
 		if skip[id] {

@@ -160,3 +160,58 @@ func TestEngineRetryIsClaimable(t *testing.T) {
 		t.Fatalf("took %v, want the claimed retry", j.d.ID)
 	}
 }
+
+// TestEngineRetryClaimedBeforeRetryCall: a claim round may run between the
+// store's commit of a retry and the worker's call of retry, while the job
+// is still held: the claimed delivery (leased to this process by the
+// claim) is queued at retry, not dropped until its lease ends. A claim
+// of the attempt's own, older state (its lease ran out mid-attempt) is
+// not.
+func TestEngineRetryClaimedBeforeRetryCall(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		attempts  int // of the claimed delivery
+		wantQueue bool
+	}{
+		{"claimed after the record", 1, true},
+		{"claimed before the record", 0, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := testEngine(100, map[string]int{"a": 4})
+			fresh(e, "a", 0)
+			first, _ := e.next()
+			e.sent(first)
+			// The worker recorded attempt 1, due again now; a claim round
+			// returns the delivery before the worker calls retry.
+			first.d.Attempts, first.d.State = 1, DeliveryPending
+			claimed := *first.d
+			claimed.Attempts = tc.attempts
+			e.mu.Lock()
+			e.claimedLocked(&claimed)
+			e.mu.Unlock()
+			e.retry(first, time.Now())
+			e.done(first)
+			l := e.lanes["a"]
+			ready := 0
+			if l != nil {
+				ready = l.ready()
+			}
+			if tc.wantQueue {
+				if ready != 1 || e.depth() != 1 {
+					t.Fatalf("%d ready, %d held: the claimed retry was dropped", ready, e.depth())
+				}
+				j, _ := e.next()
+				if j.d != &claimed {
+					t.Fatalf("took %v, want the claimed retry", j.d)
+				}
+				return
+			}
+			if ready != 0 || e.depth() != 0 {
+				t.Fatalf("%d ready, %d held: a stale claim was queued", ready, e.depth())
+			}
+			if e.wakeAt.IsZero() {
+				t.Fatal("the claimer's timer is not set for the retry")
+			}
+		})
+	}
+}

@@ -39,6 +39,20 @@ func removeHopHeaders(h http.Header) {
 	}
 }
 
+// hasHopHeaders reports whether removeHopHeaders, or deleting Host, would
+// change h.
+func hasHopHeaders(h http.Header) bool {
+	if _, ok := h["Host"]; ok {
+		return true
+	}
+	for _, name := range hopHeaders {
+		if _, ok := h[name]; ok {
+			return true
+		}
+	}
+	return false
+}
+
 const webhookPrefix = "/v1/webhooks/"
 
 // undeliverable reports whether method can never be delivered: the egress
