@@ -199,9 +199,9 @@ func TestPurgePause(t *testing.T) {
 
 	measure := func(name string, during func()) {
 		var (
-			wg      sync.WaitGroup
-			stop    = make(chan struct{})
-			waits   []time.Duration
+			wg    sync.WaitGroup
+			stop  = make(chan struct{})
+			waits []time.Duration
 		)
 		wg.Add(1)
 		go func() {
