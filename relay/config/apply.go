@@ -628,6 +628,9 @@ func executeBucket(ctx context.Context, st relay.Store, bp *bucketPlan, fnIDs ma
 		}
 	}
 	c.ID = b.ID
+	if err := applyRetention(ctx, st, b.ID, spec.Retention, &c); err != nil {
+		return err
+	}
 	add(c)
 
 	// Deletions first, so that renames into a freed name succeed.
