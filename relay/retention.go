@@ -107,7 +107,7 @@ const (
 	DefaultRetentionInterval = time.Minute
 	// DefaultPurgeBatch is how many webhooks one purge transaction takes:
 	// small enough that ingest waits for it only briefly.
-	DefaultPurgeBatch = 250
+	DefaultPurgeBatch = 100
 )
 
 // ParseAge parses a retention age: a Go duration ("72h", "90m") or a
