@@ -4,7 +4,9 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/relayfn/relayfn/relay"
 	"github.com/relayfn/relayfn/relay/api"
 )
 
@@ -63,4 +65,44 @@ func TestRetentionAPI(t *testing.T) {
 	if br.Policy != (api.RetentionPolicy{}) {
 		t.Fatalf("cleared policy = %+v", br)
 	}
+}
+
+// TestRetentionEndToEnd: a webhook through the relay, delivered, then
+// purged: its payload goes, it cannot be replayed, and then it goes.
+func TestRetentionEndToEnd(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	dest := newDestination(t)
+	e.must(http.StatusCreated, http.MethodPost, "/v1/admin/buckets", map[string]any{"name": "ci"})
+	var in api.Input
+	e.must(http.StatusCreated, http.MethodPost, "/v1/admin/buckets/ci/inputs", map[string]any{"name": "gh"}).json(t, &in)
+	e.must(http.StatusCreated, http.MethodPost, "/v1/admin/buckets/ci/outputs", map[string]any{"name": "o", "destination": dest.URL})
+	e.webhook(in.ID, "purge-me-payload", nil)
+	dest.next(t)
+	d := waitDelivery(t, e, "/v1/admin/deliveries?bucket=ci&state=succeeded")
+
+	rs := e.store.(relay.RetentionStore)
+	b, err := e.store.GetBucket(t.Context(), "ci")
+	if err != nil {
+		t.Fatal(err)
+	}
+	future := time.Now().Add(time.Hour)
+	res, err := rs.Purge(t.Context(), relay.Purge{Kind: relay.PurgePayload, BucketID: b.ID, Before: future, Limit: 10})
+	if err != nil || res.Webhooks != 1 {
+		t.Fatalf("payload purge = %+v, %v", res, err)
+	}
+	w, err := e.store.GetWebhook(t.Context(), d.WebhookID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w.Request.Body != nil || w.Request.Header != nil {
+		t.Fatalf("webhook after the payload purge = %+v", w.Request)
+	}
+	e.fails(http.StatusConflict, "was purged", http.MethodPost, "/v1/admin/deliveries/"+d.ID+"/replay", nil)
+
+	res, err = rs.Purge(t.Context(), relay.Purge{Kind: relay.PurgeMetadata, BucketID: b.ID, Before: future, Limit: 10})
+	if err != nil || res.Webhooks != 1 {
+		t.Fatalf("metadata purge = %+v, %v", res, err)
+	}
+	e.must(http.StatusNotFound, http.MethodGet, "/v1/admin/deliveries/"+d.ID, nil)
 }
