@@ -16,8 +16,9 @@ package config
 //
 // Ages are Go durations or whole days ("30d"); 0 or absent keeps forever,
 // unless the server's default says otherwise. A payload age longer than
-// the metadata age of the same object is an error; one that comes from
-// the server's default is cut to the bucket's metadata age. A bucket
+// the metadata age of the same object is an error; when they come from
+// different places (a bucket's and the server's), the payload age applied
+// is cut to the metadata age. A bucket
 // without retention in the file keeps the policy it has in the store (set
 // with the admin API, or none); one with it gets exactly that policy.
 

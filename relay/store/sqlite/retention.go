@@ -22,7 +22,7 @@ func (s *Store) SetRetention(ctx context.Context, bucketID string, r relay.Reten
 	if r.Payload < 0 || r.Metadata < 0 {
 		return fmt.Errorf("sqlite: bucket %s: retention: negative duration", bucketID)
 	}
-	err := s.inTxLocked(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		ok, err := exists(ctx, tx, "buckets", bucketID)
 		if err != nil {
 			return err
@@ -43,11 +43,6 @@ func (s *Store) SetRetention(ctx context.Context, bucketID string, r relay.Reten
 		return fmt.Errorf("sqlite: bucket %s: set retention: %w", bucketID, err)
 	}
 	return nil
-}
-
-// inTxLocked runs fn in a transaction of the group-commit writer.
-func (s *Store) inTxLocked(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
-	return s.write(ctx, fn)
 }
 
 // Retentions returns the policies set on buckets, by bucket ID.
