@@ -103,6 +103,20 @@ func (v *validator) checkRetention(r relay.Retention, p string) {
 	}
 }
 
+// retentionChanged reports whether applying spec would change the
+// bucket's policy in the store.
+func retentionChanged(ctx context.Context, st relay.Store, bucketID string, spec *Retention) (bool, error) {
+	rs, ok := st.(relay.RetentionStore)
+	if spec == nil || !ok {
+		return false, nil
+	}
+	have, err := rs.Retentions(ctx)
+	if err != nil {
+		return false, err
+	}
+	return have[bucketID] != spec.Policy(), nil
+}
+
 // applyRetention sets the bucket's policy from spec when the file gives
 // one and the store keeps policies, noting the change in c.
 func applyRetention(ctx context.Context, st relay.Store, bucketID string, spec *Retention, c *Change) error {

@@ -45,24 +45,31 @@ buckets:
 	if len(got) != 1 || got[ci.ID] != (relay.Retention{Payload: 24 * time.Hour, Metadata: 7 * 24 * time.Hour}) {
 		t.Fatalf("policies after apply = %v", got)
 	}
-	// A changed policy is an update of the bucket.
-	r, err := config.Apply(t.Context(), st, e, parse(`
+	// A changed policy is an update of the bucket, in the plan too.
+	g := parse(`
 buckets:
   - name: ci
     retention: {payload: 12h}
   - name: other
-`))
+`)
+	plan, err := config.Plan(t.Context(), st, e, g)
 	if err != nil {
 		t.Fatal(err)
 	}
-	found := false
-	for _, c := range r.Changes {
-		if c.Kind == config.KindBucket && c.Name == "ci" {
-			found = c.Action == config.Updated && len(c.Fields) == 1 && c.Fields[0] == "retention"
-		}
+	r, err := config.Apply(t.Context(), st, e, g)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if !found {
-		t.Fatalf("changes = %+v, want ci updated (retention)", r.Changes)
+	for _, rep := range []*config.Report{plan, r} {
+		found := false
+		for _, c := range rep.Changes {
+			if c.Kind == config.KindBucket && c.Name == "ci" {
+				found = c.Action == config.Updated && len(c.Fields) == 1 && c.Fields[0] == "retention"
+			}
+		}
+		if !found {
+			t.Fatalf("changes (dry run %v) = %+v, want ci updated (retention)", rep.DryRun, rep.Changes)
+		}
 	}
 	got, _ = rs.Retentions(t.Context())
 	if got[ci.ID] != (relay.Retention{Payload: 12 * time.Hour}) {
