@@ -28,6 +28,8 @@ func TestParseAge(t *testing.T) {
 		{"72h", 72 * time.Hour, false},
 		{"30d", 30 * 24 * time.Hour, false},
 		{"1m30s", 90 * time.Second, false},
+		{"1h", time.Hour, false},
+		{"90m", 90 * time.Minute, false},
 		{"-1h", 0, true},
 		{"3x", 0, true},
 		{"d", 0, true},
@@ -174,4 +176,15 @@ func TestPurger(t *testing.T) {
 	// Start and Stop: the loop runs at once and stops.
 	p.Start(ctx)
 	p.Stop()
+}
+
+func TestFormatAge(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		0: "0", time.Hour: "1h", 90 * time.Minute: "1h30m", 48 * time.Hour: "2d", 25 * time.Hour: "25h",
+		90 * time.Second: "1m30s", 2 * time.Minute: "2m", 1500 * time.Millisecond: "1.5s",
+	} {
+		if got := relay.FormatAge(d); got != want {
+			t.Errorf("FormatAge(%v) = %q, want %q", d, got, want)
+		}
+	}
 }
