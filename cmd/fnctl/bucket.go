@@ -20,6 +20,7 @@ and make the tokens callers of a token-auth bucket's inputs present.`,
 		newBucketLsCmd(r),
 		newBucketGetCmd(r),
 		newBucketRmCmd(r),
+		newBucketRetentionCmd(r),
 		subGroup("token", "Manage a bucket's tokens",
 			`Make and list the tokens callers of a bucket with token auth present
 (Authorization: Bearer <id>.<secret>). Delete one with 'fnctl token rm ID'.`,
@@ -159,6 +160,7 @@ prints the bucket's API object only.
 					"Auth", auth,
 					"Ephemeral", fmt.Sprint(b.Ephemeral),
 					"Created", timeText(b.CreatedAt),
+					"Retention", retentionText(ctx, s, b.ID),
 				); err != nil {
 					return err
 				}

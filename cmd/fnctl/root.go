@@ -98,6 +98,7 @@ func commands(a *app) []*cobra.Command {
 		newDeliveriesCmd(a),
 		newWebhooksCmd(a), newSendCmd(a),
 		newTokenCmd(a),
+		newRetentionCmd(a),
 		newAgentCmd(a),
 		newAdminTokenCmd(a),
 		newVersionCmd(a),

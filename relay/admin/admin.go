@@ -57,6 +57,9 @@ type Options struct {
 	// caller did not allow network access: its modules make no calls
 	// (the http module refuses them). Nil refuses such runs.
 	OfflineEngine *runtime.Engine
+	// Retention is the relay's retention purge, whose counts GET
+	// /retention shows; nil shows none (policies are still kept).
+	Retention *relay.Purger
 }
 
 // handler is the admin API.
@@ -154,6 +157,8 @@ func (h *handler) routes() {
 
 	// invoke changes nothing: it is not serialized with the changes.
 	h.mux.Handle("POST "+strings.TrimSuffix(Prefix, "/")+"/functions/{fn}/invoke", h.wrap(h.invoke, false))
+
+	h.retentionRoutes(r)
 
 	r("GET /deliveries", h.listDeliveries)
 	r("GET /deliveries/{id}", h.getDelivery)

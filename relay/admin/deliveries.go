@@ -138,6 +138,9 @@ func Replay(ctx context.Context, st relay.Store, rp Replayer, id string) (*relay
 	if b.Ephemeral && wh.Request.Header == nil && wh.Request.Body == nil {
 		return nil, nil, conflict("bucket %s is ephemeral: the webhook's body was never stored, so it cannot be replayed", b.Name)
 	}
+	if wh.Request.Header == nil && wh.Request.Body == nil {
+		return nil, nil, conflict("the payload of webhook %s was purged (retention): it cannot be replayed", wh.ID)
+	}
 	now := time.Now().UTC()
 	nd := &relay.Delivery{
 		ID: relay.NewRecordID(), WebhookID: d.WebhookID, BucketID: d.BucketID, OutputID: d.OutputID,

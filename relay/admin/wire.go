@@ -50,7 +50,8 @@ func wire(v any) (any, error) {
 		return ResultWire(v), nil
 	case api.ErrorResponse, *api.NewToken, api.NewToken, *api.DeliveryDetail, api.DeliveryDetail,
 		api.ConfigKeys, *api.Report, api.FunctionSpec, *api.WebhookPage, *api.WebhookDetail,
-		*api.NewAgentToken, []*api.AgentToken, []*api.Agent:
+		*api.NewAgentToken, []*api.AgentToken, []*api.Agent,
+		api.BucketRetention, api.RetentionReport:
 		return v, nil
 	}
 	return nil, fmt.Errorf("admin: no wire form for %T", v)

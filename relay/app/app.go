@@ -123,6 +123,9 @@ type App struct {
 	Egress *egress.Client
 	Engine *runtime.Engine
 	Server *relay.Server
+	// Purger runs the request log's retention (server.retention and the
+	// buckets' policies); started by Start, stopped by Shutdown.
+	Purger *relay.Purger
 	// Admin is the admin API handler (mounted under admin.Prefix).
 	Admin http.Handler
 	// Metrics serves /metrics.
@@ -335,6 +338,12 @@ func New(ctx context.Context, f *config.File, opts Options) (_ *App, err error) 
 		return nil, err
 	}
 	a.Server = srv
+	if a.Purger, err = relay.NewPurger(relay.PurgerOptions{
+		Store: st, Retention: st, Default: s.Retention.Policy(),
+		Interval: time.Duration(s.Retention.Interval), Logger: a.Log, Registerer: reg,
+	}); err != nil {
+		return nil, err
+	}
 
 	// The request log: runs against stored webhooks without network
 	// access use an engine whose http module refuses every call.
@@ -345,7 +354,8 @@ func New(ctx context.Context, f *config.File, opts Options) (_ *App, err error) 
 	}
 	a.closers = append(a.closers, func() error { offline.Close(); return nil })
 
-	adminOpts := admin.Options{Store: st, Server: srv, Engine: e, Logger: a.Log, Specs: spec.Check, OfflineEngine: offline}
+	adminOpts := admin.Options{Store: st, Server: srv, Engine: e, Logger: a.Log, Specs: spec.Check, OfflineEngine: offline,
+		Retention: a.Purger}
 	if a.Admin, err = admin.New(adminOpts); err != nil {
 		return nil, err
 	}
@@ -471,6 +481,7 @@ func (a *App) start(ctx context.Context) error {
 		return err
 	}
 	a.started = true
+	a.Purger.Start(ctx)
 	a.hs = a.limits.Server(a.Handler(), a.ln)
 	a.hs.ErrorLog = slog.NewLogLogger(a.Log.Handler(), slog.LevelWarn)
 	a.Log.Info("connection limits", "max_connections", a.limits.MaxConnections, "min_body_rate", a.limits.MinBodyRate,
@@ -556,6 +567,9 @@ func (a *App) Shutdown(ctx context.Context) error {
 					errs = append(errs, fmt.Errorf("http shutdown: %w", err))
 				}
 			}
+		}
+		if a.Purger != nil && a.started {
+			a.Purger.Stop()
 		}
 		if a.Server != nil && a.started {
 			if err := a.Server.Shutdown(ctx); err != nil {

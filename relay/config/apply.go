@@ -269,6 +269,13 @@ func (p *applyPlan) planBucket(ctx context.Context, st relay.Store, f *File, i i
 	var haveOut []*relay.Output
 	if existing != nil {
 		bp.fields = bucketDiff(existing, spec)
+		changed, err := retentionChanged(ctx, st, existing.ID, spec.Retention)
+		if err != nil {
+			return nil, fmt.Errorf("apply: bucket %s: %w", spec.Name, err)
+		}
+		if changed {
+			bp.fields = append(bp.fields, "retention")
+		}
 		if haveIn, err = st.ListInputs(ctx, existing.ID); err != nil {
 			return nil, fmt.Errorf("apply: bucket %s: inputs: %w", spec.Name, err)
 		}
@@ -628,6 +635,9 @@ func executeBucket(ctx context.Context, st relay.Store, bp *bucketPlan, fnIDs ma
 		}
 	}
 	c.ID = b.ID
+	if err := applyRetention(ctx, st, b.ID, spec.Retention, &c); err != nil {
+		return err
+	}
 	add(c)
 
 	// Deletions first, so that renames into a freed name succeed.

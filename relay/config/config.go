@@ -31,6 +31,10 @@
 //	    read_timeout: 1m                    # a whole request
 //	  health:
 //	    degraded_status: 200                # /healthz when the store refuses writes: 200 or 503
+//	  retention:                            # the request log's default retention (retention.go); absent: keep forever
+//	    payload: 72h                        # bodies, headers, queries, answers, logs
+//	    metadata: 30d                       # ids, statuses, times
+//	    interval: 1m                        # how often the purge runs
 //	  tls: {cert_file: "", key_file: ""}    # PEM files: the public listener serves https (and wss)
 //	  modules:                              # what the functions' modules reach, besides HTTP
 //	    smtp:                               # the email module's server; email is offered only with a host
@@ -55,6 +59,7 @@
 //	    description: CI notifications
 //	    auth: {type: basic, username: ci, password_env: CI_PASSWORD}
 //	    ephemeral: false
+//	    retention: {payload: 24h, metadata: 7d} # this bucket's own; absent: the policy set with the admin API, or the server's
 //	    inputs:
 //	      - name: github
 //	        id: 0b7a3c52-6d1e-4a8f-9c39-2f1e5d7a9b10
@@ -180,6 +185,8 @@ type Server struct {
 	// TLS, when set, serves the public listener over TLS (https, and wss
 	// for agents).
 	TLS TLS `yaml:"tls"`
+	// Retention is the request log's default retention (see retention.go).
+	Retention ServerRetention `yaml:"retention"`
 }
 
 // TLS is server.tls: the public listener's certificate (with its chain)
@@ -378,6 +385,8 @@ type Bucket struct {
 	// Outputs are the bucket's destinations. Apply deletes the bucket's
 	// inputs and outputs that are not listed.
 	Outputs []Output `yaml:"outputs,omitempty"`
+	// Retention is the bucket's own retention (see retention.go).
+	Retention *Retention `yaml:"retention,omitempty"`
 }
 
 // Auth is what callers of a bucket's inputs present.

@@ -160,7 +160,7 @@ func decode(file string, doc *yaml.Node, f *File) *decoder {
 	}
 	d.lines, d.errs = yamlstrict.Decode(doc, f, yamlstrict.Options{
 		File:            file,
-		Hooks:           map[reflect.Type]yamlstrict.Hook{reflect.TypeFor[Duration](): decodeDuration},
+		Hooks:           map[reflect.Type]yamlstrict.Hook{reflect.TypeFor[Duration](): decodeDuration, reflect.TypeFor[Age](): decodeAge},
 		EmptyMapForNull: true, // "config:" with nothing after it: given, and empty
 		MaxErrors:       maxErrors,
 		Quote:           quote,

@@ -123,6 +123,7 @@ func (v *validator) server(s *Server) {
 	if st := s.Health.DegradedStatus; st != 0 && st != 200 && st != 503 {
 		v.errorf("server.health.degraded_status", "invalid status %d (want 200 or 503)", st)
 	}
+	v.serverRetention(&s.Retention)
 	v.smtp(&s.Modules.SMTP)
 	v.baseURL("server.modules.bigquery.endpoint", s.Modules.BigQuery.Endpoint)
 	v.baseURL("server.modules.mailgun.base_url", s.Modules.Mailgun.BaseURL)
@@ -262,6 +263,7 @@ func (v *validator) bucket(b *Bucket, p string, fnames, names map[string]int, id
 		names[b.Name] = i
 	}
 	v.auth(&b.Auth, p+".auth")
+	v.retention(b.Retention, p+".retention")
 
 	inames := map[string]int{}
 	for j := range b.Inputs {

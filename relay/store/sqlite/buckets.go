@@ -89,6 +89,9 @@ func (s *Store) UpdateBucket(ctx context.Context, b *relay.Bucket) error {
 // DeleteBucket deletes the bucket with its inputs, outputs and tokens, and
 // its webhooks with their deliveries and attempts.
 func (s *Store) DeleteBucket(ctx context.Context, id string) error {
+	if err := s.deleteBucketRecords(ctx, id); err != nil {
+		return fmt.Errorf("bucket %s: delete its webhooks: %w", id, err)
+	}
 	res, err := s.wdb.ExecContext(ctx, `DELETE FROM buckets WHERE id = ?`, id)
 	s.ephemeral.forget(id)
 	return checkUpdated(res, mapWriteErr(err, "bucket", id), "bucket", id)
@@ -349,6 +352,9 @@ func (s *Store) UpdateOutput(ctx context.Context, out *relay.Output) error {
 
 // DeleteOutput deletes an output with its deliveries.
 func (s *Store) DeleteOutput(ctx context.Context, id string) error {
+	if err := s.deleteOutputRecords(ctx, id); err != nil {
+		return fmt.Errorf("output %s: delete its deliveries: %w", id, err)
+	}
 	res, err := s.wdb.ExecContext(ctx, `DELETE FROM outputs WHERE id = ?`, id)
 	return checkUpdated(res, mapWriteErr(err, "output", id), "output", id)
 }

@@ -291,6 +291,14 @@ CREATE TABLE agent_tokens (
 	created_at  INTEGER NOT NULL
 );
 `,
+	// 8: retention. A bucket's retention policy (relay.Retention), in
+	// nanoseconds (0: the server's default); a bucket without a row
+	// follows the server's defaults.
+	`CREATE TABLE bucket_retention (
+	bucket_id   TEXT PRIMARY KEY REFERENCES buckets(id) ON DELETE CASCADE,
+	payload_ns  INTEGER NOT NULL DEFAULT 0,
+	metadata_ns INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;`,
 }
 
 // migrate brings the schema of the database behind db up to date.

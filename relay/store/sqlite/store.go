@@ -64,8 +64,22 @@
 // webhooks with their deliveries and attempts. Deleting an output deletes
 // its deliveries. Deleting an input keeps its webhooks. A function
 // attached to an input or output cannot be deleted. Deleting a bucket or
-// an output scans the webhooks and deliveries: an index that made it
-// cheaper would cost every webhook another write.
+// an output first deletes its webhooks or deliveries in pages of 500,
+// found by ID order on a read connection and deleted each in a short
+// transaction of the group-commit writer, so that ingest goes on; then
+// the row itself, whose cascade still scans the webhooks and deliveries
+// tables for what arrived meanwhile (an index on bucket_id would cost
+// every webhook another write). TestDeletePaged measures it.
+//
+// # Retention
+//
+// Purge (retention.go) empties the payload columns of a bucket's old
+// webhooks, or deletes them with their deliveries and attempts, in
+// batches: candidates are read by ID range (IDs are time-ordered) on a
+// read connection, then purged in one transaction of the group-commit
+// writer with secure_delete on, so that freed and rewritten pages are
+// zeroed. Webhooks with a pending delivery are skipped. TestPurgePause
+// measures how long a concurrent writer waits.
 package sqlite
 
 import (

@@ -1,0 +1,415 @@
+package relay
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Retention is how long a bucket's request log is kept: Payload for what
+// was sent and answered (bodies, headers, queries, the destinations'
+// answers, logs, function errors and changes), Metadata for the rest (ids,
+// statuses, times). Zero keeps forever. A webhook's payload goes once it
+// is older than Payload; the webhook with its deliveries and attempts once
+// it is older than Metadata. A webhook with a pending delivery is kept
+// whole until the delivery ends.
+type Retention struct {
+	Payload  time.Duration `json:"payload,omitempty"`
+	Metadata time.Duration `json:"metadata,omitempty"`
+}
+
+// IsZero reports whether r keeps everything forever.
+func (r Retention) IsZero() bool { return r.Payload == 0 && r.Metadata == 0 }
+
+// Or returns r with its zero fields taken from def.
+func (r Retention) Or(def Retention) Retention {
+	if r.Payload == 0 {
+		r.Payload = def.Payload
+	}
+	if r.Metadata == 0 {
+		r.Metadata = def.Metadata
+	}
+	return r
+}
+
+// Effective returns the TTLs a purge applies: a payload outlives neither
+// its metadata, so a Payload longer than Metadata (or set while Metadata
+// is not) is cut to Metadata when Metadata is set.
+func (r Retention) Effective() Retention {
+	if r.Metadata > 0 && (r.Payload == 0 || r.Payload > r.Metadata) {
+		r.Payload = r.Metadata
+	}
+	return r
+}
+
+// PurgeKind says what a purge removes.
+type PurgeKind string
+
+// Purge kinds.
+const (
+	// PurgePayload empties the payload columns of webhooks, deliveries and
+	// attempts, keeping the rows.
+	PurgePayload PurgeKind = "payload"
+	// PurgeMetadata deletes webhooks with their deliveries and attempts.
+	PurgeMetadata PurgeKind = "metadata"
+)
+
+// Purge asks RetentionStore.Purge for one batch.
+type Purge struct {
+	Kind     PurgeKind
+	BucketID string
+	// Before: only webhooks received before this time are purged.
+	Before time.Time
+	// After is a cursor: only webhooks whose ID sorts after it (IDs are
+	// time-ordered) are looked at; "" starts from the oldest.
+	After string
+	// Limit caps the webhooks purged in this batch (one transaction).
+	Limit int
+}
+
+// PurgeResult is what one batch of Purge did.
+type PurgeResult struct {
+	// Webhooks counts the webhooks purged.
+	Webhooks int
+	// Next is the cursor for the following batch: the last ID looked at.
+	Next string
+	// More is true when the batch was full: another may find more.
+	More bool
+}
+
+// RetentionStore is what the retention purge needs of a store, apart from
+// Store so that a store may come without it. Each Purge batch looks up the
+// candidates without the write lock (IDs in order, from After) and then
+// purges them in one short write transaction, rechecking that none has a
+// pending delivery.
+type RetentionStore interface {
+	// SetRetention sets the retention policy of a bucket; a zero r
+	// removes it (the server's defaults apply).
+	SetRetention(ctx context.Context, bucketID string, r Retention) error
+	// Retentions returns the policies set on buckets, by bucket ID.
+	Retentions(ctx context.Context) (map[string]Retention, error)
+	// Purge purges one batch.
+	Purge(ctx context.Context, p Purge) (PurgeResult, error)
+}
+
+// Defaults of the retention purge.
+const (
+	// DefaultRetentionInterval is how often the purge runs.
+	DefaultRetentionInterval = time.Minute
+	// DefaultPurgeBatch is how many webhooks one purge transaction takes:
+	// small enough that ingest waits for it only briefly.
+	DefaultPurgeBatch = 100
+)
+
+// ParseAge parses a retention age: a Go duration ("72h", "90m") or a
+// whole number of days ("30d"). It must not be negative; 0 keeps forever.
+func ParseAge(s string) (time.Duration, error) {
+	if s == "" || s == "0" {
+		return 0, nil
+	}
+	var d time.Duration
+	if n, ok := strings.CutSuffix(s, "d"); ok {
+		days, err := strconv.ParseUint(n, 10, 31)
+		if err != nil {
+			return 0, fmt.Errorf("invalid age %q (want a Go duration such as \"72h\" or days such as \"30d\")", s)
+		}
+		d = time.Duration(days) * 24 * time.Hour
+	} else {
+		var err error
+		if d, err = time.ParseDuration(s); err != nil {
+			return 0, fmt.Errorf("invalid age %q (want a Go duration such as \"72h\" or days such as \"30d\")", s)
+		}
+	}
+	if d < 0 {
+		return 0, fmt.Errorf("negative age %q", s)
+	}
+	return d, nil
+}
+
+// FormatAge writes d as ParseAge reads it: in days when it is whole days,
+// as a Go duration otherwise, "0" for zero.
+func FormatAge(d time.Duration) string {
+	const day = 24 * time.Hour
+	switch {
+	case d == 0:
+		return "0"
+	case d%day == 0:
+		return strconv.FormatInt(int64(d/day), 10) + "d"
+	}
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+		if strings.HasSuffix(s, "h0m") {
+			s = strings.TrimSuffix(s, "0m")
+		}
+	}
+	return s
+}
+
+// Validate reports a policy whose payload would outlive its metadata.
+// Each error names the field.
+func (r Retention) Validate() error {
+	if r.Payload < 0 {
+		return fmt.Errorf("payload: negative age")
+	}
+	if r.Metadata < 0 {
+		return fmt.Errorf("metadata: negative age")
+	}
+	if r.Payload > 0 && r.Metadata > 0 && r.Payload > r.Metadata {
+		return fmt.Errorf("payload: %s is longer than metadata (%s): a payload cannot outlive its webhook", FormatAge(r.Payload), FormatAge(r.Metadata))
+	}
+	return nil
+}
+
+// PurgerOptions configure a Purger.
+type PurgerOptions struct {
+	// Store lists the buckets; Retention purges them.
+	Store     Store
+	Retention RetentionStore
+	// Default is the server's policy, for what a bucket leaves zero.
+	Default Retention
+	// Interval is the time between runs; 0 means DefaultRetentionInterval.
+	Interval time.Duration
+	// Batch is the webhooks per purge transaction; 0 means
+	// DefaultPurgeBatch.
+	Batch  int
+	Logger *slog.Logger
+	// Registerer receives relayfn_retention_purged_total; nil means none.
+	Registerer prometheus.Registerer
+	// Now returns the current time (tests move the clock).
+	Now func() time.Time
+}
+
+// Purger runs the retention purge: every Interval, for each bucket with
+// a policy (its own or the server's), it empties the payloads of the
+// webhooks older than the payload age, then deletes the webhooks older
+// than the metadata age with their deliveries and attempts, in batches
+// of Batch webhooks, each one short write transaction.
+//
+// A payload purge walks the webhooks by ID from where its last run
+// stopped; every 60th run starts over, to take the webhooks whose
+// deliveries were pending then.
+type Purger struct {
+	opts   PurgerOptions
+	purged *prometheus.CounterVec
+
+	mu      sync.Mutex
+	status  RetentionStatus
+	cursors map[string]string // bucket ID → payload purge cursor
+	runs    int
+
+	stop context.CancelFunc
+	done chan struct{}
+}
+
+// cursorRestart is how many runs a payload cursor lives before a run
+// starts over from the oldest webhook.
+const cursorRestart = 60
+
+// RetentionStatus is what the purge did so far, for the admin API.
+type RetentionStatus struct {
+	Default  Retention
+	Interval time.Duration
+	// LastRun is when the last run ended (zero: none yet); LastError is
+	// its error, if any; LastDuration how long it took.
+	LastRun      time.Time
+	LastDuration time.Duration
+	LastError    string
+	// Purged counts the webhooks purged since start, by kind.
+	Purged map[PurgeKind]int64
+	// Buckets holds each bucket's policy and counts.
+	Buckets []BucketRetention
+}
+
+// BucketRetention is one bucket's retention, for the admin API.
+type BucketRetention struct {
+	BucketID string
+	Bucket   string
+	// Policy is the bucket's own; Effective, what the purge applies.
+	Policy    Retention
+	Effective Retention
+	Purged    map[PurgeKind]int64
+}
+
+// NewPurger returns a purger; Start starts it.
+func NewPurger(opts PurgerOptions) (*Purger, error) {
+	if opts.Store == nil || opts.Retention == nil {
+		return nil, errors.New("relay: purger: Store and Retention are required")
+	}
+	if opts.Interval <= 0 {
+		opts.Interval = DefaultRetentionInterval
+	}
+	if opts.Batch <= 0 {
+		opts.Batch = DefaultPurgeBatch
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	p := &Purger{
+		opts: opts,
+		purged: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "relayfn_retention_purged_total",
+			Help: "Webhooks purged by retention, by kind (payload: emptied; metadata: deleted).",
+		}, []string{"kind"}),
+		cursors: map[string]string{},
+	}
+	p.status = RetentionStatus{Default: opts.Default, Interval: opts.Interval, Purged: map[PurgeKind]int64{}}
+	if opts.Registerer != nil {
+		if err := opts.Registerer.Register(p.purged); err != nil {
+			return nil, fmt.Errorf("relay: purger: metrics: %w", err)
+		}
+	}
+	return p, nil
+}
+
+// Start runs the purge every Interval, the first time at once, until
+// Stop.
+func (p *Purger) Start(ctx context.Context) {
+	ctx, p.stop = context.WithCancel(context.WithoutCancel(ctx))
+	p.done = make(chan struct{})
+	go func() {
+		defer close(p.done)
+		t := time.NewTicker(p.opts.Interval)
+		defer t.Stop()
+		for {
+			if err := p.Run(ctx); err != nil && ctx.Err() == nil {
+				p.opts.Logger.Error("retention purge", "error", err)
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	}()
+}
+
+// Stop stops the purge, interrupting a run between two batches, and
+// waits for it.
+func (p *Purger) Stop() {
+	if p.stop == nil {
+		return
+	}
+	p.stop()
+	<-p.done
+}
+
+// Run purges once, every bucket, until nothing is left to purge.
+func (p *Purger) Run(ctx context.Context) error {
+	start := p.opts.Now()
+	err := p.run(ctx, start)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.status.LastRun = p.opts.Now()
+	p.status.LastDuration = p.status.LastRun.Sub(start)
+	p.status.LastError = ""
+	if err != nil {
+		p.status.LastError = err.Error()
+	}
+	return err
+}
+
+func (p *Purger) run(ctx context.Context, now time.Time) error {
+	buckets, err := p.opts.Store.ListBuckets(ctx)
+	if err != nil {
+		return fmt.Errorf("retention: %w", err)
+	}
+	policies, err := p.opts.Retention.Retentions(ctx)
+	if err != nil {
+		return fmt.Errorf("retention: %w", err)
+	}
+	p.mu.Lock()
+	p.runs++
+	if p.runs%cursorRestart == 0 {
+		clear(p.cursors)
+	}
+	counts := map[string]map[PurgeKind]int64{}
+	for _, b := range p.status.Buckets {
+		counts[b.BucketID] = b.Purged
+	}
+	list := make([]BucketRetention, 0, len(buckets))
+	for _, b := range buckets {
+		c := counts[b.ID]
+		if c == nil {
+			c = map[PurgeKind]int64{}
+		}
+		pol := policies[b.ID]
+		list = append(list, BucketRetention{BucketID: b.ID, Bucket: b.Name, Policy: pol,
+			Effective: pol.Or(p.opts.Default).Effective(), Purged: c})
+	}
+	p.status.Buckets = list
+	p.mu.Unlock()
+
+	var errs []error
+	for i := range list {
+		b := &list[i]
+		if b.Effective.Payload > 0 {
+			errs = append(errs, p.purge(ctx, b, PurgePayload, now.Add(-b.Effective.Payload)))
+		}
+		if b.Effective.Metadata > 0 {
+			errs = append(errs, p.purge(ctx, b, PurgeMetadata, now.Add(-b.Effective.Metadata)))
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// purge purges one kind of one bucket, batch after batch.
+func (p *Purger) purge(ctx context.Context, b *BucketRetention, kind PurgeKind, before time.Time) error {
+	req := Purge{Kind: kind, BucketID: b.BucketID, Before: before, Limit: p.opts.Batch}
+	if kind == PurgePayload {
+		p.mu.Lock()
+		req.After = p.cursors[b.BucketID]
+		p.mu.Unlock()
+	}
+	for ctx.Err() == nil {
+		res, err := p.opts.Retention.Purge(ctx, req)
+		if err != nil {
+			return fmt.Errorf("retention: bucket %s: %w", b.Bucket, err)
+		}
+		p.mu.Lock()
+		b.Purged[kind] += int64(res.Webhooks)
+		p.status.Purged[kind] += int64(res.Webhooks)
+		if kind == PurgePayload {
+			p.cursors[b.BucketID] = res.Next
+		}
+		p.mu.Unlock()
+		p.purged.WithLabelValues(string(kind)).Add(float64(res.Webhooks))
+		if !res.More {
+			return nil
+		}
+		req.After = res.Next
+	}
+	return ctx.Err()
+}
+
+// Status returns what the purge did so far and each bucket's policy, as
+// of the last run.
+func (p *Purger) Status() RetentionStatus {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	st := p.status
+	st.Purged = maps.Clone(st.Purged)
+	st.Buckets = slices.Clone(st.Buckets)
+	for i := range st.Buckets {
+		st.Buckets[i].Purged = maps.Clone(st.Buckets[i].Purged)
+	}
+	return st
+}
+
+// Default returns the server's policy.
+func (p *Purger) Default() Retention { return p.opts.Default }

@@ -1,0 +1,207 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/relayfn/relayfn/relay"
+)
+
+var _ relay.RetentionStore = (*Store)(nil)
+
+// maxPurgeBatch bounds the webhooks of one purge transaction, so that the
+// writer is never held long.
+const maxPurgeBatch = 1000
+
+// SetRetention sets a bucket's retention policy; a zero r removes it.
+func (s *Store) SetRetention(ctx context.Context, bucketID string, r relay.Retention) error {
+	if r.Payload < 0 || r.Metadata < 0 {
+		return fmt.Errorf("sqlite: bucket %s: retention: negative duration", bucketID)
+	}
+	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		ok, err := exists(ctx, tx, "buckets", bucketID)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return notFound("bucket", bucketID)
+		}
+		if r.IsZero() {
+			_, err = tx.ExecContext(ctx, `DELETE FROM bucket_retention WHERE bucket_id = ?`, bucketID)
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO bucket_retention (bucket_id, payload_ns, metadata_ns) VALUES (?, ?, ?)
+			ON CONFLICT (bucket_id) DO UPDATE SET payload_ns = excluded.payload_ns, metadata_ns = excluded.metadata_ns`,
+			bucketID, int64(r.Payload), int64(r.Metadata))
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: bucket %s: set retention: %w", bucketID, err)
+	}
+	return nil
+}
+
+// Retentions returns the policies set on buckets, by bucket ID.
+func (s *Store) Retentions(ctx context.Context) (map[string]relay.Retention, error) {
+	rows, err := s.rdb.QueryContext(ctx, `SELECT bucket_id, payload_ns, metadata_ns FROM bucket_retention`)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: retentions: %w", err)
+	}
+	defer rows.Close()
+	m := make(map[string]relay.Retention)
+	for rows.Next() {
+		var id string
+		var p, md int64
+		if err := rows.Scan(&id, &p, &md); err != nil {
+			return nil, fmt.Errorf("sqlite: retentions: %w", err)
+		}
+		m[id] = relay.Retention{Payload: time.Duration(p), Metadata: time.Duration(md)}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: retentions: %w", err)
+	}
+	return m, nil
+}
+
+// idBound is the smallest time-ordered (UUIDv7) ID of a record created at
+// t's millisecond: IDs below it were made before.
+func idBound(t time.Time) string {
+	ms := uint64(t.UnixMilli())
+	return fmt.Sprintf("%08x-%04x-0000-0000-000000000000", ms>>16, ms&0xffff)
+}
+
+// payloadPresent selects webhooks that still hold a payload column.
+const payloadPresent = `(w.body IS NOT NULL OR w.headers IS NOT NULL OR w.raw_query IS NOT NULL
+	OR w.path IS NOT NULL OR w.raw_path IS NOT NULL OR w.logs IS NOT NULL OR w.function_error IS NOT NULL
+	OR w.received IS NOT NULL OR w.function_outcome IS NOT NULL OR w.answer_headers IS NOT NULL)`
+
+// notPending selects webhooks without a pending delivery.
+const notPending = `NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.webhook_id = w.id AND d.state = 'pending')`
+
+// Purge purges one batch of a bucket's webhooks received before p.Before:
+// their payload columns are set to NULL (PurgePayload), or they are
+// deleted with their deliveries and attempts (PurgeMetadata). Candidates
+// are read, by ID range, on the read pool; the purge itself is one
+// transaction of the group-commit writer, with secure_delete on so that
+// the freed and rewritten pages hold zeros instead of the old ciphertext.
+// Webhooks with a pending delivery are skipped.
+func (s *Store) Purge(ctx context.Context, p relay.Purge) (relay.PurgeResult, error) {
+	res := relay.PurgeResult{Next: p.After}
+	if p.Limit <= 0 || p.Limit > maxPurgeBatch {
+		p.Limit = maxPurgeBatch
+	}
+	var extra string
+	switch p.Kind {
+	case relay.PurgePayload:
+		extra = " AND " + payloadPresent
+	case relay.PurgeMetadata:
+	default:
+		return res, fmt.Errorf("sqlite: purge: unknown kind %q", p.Kind)
+	}
+	if p.Before.IsZero() {
+		return res, nil
+	}
+	rows, err := s.rdb.QueryContext(ctx, `SELECT w.id FROM webhooks w
+		WHERE w.id > ? AND w.id < ? AND w.bucket_id = ? AND w.received_at < ?`+extra+` AND `+notPending+`
+		ORDER BY w.id LIMIT ?`, p.After, idBound(p.Before), p.BucketID, ts(p.Before), p.Limit)
+	if err != nil {
+		return res, fmt.Errorf("sqlite: bucket %s: purge %s: %w", p.BucketID, p.Kind, err)
+	}
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return res, fmt.Errorf("sqlite: bucket %s: purge %s: %w", p.BucketID, p.Kind, err)
+		}
+		ids = append(ids, id)
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return res, fmt.Errorf("sqlite: bucket %s: purge %s: %w", p.BucketID, p.Kind, err)
+	}
+	if len(ids) == 0 {
+		return res, nil
+	}
+	res.Next = ids[len(ids)-1]
+	res.More = len(ids) == p.Limit
+	var n int
+	err = s.write(ctx, func(ctx context.Context, tx *sql.Tx) (err error) {
+		n = 0
+		if _, err := tx.ExecContext(ctx, `PRAGMA secure_delete = ON`); err != nil {
+			return err
+		}
+		defer func() {
+			if _, e := tx.ExecContext(ctx, `PRAGMA secure_delete = OFF`); e != nil && err == nil {
+				err = e
+			}
+		}()
+		n, err = purgeTx(ctx, tx, p.Kind, ids)
+		return err
+	})
+	if err != nil {
+		return res, fmt.Errorf("sqlite: bucket %s: purge %s: %w", p.BucketID, p.Kind, err)
+	}
+	res.Webhooks = n
+	return res, nil
+}
+
+// purgeTx purges the webhooks ids that have no pending delivery and
+// returns how many it purged.
+func purgeTx(ctx context.Context, tx *sql.Tx, kind relay.PurgeKind, ids []string) (int, error) {
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		args[i] = id
+	}
+	in := "(" + strings.TrimSuffix(strings.Repeat("?,", len(ids)), ",") + ")"
+	// Recheck, under the write lock, that no delivery became pending (a
+	// replay) since the candidates were read.
+	rows, err := tx.QueryContext(ctx, `SELECT w.id FROM webhooks w WHERE w.id IN `+in+` AND `+notPending, args...)
+	if err != nil {
+		return 0, err
+	}
+	keep := args[:0]
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		keep = append(keep, id)
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return 0, err
+	}
+	if len(keep) == 0 {
+		return 0, nil
+	}
+	in = "(" + strings.TrimSuffix(strings.Repeat("?,", len(keep)), ",") + ")"
+	var stmts []string
+	switch kind {
+	case relay.PurgePayload:
+		stmts = []string{
+			`UPDATE attempts SET logs = NULL, response_headers = NULL, response_body = NULL
+				WHERE delivery_id IN (SELECT id FROM deliveries WHERE webhook_id IN ` + in + `)`,
+			`UPDATE deliveries SET attempt_logs = NULL, attempt_response_headers = NULL, attempt_response_body = NULL
+				WHERE webhook_id IN ` + in,
+			`UPDATE webhooks SET path = NULL, raw_path = NULL, raw_query = NULL, headers = NULL, body = NULL,
+				function_error = NULL, logs = NULL, received = NULL, function_outcome = NULL, answer_headers = NULL
+				WHERE id IN ` + in,
+		}
+	case relay.PurgeMetadata:
+		stmts = []string{
+			`DELETE FROM attempts WHERE delivery_id IN (SELECT id FROM deliveries WHERE webhook_id IN ` + in + `)`,
+			`DELETE FROM deliveries WHERE webhook_id IN ` + in,
+			`DELETE FROM webhooks WHERE id IN ` + in,
+		}
+	}
+	for _, q := range stmts {
+		if _, err := tx.ExecContext(ctx, q, keep...); err != nil {
+			return 0, err
+		}
+	}
+	return len(keep), nil
+}
