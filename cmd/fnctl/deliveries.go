@@ -37,13 +37,8 @@ stopped), at most --limit of them (default 100, at most 1000).
 ` + remoteHelp,
 		Args: exactArgs(),
 		RunE: r.run(func(ctx context.Context, s *session, cmd *cobra.Command, args []string) error {
-			if q.State != "" {
-				if err := relay.DeliveryState(q.State).Validate(); err != nil {
-					return usage("invalid --state %q: want pending, succeeded, failed or stopped", q.State)
-				}
-			}
-			if cmd.Flags().Changed("limit") && (q.Limit < 1 || q.Limit > api.MaxDeliveries) {
-				return usage("invalid --limit %d: want 1 to %d", q.Limit, api.MaxDeliveries)
+			if err := checkListFlags(cmd, q.State, q.Limit, api.MaxDeliveries); err != nil {
+				return err
 			}
 			ds, err := s.c.ListDeliveries(ctx, q)
 			if err != nil {
@@ -200,4 +195,18 @@ never stored and cannot be replayed.
 			})
 		}),
 	}
+}
+
+// checkListFlags checks the --state and --limit of a listing whose pages
+// hold at most max entries.
+func checkListFlags(cmd *cobra.Command, state string, limit, max int) error {
+	if state != "" {
+		if err := relay.DeliveryState(state).Validate(); err != nil {
+			return usage("invalid --state %q: want pending, succeeded, failed or stopped", state)
+		}
+	}
+	if cmd.Flags().Changed("limit") && (limit < 1 || limit > max) {
+		return usage("invalid --limit %d: want 1 to %d", limit, max)
+	}
+	return nil
 }

@@ -17,7 +17,6 @@ import (
 	"github.com/spf13/cobra"
 	"gopkg.in/yaml.v3"
 
-	"github.com/relayfn/relayfn/relay"
 	"github.com/relayfn/relayfn/relay/api"
 	"github.com/relayfn/relayfn/relay/client"
 )
@@ -53,13 +52,8 @@ under a full page.
 ` + remoteHelp,
 		Args: exactArgs(),
 		RunE: r.run(func(ctx context.Context, s *session, cmd *cobra.Command, args []string) error {
-			if q.State != "" {
-				if err := relay.DeliveryState(q.State).Validate(); err != nil {
-					return usage("invalid --state %q: want pending, succeeded, failed or stopped", q.State)
-				}
-			}
-			if cmd.Flags().Changed("limit") && (q.Limit < 1 || q.Limit > api.MaxWebhooks) {
-				return usage("invalid --limit %d: want 1 to %d", q.Limit, api.MaxWebhooks)
+			if err := checkListFlags(cmd, q.State, q.Limit, api.MaxWebhooks); err != nil {
+				return err
 			}
 			page, err := s.c.ListWebhooks(ctx, q)
 			if err != nil {
