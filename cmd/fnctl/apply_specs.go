@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -16,21 +15,15 @@ import (
 // returns an exit error when a test fails (1) or a spec cannot be run (2):
 // then nothing is applied.
 func runApplySpecs(ctx context.Context, a *app, w io.Writer, f *config.File) error {
-	rel := func(p string) string {
-		if filepath.IsAbs(p) {
-			return p
-		}
-		return filepath.Join(f.Dir, filepath.FromSlash(p))
-	}
 	for _, fn := range f.Functions {
 		if len(fn.Spec) == 0 {
 			continue
 		}
 		paths := make([]string, len(fn.Spec))
 		for i, p := range fn.Spec {
-			paths[i] = rel(p)
+			paths[i] = f.Resolve(p)
 		}
-		err := runPushSpecs(ctx, a, w, rel(fn.File), []byte(fn.Source), paths, time.Duration(fn.Timeout))
+		err := runPushSpecs(ctx, a, w, f.Resolve(fn.File), []byte(fn.Source), paths, time.Duration(fn.Timeout))
 		var ee *exitError
 		if errors.As(err, &ee) && ee.Err != nil {
 			msg := strings.Replace(ee.Err.Error(), "not pushed", "nothing applied", 1)

@@ -74,14 +74,13 @@ output's answer (destination, waiting at most --timeout).
 				}
 				rr.Status, rr.Body = status, body
 				if len(headers) > 0 {
-					rr.Headers = make(map[string]string, len(headers))
-					for _, h := range headers {
-						k, v, ok := strings.Cut(h, ":")
-						k = strings.TrimSpace(k)
-						if !ok || k == "" || strings.ContainsAny(k, " \t") {
-							return usage("invalid -H %q: want 'Name: value'", h)
-						}
-						rr.Headers[http.CanonicalHeaderKey(k)] = strings.TrimSpace(v)
+					h, err := headerValues(headers)
+					if err != nil {
+						return err
+					}
+					rr.Headers = make(map[string]string, len(h))
+					for k, vs := range h {
+						rr.Headers[k] = vs[len(vs)-1] // a repeated header: the last wins
 					}
 				}
 			}

@@ -34,24 +34,25 @@ func userConfigPath(getenv func(string) string) (string, error) {
 	return "", errors.New("neither XDG_CONFIG_HOME nor HOME is set: no place for the user config")
 }
 
-// loadUserConfig reads the user config; a missing file is an empty one.
-func loadUserConfig(getenv func(string) string) (*userConfig, string, error) {
+// loadUserConfig reads the user config; a missing file, or no place for
+// one, is an empty one.
+func loadUserConfig(getenv func(string) string) (*userConfig, error) {
 	path, err := userConfigPath(getenv)
 	if err != nil {
-		return &userConfig{}, "", nil
+		return &userConfig{}, nil
 	}
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return &userConfig{}, path, nil
+		return &userConfig{}, nil
 	}
 	if err != nil {
-		return nil, path, fmt.Errorf("user config: %w", err)
+		return nil, fmt.Errorf("user config: %w", err)
 	}
 	var c userConfig
 	if err := yaml.Unmarshal(data, &c); err != nil {
-		return nil, path, fmt.Errorf("user config %s: %w", path, err)
+		return nil, fmt.Errorf("user config %s: %w", path, err)
 	}
-	return &c, path, nil
+	return &c, nil
 }
 
 // save writes c to path, readable by its owner only (0600, in a 0700
@@ -131,12 +132,9 @@ checks it against the relay first (--no-check saves it as it is).`,
 					return err
 				}
 			}
-			_, path, err := loadUserConfig(a.getenv)
+			path, err := userConfigPath(a.getenv)
 			if err != nil {
 				return failed(err)
-			}
-			if path == "" {
-				return failed(errors.New("neither XDG_CONFIG_HOME nor HOME is set: no place for the user config"))
 			}
 			if err := (&userConfig{Server: base, Token: token}).save(path); err != nil {
 				return failed(fmt.Errorf("save the user config: %w", err))

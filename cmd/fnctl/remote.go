@@ -105,7 +105,7 @@ func (r *remote) tokenValue() string {
 // counts as empty.
 func (r *remote) saved() *userConfig {
 	if r.user == nil {
-		c, _, err := loadUserConfig(r.a.getenv)
+		c, err := loadUserConfig(r.a.getenv)
 		if err != nil || c == nil {
 			c = &userConfig{}
 		}

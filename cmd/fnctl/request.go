@@ -89,14 +89,9 @@ func (f *requestFlags) input(cmd *cobra.Command, dash bool) (*runtime.Input, err
 	if !strings.HasPrefix(path, "/") {
 		path = "/" + path
 	}
-	header := make(http.Header, len(f.headers))
-	for _, h := range f.headers {
-		name, value, ok := strings.Cut(h, ":")
-		name = strings.TrimSpace(name)
-		if !ok || name == "" || strings.ContainsAny(name, " \t") {
-			return nil, usage("invalid -H %q: want 'Name: value'", h)
-		}
-		header.Add(name, strings.TrimSpace(value))
+	header, err := headerValues(f.headers)
+	if err != nil {
+		return nil, err
 	}
 	config, err := keyValues("--config", f.config)
 	if err != nil {
@@ -121,6 +116,20 @@ func (f *requestFlags) input(cmd *cobra.Command, dash bool) (*runtime.Input, err
 		Metadata: metadata,
 		Timeout:  f.timeout,
 	}, nil
+}
+
+// headerValues parses -H 'Name: value' flags into a header.
+func headerValues(list []string) (http.Header, error) {
+	header := make(http.Header, len(list))
+	for _, h := range list {
+		name, value, ok := strings.Cut(h, ":")
+		name = strings.TrimSpace(name)
+		if !ok || name == "" || strings.ContainsAny(name, " \t") {
+			return nil, usage("invalid -H %q: want 'Name: value'", h)
+		}
+		header.Add(name, strings.TrimSpace(value))
+	}
+	return header, nil
 }
 
 func keyValues(flag string, list []string) (map[string]string, error) {

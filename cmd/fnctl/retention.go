@@ -87,11 +87,10 @@ defaults apply).
 			case clearIt:
 				br, err = s.c.SetBucketRetention(ctx, args[0], api.RetentionPolicy{})
 			case fs.Changed("payload") || fs.Changed("metadata"):
-				cur, err := s.c.BucketRetention(ctx, args[0])
-				if err != nil {
+				if br, err = s.c.BucketRetention(ctx, args[0]); err != nil {
 					return err
 				}
-				p := cur.Policy
+				p := br.Policy
 				if fs.Changed("payload") {
 					p.Payload = payload
 				}
@@ -99,9 +98,6 @@ defaults apply).
 					p.Metadata = metadata
 				}
 				br, err = s.c.SetBucketRetention(ctx, args[0], p)
-				if err != nil {
-					return err
-				}
 			default:
 				br, err = s.c.BucketRetention(ctx, args[0])
 			}

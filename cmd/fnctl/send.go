@@ -113,14 +113,9 @@ Exit status 1 when the relay cannot be reached or answers 400 or more.
 			if m == "" || strings.ContainsAny(m, " \t\r\n") {
 				return usage("invalid -X %q", method)
 			}
-			h := http.Header{}
-			for _, kv := range headers {
-				name, value, ok := strings.Cut(kv, ":")
-				name = strings.TrimSpace(name)
-				if !ok || name == "" || strings.ContainsAny(name, " \t") {
-					return usage("invalid -H %q: want 'Name: value'", kv)
-				}
-				h.Add(name, strings.TrimSpace(value))
+			h, err := headerValues(headers)
+			if err != nil {
+				return err
 			}
 			if (sign == "") != (secret == "") {
 				return usage("--sign and --secret go together")

@@ -355,10 +355,12 @@ with empty values, to be filled in.
 			if err != nil {
 				return err
 			}
+			// The input names the default function and goes into the
+			// spec's metadata; it may be gone when --function is given.
+			in, inErr := s.c.GetInput(ctx, d.InputID)
 			if function == "" {
-				in, err := s.c.GetInput(ctx, d.InputID)
-				if err != nil {
-					return fmt.Errorf("the webhook's input: %w (name a function with --function)", err)
+				if inErr != nil {
+					return fmt.Errorf("the webhook's input: %w (name a function with --function)", inErr)
 				}
 				if in.FunctionID == "" {
 					return usage("the webhook's input has no function: name one with --function")
@@ -381,7 +383,7 @@ with empty values, to be filled in.
 			if b, err := s.c.GetBucket(ctx, d.BucketID); err == nil {
 				md["bucket_name"] = b.Name
 			}
-			if in, err := s.c.GetInput(ctx, d.InputID); err == nil {
+			if inErr == nil {
 				md["input_name"] = in.Name
 			}
 			doc := exportSpec(d, f, keys, res, md)

@@ -53,8 +53,9 @@ type junitText struct {
 // testcase per test that ran. A failed test has a failure listing its
 // failed assertions, and a test whose function raised an error it did not
 // expect has an error (type LuaError); a spec that could not be run has
-// one testcase with an error (type SpecError). Each testcase's system-out holds the function's log. The output
-// depends only on the reports (no timestamps or host names).
+// one testcase with an error (type SpecError). Each testcase's system-out
+// holds the function's log. The output depends only on the reports (no
+// timestamps or host names).
 func WriteJUnit(w io.Writer, reports []*Report) error {
 	doc := junitSuites{Name: "fnctl test"}
 	var total time.Duration
@@ -74,21 +75,17 @@ func WriteJUnit(w io.Writer, reports []*Report) error {
 		for _, t := range r.Tests {
 			s.Tests++
 			c := junitCase{Name: xmlSafe(t.Name), Classname: name, Time: seconds(t.Duration)}
+			lines := make([]string, len(t.Failures))
+			for i, f := range t.Failures {
+				lines[i] = f.String()
+			}
 			if msg, ok := t.unexpectedError(); ok {
 				// The function did not run to its end: an error of the
 				// test, not a failed assertion.
 				s.Errors++
-				lines := make([]string, len(t.Failures))
-				for i, f := range t.Failures {
-					lines[i] = f.String()
-				}
 				c.Error = &junitMessage{Message: xmlSafe(firstLine(msg)), Type: "LuaError", Text: xmlSafe(strings.Join(lines, "\n"))}
 			} else if !t.Passed() {
 				s.Failures++
-				lines := make([]string, len(t.Failures))
-				for i, f := range t.Failures {
-					lines[i] = f.String()
-				}
 				msg := lines[0]
 				if len(lines) > 1 {
 					msg = fmt.Sprintf("%d assertions failed", len(lines))

@@ -26,17 +26,24 @@ func Load(path string) (*Spec, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read spec: %w", err)
 	}
+	return parse(path, data, filepath.Dir(path), false)
+}
+
+// parse decodes and checks the spec data, which errors call name. Files
+// it names are read relative to dir, unless stored (see Parse).
+func parse(name string, data []byte, dir string, stored bool) (*Spec, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, yamlstrict.SyntaxError(path, data, err)
+		return nil, yamlstrict.SyntaxError(name, data, err)
 	}
 	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 {
-		return nil, &FieldError{File: path, Err: errors.New("the spec is empty")}
+		return nil, &FieldError{File: name, Err: errors.New("the spec is empty")}
 	}
-	s := &Spec{Path: path}
-	d := decode(path, doc.Content[0], s)
+	s := &Spec{Path: name}
+	d := decode(name, doc.Content[0], s)
+	d.stored = stored
 	if len(d.errs) == 0 {
-		d.validate(s, filepath.Dir(path))
+		d.validate(s, dir)
 	}
 	if len(d.errs) > 0 {
 		return nil, errors.Join(d.errs...)

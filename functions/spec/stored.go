@@ -48,23 +48,7 @@ func Check(ctx context.Context, e *runtime.Engine, name, source string, data []b
 // with: set Source and FunctionPath before Run) and body_file is refused.
 // name is what errors call the spec.
 func Parse(name string, data []byte) (*Spec, error) {
-	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, yamlstrict.SyntaxError(name, data, err)
-	}
-	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 {
-		return nil, &FieldError{File: name, Err: errors.New("the spec is empty")}
-	}
-	s := &Spec{Path: name}
-	d := decode(name, doc.Content[0], s)
-	d.stored = true
-	if len(d.errs) == 0 {
-		d.validate(s, "")
-	}
-	if len(d.errs) > 0 {
-		return nil, errors.Join(d.errs...)
-	}
-	return s, nil
+	return parse(name, data, "", true)
 }
 
 // Inline reads the spec file at path and returns it in the form stored

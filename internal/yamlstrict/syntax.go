@@ -5,6 +5,7 @@ import (
 	"errors"
 	"regexp"
 	"strconv"
+	"strings"
 
 	"gopkg.in/yaml.v3"
 )
@@ -33,7 +34,7 @@ func SyntaxError(file string, data []byte, err error) *FieldError {
 		line, _ = strconv.Atoi(m[1])
 		msg = msg[len(m[0]):]
 	} else {
-		msg = trimPrefix(msg, "yaml: ")
+		msg = strings.TrimPrefix(msg, "yaml: ")
 	}
 	if found := mistakeLine(data); found > line {
 		line = found
@@ -65,11 +66,4 @@ func mistakeLine(data []byte) int {
 		first = n
 	}
 	return first
-}
-
-func trimPrefix(s, prefix string) string {
-	if len(s) >= len(prefix) && s[:len(prefix)] == prefix {
-		return s[len(prefix):]
-	}
-	return s
 }
