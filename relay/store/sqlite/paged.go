@@ -45,15 +45,11 @@ func (s *Store) deleteOutputRecords(ctx context.Context, outputID string) error 
 func (s *Store) deletePaged(ctx context.Context, query, owner string, stmts func(in string) []string) error {
 	after := ""
 	for {
-		ids, err := s.pageIDs(ctx, query, after, owner)
+		ids, err := queryIDs(ctx, s.rdb, query, after, owner, deletePage)
 		if err != nil || len(ids) == 0 {
 			return err
 		}
-		args := make([]any, len(ids))
-		for i, id := range ids {
-			args[i] = id
-		}
-		in := "(" + strings.TrimSuffix(strings.Repeat("?,", len(ids)), ",") + ")"
+		in, args := idList(ids)
 		err = s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 			for _, q := range stmts(in) {
 				if _, err := tx.ExecContext(ctx, q, args...); err != nil {
@@ -72,8 +68,19 @@ func (s *Store) deletePaged(ctx context.Context, query, owner string, stmts func
 	}
 }
 
-func (s *Store) pageIDs(ctx context.Context, query, after, owner string) ([]string, error) {
-	rows, err := s.rdb.QueryContext(ctx, query, after, owner, deletePage)
+// idList returns the "(?,…)" list of ids, for an IN clause, and the
+// arguments that go with it.
+func idList(ids []string) (in string, args []any) {
+	args = make([]any, len(ids))
+	for i, id := range ids {
+		args[i] = id
+	}
+	return "(" + strings.TrimSuffix(strings.Repeat("?,", len(ids)), ",") + ")", args
+}
+
+// queryIDs runs query, which selects one ID column, and returns the IDs.
+func queryIDs(ctx context.Context, q querier, query string, args ...any) ([]string, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
