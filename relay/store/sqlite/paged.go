@@ -19,13 +19,17 @@ const deletePage = 500
 // with the bucket's row, in its cascade.
 func (s *Store) deleteBucketRecords(ctx context.Context, bucketID string) error {
 	return s.deletePaged(ctx, `SELECT id FROM webhooks WHERE id > ? AND bucket_id = ? ORDER BY id LIMIT ?`, bucketID,
-		func(in string) []string {
-			return []string{
-				`DELETE FROM attempts WHERE delivery_id IN (SELECT id FROM deliveries WHERE webhook_id IN ` + in + `)`,
-				`DELETE FROM deliveries WHERE webhook_id IN ` + in,
-				`DELETE FROM webhooks WHERE id IN ` + in,
-			}
-		})
+		deleteWebhooks)
+}
+
+// deleteWebhooks returns the statements that delete the webhooks of the
+// "(?,…)" list in, with their deliveries and attempts.
+func deleteWebhooks(in string) []string {
+	return []string{
+		`DELETE FROM attempts WHERE delivery_id IN (SELECT id FROM deliveries WHERE webhook_id IN ` + in + `)`,
+		`DELETE FROM deliveries WHERE webhook_id IN ` + in,
+		`DELETE FROM webhooks WHERE id IN ` + in,
+	}
 }
 
 // deleteOutputRecords deletes the deliveries of an output, with their

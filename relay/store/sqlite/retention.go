@@ -162,11 +162,7 @@ func purgeTx(ctx context.Context, tx *sql.Tx, kind relay.PurgeKind, ids []string
 				WHERE id IN ` + in,
 		}
 	case relay.PurgeMetadata:
-		stmts = []string{
-			`DELETE FROM attempts WHERE delivery_id IN (SELECT id FROM deliveries WHERE webhook_id IN ` + in + `)`,
-			`DELETE FROM deliveries WHERE webhook_id IN ` + in,
-			`DELETE FROM webhooks WHERE id IN ` + in,
-		}
+		stmts = deleteWebhooks(in)
 	}
 	for _, q := range stmts {
 		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
