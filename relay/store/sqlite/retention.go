@@ -21,18 +21,14 @@ func (s *Store) SetRetention(ctx context.Context, bucketID string, r relay.Reten
 		return fmt.Errorf("sqlite: bucket %s: retention: negative duration", bucketID)
 	}
 	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		ok, err := exists(ctx, tx, "buckets", bucketID)
-		if err != nil {
+		if err := mustExist(ctx, tx, "buckets", "bucket", bucketID); err != nil {
 			return err
-		}
-		if !ok {
-			return notFound("bucket", bucketID)
 		}
 		if r.IsZero() {
-			_, err = tx.ExecContext(ctx, `DELETE FROM bucket_retention WHERE bucket_id = ?`, bucketID)
+			_, err := tx.ExecContext(ctx, `DELETE FROM bucket_retention WHERE bucket_id = ?`, bucketID)
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO bucket_retention (bucket_id, payload_ns, metadata_ns) VALUES (?, ?, ?)
+		_, err := tx.ExecContext(ctx, `INSERT INTO bucket_retention (bucket_id, payload_ns, metadata_ns) VALUES (?, ?, ?)
 			ON CONFLICT (bucket_id) DO UPDATE SET payload_ns = excluded.payload_ns, metadata_ns = excluded.metadata_ns`,
 			bucketID, int64(r.Payload), int64(r.Metadata))
 		return err
