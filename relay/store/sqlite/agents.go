@@ -32,12 +32,8 @@ func (s *Store) CreateAgentToken(ctx context.Context, t *relay.AgentToken) error
 	}
 	return s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		for _, b := range t.BucketIDs {
-			ok, err := exists(ctx, tx, "buckets", b)
-			if err != nil {
+			if err := mustExist(ctx, tx, "buckets", "bucket", b); err != nil {
 				return fmt.Errorf("agent token %s: %w", t.ID, err)
-			}
-			if !ok {
-				return fmt.Errorf("agent token %s: %w", t.ID, notFound("bucket", b))
 			}
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO agent_tokens (`+agentTokenColumns+`) VALUES (?, ?, ?, ?, ?)`,

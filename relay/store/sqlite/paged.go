@@ -19,13 +19,17 @@ const deletePage = 500
 // with the bucket's row, in its cascade.
 func (s *Store) deleteBucketRecords(ctx context.Context, bucketID string) error {
 	return s.deletePaged(ctx, `SELECT id FROM webhooks WHERE id > ? AND bucket_id = ? ORDER BY id LIMIT ?`, bucketID,
-		func(in string) []string {
-			return []string{
-				`DELETE FROM attempts WHERE delivery_id IN (SELECT id FROM deliveries WHERE webhook_id IN ` + in + `)`,
-				`DELETE FROM deliveries WHERE webhook_id IN ` + in,
-				`DELETE FROM webhooks WHERE id IN ` + in,
-			}
-		})
+		deleteWebhooks)
+}
+
+// deleteWebhooks returns the statements that delete the webhooks of the
+// "(?,…)" list in, with their deliveries and attempts.
+func deleteWebhooks(in string) []string {
+	return []string{
+		`DELETE FROM attempts WHERE delivery_id IN (SELECT id FROM deliveries WHERE webhook_id IN ` + in + `)`,
+		`DELETE FROM deliveries WHERE webhook_id IN ` + in,
+		`DELETE FROM webhooks WHERE id IN ` + in,
+	}
 }
 
 // deleteOutputRecords deletes the deliveries of an output, with their
@@ -45,15 +49,11 @@ func (s *Store) deleteOutputRecords(ctx context.Context, outputID string) error 
 func (s *Store) deletePaged(ctx context.Context, query, owner string, stmts func(in string) []string) error {
 	after := ""
 	for {
-		ids, err := s.pageIDs(ctx, query, after, owner)
+		ids, err := queryIDs(ctx, s.rdb, query, after, owner, deletePage)
 		if err != nil || len(ids) == 0 {
 			return err
 		}
-		args := make([]any, len(ids))
-		for i, id := range ids {
-			args[i] = id
-		}
-		in := "(" + strings.TrimSuffix(strings.Repeat("?,", len(ids)), ",") + ")"
+		in, args := idList(ids)
 		err = s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 			for _, q := range stmts(in) {
 				if _, err := tx.ExecContext(ctx, q, args...); err != nil {
@@ -72,8 +72,19 @@ func (s *Store) deletePaged(ctx context.Context, query, owner string, stmts func
 	}
 }
 
-func (s *Store) pageIDs(ctx context.Context, query, after, owner string) ([]string, error) {
-	rows, err := s.rdb.QueryContext(ctx, query, after, owner, deletePage)
+// idList returns the "(?,…)" list of ids, for an IN clause, and the
+// arguments that go with it.
+func idList(ids []string) (in string, args []any) {
+	args = make([]any, len(ids))
+	for i, id := range ids {
+		args[i] = id
+	}
+	return "(" + strings.TrimSuffix(strings.Repeat("?,", len(ids)), ",") + ")", args
+}
+
+// queryIDs runs query, which selects one ID column, and returns the IDs.
+func queryIDs(ctx context.Context, q querier, query string, args ...any) ([]string, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}

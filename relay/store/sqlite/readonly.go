@@ -5,7 +5,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // ErrReadOnly is returned when the database cannot be written: the file,
@@ -17,12 +19,8 @@ var ErrReadOnly = errors.New("the database is read-only")
 // isReadOnly reports whether err is SQLite's SQLITE_READONLY (8) or one of
 // its extended codes.
 func isReadOnly(err error) bool {
-	if err == nil {
-		return false
-	}
-	msg := err.Error()
-	return strings.Contains(msg, "readonly database") || strings.Contains(msg, "SQLITE_READONLY") ||
-		strings.Contains(msg, "(8)") && strings.Contains(msg, "readonly")
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_READONLY
 }
 
 // readOnly wraps a read-only error with ErrReadOnly and what to check;

@@ -3,9 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/relayfn/relayfn/relay"
@@ -23,18 +21,14 @@ func (s *Store) SetRetention(ctx context.Context, bucketID string, r relay.Reten
 		return fmt.Errorf("sqlite: bucket %s: retention: negative duration", bucketID)
 	}
 	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		ok, err := exists(ctx, tx, "buckets", bucketID)
-		if err != nil {
+		if err := mustExist(ctx, tx, "buckets", "bucket", bucketID); err != nil {
 			return err
-		}
-		if !ok {
-			return notFound("bucket", bucketID)
 		}
 		if r.IsZero() {
-			_, err = tx.ExecContext(ctx, `DELETE FROM bucket_retention WHERE bucket_id = ?`, bucketID)
+			_, err := tx.ExecContext(ctx, `DELETE FROM bucket_retention WHERE bucket_id = ?`, bucketID)
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO bucket_retention (bucket_id, payload_ns, metadata_ns) VALUES (?, ?, ?)
+		_, err := tx.ExecContext(ctx, `INSERT INTO bucket_retention (bucket_id, payload_ns, metadata_ns) VALUES (?, ?, ?)
 			ON CONFLICT (bucket_id) DO UPDATE SET payload_ns = excluded.payload_ns, metadata_ns = excluded.metadata_ns`,
 			bucketID, int64(r.Payload), int64(r.Metadata))
 		return err
@@ -105,22 +99,10 @@ func (s *Store) Purge(ctx context.Context, p relay.Purge) (relay.PurgeResult, er
 	if p.Before.IsZero() {
 		return res, nil
 	}
-	rows, err := s.rdb.QueryContext(ctx, `SELECT w.id FROM webhooks w
+	ids, err := queryIDs(ctx, s.rdb, `SELECT w.id FROM webhooks w
 		WHERE w.id > ? AND w.id < ? AND w.bucket_id = ? AND w.received_at < ?`+extra+` AND `+notPending+`
 		ORDER BY w.id LIMIT ?`, p.After, idBound(p.Before), p.BucketID, ts(p.Before), p.Limit)
 	if err != nil {
-		return res, fmt.Errorf("sqlite: bucket %s: purge %s: %w", p.BucketID, p.Kind, err)
-	}
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return res, fmt.Errorf("sqlite: bucket %s: purge %s: %w", p.BucketID, p.Kind, err)
-		}
-		ids = append(ids, id)
-	}
-	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
 		return res, fmt.Errorf("sqlite: bucket %s: purge %s: %w", p.BucketID, p.Kind, err)
 	}
 	if len(ids) == 0 {
@@ -152,33 +134,17 @@ func (s *Store) Purge(ctx context.Context, p relay.Purge) (relay.PurgeResult, er
 // purgeTx purges the webhooks ids that have no pending delivery and
 // returns how many it purged.
 func purgeTx(ctx context.Context, tx *sql.Tx, kind relay.PurgeKind, ids []string) (int, error) {
-	args := make([]any, len(ids))
-	for i, id := range ids {
-		args[i] = id
-	}
-	in := "(" + strings.TrimSuffix(strings.Repeat("?,", len(ids)), ",") + ")"
+	in, args := idList(ids)
 	// Recheck, under the write lock, that no delivery became pending (a
 	// replay) since the candidates were read.
-	rows, err := tx.QueryContext(ctx, `SELECT w.id FROM webhooks w WHERE w.id IN `+in+` AND `+notPending, args...)
+	keep, err := queryIDs(ctx, tx, `SELECT w.id FROM webhooks w WHERE w.id IN `+in+` AND `+notPending, args...)
 	if err != nil {
-		return 0, err
-	}
-	keep := args[:0]
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return 0, err
-		}
-		keep = append(keep, id)
-	}
-	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
 		return 0, err
 	}
 	if len(keep) == 0 {
 		return 0, nil
 	}
-	in = "(" + strings.TrimSuffix(strings.Repeat("?,", len(keep)), ",") + ")"
+	in, args = idList(keep)
 	var stmts []string
 	switch kind {
 	case relay.PurgePayload:
@@ -192,14 +158,10 @@ func purgeTx(ctx context.Context, tx *sql.Tx, kind relay.PurgeKind, ids []string
 				WHERE id IN ` + in,
 		}
 	case relay.PurgeMetadata:
-		stmts = []string{
-			`DELETE FROM attempts WHERE delivery_id IN (SELECT id FROM deliveries WHERE webhook_id IN ` + in + `)`,
-			`DELETE FROM deliveries WHERE webhook_id IN ` + in,
-			`DELETE FROM webhooks WHERE id IN ` + in,
-		}
+		stmts = deleteWebhooks(in)
 	}
 	for _, q := range stmts {
-		if _, err := tx.ExecContext(ctx, q, keep...); err != nil {
+		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
 			return 0, err
 		}
 	}

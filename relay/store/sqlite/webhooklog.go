@@ -18,9 +18,6 @@ import (
 
 // The request log: the columns of migration 5 and the listing of webhooks.
 
-// journeyOutcome is the JSON sealed in webhooks.function_outcome.
-type journeyOutcome = relay.FunctionOutcome
-
 // sealJourney seals w's request log columns into sw.
 func (s *Store) sealJourney(w *relay.Webhook, sw *sealedWebhook) error {
 	if w.Received != nil {
@@ -61,7 +58,7 @@ func (s *Store) openJourney(w *relay.Webhook, received, outcome, answerHeaders [
 		w.Received = d.apply(&w.Request)
 	}
 	if outcome != nil {
-		w.Function = &journeyOutcome{}
+		w.Function = &relay.FunctionOutcome{}
 		if err := open(outcome, "function_outcome", w.Function); err != nil {
 			return err
 		}

@@ -444,7 +444,7 @@ func (s *Store) NextDue(ctx context.Context, outputIDs []string) (time.Time, boo
 	if !due.Valid {
 		return time.Time{}, false, nil
 	}
-	return time.Unix(0, due.Int64).UTC(), true, nil
+	return fromTS(due.Int64), true, nil
 }
 
 // ReleaseClaims ends owner's leases of the pending deliveries ids (all of
