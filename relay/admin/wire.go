@@ -137,16 +137,6 @@ func AttemptWire(a *relay.Attempt) *api.Attempt {
 	}
 }
 
-// WebhookWire returns w's wire form.
-func WebhookWire(w *relay.Webhook) *api.Webhook {
-	r := w.Request
-	return &api.Webhook{
-		ID: w.ID, BucketID: w.BucketID, InputID: w.InputID, ReceivedAt: w.ReceivedAt,
-		Request: api.HTTPRequest{Method: r.Method, Path: r.Path, RawQuery: r.RawQuery, Header: r.Header, Body: r.Body},
-		Status:  w.Status, FunctionError: w.FunctionError, Logs: w.Logs,
-	}
-}
-
 // ResultWire returns the JSON form of a function run (the invoke answer,
 // and what fnctl run -o json prints).
 func ResultWire(res *runtime.Result) *api.Result {
