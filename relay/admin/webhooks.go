@@ -136,13 +136,13 @@ func (h *handler) listWebhooks(w http.ResponseWriter, r *http.Request) error {
 		page.Next = ws[limit-1].ID
 	}
 	for _, s := range ws {
-		page.Webhooks = append(page.Webhooks, WebhookSummaryWire(s))
+		page.Webhooks = append(page.Webhooks, webhookSummaryWire(s))
 	}
 	return ok(w, page)
 }
 
-// WebhookSummaryWire returns s's wire form.
-func WebhookSummaryWire(s *relay.WebhookSummary) *api.WebhookSummary {
+// webhookSummaryWire returns s's wire form.
+func webhookSummaryWire(s *relay.WebhookSummary) *api.WebhookSummary {
 	out := &api.WebhookSummary{
 		ID: s.ID, BucketID: s.BucketID, InputID: s.InputID, ReceivedAt: s.ReceivedAt, Method: s.Method,
 		Path: s.Path, Status: s.Status, FunctionError: s.FunctionError,
@@ -349,7 +349,7 @@ func StreamEvents(ctx context.Context, w http.ResponseWriter, srv *relay.Server,
 				return
 			}
 		} else {
-			data, err := json.Marshal(EventWire(e))
+			data, err := json.Marshal(eventWire(e))
 			if err != nil {
 				return
 			}
@@ -363,8 +363,8 @@ func StreamEvents(ctx context.Context, w http.ResponseWriter, srv *relay.Server,
 	}
 }
 
-// EventWire returns e's wire form.
-func EventWire(e relay.Event) *api.Event {
+// eventWire returns e's wire form.
+func eventWire(e relay.Event) *api.Event {
 	return &api.Event{
 		Type: e.Type, Time: e.Time, BucketID: e.BucketID, BucketName: e.BucketName, InputID: e.InputID, InputName: e.InputName,
 		WebhookID: e.WebhookID, Status: e.Status, FunctionError: e.FunctionError, DeliveryID: e.DeliveryID,
