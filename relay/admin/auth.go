@@ -130,7 +130,7 @@ func (h *handler) createAdminToken(w http.ResponseWriter, r *http.Request) error
 		return err
 	}
 	h.audit(r.Context(), "admin: admin token created", "token", t.ID, "name", t.Name)
-	return created(w, &api.NewToken{Token: TokenWire(t), Credential: cred})
+	return created(w, &api.NewToken{Token: tokenWire(t), Credential: cred})
 }
 
 func (h *handler) listBucketTokens(w http.ResponseWriter, r *http.Request) error {
@@ -165,7 +165,7 @@ func (h *handler) createBucketToken(w http.ResponseWriter, r *http.Request) erro
 	if err := h.changed(r.Context()); err != nil {
 		return err
 	}
-	return created(w, &api.NewToken{Token: TokenWire(t), Credential: cred})
+	return created(w, &api.NewToken{Token: tokenWire(t), Credential: cred})
 }
 
 // deleteToken deletes an admin or bucket token. The last admin token is

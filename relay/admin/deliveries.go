@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/relayfn/relayfn/relay"
@@ -22,14 +21,9 @@ func (h *handler) listDeliveries(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	q := r.URL.Query()
 	var f relay.DeliveryFilter
-	if v := q.Get("bucket"); v != "" {
-		b, err := h.st.GetBucket(ctx, v)
-		if errors.Is(err, store.ErrNotFound) {
-			return badRequest("bucket: no bucket %q", v)
-		} else if err != nil {
-			return err
-		}
-		f.BucketID = b.ID
+	var err error
+	if f.BucketID, err = h.bucketParam(ctx, q.Get("bucket")); err != nil {
+		return err
 	}
 	if v := q.Get("output"); v != "" {
 		out, err := h.st.GetOutput(ctx, v)
@@ -67,12 +61,8 @@ func (h *handler) listDeliveries(w http.ResponseWriter, r *http.Request) error {
 		}
 		f.Before = t
 	}
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > MaxDeliveries {
-			return badRequest("limit: %q is not a number from 1 to %d", v, MaxDeliveries)
-		}
-		f.Limit = n
+	if f.Limit, err = limitParam(q.Get("limit"), MaxDeliveries); err != nil {
+		return err
 	}
 	ds, err := h.st.ListDeliveries(ctx, f)
 	if err != nil {

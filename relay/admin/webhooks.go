@@ -65,6 +65,19 @@ func timeParam(name, v string, now time.Time) (time.Time, error) {
 	return time.Time{}, badRequest("%s: %q is neither an RFC 3339 time nor a duration such as 1h", name, v)
 }
 
+// limitParam parses the limit query parameter, from 1 to max; 0 when it
+// is not given.
+func limitParam(v string, max int) (int, error) {
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > max {
+		return 0, badRequest("limit: %q is not a number from 1 to %d", v, max)
+	}
+	return n, nil
+}
+
 func boolParam(name, v string) (bool, error) {
 	if v == "" {
 		return false, nil
@@ -116,13 +129,11 @@ func (h *handler) listWebhooks(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	f.Before = q.Get("before")
-	f.Limit = 100
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > api.MaxWebhooks {
-			return badRequest("limit: %q is not a number from 1 to %d", v, api.MaxWebhooks)
-		}
-		f.Limit = n
+	if f.Limit, err = limitParam(q.Get("limit"), api.MaxWebhooks); err != nil {
+		return err
+	}
+	if f.Limit == 0 {
+		f.Limit = 100
 	}
 	limit := f.Limit
 	f.Limit++ // one more tells whether there is a next page
@@ -136,13 +147,13 @@ func (h *handler) listWebhooks(w http.ResponseWriter, r *http.Request) error {
 		page.Next = ws[limit-1].ID
 	}
 	for _, s := range ws {
-		page.Webhooks = append(page.Webhooks, WebhookSummaryWire(s))
+		page.Webhooks = append(page.Webhooks, webhookSummaryWire(s))
 	}
 	return ok(w, page)
 }
 
-// WebhookSummaryWire returns s's wire form.
-func WebhookSummaryWire(s *relay.WebhookSummary) *api.WebhookSummary {
+// webhookSummaryWire returns s's wire form.
+func webhookSummaryWire(s *relay.WebhookSummary) *api.WebhookSummary {
 	out := &api.WebhookSummary{
 		ID: s.ID, BucketID: s.BucketID, InputID: s.InputID, ReceivedAt: s.ReceivedAt, Method: s.Method,
 		Path: s.Path, Status: s.Status, FunctionError: s.FunctionError,
@@ -349,7 +360,7 @@ func StreamEvents(ctx context.Context, w http.ResponseWriter, srv *relay.Server,
 				return
 			}
 		} else {
-			data, err := json.Marshal(EventWire(e))
+			data, err := json.Marshal(eventWire(e))
 			if err != nil {
 				return
 			}
@@ -363,8 +374,8 @@ func StreamEvents(ctx context.Context, w http.ResponseWriter, srv *relay.Server,
 	}
 }
 
-// EventWire returns e's wire form.
-func EventWire(e relay.Event) *api.Event {
+// eventWire returns e's wire form.
+func eventWire(e relay.Event) *api.Event {
 	return &api.Event{
 		Type: e.Type, Time: e.Time, BucketID: e.BucketID, BucketName: e.BucketName, InputID: e.InputID, InputName: e.InputName,
 		WebhookID: e.WebhookID, Status: e.Status, FunctionError: e.FunctionError, DeliveryID: e.DeliveryID,

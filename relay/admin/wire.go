@@ -19,29 +19,29 @@ import (
 func wire(v any) (any, error) {
 	switch v := v.(type) {
 	case *relay.Bucket:
-		return BucketWire(v), nil
+		return bucketWire(v), nil
 	case []*relay.Bucket:
-		return wireAll(v, BucketWire), nil
+		return wireAll(v, bucketWire), nil
 	case *relay.Input:
-		return InputWire(v), nil
+		return inputWire(v), nil
 	case []*relay.Input:
-		return wireAll(v, InputWire), nil
+		return wireAll(v, inputWire), nil
 	case *relay.Output:
-		return OutputWire(v), nil
+		return outputWire(v), nil
 	case []*relay.Output:
-		return wireAll(v, OutputWire), nil
+		return wireAll(v, outputWire), nil
 	case *relay.Token:
-		return TokenWire(v), nil
+		return tokenWire(v), nil
 	case []*relay.Token:
-		return wireAll(v, TokenWire), nil
+		return wireAll(v, tokenWire), nil
 	case *functions.Function:
-		return FunctionWire(v), nil
+		return functionWire(v), nil
 	case []*functions.Function:
-		return wireAll(v, FunctionWire), nil
+		return wireAll(v, functionWire), nil
 	case *functions.Version:
-		return VersionWire(v), nil
+		return versionWire(v), nil
 	case []*functions.Version:
-		return wireAll(v, VersionWire), nil
+		return wireAll(v, versionWire), nil
 	case *relay.Delivery:
 		return DeliveryWire(v), nil
 	case []*relay.Delivery:
@@ -65,8 +65,8 @@ func wireAll[M, W any](ms []M, conv func(M) W) []W {
 	return out
 }
 
-// BucketWire returns b's wire form (without its password hash).
-func BucketWire(b *relay.Bucket) *api.Bucket {
+// bucketWire returns b's wire form (without its password hash).
+func bucketWire(b *relay.Bucket) *api.Bucket {
 	return &api.Bucket{
 		ID: b.ID, Name: b.Name, Description: b.Description,
 		Auth:      api.BucketAuth{Type: string(b.Auth.Type), Username: b.Auth.Username},
@@ -74,13 +74,13 @@ func BucketWire(b *relay.Bucket) *api.Bucket {
 	}
 }
 
-// TokenWire returns t's wire form (without its secret's hash).
-func TokenWire(t *relay.Token) *api.Token {
+// tokenWire returns t's wire form (without its secret's hash).
+func tokenWire(t *relay.Token) *api.Token {
 	return &api.Token{ID: t.ID, BucketID: t.BucketID, Name: t.Name, CreatedAt: t.CreatedAt}
 }
 
-// InputWire returns in's wire form.
-func InputWire(in *relay.Input) *api.Input {
+// inputWire returns in's wire form.
+func inputWire(in *relay.Input) *api.Input {
 	r := in.Response
 	return &api.Input{
 		ID: in.ID, BucketID: in.BucketID, Name: in.Name, Description: in.Description, FunctionID: in.FunctionID,
@@ -91,8 +91,8 @@ func InputWire(in *relay.Input) *api.Input {
 	}
 }
 
-// OutputWire returns out's wire form.
-func OutputWire(out *relay.Output) *api.Output {
+// outputWire returns out's wire form.
+func outputWire(out *relay.Output) *api.Output {
 	r := out.Retries
 	return &api.Output{
 		ID: out.ID, BucketID: out.BucketID, Name: out.Name, Destination: out.Destination,
@@ -106,16 +106,16 @@ func OutputWire(out *relay.Output) *api.Output {
 	}
 }
 
-// FunctionWire returns f's wire form.
-func FunctionWire(f *functions.Function) *api.Function {
+// functionWire returns f's wire form.
+func functionWire(f *functions.Function) *api.Function {
 	return &api.Function{
 		ID: f.ID, Name: f.Name, Driver: f.Driver, Version: f.Version, Hash: f.Hash, Source: f.Source,
 		Timeout: api.Duration(f.Timeout), CreatedAt: f.CreatedAt, UpdatedAt: f.UpdatedAt,
 	}
 }
 
-// VersionWire returns v's wire form.
-func VersionWire(v *functions.Version) *api.Version {
+// versionWire returns v's wire form.
+func versionWire(v *functions.Version) *api.Version {
 	return &api.Version{FunctionID: v.FunctionID, Version: v.Version, Hash: v.Hash, Source: v.Source, CreatedAt: v.CreatedAt}
 }
 
@@ -134,16 +134,6 @@ func AttemptWire(a *relay.Attempt) *api.Attempt {
 		DeliveryID: a.DeliveryID, N: a.N, StartedAt: a.StartedAt, DurationMS: a.DurationMS,
 		Status: a.Status, Error: a.Error, Logs: a.Logs,
 		ResponseHeaders: a.ResponseHeader, ResponseBody: a.ResponseBody,
-	}
-}
-
-// WebhookWire returns w's wire form.
-func WebhookWire(w *relay.Webhook) *api.Webhook {
-	r := w.Request
-	return &api.Webhook{
-		ID: w.ID, BucketID: w.BucketID, InputID: w.InputID, ReceivedAt: w.ReceivedAt,
-		Request: api.HTTPRequest{Method: r.Method, Path: r.Path, RawQuery: r.RawQuery, Header: r.Header, Body: r.Body},
-		Status:  w.Status, FunctionError: w.FunctionError, Logs: w.Logs,
 	}
 }
 

@@ -127,20 +127,6 @@ type HTTPRequest struct {
 	Body     []byte      `json:"body"`
 }
 
-// Webhook is one request received on an input, as the input's function
-// left it. For an ephemeral bucket, Request holds only the method.
-type Webhook struct {
-	ID         string      `json:"id"`
-	BucketID   string      `json:"bucket_id"`
-	InputID    string      `json:"input_id"`
-	ReceivedAt time.Time   `json:"received_at"`
-	Request    HTTPRequest `json:"request"`
-	// Status is what the caller was answered.
-	Status        int      `json:"status"`
-	FunctionError string   `json:"function_error,omitempty"`
-	Logs          []string `json:"logs,omitempty"`
-}
-
 // Delivery is a webhook's journey to one output. State is pending,
 // succeeded, failed or stopped.
 type Delivery struct {

@@ -15,14 +15,14 @@ func ModuleDeps(f *config.File, eg builtins.Egress) builtins.Deps {
 	deps := builtins.EgressDeps(eg)
 	deps.BigQueryEndpoint = m.BigQuery.Endpoint
 	deps.MailgunBaseURL = m.Mailgun.BaseURL
-	deps.SMTP = EmailOptions(m.SMTP)
+	deps.SMTP = emailOptions(m.SMTP)
 	return deps
 }
 
-// EmailOptions returns the email module's settings of
-// server.modules.smtp, or nil when no host is configured. Dial is left for
-// the caller (ModuleDeps sets the egress client's).
-func EmailOptions(s config.SMTP) *builtins.EmailOptions {
+// emailOptions returns the email module's settings of
+// server.modules.smtp, or nil when no host is configured (the module dials
+// through Deps.Dial, the egress client's).
+func emailOptions(s config.SMTP) *builtins.EmailOptions {
 	if s.Host == "" {
 		return nil
 	}

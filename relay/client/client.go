@@ -75,10 +75,6 @@ type yamlBody []byte
 // do calls method on the API path (below /v1/admin) with the JSON of in
 // (none when nil) and decodes the answer into out (when not nil).
 func (c *Client) do(ctx context.Context, method, path string, query url.Values, in, out any) error {
-	u := c.base + strings.TrimSuffix(api.Prefix, "/") + path
-	if len(query) > 0 {
-		u += "?" + query.Encode()
-	}
 	var body io.Reader
 	contentType := ""
 	switch v := in.(type) {
@@ -92,16 +88,12 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 		}
 		body, contentType = bytes.NewReader(b), "application/json"
 	}
-	req, err := http.NewRequestWithContext(ctx, method, u, body)
+	req, err := c.newRequest(ctx, method, path, query, body, "application/json")
 	if err != nil {
-		return fmt.Errorf("relay: %s %s: %w", method, path, err)
+		return err
 	}
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
-	}
-	req.Header.Set("Accept", "application/json")
-	if c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token)
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
@@ -123,6 +115,24 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 		return fmt.Errorf("relay: %s %s: decode answer: %w", method, path, err)
 	}
 	return nil
+}
+
+// newRequest makes a request of the API path (below /v1/admin) with the
+// query, body, Accept header and the client's credential.
+func (c *Client) newRequest(ctx context.Context, method, path string, query url.Values, body io.Reader, accept string) (*http.Request, error) {
+	u := c.base + strings.TrimSuffix(api.Prefix, "/") + path
+	if len(query) > 0 {
+		u += "?" + query.Encode()
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, body)
+	if err != nil {
+		return nil, fmt.Errorf("relay: %s %s: %w", method, path, err)
+	}
+	req.Header.Set("Accept", accept)
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	return req, nil
 }
 
 // readError turns an error answer into an *Error, or, for a 404 that is not

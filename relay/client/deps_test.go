@@ -12,7 +12,7 @@ import (
 
 // The import graph's promises: a client of the admin API links neither
 // the Lua engine nor the BigQuery SDK, and the relay's core (model,
-// store, admin API) does not link BigQuery either, which only the
+// store, admin API, relay.yaml) does not link BigQuery either, which only the
 // bigquery module needs.
 func TestDependencies(t *testing.T) {
 	goBin := filepath.Join(goruntime.GOROOT(), "bin", "go")
@@ -28,7 +28,7 @@ func TestDependencies(t *testing.T) {
 	}{
 		{[]string{mod + "relay/client"}, []string{"github.com/yuin/gopher-lua", "cloud.google.com/go/bigquery"}},
 		{[]string{mod + "relay/api"}, []string{"github.com/yuin/gopher-lua", "cloud.google.com/go/bigquery"}},
-		{[]string{mod + "relay", mod + "relay/store/sqlite", mod + "relay/admin"}, []string{"cloud.google.com/go/bigquery"}},
+		{[]string{mod + "relay", mod + "relay/store/sqlite", mod + "relay/admin", mod + "relay/config"}, []string{"cloud.google.com/go/bigquery"}},
 	}
 	for _, tt := range tests {
 		out, err := exec.Command(goBin, append([]string{"list", "-deps"}, tt.pkgs...)...).CombinedOutput()

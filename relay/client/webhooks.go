@@ -78,17 +78,13 @@ func (c *Client) RunWebhook(ctx context.Context, id string, req api.RunRequest) 
 // ctx ends (then it returns nil), the stream breaks, or fn fails. The
 // client's http.Client must not have a Timeout.
 func (c *Client) Events(ctx context.Context, bucket string, fn func(*api.Event) error) error {
-	u := c.base + strings.TrimSuffix(api.Prefix, "/") + "/events"
+	var query url.Values
 	if bucket != "" {
-		u += "?" + url.Values{"bucket": {bucket}}.Encode()
+		query = url.Values{"bucket": {bucket}}
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	req, err := c.newRequest(ctx, http.MethodGet, "/events", query, nil, "text/event-stream")
 	if err != nil {
-		return fmt.Errorf("relay: GET /events: %w", err)
-	}
-	req.Header.Set("Accept", "text/event-stream")
-	if c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token)
+		return err
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {

@@ -635,7 +635,7 @@ func executeBucket(ctx context.Context, st relay.Store, bp *bucketPlan, fnIDs ma
 		}
 	}
 	c.ID = b.ID
-	if err := applyRetention(ctx, st, b.ID, spec.Retention, &c); err != nil {
+	if err := applyRetention(ctx, st, bp, b.ID); err != nil {
 		return err
 	}
 	add(c)

@@ -117,27 +117,21 @@ func retentionChanged(ctx context.Context, st relay.Store, bucketID string, spec
 	return have[bucketID] != spec.Policy(), nil
 }
 
-// applyRetention sets the bucket's policy from spec when the file gives
-// one and the store keeps policies, noting the change in c.
-func applyRetention(ctx context.Context, st relay.Store, bucketID string, spec *Retention, c *Change) error {
+// applyRetention sets the bucket's policy from the file when the plan
+// found it differs from the store's (a new bucket has none), and the store
+// keeps policies.
+func applyRetention(ctx context.Context, st relay.Store, bp *bucketPlan, bucketID string) error {
 	rs, ok := st.(relay.RetentionStore)
-	if spec == nil || !ok {
+	if bp.spec.Retention == nil || !ok {
 		return nil
 	}
-	have, err := rs.Retentions(ctx)
-	if err != nil {
-		return fmt.Errorf("apply: bucket %s: %w", c.Name, err)
-	}
-	want := spec.Policy()
-	if have[bucketID] == want {
+	want := bp.spec.Retention.Policy()
+	if bp.existing == nil && want == (relay.Retention{}) ||
+		bp.existing != nil && !slices.Contains(bp.fields, "retention") {
 		return nil
 	}
 	if err := rs.SetRetention(ctx, bucketID, want); err != nil {
-		return fmt.Errorf("apply: bucket %s: %w", c.Name, err)
-	}
-	if c.Action != Created && !slices.Contains(c.Fields, "retention") {
-		c.Fields = append(c.Fields, "retention")
-		c.Action = Updated
+		return fmt.Errorf("apply: bucket %s: %w", bp.spec.Name, err)
 	}
 	return nil
 }
