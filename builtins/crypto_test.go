@@ -1,6 +1,8 @@
 package builtins_test
 
 import (
+	"crypto/aes"
+	"crypto/cipher"
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
@@ -300,7 +302,7 @@ func TestCryptoErrorsKeepKeysOut(t *testing.T) {
 		{`print(crypto.decrypt("aes-256-cbc", KEY, base64.encode(string.rep("x", 20))))`, "nil\tcrypto.decrypt: ciphertext must be the 16-byte IV followed by whole 16-byte blocks, got 20 bytes"},
 		{`print(crypto.decrypt("aes-256-cbc", KEY, base64.encode(string.rep("x", 16))))`, "nil\tcrypto.decrypt: ciphertext must be the 16-byte IV followed by whole 16-byte blocks, got 16 bytes"},
 		{`print(crypto.decrypt("aes-256-cbc", KEY, base64.encode(string.rep("x", 48))))`, "nil\tcrypto.decrypt: bad padding: wrong key, or the ciphertext was modified"},
-		{`print(crypto.decrypt("aes-256-cbc", KEY, crypto.encrypt("aes-256-cbc", string.rep("o", 32), "hello")))`, "nil\tcrypto.decrypt: bad padding: wrong key, or the ciphertext was modified"},
+		{`print(crypto.decrypt("aes-256-cbc", KEY, WRONG_KEY_CIPHERTEXT))`, "nil\tcrypto.decrypt: bad padding: wrong key, or the ciphertext was modified"},
 		{`print(crypto.encrypt("aes-128-gcm", KEY, "x"))`, `nil	crypto.encrypt: unsupported algorithm "aes-128-gcm" (use "aes-256-gcm" or "aes-256-cbc")`},
 		{`print(crypto.encrypt(nil, KEY, "x"))`, "nil\tcrypto.encrypt: argument #1 (algorithm) must be a string, got nil"},
 		{`print(crypto.encrypt("aes-256-gcm", nil, "x"))`, "nil\tcrypto.encrypt: argument #2 (key) must be a string, got nil"},
@@ -308,7 +310,7 @@ func TestCryptoErrorsKeepKeysOut(t *testing.T) {
 		{`print(crypto.decrypt("aes-256-gcm", KEY, {}))`, "nil\tcrypto.decrypt: argument #3 (ciphertext) must be a string, got table"},
 	}
 	for _, c := range cases {
-		src := "local KEY = " + fmt.Sprintf("%q", key) + "\n" + c.src
+		src := "local KEY = " + fmt.Sprintf("%q", key) + "\nlocal WRONG_KEY_CIPHERTEXT = " + fmt.Sprintf("%q", wrongKeyCiphertext(t, strings.Repeat("o", 32), key)) + "\n" + c.src
 		got := codecLogs(t, src)
 		if len(got) != 1 || got[0] != c.want {
 			t.Errorf("%s: got %q, want %q", c.src, got, c.want)
@@ -354,4 +356,43 @@ print(#crypto.random_bytes(16, true))
 print(crypto.random_bytes(0) == "", #crypto.random_bytes(1024))
 `
 	codecExpect(t, src, "32\ttrue\ttrue", "16", "true\t2048")
+}
+
+// wrongKeyCiphertext is "hello" encrypted with AES-256-CBC under key, with
+// the first IV (counting up from zero) whose decryption under other has
+// invalid padding. A random IV would give valid padding by chance in
+// about 1 of 256 runs: the test must not depend on it.
+func wrongKeyCiphertext(t *testing.T, key, other string) string {
+	t.Helper()
+	enc, err := aes.NewCipher([]byte(key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec, err := aes.NewCipher([]byte(other))
+	if err != nil {
+		t.Fatal(err)
+	}
+	block := []byte("hello" + strings.Repeat("\x0b", 11)) // PKCS#7 padded
+	for i := 0; i < 256; i++ {
+		iv := make([]byte, aes.BlockSize)
+		iv[aes.BlockSize-1] = byte(i)
+		ct := make([]byte, aes.BlockSize)
+		cipher.NewCBCEncrypter(enc, iv).CryptBlocks(ct, block)
+		pt := make([]byte, aes.BlockSize)
+		cipher.NewCBCDecrypter(dec, iv).CryptBlocks(pt, ct)
+		if n := int(pt[len(pt)-1]); n == 0 || n > aes.BlockSize || !allEqual(pt[len(pt)-n:], pt[len(pt)-1]) {
+			return base64.StdEncoding.EncodeToString(append(iv, ct...))
+		}
+	}
+	t.Fatal("no IV gives invalid padding under the other key")
+	return ""
+}
+
+func allEqual(b []byte, v byte) bool {
+	for _, c := range b {
+		if c != v {
+			return false
+		}
+	}
+	return true
 }
