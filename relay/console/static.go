@@ -62,15 +62,20 @@ func (h *staticHandler) file(name string) *staticFile {
 		if f.ctype == "" {
 			f.ctype = http.DetectContentType(f.raw)
 		}
-		var buf bytes.Buffer
-		zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
-		zw.Write(f.raw)
-		zw.Close()
-		if buf.Len() < len(f.raw) {
-			f.gz = buf.Bytes()
+		if gz := gzipped(f.raw); len(gz) < len(f.raw) {
+			f.gz = gz
 		}
 	})
 	return f
+}
+
+// gzipped is b compressed with gzip -9.
+func gzipped(b []byte) []byte {
+	var buf bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+	zw.Write(b)
+	zw.Close()
+	return buf.Bytes()
 }
 
 func (h *staticHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
