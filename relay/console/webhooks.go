@@ -1,6 +1,7 @@
 package console
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"encoding/hex"
@@ -207,10 +208,12 @@ func viewBody(b []byte) bodyView {
 	case len(b) == 0:
 	case !utf8.Valid(b):
 		v.Kind, v.Hex = "binary", hex.Dump(b)
-	case json.Valid(b):
-		v.Kind, v.Raw, v.Pretty = "json", string(b), prettyJSON(string(b))
 	default:
 		v.Kind, v.Raw = "text", string(b)
+		var buf bytes.Buffer
+		if json.Indent(&buf, b, "", "  ") == nil {
+			v.Kind, v.Pretty = "json", buf.String()
+		}
 	}
 	return v
 }
