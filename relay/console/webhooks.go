@@ -122,17 +122,21 @@ func (c *Console) requestLog(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	ins, err := c.st.ListInputs(ctx, "")
+	if err != nil {
+		return err
+	}
+	insOf := map[string][]*relay.Input{}
+	for _, i := range ins {
+		insOf[i.BucketID] = append(insOf[i.BucketID], i)
+	}
 	bn := map[string]string{}
 	var bucketOpts, inputOpts []target
 	in := map[string]string{}
 	for _, b := range buckets {
 		bn[b.ID] = b.Name
 		bucketOpts = append(bucketOpts, target{b.Name, b.Name})
-		ins, err := c.st.ListInputs(ctx, b.ID)
-		if err != nil {
-			return err
-		}
-		for _, i := range ins {
+		for _, i := range insOf[b.ID] {
 			in[i.ID] = i.Name
 			inputOpts = append(inputOpts, target{i.ID, b.Name + "/" + i.Name})
 		}
