@@ -97,7 +97,6 @@ type ACL struct {
 
 // rule is one service's (or the default) policy.
 type rule struct {
-	name    string // the service's name; the default rule's optional label
 	project string
 	action  action
 	domains []glob

@@ -20,8 +20,8 @@
 //	global_deny_list:
 //	  - metadata.google.internal
 //
-// The default rule may carry a name (Smokescreen's samples do); it is kept
-// as the rule's label and matches no service. The Smokescreen-only fields
+// The default rule may carry a name (Smokescreen's samples do); it is a
+// label only and matches no service. The Smokescreen-only fields
 // mitm_domains and allowed_external_proxies are refused with a
 // [*FieldError] naming them: relayfn neither intercepts TLS nor chains to
 // other proxies.

@@ -113,7 +113,7 @@ func build(f *file) (*ACL, error) {
 	}
 	if f.Default != nil {
 		// Smokescreen's own sample policies name the default rule; the name
-		// is kept as the rule's label and matches no service.
+		// is a label only and matches no service.
 		r, rerrs := buildRule("default", *f.Default)
 		errs = append(errs, rerrs...)
 		a.def = r
@@ -134,7 +134,7 @@ func buildRule(field string, s fileRule) (*rule, []error) {
 	if s.AllowedExternalProxies != nil {
 		errs = append(errs, &FieldError{Field: field + ".allowed_external_proxies", Msg: "not supported: relayfn does not chain to external proxies (a Smokescreen-only feature)"})
 	}
-	r := &rule{name: s.Name, project: s.Project}
+	r := &rule{project: s.Project}
 	act, err := parseAction(s.Action)
 	if err != nil {
 		errs = append(errs, &FieldError{Field: field + ".action", Msg: err.Error()})

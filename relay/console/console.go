@@ -143,7 +143,9 @@ func New(opts Options) (*Console, error) {
 	if err != nil {
 		return nil, err
 	}
-	c.static = newStaticHandler(static)
+	if c.static, err = newStaticHandler(static); err != nil {
+		return nil, err
+	}
 	c.routes()
 	return c, nil
 }

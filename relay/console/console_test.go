@@ -200,6 +200,11 @@ func TestStaticFiles(t *testing.T) {
 	if again.StatusCode != http.StatusNotModified {
 		t.Errorf("revalidation: %d, want 304", again.StatusCode)
 	}
+	for _, p := range []string{"/ui/static/nope.js", "/ui/static/vendor/", "/ui/static/vendor/htmx"} {
+		if res, _ := c.do("GET", p, nil, nil); res.StatusCode != http.StatusNotFound {
+			t.Errorf("GET %s: %d, want 404", p, res.StatusCode)
+		}
+	}
 }
 
 // signIn signs c in with the relay's admin token.

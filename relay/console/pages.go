@@ -324,19 +324,27 @@ func (c *Console) loadEditor(r *http.Request, f *functions.Function) (*editorVie
 	if err != nil {
 		return nil, err
 	}
+	ins, err := c.st.ListInputs(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	outs, err := c.st.ListOutputs(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	// Grouped by bucket, in the buckets' order (each list is by name).
+	insOf, outsOf := map[string][]*relay.Input{}, map[string][]*relay.Output{}
+	for _, in := range ins {
+		insOf[in.BucketID] = append(insOf[in.BucketID], in)
+	}
+	for _, o := range outs {
+		outsOf[o.BucketID] = append(outsOf[o.BucketID], o)
+	}
 	for _, b := range buckets {
-		ins, err := c.st.ListInputs(ctx, b.ID)
-		if err != nil {
-			return nil, err
-		}
-		for _, in := range ins {
+		for _, in := range insOf[b.ID] {
 			v.Targets = append(v.Targets, target{"input:" + in.ID, b.Name + "/" + in.Name + " (input)"})
 		}
-		outs, err := c.st.ListOutputs(ctx, b.ID)
-		if err != nil {
-			return nil, err
-		}
-		for _, o := range outs {
+		for _, o := range outsOf[b.ID] {
 			v.Targets = append(v.Targets, target{"output:" + o.ID, b.Name + "/" + o.Name + " (output)"})
 		}
 	}

@@ -95,7 +95,7 @@ func Diff(a, b string) []DiffLine {
 // other text is returned as it is.
 func prettyJSON(s string) string {
 	var buf bytes.Buffer
-	if json.Valid([]byte(s)) && json.Indent(&buf, []byte(s), "", "  ") == nil {
+	if json.Indent(&buf, []byte(s), "", "  ") == nil {
 		return buf.String()
 	}
 	return s

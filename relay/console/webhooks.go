@@ -1,6 +1,7 @@
 package console
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"encoding/hex"
@@ -121,17 +122,21 @@ func (c *Console) requestLog(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	ins, err := c.st.ListInputs(ctx, "")
+	if err != nil {
+		return err
+	}
+	insOf := map[string][]*relay.Input{}
+	for _, i := range ins {
+		insOf[i.BucketID] = append(insOf[i.BucketID], i)
+	}
 	bn := map[string]string{}
 	var bucketOpts, inputOpts []target
 	in := map[string]string{}
 	for _, b := range buckets {
 		bn[b.ID] = b.Name
 		bucketOpts = append(bucketOpts, target{b.Name, b.Name})
-		ins, err := c.st.ListInputs(ctx, b.ID)
-		if err != nil {
-			return err
-		}
-		for _, i := range ins {
+		for _, i := range insOf[b.ID] {
 			in[i.ID] = i.Name
 			inputOpts = append(inputOpts, target{i.ID, b.Name + "/" + i.Name})
 		}
@@ -207,10 +212,12 @@ func viewBody(b []byte) bodyView {
 	case len(b) == 0:
 	case !utf8.Valid(b):
 		v.Kind, v.Hex = "binary", hex.Dump(b)
-	case json.Valid(b):
-		v.Kind, v.Raw, v.Pretty = "json", string(b), prettyJSON(string(b))
 	default:
 		v.Kind, v.Raw = "text", string(b)
+		var buf bytes.Buffer
+		if json.Indent(&buf, b, "", "  ") == nil {
+			v.Kind, v.Pretty = "json", buf.String()
+		}
 	}
 	return v
 }

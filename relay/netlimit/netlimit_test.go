@@ -202,7 +202,7 @@ func TestSlowBodyAttack(t *testing.T) {
 			}
 		})
 	}
-	relaytestWait(t, func() bool { return ln.Open() == capacity })
+	relaytest.WaitFor(t, "the attack to fill the connections", func() bool { return ln.Open() == capacity })
 
 	client := &http.Client{Timeout: guard, Transport: &http.Transport{DisableKeepAlives: true}}
 	var waits []time.Duration
@@ -221,11 +221,6 @@ func TestSlowBodyAttack(t *testing.T) {
 	slices.Sort(waits)
 	t.Logf("cap %d, %d slow-body attackers (%d connections opened), grace 1s at 240 bytes/s: %d webhooks answered 200, wait p50 %v, max %v",
 		capacity, attack, opened.Load(), normal, waits[len(waits)/2], waits[len(waits)-1])
-}
-
-func relaytestWait(t *testing.T, cond func() bool) {
-	t.Helper()
-	relaytest.WaitFor(t, "the attack to fill the connections", cond)
 }
 
 // TestListenerCloseWhileFull: Close ends an Accept waiting for a slot.
