@@ -73,6 +73,16 @@ func climbs(p string) bool {
 	return false
 }
 
+// unreadable is the answer to a webhook whose body could not be read:
+// 413 past the size limit, else 400.
+func unreadable(err error) (status int, msg string) {
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		return http.StatusRequestEntityTooLarge, "request body too large"
+	}
+	return http.StatusBadRequest, "could not read the request body"
+}
+
 // serveWebhook is the ingress: /v1/webhooks/{input_id}[/extra/path].
 //
 // What a caller can learn: requests that could never be delivered (405)
@@ -136,14 +146,9 @@ func (s *Server) serveWebhook(w http.ResponseWriter, r *http.Request) {
 	rawQuery := auth.rawQuery
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes))
 	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			refuse(http.StatusRequestEntityTooLarge)
-			http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)
-			return
-		}
-		refuse(http.StatusBadRequest)
-		http.Error(w, "could not read the request body", http.StatusBadRequest)
+		status, msg := unreadable(err)
+		refuse(status)
+		http.Error(w, msg, status)
 		return
 	}
 	removeHopHeaders(header)
@@ -284,14 +289,9 @@ func (s *Server) answerUnknown(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if _, err := io.Copy(io.Discard, http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes)); err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			count(http.StatusRequestEntityTooLarge)
-			http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)
-			return
-		}
-		count(http.StatusBadRequest)
-		http.Error(w, "could not read the request body", http.StatusBadRequest)
+		status, msg := unreadable(err)
+		count(status)
+		http.Error(w, msg, status)
 		return
 	}
 	count(status)
