@@ -107,16 +107,7 @@ func newAgentHub(s *Server) *agentHub {
 
 // connected reports whether an agent that takes deliveries is connected
 // for the bucket.
-func (h *agentHub) connected(bucketID string) bool {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	for _, a := range h.agents {
-		if _, ok := a.buckets[bucketID]; ok && !a.isDraining() {
-			return true
-		}
-	}
-	return false
-}
+func (h *agentHub) connected(bucketID string) bool { return h.pick(bucketID) != nil }
 
 // count is how many agents are connected.
 func (h *agentHub) count() int {
