@@ -181,16 +181,10 @@ func (h *agentHub) send(ctx context.Context, or *outputRoute, req *HTTPRequest, 
 	if timeout <= 0 {
 		timeout = DefaultOutputTimeout
 	}
-	header := make(http.Header, len(req.Header))
-	for k, v := range req.Header {
-		header[k] = v
-	}
-	removeHopHeaders(header)
-	header.Del("Host")
 	msg := api.AgentMessage{
 		Type: api.AgentDelivery, ID: deliveryID, Bucket: or.bucket.Name, Output: or.output.Name,
 		Method: req.Method, URL: destinationURL(or.dest, or.output.LockPath, req).String(),
-		Header: header, Body: req.Body, Timeout: api.Duration(timeout),
+		Header: outboundHeader(req.Header), Body: req.Body, Timeout: api.Duration(timeout),
 	}
 	ch := make(chan api.AgentMessage, 1)
 	a.mu.Lock()
