@@ -2,7 +2,6 @@ package relay
 
 import (
 	"context"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -382,7 +381,7 @@ func (s *Server) authAgent(r *http.Request) (tokenID string, buckets map[string]
 		return "", nil, http.StatusUnauthorized, "invalid agent token"
 	}
 	t, err := s.store.GetAgentToken(r.Context(), id)
-	if err != nil || subtle.ConstantTimeCompare([]byte(HashToken(secret)), []byte(t.SecretHash)) != 1 {
+	if err != nil || !tokenMatches(t.SecretHash, secret) {
 		return "", nil, http.StatusUnauthorized, "invalid agent token"
 	}
 	granted := map[string]bool{}

@@ -44,6 +44,12 @@ func HashToken(secret string) string {
 	return tokenHashPrefix + hex.EncodeToString(sum[:])
 }
 
+// tokenMatches reports, in constant time, whether secret is the token
+// secret whose HashToken is hash.
+func tokenMatches(hash, secret string) bool {
+	return subtle.ConstantTimeCompare([]byte(HashToken(secret)), []byte(hash)) == 1
+}
+
 // HashSecret returns the bcrypt hash of a password. Passwords are chosen
 // by people and need bcrypt's cost; token secrets use HashToken.
 func HashSecret(secret string) (string, error) {
@@ -127,7 +133,7 @@ func NewVerifier() *Verifier {
 // returns it. Check does not throttle; see Verify.
 func (v *Verifier) Check(hash, secret string) bool {
 	if strings.HasPrefix(hash, tokenHashPrefix) {
-		return subtle.ConstantTimeCompare([]byte(HashToken(secret)), []byte(hash)) == 1
+		return tokenMatches(hash, secret)
 	}
 	return isBcrypt(hash) && (v.remembered(hash, secret) || v.bcryptMatch(hash, secret))
 }
