@@ -2,7 +2,6 @@ package relay
 
 import (
 	"context"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -107,16 +106,7 @@ func newAgentHub(s *Server) *agentHub {
 
 // connected reports whether an agent that takes deliveries is connected
 // for the bucket.
-func (h *agentHub) connected(bucketID string) bool {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	for _, a := range h.agents {
-		if _, ok := a.buckets[bucketID]; ok && !a.isDraining() {
-			return true
-		}
-	}
-	return false
-}
+func (h *agentHub) connected(bucketID string) bool { return h.pick(bucketID) != nil }
 
 // count is how many agents are connected.
 func (h *agentHub) count() int {
@@ -190,16 +180,10 @@ func (h *agentHub) send(ctx context.Context, or *outputRoute, req *HTTPRequest, 
 	if timeout <= 0 {
 		timeout = DefaultOutputTimeout
 	}
-	header := make(http.Header, len(req.Header))
-	for k, v := range req.Header {
-		header[k] = v
-	}
-	removeHopHeaders(header)
-	header.Del("Host")
 	msg := api.AgentMessage{
 		Type: api.AgentDelivery, ID: deliveryID, Bucket: or.bucket.Name, Output: or.output.Name,
 		Method: req.Method, URL: destinationURL(or.dest, or.output.LockPath, req).String(),
-		Header: header, Body: req.Body, Timeout: api.Duration(timeout),
+		Header: outboundHeader(req.Header), Body: req.Body, Timeout: api.Duration(timeout),
 	}
 	ch := make(chan api.AgentMessage, 1)
 	a.mu.Lock()
@@ -397,7 +381,7 @@ func (s *Server) authAgent(r *http.Request) (tokenID string, buckets map[string]
 		return "", nil, http.StatusUnauthorized, "invalid agent token"
 	}
 	t, err := s.store.GetAgentToken(r.Context(), id)
-	if err != nil || subtle.ConstantTimeCompare([]byte(HashToken(secret)), []byte(t.SecretHash)) != 1 {
+	if err != nil || !tokenMatches(t.SecretHash, secret) {
 		return "", nil, http.StatusUnauthorized, "invalid agent token"
 	}
 	granted := map[string]bool{}

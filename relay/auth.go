@@ -44,6 +44,12 @@ func HashToken(secret string) string {
 	return tokenHashPrefix + hex.EncodeToString(sum[:])
 }
 
+// tokenMatches reports, in constant time, whether secret is the token
+// secret whose HashToken is hash.
+func tokenMatches(hash, secret string) bool {
+	return subtle.ConstantTimeCompare([]byte(HashToken(secret)), []byte(hash)) == 1
+}
+
 // HashSecret returns the bcrypt hash of a password. Passwords are chosen
 // by people and need bcrypt's cost; token secrets use HashToken.
 func HashSecret(secret string) (string, error) {
@@ -127,18 +133,19 @@ func NewVerifier() *Verifier {
 // returns it. Check does not throttle; see Verify.
 func (v *Verifier) Check(hash, secret string) bool {
 	if strings.HasPrefix(hash, tokenHashPrefix) {
-		return subtle.ConstantTimeCompare([]byte(HashToken(secret)), []byte(hash)) == 1
+		return tokenMatches(hash, secret)
 	}
-	if !isBcrypt(hash) {
-		return false
-	}
-	key := sha256.Sum256([]byte(hash + "\x00" + secret))
-	v.mu.Lock()
-	_, ok := v.good[key]
-	v.mu.Unlock()
-	if ok {
-		return true
-	}
+	return isBcrypt(hash) && (v.remembered(hash, secret) || v.bcryptMatch(hash, secret))
+}
+
+// goodKey is how the pair hash, secret is remembered once it matched.
+func goodKey(hash, secret string) [32]byte {
+	return sha256.Sum256([]byte(hash + "\x00" + secret))
+}
+
+// bcryptMatch compares secret with the bcrypt hash in one of the bcrypt
+// slots, and remembers the pair when it matches.
+func (v *Verifier) bcryptMatch(hash, secret string) bool {
 	v.sem <- struct{}{}
 	err := bcrypt.CompareHashAndPassword([]byte(hash), []byte(secret))
 	<-v.sem
@@ -149,7 +156,7 @@ func (v *Verifier) Check(hash, secret string) bool {
 	if len(v.good) >= maxVerified {
 		clear(v.good)
 	}
-	v.good[key] = struct{}{}
+	v.good[goodKey(hash, secret)] = struct{}{}
 	v.mu.Unlock()
 	return true
 }
@@ -187,7 +194,7 @@ func (v *Verifier) Verify(key, hash, secret string, likeBcrypt bool) (ok bool, r
 		v.release(key, false)
 		return false, time.Second
 	}
-	ok = v.Check(hash, secret) && !missing
+	ok = v.bcryptMatch(hash, secret) && !missing
 	v.waiting.Add(-1)
 	v.release(key, !ok)
 	return ok, 0
@@ -195,7 +202,7 @@ func (v *Verifier) Verify(key, hash, secret string, likeBcrypt bool) (ok bool, r
 
 // remembered reports whether the pair matched before.
 func (v *Verifier) remembered(hash, secret string) bool {
-	key := sha256.Sum256([]byte(hash + "\x00" + secret))
+	key := goodKey(hash, secret)
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	_, ok := v.good[key]

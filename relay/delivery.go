@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/url"
 	"path"
@@ -268,18 +269,9 @@ func (s *Server) send(ctx context.Context, or *outputRoute, req *HTTPRequest) ou
 		return outcome{err: permanent(fmt.Errorf("build request: %w", err))}
 	}
 	hr.URL = destinationURL(or.dest, or.output.LockPath, req)
-	// The request's header is shared with the job (a retry sends it
-	// again): copied only when there is something to remove. Neither the
-	// egress client nor the transport modifies a request's header.
-	hr.Header = req.Header
-	if hasHopHeaders(req.Header) {
-		hr.Header = make(http.Header, len(req.Header))
-		for k, v := range req.Header {
-			hr.Header[k] = v
-		}
-		removeHopHeaders(hr.Header)
-		hr.Header.Del("Host")
-	}
+	// Neither the egress client nor the transport modifies a request's
+	// header, so outboundHeader may return req's own.
+	hr.Header = outboundHeader(req.Header)
 	if hr.Header == nil {
 		hr.Header = http.Header{}
 	}
@@ -300,6 +292,20 @@ func (s *Server) send(ctx context.Context, or *outputRoute, req *HTTPRequest) ou
 	removeHopHeaders(resp.Header)
 	resp.Header.Del("Content-Length")
 	return outcome{status: resp.StatusCode, header: resp.Header, body: body}
+}
+
+// outboundHeader is h as it is sent on to a destination: without hop
+// headers and Host. h is shared with the job (a retry sends it again), so
+// it is copied only when there is something to remove; the caller must
+// not modify the result.
+func outboundHeader(h http.Header) http.Header {
+	if !hasHopHeaders(h) {
+		return h
+	}
+	out := maps.Clone(h)
+	removeHopHeaders(out)
+	out.Del("Host")
+	return out
 }
 
 // redactURL keeps only the scheme and host of the destination in err: a

@@ -73,6 +73,23 @@ func climbs(p string) bool {
 	return false
 }
 
+// unreadable is the answer to a webhook whose body could not be read:
+// 413 past the size limit, else 400.
+func unreadable(err error) (status int, msg string) {
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		return http.StatusRequestEntityTooLarge, "request body too large"
+	}
+	return http.StatusBadRequest, "could not read the request body"
+}
+
+// unrouted counts and publishes a webhook answered with status before an
+// input was found.
+func (s *Server) unrouted(status int) {
+	s.metrics.received.WithLabelValues("", strconv.Itoa(status)).Inc()
+	s.events.received(nil, nil, "", status, false)
+}
+
 // serveWebhook is the ingress: /v1/webhooks/{input_id}[/extra/path].
 //
 // What a caller can learn: requests that could never be delivered (405)
@@ -85,8 +102,7 @@ func climbs(p string) bool {
 func (s *Server) serveWebhook(w http.ResponseWriter, r *http.Request) {
 	if undeliverable(r.Method) {
 		w.Header().Set("Allow", "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS")
-		s.metrics.received.WithLabelValues("", strconv.Itoa(http.StatusMethodNotAllowed)).Inc()
-		s.events.received(nil, nil, "", http.StatusMethodNotAllowed, false)
+		s.unrouted(http.StatusMethodNotAllowed)
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
 	}
@@ -95,8 +111,7 @@ func (s *Server) serveWebhook(w http.ResponseWriter, r *http.Request) {
 	rawExtra = "/" + rawExtra
 	extra, err := url.PathUnescape(rawExtra)
 	if err != nil || climbs(extra) {
-		s.metrics.received.WithLabelValues("", strconv.Itoa(http.StatusBadRequest)).Inc()
-		s.events.received(nil, nil, "", http.StatusBadRequest, false)
+		s.unrouted(http.StatusBadRequest)
 		http.Error(w, "invalid path: dot-segments are not allowed in the extra path", http.StatusBadRequest)
 		return
 	}
@@ -136,14 +151,9 @@ func (s *Server) serveWebhook(w http.ResponseWriter, r *http.Request) {
 	rawQuery := auth.rawQuery
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes))
 	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			refuse(http.StatusRequestEntityTooLarge)
-			http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)
-			return
-		}
-		refuse(http.StatusBadRequest)
-		http.Error(w, "could not read the request body", http.StatusBadRequest)
+		status, msg := unreadable(err)
+		refuse(status)
+		http.Error(w, msg, status)
 		return
 	}
 	removeHopHeaders(header)
@@ -273,28 +283,19 @@ func (s *Server) serveWebhook(w http.ResponseWriter, r *http.Request) {
 // serveWebhook's comment says.
 func (s *Server) answerUnknown(w http.ResponseWriter, r *http.Request) {
 	status := s.opts.UnknownInputStatus
-	count := func(st int) {
-		s.metrics.received.WithLabelValues("", strconv.Itoa(st)).Inc()
-		s.events.received(nil, nil, "", st, false)
-	}
 	if status == http.StatusUnauthorized {
 		io.Copy(io.Discard, io.LimitReader(r.Body, s.opts.MaxBodyBytes))
-		count(status)
+		s.unrouted(status)
 		http.Error(w, "unauthorized", http.StatusUnauthorized)
 		return
 	}
 	if _, err := io.Copy(io.Discard, http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes)); err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			count(http.StatusRequestEntityTooLarge)
-			http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)
-			return
-		}
-		count(http.StatusBadRequest)
-		http.Error(w, "could not read the request body", http.StatusBadRequest)
+		status, msg := unreadable(err)
+		s.unrouted(status)
+		http.Error(w, msg, status)
 		return
 	}
-	count(status)
+	s.unrouted(status)
 	w.WriteHeader(status)
 }
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/relayfn/relayfn/runtime"
@@ -133,24 +134,13 @@ func (w *Webhook) Changes() []Change {
 	slices.Sort(names)
 	for _, k := range names {
 		if !slices.Equal(a.Header[k], b.Header[k]) {
-			cs = append(cs, Change{Field: "header " + k, From: joinValues(a.Header[k]), To: joinValues(b.Header[k])})
+			cs = append(cs, Change{Field: "header " + k, From: strings.Join(a.Header[k], ", "), To: strings.Join(b.Header[k], ", ")})
 		}
 	}
 	if !bytes.Equal(a.Body, b.Body) {
 		cs = append(cs, Change{Field: "body", From: string(a.Body), To: string(b.Body)})
 	}
 	return cs
-}
-
-func joinValues(vs []string) string {
-	var b bytes.Buffer
-	for i, v := range vs {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString(v)
-	}
-	return b.String()
 }
 
 // recordAnswer sets the webhook's answer in the store, for a caller

@@ -117,17 +117,16 @@ func ParseAge(s string) (time.Duration, error) {
 		return 0, nil
 	}
 	var d time.Duration
+	var err error
 	if n, ok := strings.CutSuffix(s, "d"); ok {
-		days, err := strconv.ParseUint(n, 10, 31)
-		if err != nil {
-			return 0, fmt.Errorf("invalid age %q (want a Go duration such as \"72h\" or days such as \"30d\")", s)
-		}
+		var days uint64
+		days, err = strconv.ParseUint(n, 10, 31)
 		d = time.Duration(days) * 24 * time.Hour
 	} else {
-		var err error
-		if d, err = time.ParseDuration(s); err != nil {
-			return 0, fmt.Errorf("invalid age %q (want a Go duration such as \"72h\" or days such as \"30d\")", s)
-		}
+		d, err = time.ParseDuration(s)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("invalid age %q (want a Go duration such as \"72h\" or days such as \"30d\")", s)
 	}
 	if d < 0 {
 		return 0, fmt.Errorf("negative age %q", s)
