@@ -216,10 +216,14 @@ func (s *Server) serveWebhook(w http.ResponseWriter, r *http.Request) {
 	size := requestSize(&req)
 	admitted := make([]bool, len(ds))
 	leaseUntil := wh.ReceivedAt.Add(s.opts.Lease)
+	leaseID := ""
 	for i, d := range ds {
 		if s.sched.admit(d.OutputID, size, b.Ephemeral || (wait && i == 0)) {
 			admitted[i] = true
-			d.LeaseOwner, d.LeaseUntil = s.opts.Node, leaseUntil
+			if leaseID == "" {
+				leaseID = NewRecordID() // one claim for the webhook's deliveries
+			}
+			d.LeaseOwner, d.LeaseUntil, d.LeaseID = s.opts.Node, leaseUntil, leaseID
 		}
 	}
 	if err := s.store.SaveWebhook(r.Context(), wh, ds); err != nil {

@@ -216,6 +216,11 @@ type Delivery struct {
 	// the delivery due again (see Store.ClaimDue).
 	LeaseOwner string    `json:"-"`
 	LeaseUntil time.Time `json:"-"`
+	// LeaseID names the claim that leased the delivery: a new one for
+	// each claim, so that a process whose lease ran out (and whose
+	// delivery another claim took since) cannot record over the newer
+	// claim's result (see Store.RecordAttempt and Store.RenewClaims).
+	LeaseID string `json:"-"`
 }
 
 // Attempt is one try of a delivery.

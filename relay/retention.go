@@ -61,6 +61,13 @@ const (
 	PurgePayload PurgeKind = "payload"
 	// PurgeMetadata deletes webhooks with their deliveries and attempts.
 	PurgeMetadata PurgeKind = "metadata"
+	// PurgeDeleted deletes what deleted buckets and outputs left: the
+	// webhooks (with deliveries and attempts) of buckets that no longer
+	// exist, and the deliveries (with attempts) of outputs that no longer
+	// exist. DeleteBucket and DeleteOutput remove only the bucket or
+	// output, at once; this removes the rest in small batches. BucketID
+	// and Before are ignored.
+	PurgeDeleted PurgeKind = "deleted"
 )
 
 // Purge asks RetentionStore.Purge for one batch.

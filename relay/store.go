@@ -58,8 +58,18 @@ type Store interface {
 	// previous lease, if any, are not after c.Now, earliest due first. A
 	// claimed delivery is not due again until its lease ends, or
 	// RecordAttempt or ReleaseClaims ends it. Deliveries that SaveWebhook
-	// stored with a lease (LeaseOwner set) count as claimed.
+	// stored with a lease (LeaseOwner, LeaseUntil and LeaseID set) count
+	// as claimed. Each call gives the deliveries it claims a new LeaseID.
+	// Several processes may claim at once: none gets a delivery another
+	// holds under a lease that has not ended.
 	ClaimDue(ctx context.Context, c Claim) ([]*Delivery, error)
+	// RenewClaims extends to until the leases named by claims, which a
+	// live process still works on, so that a lease can be short (a dead
+	// process's deliveries come due soon) and an attempt longer than it.
+	// It returns the IDs of the deliveries whose lease is no longer that
+	// claim's (ended, or claimed again since): their results must not be
+	// recorded.
+	RenewClaims(ctx context.Context, until time.Time, claims []LeaseRef) (lost []string, err error)
 	// NextDue returns when the first pending delivery of one of the
 	// outputs falls due (its next attempt time, or its lease's end); ok is
 	// false when none of them has a pending delivery.
@@ -70,7 +80,9 @@ type Store interface {
 	ReleaseClaims(ctx context.Context, owner string, ids []string) error
 	// RecordAttempt saves an attempt and the delivery's new state together,
 	// and ends the delivery's lease: a pending delivery is due again at
-	// its NextAttemptAt.
+	// its NextAttemptAt. When d.LeaseID is set and the delivery is no
+	// longer under that claim, it records nothing and returns an error
+	// wrapping store.ErrLeaseLost.
 	RecordAttempt(ctx context.Context, d *Delivery, a *Attempt) error
 	GetDelivery(ctx context.Context, id string) (*Delivery, []*Attempt, error)
 	ListDeliveries(ctx context.Context, f DeliveryFilter) ([]*Delivery, error)
@@ -133,6 +145,12 @@ type Claim struct {
 	Lease time.Duration
 	// Quota maps an output's ID to the most of its deliveries to claim.
 	Quota map[string]int
+}
+
+// LeaseRef names one delivery's claim (Store.RenewClaims).
+type LeaseRef struct {
+	ID      string // the delivery's
+	LeaseID string // the claim's
 }
 
 // DeliveryFilter selects deliveries; zero fields select everything.

@@ -11,3 +11,8 @@ var ErrNotFound = errors.New("not found")
 
 // ErrConflict is returned (wrapped) by stores for a name already taken.
 var ErrConflict = errors.New("already exists")
+
+// ErrLeaseLost is returned (wrapped) by stores when a process records or
+// renews a claim that is no longer its own: its lease ran out and the
+// delivery was claimed again, or it ended.
+var ErrLeaseLost = errors.New("lease lost")

@@ -299,6 +299,10 @@ CREATE TABLE agent_tokens (
 	payload_ns  INTEGER NOT NULL DEFAULT 0,
 	metadata_ns INTEGER NOT NULL DEFAULT 0
 ) WITHOUT ROWID;`,
+	// 9: a claim's ID (relay.Delivery.LeaseID), new for each claim, so
+	// that a process whose lease ran out cannot record over a newer
+	// claim's result.
+	`ALTER TABLE deliveries ADD COLUMN lease_id TEXT;`,
 }
 
 // migrate brings the schema of the database behind db up to date.

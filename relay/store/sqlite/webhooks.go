@@ -33,8 +33,8 @@ const (
 	// due_at is the lease's end for a delivery stored claimed, else its
 	// next attempt time.
 	qInsertDelivery = `INSERT INTO deliveries (id, webhook_id, bucket_id, output_id, state, attempts,
-		next_attempt_at, last_status, last_error, created_at, updated_at, due_at, lease_owner)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		next_attempt_at, last_status, last_error, created_at, updated_at, due_at, lease_owner, lease_id)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	qWebhookBucket = `SELECT bucket_id FROM webhooks WHERE id = ?`
 	// The number of a delivery's last attempt; no row means no delivery.
 	qAttemptN = `SELECT attempt_n FROM deliveries WHERE id = ?`
@@ -47,17 +47,18 @@ const (
 		FROM deliveries WHERE id = ?1 AND attempt_n > 0 AND attempt_n < ?2`
 	// Records an attempt in the delivery's row, with the delivery's new
 	// state, unless the row holds that attempt or a later one already,
-	// and ends the delivery's lease (due_at is its next attempt time).
+	// and ends the delivery's lease (due_at is its next attempt time),
+	// unless a claim ID is given and the delivery is no longer under it.
 	// Logs are dropped for an ephemeral bucket. (Plain ? parameters bind
 	// faster than numbered ones.)
-	qRecordAttempt = `UPDATE deliveries SET state = ?, attempts = ?, next_attempt_at = ?, due_at = ?, lease_owner = NULL,
+	qRecordAttempt = `UPDATE deliveries SET state = ?, attempts = ?, next_attempt_at = ?, due_at = ?, lease_owner = NULL, lease_id = NULL,
 		last_status = ?, last_error = ?, updated_at = ?,
 		attempt_n = ?, attempt_started_at = ?, attempt_duration_ms = ?, attempt_status = ?,
 		attempt_error = ?, attempt_response_headers = ?, attempt_response_body = ?,
 		attempt_logs = CASE WHEN ? IS NULL THEN NULL
 			WHEN (SELECT b.ephemeral FROM buckets b WHERE b.id = deliveries.bucket_id) THEN NULL
 			ELSE ? END
-		WHERE id = ? AND attempt_n < ?`
+		WHERE id = ? AND attempt_n < ? AND (? = '' OR lease_id = ?)`
 )
 
 // preparedQueries are prepared on the write connection at Open.
@@ -222,7 +223,7 @@ func (s *Store) insertDeliveries(ctx context.Context, tx *sql.Tx, ds []*relay.De
 		}
 		_, err := s.txExec(ctx, tx, qInsertDelivery,
 			d.ID, d.WebhookID, d.BucketID, d.OutputID, d.State, d.Attempts, ts(d.NextAttemptAt), d.LastStatus,
-			lastErrs[i], ts(d.CreatedAt), ts(d.UpdatedAt), due, nullString(d.LeaseOwner))
+			lastErrs[i], ts(d.CreatedAt), ts(d.UpdatedAt), due, nullString(d.LeaseOwner), nullString(d.LeaseID))
 		if _, fk := constraint(err); fk {
 			return fmt.Errorf("delivery %s: output %s in bucket %s: %w", d.ID, d.OutputID, d.BucketID, notFound("output", d.OutputID))
 		}
@@ -327,20 +328,20 @@ func (s *Store) AddDeliveries(ctx context.Context, ds []*relay.Delivery) error {
 }
 
 const deliveryColumns = `id, webhook_id, bucket_id, output_id, state, attempts, next_attempt_at, last_status,
-	last_error, created_at, updated_at, due_at, lease_owner`
+	last_error, created_at, updated_at, due_at, lease_owner, lease_id`
 
 // scanDelivery scans a delivery and opens its last error.
 func (s *Store) scanDelivery(sc scanner) (*relay.Delivery, error) {
 	var d relay.Delivery
 	var next, created, updated, due int64
 	var lastErr []byte
-	var owner sql.NullString
+	var owner, leaseID sql.NullString
 	if err := sc.Scan(&d.ID, &d.WebhookID, &d.BucketID, &d.OutputID, &d.State, &d.Attempts, &next,
-		&d.LastStatus, &lastErr, &created, &updated, &due, &owner); err != nil {
+		&d.LastStatus, &lastErr, &created, &updated, &due, &owner, &leaseID); err != nil {
 		return nil, err
 	}
 	if owner.Valid {
-		d.LeaseOwner, d.LeaseUntil = owner.String, fromTS(due)
+		d.LeaseOwner, d.LeaseUntil, d.LeaseID = owner.String, fromTS(due), leaseID.String
 	}
 	le, err := s.openValue(lastErr, "deliveries", d.ID, "last_error")
 	if err != nil {
@@ -376,7 +377,7 @@ func (s *Store) queryDeliveries(ctx context.Context, q querier, what, query stri
 
 // qClaim leases up to ?5 of output ?3's deliveries due at ?4 to ?2 until
 // ?1, earliest due first, through the deliveries_due index.
-const qClaim = `UPDATE deliveries SET due_at = ?1, lease_owner = ?2
+const qClaim = `UPDATE deliveries SET due_at = ?1, lease_owner = ?2, lease_id = ?6
 	WHERE id IN (SELECT id FROM deliveries WHERE output_id = ?3 AND state = 'pending' AND due_at <= ?4
 		ORDER BY due_at LIMIT ?5)
 	RETURNING ` + deliveryColumns
@@ -394,6 +395,7 @@ func (s *Store) ClaimDue(ctx context.Context, c relay.Claim) ([]*relay.Delivery,
 		return nil, errors.New("claim: the lease must be positive")
 	}
 	until, at := ts(c.Now.Add(c.Lease)), ts(c.Now)
+	leaseID := relay.NewRecordID()
 	var ds []*relay.Delivery
 	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		ds = ds[:0] // a batch's failure runs this again
@@ -401,7 +403,7 @@ func (s *Store) ClaimDue(ctx context.Context, c relay.Claim) ([]*relay.Delivery,
 			if n <= 0 {
 				continue
 			}
-			got, err := s.queryDeliveries(ctx, tx, "claim deliveries", qClaim, until, c.Owner, output, at, n)
+			got, err := s.queryDeliveries(ctx, tx, "claim deliveries", qClaim, until, c.Owner, output, at, n, leaseID)
 			if err != nil {
 				return err
 			}
@@ -459,14 +461,14 @@ func (s *Store) ReleaseClaims(ctx context.Context, owner string, ids []string) e
 	}
 	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if ids == nil {
-			_, err := tx.ExecContext(ctx, `UPDATE deliveries SET due_at = next_attempt_at, lease_owner = NULL
+			_, err := tx.ExecContext(ctx, `UPDATE deliveries SET due_at = next_attempt_at, lease_owner = NULL, lease_id = NULL
 				WHERE state = 'pending' AND lease_owner = ?`, owner)
 			if err != nil {
 				return fmt.Errorf("release claims of %s: %w", owner, err)
 			}
 			return nil
 		}
-		stmt, err := tx.PrepareContext(ctx, `UPDATE deliveries SET due_at = next_attempt_at, lease_owner = NULL
+		stmt, err := tx.PrepareContext(ctx, `UPDATE deliveries SET due_at = next_attempt_at, lease_owner = NULL, lease_id = NULL
 			WHERE id = ? AND state = 'pending' AND lease_owner = ?`)
 		if err != nil {
 			return fmt.Errorf("release claims of %s: %w", owner, err)
@@ -479,6 +481,40 @@ func (s *Store) ReleaseClaims(ctx context.Context, owner string, ids []string) e
 		}
 		return nil
 	})
+}
+
+// RenewClaims extends to until the leases of claims still held, and
+// returns the IDs of the deliveries no longer under their claim.
+func (s *Store) RenewClaims(ctx context.Context, until time.Time, claims []relay.LeaseRef) ([]string, error) {
+	if len(claims) == 0 {
+		return nil, nil
+	}
+	var lost []string
+	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		lost = lost[:0] // a batch's failure runs this again
+		stmt, err := tx.PrepareContext(ctx, `UPDATE deliveries SET due_at = ?
+			WHERE id = ? AND state = 'pending' AND lease_id = ?`)
+		if err != nil {
+			return fmt.Errorf("renew claims: %w", err)
+		}
+		defer stmt.Close()
+		for _, c := range claims {
+			res, err := stmt.ExecContext(ctx, ts(until), c.ID, c.LeaseID)
+			if err != nil {
+				return fmt.Errorf("renew the claim of delivery %s: %w", c.ID, err)
+			}
+			if n, err := res.RowsAffected(); err != nil {
+				return fmt.Errorf("renew the claim of delivery %s: %w", c.ID, err)
+			} else if n == 0 {
+				lost = append(lost, c.ID)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return lost, nil
 }
 
 // ListDeliveries lists the deliveries f selects, newest first.
@@ -615,15 +651,23 @@ func (s *Store) RecordAttempt(ctx context.Context, d *relay.Delivery, a *relay.A
 		}
 		res, err := s.txExec(ctx, tx, qRecordAttempt, d.State, d.Attempts, ts(d.NextAttemptAt), ts(d.NextAttemptAt),
 			d.LastStatus, lastErr, ts(d.UpdatedAt),
-			n, ts(a.StartedAt), a.DurationMS, a.Status, sealedErr, respHeaders, respBody, sealedLogs, sealedLogs, d.ID, n)
+			n, ts(a.StartedAt), a.DurationMS, a.Status, sealedErr, respHeaders, respBody, sealedLogs, sealedLogs, d.ID, n,
+			d.LeaseID, d.LeaseID)
 		if err != nil {
 			return fmt.Errorf("delivery %s: attempt %d: %w", d.ID, n, err)
 		}
 		if k, err := res.RowsAffected(); err == nil && k == 0 {
 			var last int
-			err := s.txQueryRow(ctx, tx, qAttemptN, d.ID).Scan(&last)
+			var leaseID sql.NullString
+			err := tx.QueryRowContext(ctx, `SELECT attempt_n, lease_id FROM deliveries WHERE id = ?`, d.ID).Scan(&last, &leaseID)
 			if errors.Is(err, sql.ErrNoRows) {
 				return notFound("delivery", d.ID)
+			}
+			if err != nil {
+				return fmt.Errorf("delivery %s: %w", d.ID, err)
+			}
+			if d.LeaseID != "" && leaseID.String != d.LeaseID {
+				return fmt.Errorf("delivery %s: attempt %d: %w", d.ID, n, store.ErrLeaseLost)
 			}
 			return fmt.Errorf("delivery %s: attempt %d: attempt %d is recorded: %w", d.ID, n, last, store.ErrConflict)
 		}
@@ -633,7 +677,7 @@ func (s *Store) RecordAttempt(ctx context.Context, d *relay.Delivery, a *relay.A
 		return err
 	}
 	a.N = n
-	d.LeaseOwner, d.LeaseUntil = "", time.Time{}
+	d.LeaseOwner, d.LeaseUntil, d.LeaseID = "", time.Time{}, ""
 	return nil
 }
 
