@@ -569,3 +569,52 @@ func (s *suite) TestListedByName(t *testing.T) {
 		}
 	}
 }
+
+// TestDeletedNotListed: once a bucket or an output is deleted, the request
+// log lists none of its webhooks or deliveries, whether the store removes
+// them at once or later (relay.PurgeDeleted).
+func (s *suite) TestDeletedNotListed(t *testing.T) {
+	st := s.open(t)
+	ctx := context.Background()
+	gone := newFixture(t, st, "gone", false)
+	kept := newFixture(t, st, "kept", false)
+	var keptWebhooks, keptDeliveries []string
+	for range 3 {
+		must(t, st.SaveWebhook(ctx, gone.webhook("x"), gone.deliveries()))
+		w, ds := kept.webhook("y"), kept.deliveries()
+		must(t, st.SaveWebhook(ctx, w, ds))
+		keptWebhooks = append(keptWebhooks, w.ID)
+		keptDeliveries = append(keptDeliveries, ds[1].ID) // to output two, kept
+	}
+	must(t, st.DeleteBucket(ctx, gone.bucket.ID))
+	must(t, st.DeleteOutput(ctx, kept.out1.ID))
+
+	ws, err := st.ListWebhooks(ctx, relay.WebhookFilter{Limit: everything})
+	must(t, err)
+	var gotWebhooks []string
+	for _, w := range ws {
+		gotWebhooks = append(gotWebhooks, w.ID)
+	}
+	if want := sorted(keptWebhooks); !slices.Equal(sorted(gotWebhooks), want) {
+		t.Errorf("ListWebhooks = %v, want only the kept bucket's %v", sorted(gotWebhooks), want)
+	}
+	ds, err := st.ListDeliveries(ctx, relay.DeliveryFilter{Limit: everything})
+	must(t, err)
+	if want := sorted(keptDeliveries); !slices.Equal(sorted(ids(ds)), want) {
+		t.Errorf("ListDeliveries = %v, want only the kept output's %v", sorted(ids(ds)), want)
+	}
+	for _, f := range []relay.DeliveryFilter{{BucketID: gone.bucket.ID}, {OutputID: gone.out1.ID}, {OutputID: kept.out1.ID}} {
+		if n := countDeliveries(t, st, f); n != 0 {
+			t.Errorf("ListDeliveries(%+v) = %d deliveries, want none", f, n)
+		}
+	}
+	if gw, err := st.ListWebhooks(ctx, relay.WebhookFilter{BucketID: gone.bucket.ID}); err != nil || len(gw) != 0 {
+		t.Errorf("ListWebhooks of the deleted bucket = %d webhooks, %v; want none", len(gw), err)
+	}
+	// The kept webhooks count only the deliveries of the kept output.
+	for _, w := range ws {
+		if w.Deliveries[relay.DeliveryPending] != 1 {
+			t.Errorf("webhook %s lists deliveries %v, want the kept output's one pending", w.ID, w.Deliveries)
+		}
+	}
+}
