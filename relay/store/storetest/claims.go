@@ -1,9 +1,7 @@
-package sqlite
+package storetest
 
 import (
 	"context"
-	"database/sql"
-	"path/filepath"
 	"reflect"
 	"slices"
 	"testing"
@@ -14,7 +12,7 @@ import (
 
 // saveDue stores n webhooks of fx, each with a delivery to each output
 // due at due, and returns the deliveries by output.
-func saveDue(t *testing.T, st *Store, fx *fixture, n int, due time.Time) map[string][]*relay.Delivery {
+func saveDue(t *testing.T, st Store, fx *fixture, n int, due time.Time) map[string][]*relay.Delivery {
 	t.Helper()
 	ctx := context.Background()
 	byOut := map[string][]*relay.Delivery{}
@@ -31,7 +29,7 @@ func saveDue(t *testing.T, st *Store, fx *fixture, n int, due time.Time) map[str
 	return byOut
 }
 
-func claimIDs(t *testing.T, st *Store, c relay.Claim) []string {
+func claimIDs(t *testing.T, st Store, c relay.Claim) []string {
 	t.Helper()
 	ds, err := st.ClaimDue(context.Background(), c)
 	must(t, err)
@@ -46,8 +44,8 @@ func claimIDs(t *testing.T, st *Store, c relay.Claim) []string {
 // TestClaimDueLeases: a claimed delivery is not claimed again while its
 // lease holds, by its owner or another; when the lease ends (the owner
 // died), it is due again.
-func TestClaimDueLeases(t *testing.T) {
-	st, _ := newStore(t)
+func (s *suite) TestClaimDueLeases(t *testing.T) {
+	st := s.open(t)
 	fx := newFixture(t, st, "claims", false)
 	t0 := time.Unix(1000, 0).UTC()
 	byOut := saveDue(t, st, fx, 5, t0)
@@ -78,15 +76,22 @@ func TestClaimDueLeases(t *testing.T) {
 		t.Fatalf("after a's leases ended, claimed %v, want %v", expired, first)
 	}
 	// Output two was never asked for: untouched.
-	if n := count(t, st, "deliveries", "output_id = ? AND lease_owner IS NOT NULL", fx.out2.ID); n != 0 {
-		t.Errorf("%d deliveries of output two claimed", n)
+	twos, err := st.ListDeliveries(context.Background(), relay.DeliveryFilter{OutputID: fx.out2.ID, Limit: everything})
+	must(t, err)
+	if len(twos) != 5 {
+		t.Fatalf("output two has %d deliveries, want 5", len(twos))
+	}
+	for _, d := range twos {
+		if d.LeaseOwner != "" || d.LeaseID != "" || !d.LeaseUntil.IsZero() {
+			t.Errorf("delivery %s of output two claimed: %+v", d.ID, d)
+		}
 	}
 }
 
 // TestClaimDueQuotaPerOutput: each output's quota bounds its claim, so
 // one output's backlog does not take another's turn.
-func TestClaimDueQuotaPerOutput(t *testing.T) {
-	st, _ := newStore(t)
+func (s *suite) TestClaimDueQuotaPerOutput(t *testing.T) {
+	st := s.open(t)
 	fx := newFixture(t, st, "quota", false)
 	t0 := time.Unix(1000, 0).UTC()
 	// Output one has a large backlog due long ago; output two, newer work.
@@ -113,8 +118,8 @@ func TestClaimDueQuotaPerOutput(t *testing.T) {
 // TestClaimDueRetryWakesAtItsTime: a recorded retry ends the lease; the
 // delivery is due at its next attempt time, not before, and NextDue says
 // when.
-func TestClaimDueRetryWakesAtItsTime(t *testing.T) {
-	st, _ := newStore(t)
+func (s *suite) TestClaimDueRetryWakesAtItsTime(t *testing.T) {
+	st := s.open(t)
 	ctx := context.Background()
 	fx := newFixture(t, st, "retry", false)
 	t0 := time.Unix(1000, 0).UTC()
@@ -165,8 +170,8 @@ func TestClaimDueRetryWakesAtItsTime(t *testing.T) {
 // TestSaveWebhookLeased: fresh deliveries stored leased are not due until
 // the lease ends; ReleaseClaims makes them due at once, only for their
 // owner.
-func TestSaveWebhookLeased(t *testing.T) {
-	st, _ := newStore(t)
+func (s *suite) TestSaveWebhookLeased(t *testing.T) {
+	st := s.open(t)
 	ctx := context.Background()
 	fx := newFixture(t, st, "fresh", false)
 	t0 := time.Unix(1000, 0).UTC()
@@ -191,44 +196,5 @@ func TestSaveWebhookLeased(t *testing.T) {
 	must(t, st.ReleaseClaims(ctx, "a", nil))
 	if got := claimIDs(t, st, relay.Claim{Owner: "a", Now: t0, Lease: time.Minute, Quota: quota}); !reflect.DeepEqual(got, []string{ds[1].ID}) {
 		t.Fatalf("after releasing all of a's, claimed %v, want %s", got, ds[1].ID)
-	}
-}
-
-// TestMigrateFromVersion2: pending deliveries written before leases are
-// due at their next attempt time, unclaimed, and outputs get the default
-// max_in_flight.
-func TestMigrateFromVersion2(t *testing.T) {
-	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "v2.db")
-	db, err := sql.Open("sqlite", path)
-	must(t, err)
-	must(t, applyMigrations(ctx, db, migrations[:2]))
-	for _, q := range []string{
-		`INSERT INTO buckets (id, name, created_at) VALUES ('b1', 'old', 1)`,
-		`INSERT INTO outputs (id, bucket_id, name, created_at) VALUES ('o1', 'b1', 'out', 1)`,
-		`INSERT INTO webhooks (id, bucket_id, input_id, received_at, method) VALUES ('w1', 'b1', 'i1', 1, 'POST')`,
-		`INSERT INTO deliveries (id, webhook_id, bucket_id, output_id, state, next_attempt_at, created_at, updated_at)
-			VALUES ('d1', 'w1', 'b1', 'o1', 'pending', 5000, 1, 1), ('d2', 'w1', 'b1', 'o1', 'succeeded', 0, 2, 2),
-			('d3', 'w1', 'b1', 'o1', 'pending', 9000, 3, 3)`,
-	} {
-		if _, err := db.Exec(q); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
-	must(t, db.Close())
-	st := openAt(t, path, testSealer(t, 1))
-	out, err := st.GetOutput(ctx, "o1")
-	must(t, err)
-	if out.MaxInFlight != 0 {
-		t.Errorf("migrated output's max_in_flight = %d, want 0 (the default)", out.MaxInFlight)
-	}
-	next, ok, err := st.NextDue(ctx, []string{"o1"})
-	must(t, err)
-	if !ok || !next.Equal(fromTS(5000)) {
-		t.Errorf("NextDue = %v, %v; want d1's next attempt time", next, ok)
-	}
-	got := claimIDs(t, st, relay.Claim{Owner: "a", Now: fromTS(5000), Lease: time.Minute, Quota: map[string]int{"o1": 10}})
-	if !reflect.DeepEqual(got, []string{"d1"}) {
-		t.Fatalf("claimed %v, want d1 (d2 is finished, d3 not due)", got)
 	}
 }
