@@ -44,11 +44,16 @@
 // Writes that change routes (buckets, inputs, outputs, tokens, functions
 // and their versions, configuration and specs, agent tokens, retention
 // policies) send a notification on the channel relayfn_routes_<schema>,
-// and writes that make deliveries due without a lease (SaveWebhook of
-// unclaimed deliveries, AddDeliveries, ReleaseClaims) one on
-// relayfn_work_<schema>, in the same transaction: it reaches the
-// listeners only if the write commits. Watch listens on both. A
-// SaveWebhook whose deliveries are all claimed sends nothing.
+// and writes that make deliveries due without a lease (AddDeliveries,
+// ReleaseClaims) one on relayfn_work_<schema>, in the same transaction:
+// it reaches the listeners only if the write commits. Watch listens on
+// both. A SaveWebhook whose deliveries are all claimed (the relay's hot
+// path) sends nothing; one that stored unclaimed deliveries has a
+// notification sent on relayfn_work after it committed, by a goroutine
+// that sends one for all the SaveWebhooks that committed meanwhile:
+// PostgreSQL commits notifying transactions one at a time, each holding
+// a lock across its WAL flush, which would cap ingest at one webhook per
+// flush when the relay is behind.
 //
 // # Writes
 //
@@ -96,7 +101,6 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -159,6 +163,9 @@ type Store struct {
 	watchers             sync.WaitGroup
 	watchMu              sync.Mutex
 	closed               bool
+	// workKick wakes workNotifier; notifierDone is closed when it stops.
+	workKick     chan struct{}
+	notifierDone chan struct{}
 }
 
 // Lock keys: advisory locks are taken on (class, hashtext(schema:name)),
@@ -180,9 +187,6 @@ func Open(ctx context.Context, dsn string, s *seal.Sealer, opts Options) (*Store
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: open: %w", scrub(err, dsn))
-	}
-	if !strings.Contains(dsn, "pool_max_conns") {
-		cfg.MaxConns = int32(max(4, runtime.GOMAXPROCS(0)))
 	}
 	password := cfg.ConnConfig.Password
 	name := fmt.Sprintf("%s:%d/%s", cfg.ConnConfig.Host, cfg.ConnConfig.Port, cfg.ConnConfig.Database)
@@ -224,6 +228,8 @@ func Open(ctx context.Context, dsn string, s *seal.Sealer, opts Options) (*Store
 			return fail(err)
 		}
 	}
+	st.workKick, st.notifierDone = make(chan struct{}, 1), make(chan struct{})
+	go st.workNotifier()
 	return st, nil
 }
 
@@ -276,6 +282,7 @@ func (s *Store) Close() error {
 		s.watchMu.Unlock()
 		s.closeFn()
 		s.watchers.Wait()
+		<-s.notifierDone
 		if s.nodeConn != nil {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			if err := s.nodeConn.Close(ctx); err != nil {

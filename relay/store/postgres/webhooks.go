@@ -195,9 +195,6 @@ func (s *Store) SaveWebhook(ctx context.Context, w *relay.Webhook, ds []*relay.D
 		args, unclaimed = s.deliveryArgs(ds)
 		b.Queue(qInsertDeliveries, args...)
 	}
-	if unclaimed {
-		b.Queue(`SELECT pg_notify($1, '')`, s.workChan)
-	}
 	br := s.pool.SendBatch(ctx, b)
 	_, err = br.Exec()
 	if err != nil {
@@ -215,6 +212,9 @@ func (s *Store) SaveWebhook(ctx context.Context, w *relay.Webhook, ds []*relay.D
 	}
 	if err := br.Close(); err != nil {
 		return mapWriteErr(err, "webhook", w.ID)
+	}
+	if unclaimed {
+		s.kickWork()
 	}
 	return nil
 }
