@@ -649,3 +649,19 @@ func (s *suite) TestDeletedHidden(t *testing.T) {
 		}
 	}
 }
+
+// TestCloseTwice: Close may be called again, and a closed store refuses
+// reads and writes with an error.
+func (s *suite) TestCloseTwice(t *testing.T) {
+	st := s.open(t)
+	ctx := context.Background()
+	fx := newFixture(t, st, "closing", false)
+	must(t, st.Close())
+	must(t, st.Close())
+	if err := st.SaveWebhook(ctx, fx.webhook("late"), nil); err == nil {
+		t.Error("SaveWebhook after Close succeeded")
+	}
+	if _, err := st.GetBucket(ctx, fx.bucket.ID); err == nil {
+		t.Error("GetBucket after Close succeeded")
+	}
+}
