@@ -34,7 +34,7 @@ const qInsertWebhooks = `INSERT INTO webhooks (id, bucket_id, input_id, received
 		CASE WHEN b.ephemeral THEN NULL ELSE u.function_outcome END,
 		CASE WHEN b.ephemeral THEN NULL ELSE u.answer_headers END,
 		CASE WHEN b.ephemeral THEN 0 ELSE u.answer_size END
-	FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[],
+	FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::bytea[], $7::bytea[],
 		$8::bytea[], $9::bytea[], $10::bytea[], $11::integer[], $12::bytea[], $13::bytea[], $14::bytea[],
 		$15::bytea[], $16::bytea[], $17::integer[])
 		AS u(id, bucket_id, input_id, received_at, method, path, raw_path, raw_query, headers, body, status,
@@ -140,7 +140,7 @@ func (s *Store) commitSaves(batch []*saveReq) {
 func (s *Store) saveMany(ctx context.Context, reqs []*saveReq) error {
 	n := len(reqs)
 	ids, buckets, inputs, methods := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-	paths, rawPaths := make([]*string, n), make([]*string, n)
+	paths, rawPaths := make([][]byte, n), make([][]byte, n)
 	received, statuses, sizes := make([]int64, n), make([]int32, n), make([]int32, n)
 	rawQueries, headers, bodies, fnErrs, logs := make([][]byte, n), make([][]byte, n), make([][]byte, n), make([][]byte, n), make([][]byte, n)
 	diffs, outcomes, answerHeaders := make([][]byte, n), make([][]byte, n), make([][]byte, n)
@@ -148,7 +148,7 @@ func (s *Store) saveMany(ctx context.Context, reqs []*saveReq) error {
 	for i, r := range reqs {
 		w, sw := r.w, r.sw
 		ids[i], buckets[i], inputs[i], methods[i] = w.ID, w.BucketID, w.InputID, w.Request.Method
-		paths[i], rawPaths[i] = &w.Request.Path, nullString(w.Request.RawPath)
+		paths[i], rawPaths[i] = pathBytes(w.Request.Path), optionalBytes(w.Request.RawPath)
 		received[i], statuses[i], sizes[i] = ts(w.ReceivedAt), int32(w.Status), int32(sw.answerSize)
 		rawQueries[i], headers[i], bodies[i] = bytesOf(sw.rawQuery), bytesOf(sw.headers), bytesOf(sw.body)
 		fnErrs[i], logs[i] = bytesOf(sw.functionError), bytesOf(sw.logs)

@@ -24,8 +24,8 @@ const (
 	qInsertWebhook = `INSERT INTO webhooks (id, bucket_id, input_id, received_at, method, path, raw_path,
 		raw_query, headers, body, status, function_error, logs, received, function_outcome, answer_headers, answer_size)
 		SELECT $1, b.id, $3, $4, $5,
-			CASE WHEN b.ephemeral THEN NULL ELSE $6::text END,
-			CASE WHEN b.ephemeral THEN NULL ELSE $7::text END,
+			CASE WHEN b.ephemeral THEN NULL ELSE $6::bytea END,
+			CASE WHEN b.ephemeral THEN NULL ELSE $7::bytea END,
 			CASE WHEN b.ephemeral THEN NULL ELSE $8::bytea END,
 			CASE WHEN b.ephemeral THEN NULL ELSE $9::bytea END,
 			CASE WHEN b.ephemeral THEN NULL ELSE $10::bytea END,
@@ -195,12 +195,8 @@ func (s *Store) SaveWebhook(ctx context.Context, w *relay.Webhook, ds []*relay.D
 // both INSERTs sent together, one implicit transaction.
 func (s *Store) saveOne(ctx context.Context, req *saveReq) error {
 	w, ds, sw := req.w, req.ds, req.sw
-	var rawPath *string
-	if w.Request.RawPath != "" {
-		rawPath = &w.Request.RawPath
-	}
 	b := &pgx.Batch{}
-	b.Queue(qInsertWebhook, w.ID, w.BucketID, w.InputID, ts(w.ReceivedAt), w.Request.Method, w.Request.Path, rawPath,
+	b.Queue(qInsertWebhook, w.ID, w.BucketID, w.InputID, ts(w.ReceivedAt), w.Request.Method, pathBytes(w.Request.Path), optionalBytes(w.Request.RawPath),
 		sw.rawQuery, sw.headers, sw.body, w.Status, sw.functionError, sw.logs,
 		sw.received, sw.outcome, sw.answerHeaders, sw.answerSize)
 	if len(ds) > 0 {
@@ -233,7 +229,7 @@ func (s *Store) saveOne(ctx context.Context, req *saveReq) error {
 // bucket is not found.
 func (s *Store) GetWebhook(ctx context.Context, id string) (*relay.Webhook, error) {
 	var w relay.Webhook
-	var path, rawPath *string
+	var path, rawPath []byte
 	var rawQuery, headers, body, functionError, logs []byte
 	var sealedReceived, outcome, answerHeaders []byte
 	var received int64
@@ -251,8 +247,8 @@ func (s *Store) GetWebhook(ctx context.Context, id string) (*relay.Webhook, erro
 		return nil, fmt.Errorf("webhook %q: %w", id, err)
 	}
 	w.ReceivedAt = fromTS(received)
-	w.Request.Path = deref(path)
-	w.Request.RawPath = deref(rawPath)
+	w.Request.Path = string(path)
+	w.Request.RawPath = string(rawPath)
 	open := func(b []byte, column string) []byte {
 		if err != nil {
 			return nil
@@ -337,6 +333,19 @@ func (s *Store) AddDeliveries(ctx context.Context, ds []*relay.Delivery) error {
 		}
 		return nil
 	})
+}
+
+// pathBytes is a webhook's path as stored: its bytes, never NULL.
+func pathBytes(p string) []byte {
+	return append([]byte{}, p...)
+}
+
+// optionalBytes is s's bytes, or NULL when s is empty.
+func optionalBytes(s string) []byte {
+	if s == "" {
+		return nil
+	}
+	return []byte(s)
 }
 
 // deliveryColumns are a delivery's columns, of the table aliased d.
