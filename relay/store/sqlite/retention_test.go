@@ -42,6 +42,25 @@ func purgeAll(t testing.TB, st *Store, p relay.Purge) int {
 	}
 }
 
+// sweepDeleted runs a sweep of PurgeDeleted to its end and returns the
+// webhooks and deliveries it removed.
+func sweepDeleted(t testing.TB, st *Store) (webhooks, deliveries int) {
+	t.Helper()
+	p := relay.Purge{Kind: relay.PurgeDeleted, Limit: 2}
+	for range 1000 {
+		res, err := st.Purge(context.Background(), p)
+		must(t, err)
+		webhooks += res.Webhooks
+		deliveries += res.Deliveries
+		if !res.More {
+			return webhooks, deliveries
+		}
+		p.After = res.Next
+	}
+	t.Fatal("PurgeDeleted does not end")
+	return 0, 0
+}
+
 func TestRetentionPolicy(t *testing.T) {
 	st, _ := newStore(t)
 	ctx := context.Background()
