@@ -132,8 +132,13 @@ const (
 	// DefaultRetentionInterval is how often the purge runs.
 	DefaultRetentionInterval = time.Minute
 	// DefaultPurgeBatch is how many webhooks one purge transaction takes:
-	// small enough that ingest waits for it only briefly.
-	DefaultPurgeBatch = 100
+	// small enough that ingest waits for it only briefly (a few
+	// milliseconds on SQLite; TestPurgePause measures it).
+	DefaultPurgeBatch = 25
+	// DefaultDeletedBatches bounds the PurgeDeleted batches of one run
+	// (100,000 records at the default batch); a sweep that needs more
+	// goes on at the next run.
+	DefaultDeletedBatches = 4000
 )
 
 // ParseAge parses a retention age: a Go duration ("72h", "90m") or a
@@ -206,8 +211,11 @@ type PurgerOptions struct {
 	Interval time.Duration
 	// Batch is the webhooks per purge transaction; 0 means
 	// DefaultPurgeBatch.
-	Batch  int
-	Logger *slog.Logger
+	Batch int
+	// DeletedBatches bounds the PurgeDeleted batches of one run; 0 means
+	// DefaultDeletedBatches.
+	DeletedBatches int
+	Logger         *slog.Logger
 	// Registerer receives relayfn_retention_purged_total; nil means none.
 	Registerer prometheus.Registerer
 	// Now returns the current time (tests move the clock).
@@ -218,7 +226,11 @@ type PurgerOptions struct {
 // a policy (its own or the server's), it empties the payloads of the
 // webhooks older than the payload age, then deletes the webhooks older
 // than the metadata age with their deliveries and attempts, in batches
-// of Batch webhooks, each one short write transaction.
+// of Batch webhooks, each one short write transaction. Each run then
+// removes what deleted buckets and outputs left (PurgeDeleted), in
+// batches of Batch too, up to DeletedBatches of them; a run that stops
+// there goes on from where it stopped at the next one. Kick asks for a
+// run soon, after a deletion.
 //
 // A payload purge walks the webhooks by ID from where its last run
 // stopped; every 60th run starts over, to take the webhooks whose
@@ -229,9 +241,12 @@ type Purger struct {
 
 	mu      sync.Mutex
 	status  RetentionStatus
-	cursors map[string]string // bucket ID → payload purge cursor
+	cursors map[string]string   // bucket ID → payload purge cursor
+	deleted string              // the PurgeDeleted sweep's cursor
+	current map[PurgeKind]int64 // what the running run purged
 	runs    int
 
+	kick chan struct{}
 	stop context.CancelFunc
 	done chan struct{}
 }
@@ -249,7 +264,10 @@ type RetentionStatus struct {
 	LastRun      time.Time
 	LastDuration time.Duration
 	LastError    string
-	// Purged counts the webhooks purged since start, by kind.
+	// LastPurged counts what the last run purged, by kind, as Purged.
+	LastPurged map[PurgeKind]int64
+	// Purged counts the webhooks purged since start, by kind; for
+	// PurgeDeleted, the webhooks and deliveries deleted.
 	Purged map[PurgeKind]int64
 	// Buckets holds each bucket's policy and counts.
 	Buckets []BucketRetention
@@ -276,6 +294,9 @@ func NewPurger(opts PurgerOptions) (*Purger, error) {
 	if opts.Batch <= 0 {
 		opts.Batch = DefaultPurgeBatch
 	}
+	if opts.DeletedBatches <= 0 {
+		opts.DeletedBatches = DefaultDeletedBatches
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -286,11 +307,13 @@ func NewPurger(opts PurgerOptions) (*Purger, error) {
 		opts: opts,
 		purged: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "relayfn_retention_purged_total",
-			Help: "Webhooks purged by retention, by kind (payload: emptied; metadata: deleted).",
+			Help: "Webhooks purged by retention, by kind (payload: emptied; metadata: deleted; deleted: webhooks and deliveries of deleted buckets and outputs).",
 		}, []string{"kind"}),
 		cursors: map[string]string{},
+		kick:    make(chan struct{}, 1),
 	}
-	p.status = RetentionStatus{Default: opts.Default, Interval: opts.Interval, Purged: map[PurgeKind]int64{}}
+	p.status = RetentionStatus{Default: opts.Default, Interval: opts.Interval, Purged: map[PurgeKind]int64{},
+		LastPurged: map[PurgeKind]int64{}}
 	if opts.Registerer != nil {
 		if err := opts.Registerer.Register(p.purged); err != nil {
 			return nil, fmt.Errorf("relay: purger: metrics: %w", err)
@@ -299,8 +322,8 @@ func NewPurger(opts PurgerOptions) (*Purger, error) {
 	return p, nil
 }
 
-// Start runs the purge every Interval, the first time at once, until
-// Stop.
+// Start runs the purge every Interval, the first time at once, and
+// soon after a Kick, until Stop.
 func (p *Purger) Start(ctx context.Context) {
 	ctx, p.stop = context.WithCancel(context.WithoutCancel(ctx))
 	p.done = make(chan struct{})
@@ -316,6 +339,7 @@ func (p *Purger) Start(ctx context.Context) {
 			case <-ctx.Done():
 				return
 			case <-t.C:
+			case <-p.kick:
 			}
 		}
 	}()
@@ -331,12 +355,27 @@ func (p *Purger) Stop() {
 	<-p.done
 }
 
-// Run purges once, every bucket, until nothing is left to purge.
+// Kick asks a started purge for a run soon (at once, unless one is
+// running: then right after it), without waiting for it: a bucket or an
+// output was deleted, and what it left is to be removed.
+func (p *Purger) Kick() {
+	select {
+	case p.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Run purges once, every bucket, until nothing is left to purge, then
+// what deleted buckets and outputs left.
 func (p *Purger) Run(ctx context.Context) error {
 	start := p.opts.Now()
+	p.mu.Lock()
+	p.current = map[PurgeKind]int64{}
+	p.mu.Unlock()
 	err := p.run(ctx, start)
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.status.LastPurged = p.current
 	p.status.LastRun = p.opts.Now()
 	p.status.LastDuration = p.status.LastRun.Sub(start)
 	p.status.LastError = ""
@@ -390,7 +429,70 @@ func (p *Purger) run(ctx context.Context, now time.Time) error {
 			return ctx.Err()
 		}
 	}
+	errs = append(errs, p.purgeDeleted(ctx))
 	return errors.Join(errs...)
+}
+
+// purgeDeleted runs PurgeDeleted batches, from where the last run
+// stopped, until the sweep ends or DeletedBatches have run.
+func (p *Purger) purgeDeleted(ctx context.Context) error {
+	p.mu.Lock()
+	req := Purge{Kind: PurgeDeleted, After: p.deleted, Limit: p.opts.Batch}
+	p.mu.Unlock()
+	for range p.opts.DeletedBatches {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		start := time.Now()
+		res, err := p.opts.Retention.Purge(ctx, req)
+		if err != nil {
+			return fmt.Errorf("retention: deleted buckets and outputs: %w", err)
+		}
+		p.rest(ctx, time.Since(start), res.More)
+		p.count(nil, PurgeDeleted, res.Webhooks+res.Deliveries)
+		req.After = res.Next
+		if !res.More {
+			req.After = ""
+		}
+		p.mu.Lock()
+		p.deleted = req.After
+		p.mu.Unlock()
+		if !res.More {
+			return nil
+		}
+	}
+	return nil
+}
+
+// rest waits, after a batch that took took, for as long again (up to
+// maxRest) when another batch follows: the purge takes at most about
+// half of the store's time, so that the writes queued behind a batch
+// (and, on a busy machine, the CPU) are the webhooks' first.
+func (p *Purger) rest(ctx context.Context, took time.Duration, more bool) {
+	if !more {
+		return
+	}
+	t := time.NewTimer(min(took, maxRest))
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
+
+// maxRest bounds the wait between two purge batches.
+const maxRest = 100 * time.Millisecond
+
+// count adds n purged records of kind to the counts (and to b's).
+func (p *Purger) count(b *BucketRetention, kind PurgeKind, n int) {
+	p.mu.Lock()
+	if b != nil {
+		b.Purged[kind] += int64(n)
+	}
+	p.status.Purged[kind] += int64(n)
+	p.current[kind] += int64(n)
+	p.mu.Unlock()
+	p.purged.WithLabelValues(string(kind)).Add(float64(n))
 }
 
 // purge purges one kind of one bucket, batch after batch.
@@ -402,18 +504,18 @@ func (p *Purger) purge(ctx context.Context, b *BucketRetention, kind PurgeKind, 
 		p.mu.Unlock()
 	}
 	for ctx.Err() == nil {
+		start := time.Now()
 		res, err := p.opts.Retention.Purge(ctx, req)
 		if err != nil {
 			return fmt.Errorf("retention: bucket %s: %w", b.Bucket, err)
 		}
-		p.mu.Lock()
-		b.Purged[kind] += int64(res.Webhooks)
-		p.status.Purged[kind] += int64(res.Webhooks)
+		p.rest(ctx, time.Since(start), res.More)
+		p.count(b, kind, res.Webhooks)
 		if kind == PurgePayload {
+			p.mu.Lock()
 			p.cursors[b.BucketID] = res.Next
+			p.mu.Unlock()
 		}
-		p.mu.Unlock()
-		p.purged.WithLabelValues(string(kind)).Add(float64(res.Webhooks))
 		if !res.More {
 			return nil
 		}
@@ -429,6 +531,7 @@ func (p *Purger) Status() RetentionStatus {
 	defer p.mu.Unlock()
 	st := p.status
 	st.Purged = maps.Clone(st.Purged)
+	st.LastPurged = maps.Clone(st.LastPurged)
 	st.Buckets = slices.Clone(st.Buckets)
 	for i := range st.Buckets {
 		st.Buckets[i].Purged = maps.Clone(st.Buckets[i].Purged)

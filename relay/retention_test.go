@@ -173,6 +173,38 @@ func TestPurger(t *testing.T) {
 		t.Fatalf("relayfn_retention_purged_total = %v, want 5 of each kind", metric)
 	}
 
+	// A deleted bucket's webhooks go at the next run, in batches, and
+	// count as deleted.
+	doomed := &relay.Bucket{Name: "doomed"}
+	if err := st.CreateBucket(ctx, doomed); err != nil {
+		t.Fatal(err)
+	}
+	din := &relay.Input{BucketID: doomed.ID, Name: "in"}
+	if err := st.CreateInput(ctx, din); err != nil {
+		t.Fatal(err)
+	}
+	for range 5 {
+		w := &relay.Webhook{BucketID: doomed.ID, InputID: din.ID, Status: 200, Request: relay.HTTPRequest{Method: "POST"}}
+		if err := st.SaveWebhook(ctx, w, nil); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, w.ID)
+	}
+	if err := st.DeleteBucket(ctx, doomed.ID); err != nil {
+		t.Fatal(err)
+	}
+	s = run()
+	if s.Purged[relay.PurgeDeleted] != 5 || s.LastPurged[relay.PurgeDeleted] != 5 || s.LastPurged[relay.PurgeMetadata] != 0 {
+		t.Fatalf("after deleting a bucket of 5 webhooks: purged %v, last run %v", s.Purged, s.LastPurged)
+	}
+	var left int
+	if err := st.DB().QueryRow(`SELECT COUNT(*) FROM webhooks`).Scan(&left); err != nil || left != 0 {
+		t.Fatalf("%d webhooks left, %v", left, err)
+	}
+	if s = run(); s.LastPurged[relay.PurgeDeleted] != 0 {
+		t.Fatalf("a run with nothing deleted purged %v", s.LastPurged)
+	}
+
 	// Start and Stop: the loop runs at once and stops.
 	p.Start(ctx)
 	p.Stop()

@@ -23,7 +23,10 @@ type Store interface {
 	GetBucket(ctx context.Context, idOrName string) (*Bucket, error)
 	ListBuckets(ctx context.Context) ([]*Bucket, error)
 	UpdateBucket(ctx context.Context, b *Bucket) error
-	// DeleteBucket deletes the bucket with its inputs, outputs and tokens.
+	// DeleteBucket deletes the bucket with its inputs, outputs and tokens
+	// (and retention policy) at once. Its webhooks, deliveries and
+	// attempts may stay, hidden from every reader, until the retention
+	// purge removes them (PurgeDeleted).
 	DeleteBucket(ctx context.Context, id string) error
 
 	CreateInput(ctx context.Context, in *Input) error
@@ -38,6 +41,9 @@ type Store interface {
 	// ListOutputs lists a bucket's outputs, or every output for "".
 	ListOutputs(ctx context.Context, bucketID string) ([]*Output, error)
 	UpdateOutput(ctx context.Context, out *Output) error
+	// DeleteOutput deletes the output at once. Its deliveries and
+	// attempts may stay, hidden from every reader and never claimed,
+	// until the retention purge removes them (PurgeDeleted).
 	DeleteOutput(ctx context.Context, id string) error
 
 	CreateToken(ctx context.Context, t *Token) error

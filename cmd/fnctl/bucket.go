@@ -180,7 +180,9 @@ func newBucketRmCmd(r *remote) *cobra.Command {
 		Use:   "rm BUCKET",
 		Short: "Delete a bucket",
 		Long: `Delete a bucket (by name or ID) with its inputs, outputs, tokens, webhooks
-and deliveries.
+and deliveries. The bucket goes at once; its webhooks and deliveries are
+hidden at once and removed by the retention purge in the background
+('fnctl retention' counts them as deleted).
 ` + remoteHelp,
 		Args: exactArgs("BUCKET"),
 		RunE: r.run(func(ctx context.Context, s *session, cmd *cobra.Command, args []string) error {

@@ -251,8 +251,10 @@ func newOutputRmCmd(r *remote) *cobra.Command {
 	return &cobra.Command{
 		Use:   "rm ID",
 		Short: "Delete an output",
-		Long:  "Delete an output, by ID, with its deliveries.\n" + remoteHelp,
-		Args:  exactArgs("ID"),
+		Long: "Delete an output, by ID, with its deliveries. The output goes at once; its\n" +
+			"deliveries are hidden at once and removed by the retention purge in the\n" +
+			"background.\n" + remoteHelp,
+		Args: exactArgs("ID"),
 		RunE: r.run(func(ctx context.Context, s *session, cmd *cobra.Command, args []string) error {
 			o, err := s.c.GetOutput(ctx, args[0])
 			if err != nil {

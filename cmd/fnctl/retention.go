@@ -19,7 +19,10 @@ func newRetentionCmd(a *app) *cobra.Command {
 		Short: "Show the request log's retention and what was purged",
 		Long: `Show the relay's retention defaults (server.retention), each bucket's policy
 (its own, and the one applied with the defaults), and how many webhooks the
-purge emptied (payload) and deleted (metadata) since the relay started.
+purge emptied (payload) and deleted (metadata) since the relay started and
+in its last run, and how many webhooks and deliveries of deleted buckets and
+outputs it removed (deleting a bucket or an output leaves them to the purge,
+which runs soon after).
 Set a bucket's policy with 'fnctl bucket retention BUCKET --payload 72h --metadata 30d'.
 ` + remoteHelp,
 		Args: exactArgs(),
@@ -39,7 +42,8 @@ Set a bucket's policy with 'fnctl bucket retention BUCKET --payload 72h --metada
 					"Interval", rep.Interval,
 					"Last run", last,
 					"Last error", rep.LastError,
-					"Purged", fmt.Sprintf("%d payloads, %d webhooks", rep.Purged["payload"], rep.Purged["metadata"]),
+					"Last run purged", purgedText(rep.LastPurged),
+					"Purged", purgedText(rep.Purged),
 				); err != nil {
 					return err
 				}
@@ -119,6 +123,12 @@ defaults apply).
 	fs.StringVar(&metadata, "metadata", "", `how long webhooks are kept ("30d"; 0: forever)`)
 	fs.BoolVar(&clearIt, "clear", false, "remove the bucket's policy: the server's defaults apply")
 	return cmd
+}
+
+// purgedText shows purge counts by kind.
+func purgedText(m map[string]int64) string {
+	return fmt.Sprintf("%d payloads, %d webhooks, %d records of deleted buckets and outputs",
+		m["payload"], m["metadata"], m["deleted"])
 }
 
 // ageText shows an age of the API ("" is forever).

@@ -26,7 +26,8 @@ func TestRemoteRetention(t *testing.T) {
 	contains(t, "get plain", out, "payload forever, metadata forever (server defaults)")
 
 	out = r.ok("retention")
-	contains(t, "retention", out, "Default payload:", "forever", "Interval:", "1m0s", "Last run:",
+	contains(t, "retention", out, "Default payload:", "forever", "Interval:", "1m0s", "Last run:", "Last run purged:",
+		"records of deleted buckets and outputs",
 		"BUCKET", "ci", "1d", "30d", "plain", "(server defaults)")
 	var rep api.RetentionReport
 	r.okJSON(&rep, "retention")

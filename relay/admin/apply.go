@@ -58,6 +58,9 @@ func (h *handler) apply(w http.ResponseWriter, r *http.Request) error {
 	if rep != nil && rep.Changed() {
 		h.audit(ctx, "admin: applied relay.yaml",
 			"created", rep.Count(config.Created), "updated", rep.Count(config.Updated), "deleted", rep.Count(config.Deleted))
+		if rep.Count(config.Deleted) > 0 {
+			h.purgeSoon()
+		}
 		if rerr := h.changed(ctx); rerr != nil && err == nil {
 			return rerr
 		}

@@ -151,6 +151,7 @@ func (h *handler) deleteBucket(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	h.audit(r.Context(), "admin: bucket deleted", "bucket", b.Name, "id", b.ID)
+	h.purgeSoon()
 	if err := h.changed(r.Context()); err != nil {
 		return err
 	}
@@ -434,6 +435,7 @@ func (h *handler) deleteOutput(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	h.audit(r.Context(), "admin: output deleted", "output", out.Name, "id", out.ID)
+	h.purgeSoon()
 	if err := h.changed(r.Context()); err != nil {
 		return err
 	}

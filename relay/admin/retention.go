@@ -40,11 +40,20 @@ func wirePolicy(r relay.Retention) api.RetentionPolicy {
 }
 
 func wireCounts(m map[relay.PurgeKind]int64) map[string]int64 {
-	out := map[string]int64{string(relay.PurgePayload): 0, string(relay.PurgeMetadata): 0}
+	out := map[string]int64{string(relay.PurgePayload): 0, string(relay.PurgeMetadata): 0, string(relay.PurgeDeleted): 0}
 	for k, v := range m {
 		out[string(k)] = v
 	}
 	return out
+}
+
+// purgeSoon asks the retention purge for a run soon: a bucket or an
+// output was deleted, and the store keeps its records until the purge
+// removes them.
+func (h *handler) purgeSoon() {
+	if h.opts.Retention != nil {
+		h.opts.Retention.Kick()
+	}
 }
 
 // retentionStatus is the purge's status, or the zero one (no purge).
@@ -82,7 +91,8 @@ func (h *handler) getRetention(w http.ResponseWriter, r *http.Request) error {
 	}
 	st := h.retentionStatus()
 	rep := api.RetentionReport{Default: wirePolicy(st.Default), Purged: wireCounts(st.Purged),
-		LastError: st.LastError, LastDurationMS: float64(st.LastDuration.Microseconds()) / 1000,
+		LastPurged: wireCounts(st.LastPurged),
+		LastError:  st.LastError, LastDurationMS: float64(st.LastDuration.Microseconds()) / 1000,
 		Buckets: make([]api.BucketRetention, 0, len(bs))}
 	if st.Interval > 0 {
 		rep.Interval = st.Interval.String()

@@ -1,6 +1,7 @@
 package admin_test
 
 import (
+	"database/sql"
 	"net/http"
 	"strings"
 	"testing"
@@ -105,4 +106,50 @@ func TestRetentionEndToEnd(t *testing.T) {
 		t.Fatalf("metadata purge = %+v, %v", res, err)
 	}
 	e.must(http.StatusNotFound, http.MethodGet, "/v1/admin/deliveries/"+d.ID, nil)
+}
+
+// TestDeleteBucketInBackground: deleting a bucket answers at once; its
+// webhook is hidden at once, and the purge, kicked by the deletion,
+// removes it in the background and says so in GET /retention.
+func TestDeleteBucketInBackground(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	dest := newDestination(t)
+	e.must(http.StatusCreated, http.MethodPost, "/v1/admin/buckets", map[string]any{"name": "doomed"})
+	var in api.Input
+	e.must(http.StatusCreated, http.MethodPost, "/v1/admin/buckets/doomed/inputs", map[string]any{"name": "gh"}).json(t, &in)
+	e.must(http.StatusCreated, http.MethodPost, "/v1/admin/buckets/doomed/outputs", map[string]any{"name": "o", "destination": dest.URL})
+	e.webhook(in.ID, "deleted-with-its-bucket", nil)
+	dest.next(t)
+	d := waitDelivery(t, e, "/v1/admin/deliveries?bucket=doomed&state=succeeded")
+
+	// Let the first run pass, so that the next one is the kick's.
+	var rep api.RetentionReport
+	for deadline := time.Now().Add(10 * time.Second); rep.LastRun == nil; {
+		if time.Now().After(deadline) {
+			t.Fatal("the purge did not run at start")
+		}
+		time.Sleep(10 * time.Millisecond)
+		e.must(http.StatusOK, http.MethodGet, "/v1/admin/retention", nil).json(t, &rep)
+	}
+	e.must(http.StatusNoContent, http.MethodDelete, "/v1/admin/buckets/doomed", nil)
+	e.must(http.StatusNotFound, http.MethodGet, "/v1/admin/webhooks/"+d.WebhookID, nil)
+	e.must(http.StatusNotFound, http.MethodGet, "/v1/admin/deliveries/"+d.ID, nil)
+
+	// The interval is a minute: only the kick gets the purge to run now.
+	for deadline := time.Now().Add(20 * time.Second); rep.Purged["deleted"] == 0; {
+		if time.Now().After(deadline) {
+			t.Fatalf("the purge did not remove the deleted bucket's webhook: %+v", rep)
+		}
+		time.Sleep(20 * time.Millisecond)
+		e.must(http.StatusOK, http.MethodGet, "/v1/admin/retention", nil).json(t, &rep)
+	}
+	if rep.Purged["deleted"] != 1 || rep.LastPurged["deleted"] != 1 || rep.LastRun == nil {
+		t.Fatalf("GET /retention after the purge = %+v", rep)
+	}
+	var n int
+	db := e.store.(interface{ DB() *sql.DB }).DB()
+	if err := db.QueryRow(`SELECT COUNT(*) FROM webhooks WHERE id = ?`, d.WebhookID).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("webhooks of the deleted bucket left: %d, %v", n, err)
+	}
 }

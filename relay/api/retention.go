@@ -29,9 +29,16 @@ type RetentionReport struct {
 	Default  RetentionPolicy `json:"default"`
 	Interval string          `json:"interval"`
 	// LastRun is when the purge last ran (absent: not yet).
-	LastRun        *time.Time        `json:"last_run,omitempty"`
-	LastDurationMS float64           `json:"last_duration_ms"`
-	LastError      string            `json:"last_error,omitempty"`
-	Purged         map[string]int64  `json:"purged"`
-	Buckets        []BucketRetention `json:"buckets"`
+	LastRun        *time.Time `json:"last_run,omitempty"`
+	LastDurationMS float64    `json:"last_duration_ms"`
+	LastError      string     `json:"last_error,omitempty"`
+	// LastPurged counts what the last run purged, by kind, as Purged
+	// does.
+	LastPurged map[string]int64 `json:"last_purged"`
+	// Purged counts what the purge did since the relay started, by kind:
+	// payload (webhooks whose payload was emptied), metadata (webhooks
+	// deleted at their age) and deleted (webhooks and deliveries of
+	// deleted buckets and outputs, removed in the background).
+	Purged  map[string]int64  `json:"purged"`
+	Buckets []BucketRetention `json:"buckets"`
 }

@@ -86,15 +86,38 @@ func (s *Store) UpdateBucket(ctx context.Context, b *relay.Bucket) error {
 	return checkUpdated(res, mapWriteErr(err, "bucket", b.Name), "bucket", b.ID)
 }
 
-// DeleteBucket deletes the bucket with its inputs, outputs and tokens, and
-// its webhooks with their deliveries and attempts.
+// DeleteBucket deletes the bucket with its inputs, outputs, tokens and
+// retention policy, at once: its webhooks, with their deliveries and
+// attempts, stay in the database, hidden from every reader, until the
+// retention purge removes them in small batches (relay.PurgeDeleted). It
+// runs in the group-commit writer, so that a webhook stored after it finds
+// no bucket.
 func (s *Store) DeleteBucket(ctx context.Context, id string) error {
-	if err := s.deleteBucketRecords(ctx, id); err != nil {
-		return fmt.Errorf("bucket %s: delete its webhooks: %w", id, err)
-	}
-	res, err := s.wdb.ExecContext(ctx, `DELETE FROM buckets WHERE id = ?`, id)
+	var n int64
+	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		n = 0
+		// A SaveWebhook after this one in the writer reads the bucket
+		// again, and finds none.
+		s.ephemeral.forget(id)
+		res, err := tx.ExecContext(ctx, `DELETE FROM buckets WHERE id = ?`, id)
+		if err != nil {
+			return err
+		}
+		if n, err = res.RowsAffected(); err != nil || n == 0 {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO deleted_owners (id, kind, deleted_at) VALUES (?, 'bucket', ?)
+			ON CONFLICT (id) DO UPDATE SET sweep = 0`, id, ts(now()))
+		return err
+	})
 	s.ephemeral.forget(id)
-	return checkUpdated(res, mapWriteErr(err, "bucket", id), "bucket", id)
+	if err != nil {
+		return mapWriteErr(err, "bucket", id)
+	}
+	if n == 0 {
+		return notFound("bucket", id)
+	}
+	return nil
 }
 
 // checkUpdated returns err, or a not-found error when res affected no row.
@@ -350,13 +373,33 @@ func (s *Store) UpdateOutput(ctx context.Context, out *relay.Output) error {
 	})
 }
 
-// DeleteOutput deletes an output with its deliveries.
+// DeleteOutput deletes an output, at once: its deliveries, with their
+// attempts, stay in the database, hidden from every reader and never
+// claimed, until the retention purge removes them in small batches
+// (relay.PurgeDeleted). It runs in the group-commit writer, so that a
+// delivery stored after it finds no output.
 func (s *Store) DeleteOutput(ctx context.Context, id string) error {
-	if err := s.deleteOutputRecords(ctx, id); err != nil {
-		return fmt.Errorf("output %s: delete its deliveries: %w", id, err)
+	var n int64
+	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		n = 0
+		res, err := tx.ExecContext(ctx, `DELETE FROM outputs WHERE id = ?`, id)
+		if err != nil {
+			return err
+		}
+		if n, err = res.RowsAffected(); err != nil || n == 0 {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO deleted_owners (id, kind, deleted_at) VALUES (?, 'output', ?)
+			ON CONFLICT (id) DO UPDATE SET sweep = 0`, id, ts(now()))
+		return err
+	})
+	if err != nil {
+		return mapWriteErr(err, "output", id)
 	}
-	res, err := s.wdb.ExecContext(ctx, `DELETE FROM outputs WHERE id = ?`, id)
-	return checkUpdated(res, mapWriteErr(err, "output", id), "output", id)
+	if n == 0 {
+		return notFound("output", id)
+	}
+	return nil
 }
 
 func scanOutput(sc scanner) (*relay.Output, error) {

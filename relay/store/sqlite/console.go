@@ -9,13 +9,13 @@ import (
 
 // OutputStats returns, for each output that has deliveries, when one last
 // succeeded and how many failed or are retrying, in one pass over the
-// deliveries (the web console's overview).
+// deliveries (the web console's overview). Deleted outputs are left out.
 func (s *Store) OutputStats(ctx context.Context) (map[string]relay.OutputStats, error) {
 	rows, err := s.rdb.QueryContext(ctx, `SELECT output_id,
 		COALESCE(MAX(CASE WHEN state = 'succeeded' THEN updated_at END), 0),
 		SUM(state = 'failed'),
 		SUM(state = 'pending' AND attempts > 0)
-		FROM deliveries GROUP BY output_id`)
+		FROM deliveries GROUP BY output_id HAVING output_id IN (SELECT id FROM outputs)`)
 	if err != nil {
 		return nil, fmt.Errorf("output stats: %w", err)
 	}

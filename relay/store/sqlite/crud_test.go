@@ -2,8 +2,10 @@ package sqlite
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/relayfn/relayfn/relay"
 )
@@ -138,7 +140,31 @@ func TestDeleteBucketCascades(t *testing.T) {
 		must(t, st.RecordAttempt(ctx, ds[0], &relay.Attempt{Status: 500}))
 	}
 
+	doomed, err := st.ListWebhooks(ctx, relay.WebhookFilter{BucketID: fx.bucket.ID})
+	must(t, err)
+	doomedDeliveries, err := st.ListDeliveries(ctx, relay.DeliveryFilter{BucketID: fx.bucket.ID})
+	must(t, err)
+	if len(doomed) != 1 || len(doomedDeliveries) != 2 {
+		t.Fatalf("before the deletion: %d webhooks, %d deliveries", len(doomed), len(doomedDeliveries))
+	}
+
 	must(t, st.DeleteBucket(ctx, fx.bucket.ID))
+	wantNotFound(t, st.DeleteBucket(ctx, fx.bucket.ID))
+	for _, table := range []string{"inputs", "outputs", "tokens", "bucket_retention"} {
+		if n := count(t, st, table, "bucket_id = ?", fx.bucket.ID); n != 0 {
+			t.Errorf("%d %s rows of the deleted bucket remain", n, table)
+		}
+	}
+	// The records stay until the purge, and no reader shows them.
+	if n := count(t, st, "webhooks", "bucket_id = ?", fx.bucket.ID); n != 1 {
+		t.Errorf("%d webhooks of the deleted bucket before the purge, want 1 (hidden)", n)
+	}
+	wantHidden(t, st, fx, doomed[0].ID, ids(doomedDeliveries))
+
+	w, d := sweepDeleted(t, st)
+	if w != 1 || d != 0 {
+		t.Errorf("PurgeDeleted removed %d webhooks and %d deliveries, want 1 and 0", w, d)
+	}
 	for _, table := range []string{"inputs", "outputs", "tokens", "webhooks", "deliveries"} {
 		if n := count(t, st, table, "bucket_id = ?", fx.bucket.ID); n != 0 {
 			t.Errorf("%d %s rows of the deleted bucket remain", n, table)
@@ -153,6 +179,66 @@ func TestDeleteBucketCascades(t *testing.T) {
 	if n := count(t, st, "tokens", "bucket_id IS NULL"); n != 1 {
 		t.Errorf("%d admin tokens remain, want 1", n)
 	}
+	if n := count(t, st, "deleted_owners", ""); n != 0 {
+		t.Errorf("%d deletions still recorded after the sweep", n)
+	}
+	if w, d := sweepDeleted(t, st); w != 0 || d != 0 {
+		t.Errorf("a second sweep removed %d webhooks and %d deliveries", w, d)
+	}
+}
+
+// wantHidden checks that no reader shows the webhook webhookID, nor the
+// deliveries ds, of fx's deleted bucket or outputs.
+func wantHidden(t *testing.T, st *Store, fx *fixture, webhookID string, ds []string) {
+	t.Helper()
+	ctx := context.Background()
+	if webhookID != "" {
+		_, err := st.GetWebhook(ctx, webhookID)
+		wantNotFound(t, err)
+		ws, err := st.ListWebhooks(ctx, relay.WebhookFilter{Limit: 1000})
+		must(t, err)
+		for _, w := range ws {
+			if w.ID == webhookID {
+				t.Errorf("ListWebhooks shows webhook %s of a deleted bucket", w.ID)
+			}
+		}
+	}
+	for _, id := range ds {
+		_, _, err := st.GetDelivery(ctx, id)
+		wantNotFound(t, err)
+	}
+	listed, err := st.ListDeliveries(ctx, relay.DeliveryFilter{Limit: 1000})
+	must(t, err)
+	for _, d := range listed {
+		if slices.Contains(ds, d.ID) {
+			t.Errorf("ListDeliveries shows delivery %s of a deleted output", d.ID)
+		}
+	}
+	stats, err := st.OutputStats(ctx)
+	must(t, err)
+	outs := []string{fx.out1.ID}
+	if webhookID != "" {
+		outs = append(outs, fx.out2.ID)
+	}
+	for _, o := range outs {
+		if _, ok := stats[o]; ok {
+			t.Errorf("OutputStats shows deleted output %s", o)
+		}
+	}
+	_, ok, err := st.NextDue(ctx, outs)
+	must(t, err)
+	if ok {
+		t.Error("NextDue finds a delivery of a deleted output")
+	}
+	quota := map[string]int{}
+	for _, o := range outs {
+		quota[o] = 100
+	}
+	claimed, err := st.ClaimDue(ctx, relay.Claim{Owner: "test", Now: time.Now().Add(time.Hour), Lease: time.Minute, Quota: quota})
+	must(t, err)
+	if len(claimed) != 0 {
+		t.Errorf("ClaimDue claimed %d deliveries of deleted outputs", len(claimed))
+	}
 }
 
 // TestDeleteOutputAndInput: DeleteOutput takes the output's deliveries
@@ -164,7 +250,22 @@ func TestDeleteOutputAndInput(t *testing.T) {
 	w := fx.webhook("x")
 	must(t, st.SaveWebhook(ctx, w, fx.deliveries()))
 
+	ds, err := st.ListDeliveries(ctx, relay.DeliveryFilter{OutputID: fx.out1.ID})
+	must(t, err)
 	must(t, st.DeleteOutput(ctx, fx.out1.ID))
+	wantNotFound(t, st.DeleteOutput(ctx, fx.out1.ID))
+	wantHidden(t, st, fx, "", ids(ds))
+	// The webhook lists without the deleted output's delivery.
+	ws, err := st.ListWebhooks(ctx, relay.WebhookFilter{BucketID: fx.bucket.ID})
+	must(t, err)
+	if len(ws) != 1 || len(ws[0].Deliveries) != 1 || ws[0].Deliveries[relay.DeliveryPending] != 1 {
+		t.Errorf("ListWebhooks after deleting an output = %+v", ws)
+	}
+	// Storing a delivery to the deleted output fails.
+	wantNotFound(t, st.AddDeliveries(ctx, []*relay.Delivery{{WebhookID: w.ID, OutputID: fx.out1.ID}}))
+	if wh, d := sweepDeleted(t, st); wh != 0 || d != 1 {
+		t.Errorf("PurgeDeleted removed %d webhooks and %d deliveries, want 0 and 1", wh, d)
+	}
 	if n := count(t, st, "deliveries", "output_id = ?", fx.out1.ID); n != 0 {
 		t.Errorf("%d deliveries of the deleted output remain", n)
 	}

@@ -73,16 +73,19 @@ const payloadPresent = `(w.body IS NOT NULL OR w.headers IS NOT NULL OR w.raw_qu
 	OR w.path IS NOT NULL OR w.raw_path IS NOT NULL OR w.logs IS NOT NULL OR w.function_error IS NOT NULL
 	OR w.received IS NOT NULL OR w.function_outcome IS NOT NULL OR w.answer_headers IS NOT NULL)`
 
-// notPending selects webhooks without a pending delivery.
-const notPending = `NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.webhook_id = w.id AND d.state = 'pending')`
+// notPending selects webhooks without a pending delivery (to an output
+// that exists).
+const notPending = `NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.webhook_id = w.id AND d.state = 'pending' AND ` + liveDelivery + `)`
 
-// Purge purges one batch of a bucket's webhooks received before p.Before:
-// their payload columns are set to NULL (PurgePayload), or they are
-// deleted with their deliveries and attempts (PurgeMetadata). Candidates
-// are read, by ID range, on the read pool; the purge itself is one
-// transaction of the group-commit writer, with secure_delete on so that
-// the freed and rewritten pages hold zeros instead of the old ciphertext.
-// Webhooks with a pending delivery are skipped.
+// Purge purges one batch. For PurgePayload and PurgeMetadata, it takes
+// a bucket's webhooks received before p.Before: their payload columns are
+// set to NULL (PurgePayload), or they are deleted with their deliveries
+// and attempts (PurgeMetadata); webhooks with a pending delivery are
+// skipped. PurgeDeleted removes what deleted buckets and outputs left
+// (purgeDeleted). Candidates are read, by ID range, on the read pool; the
+// purge itself is one transaction of its own in the group-commit writer's
+// queue (writeAlone), with secure_delete on so that the freed and
+// rewritten pages hold zeros instead of the old ciphertext.
 func (s *Store) Purge(ctx context.Context, p relay.Purge) (relay.PurgeResult, error) {
 	res := relay.PurgeResult{Next: p.After}
 	if p.Limit <= 0 || p.Limit > maxPurgeBatch {
@@ -93,6 +96,8 @@ func (s *Store) Purge(ctx context.Context, p relay.Purge) (relay.PurgeResult, er
 	case relay.PurgePayload:
 		extra = " AND " + payloadPresent
 	case relay.PurgeMetadata:
+	case relay.PurgeDeleted:
+		return s.purgeDeleted(ctx, p)
 	default:
 		return res, fmt.Errorf("sqlite: purge: unknown kind %q", p.Kind)
 	}
@@ -111,17 +116,8 @@ func (s *Store) Purge(ctx context.Context, p relay.Purge) (relay.PurgeResult, er
 	res.Next = ids[len(ids)-1]
 	res.More = len(ids) == p.Limit
 	var n int
-	err = s.write(ctx, func(ctx context.Context, tx *sql.Tx) (err error) {
-		n = 0
-		if _, err := tx.ExecContext(ctx, `PRAGMA secure_delete = ON`); err != nil {
-			return err
-		}
-		defer func() {
-			if _, e := tx.ExecContext(ctx, `PRAGMA secure_delete = OFF`); e != nil && err == nil {
-				err = e
-			}
-		}()
-		n, err = purgeTx(ctx, tx, p.Kind, ids)
+	err = s.purgeWrite(ctx, func(ctx context.Context, tx *sql.Tx) (err error) {
+		n, err = purgeTx(ctx, tx, p.Kind, ids, notPending)
 		return err
 	})
 	if err != nil {
@@ -131,13 +127,30 @@ func (s *Store) Purge(ctx context.Context, p relay.Purge) (relay.PurgeResult, er
 	return res, nil
 }
 
-// purgeTx purges the webhooks ids that have no pending delivery and
-// returns how many it purged.
-func purgeTx(ctx context.Context, tx *sql.Tx, kind relay.PurgeKind, ids []string) (int, error) {
+// purgeWrite runs fn in a transaction of its own of the group-commit
+// writer (writeAlone), with secure_delete on.
+func (s *Store) purgeWrite(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
+	return s.writeAlone(ctx, func(ctx context.Context, tx *sql.Tx) (err error) {
+		if _, err := tx.ExecContext(ctx, `PRAGMA secure_delete = ON`); err != nil {
+			return err
+		}
+		defer func() {
+			if _, e := tx.ExecContext(ctx, `PRAGMA secure_delete = OFF`); e != nil && err == nil {
+				err = e
+			}
+		}()
+		return fn(ctx, tx)
+	})
+}
+
+// purgeTx purges the webhooks ids that still meet cond (a condition on
+// webhooks w) and returns how many it purged: it empties their payloads
+// (PurgePayload) or deletes them with their deliveries and attempts.
+func purgeTx(ctx context.Context, tx *sql.Tx, kind relay.PurgeKind, ids []string, cond string) (int, error) {
 	in, args := idList(ids)
-	// Recheck, under the write lock, that no delivery became pending (a
-	// replay) since the candidates were read.
-	keep, err := queryIDs(ctx, tx, `SELECT w.id FROM webhooks w WHERE w.id IN `+in+` AND `+notPending, args...)
+	// Recheck, under the write lock, what may have changed since the
+	// candidates were read (a replay made a delivery pending).
+	keep, err := queryIDs(ctx, tx, `SELECT w.id FROM webhooks w WHERE w.id IN `+in+` AND `+cond, args...)
 	if err != nil {
 		return 0, err
 	}
@@ -157,7 +170,7 @@ func purgeTx(ctx context.Context, tx *sql.Tx, kind relay.PurgeKind, ids []string
 				function_error = NULL, logs = NULL, received = NULL, function_outcome = NULL, answer_headers = NULL
 				WHERE id IN ` + in,
 		}
-	case relay.PurgeMetadata:
+	default:
 		stmts = deleteWebhooks(in)
 	}
 	for _, q := range stmts {

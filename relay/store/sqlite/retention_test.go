@@ -4,15 +4,18 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"net/http"
 	"os"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/relayfn/relayfn/relay"
+	"github.com/relayfn/relayfn/relay/store/storetest"
 )
 
 // idAt is a time-ordered record ID made at t.
@@ -24,37 +27,6 @@ func idAt(t testing.TB, at time.Time) string {
 	binary.BigEndian.PutUint64(ms[:], uint64(at.UnixMilli()))
 	copy(id[:6], ms[2:])
 	return id.String()
-}
-
-// TestPurgeErasesCiphertext: a purged payload's ciphertext is gone from
-// the database file and its WAL, not only from the rows.
-func TestPurgeErasesCiphertext(t *testing.T) {
-	st, path := newStore(t)
-	ctx := context.Background()
-	fx := newFixture(t, st, "log", false)
-	old := time.Now().Add(-2 * time.Hour)
-	w := fx.webhook("old-and-done-0123456789")
-	w.ID, w.ReceivedAt = idAt(t, old), old.UTC()
-	must(t, st.SaveWebhook(ctx, w, nil))
-	var sealed []byte
-	must(t, st.DB().QueryRow(`SELECT body FROM webhooks WHERE id = ?`, w.ID).Scan(&sealed))
-	if len(sealed) < 16 {
-		t.Fatalf("sealed body = %x", sealed)
-	}
-	if n := purgeAll(t, st, relay.Purge{Kind: relay.PurgePayload, BucketID: fx.bucket.ID, Before: time.Now().Add(-time.Hour)}); n != 1 {
-		t.Fatalf("payload purge = %d webhooks, want 1", n)
-	}
-	_, err := st.cdb.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`)
-	must(t, err)
-	for _, p := range []string{path, path + "-wal"} {
-		b, err := os.ReadFile(p)
-		if err != nil && !os.IsNotExist(err) {
-			t.Fatal(err)
-		}
-		if bytes.Contains(b, sealed) {
-			t.Errorf("%s still holds the purged body's ciphertext", p)
-		}
-	}
 }
 
 // purgeAll runs batches of p until none is left and returns the count.
@@ -72,41 +44,40 @@ func purgeAll(t testing.TB, st *Store, p relay.Purge) int {
 	}
 }
 
-// TestPurgePause purges 100,000 webhooks (payloads, then rows) while a
-// writer stores webhooks one after another, and reports the longest time
-// that writer waited for one.
+// sweepDeleted runs a sweep of PurgeDeleted to its end and returns the
+// webhooks and deliveries it removed.
+func sweepDeleted(t testing.TB, st *Store) (webhooks, deliveries int) {
+	t.Helper()
+	p := relay.Purge{Kind: relay.PurgeDeleted, Limit: 2}
+	for range 1000 {
+		res, err := st.Purge(context.Background(), p)
+		must(t, err)
+		webhooks += res.Webhooks
+		deliveries += res.Deliveries
+		if !res.More {
+			return webhooks, deliveries
+		}
+		p.After = res.Next
+	}
+	t.Fatal("PurgeDeleted does not end")
+	return 0, 0
+}
+
+// TestPurgePause measures how long ingest waits while the retention
+// purge empties the payloads of 100,000 webhooks, deletes 100,000
+// webhooks at their age, and removes what a deleted bucket of 100,000
+// webhooks left, and how long DeleteBucket takes (storetest.RetentionPause).
 func TestPurgePause(t *testing.T) {
 	if testing.Short() {
 		t.Skip("100,000 rows")
 	}
-	const rows = 100_000
-	st, _ := newStore(t)
-	fx := newFixture(t, st, "big", false)
-	old := time.Now().Add(-48 * time.Hour)
-	fill(t, st, fx, rows, old)
-
-	measure := func(name string, during func()) { t.Helper(); measureWrites(t, st, fx, name, during) }
-	before := time.Now().Add(-24 * time.Hour)
-	measure("no purge (1s)", func() { time.Sleep(time.Second) })
-	var purged int
-	measure("payload purge of 100,000 webhooks", func() {
-		purged = purgeAll(t, st, relay.Purge{Kind: relay.PurgePayload, BucketID: fx.bucket.ID, Before: before, Limit: purgeBatch})
-	})
-	if purged != rows {
-		t.Fatalf("payload purge = %d, want %d", purged, rows)
-	}
-	if c := count(t, st, "webhooks", "body IS NOT NULL AND received_at < ?", ts(before)); c != 0 {
-		t.Fatalf("%d bodies left", c)
-	}
-	measure("metadata purge of 100,000 webhooks", func() {
-		purged = purgeAll(t, st, relay.Purge{Kind: relay.PurgeMetadata, BucketID: fx.bucket.ID, Before: before, Limit: purgeBatch})
-	})
-	if purged != rows {
-		t.Fatalf("metadata purge = %d, want %d", purged, rows)
-	}
-	if c := count(t, st, "webhooks", "received_at < ?", ts(before)); c != 0 {
-		t.Fatalf("%d old webhooks left", c)
-	}
+	storetest.RetentionPause(t, func(t *testing.T) storetest.PauseStore {
+		st, _ := newStore(t)
+		return st
+	}, storetest.PauseOptions{Fill: func(ctx context.Context, ps storetest.PauseStore, f *storetest.PauseFixture, n int, at time.Time) error {
+		fillRows(t, ps.(*Store), f.Bucket.ID, f.Input.ID, f.Output.ID, n, at)
+		return nil
+	}})
 }
 
 // purgeBatch is the relay's default batch size.
@@ -115,16 +86,21 @@ var purgeBatch = relay.DefaultPurgeBatch
 // fill stores rows finished webhooks of fx received at old, directly:
 // 1 KiB bodies, 200-byte headers, one delivery each with a 512-byte answer.
 func fill(t *testing.T, st *Store, fx *fixture, rows int, old time.Time) {
+	fillRows(t, st, fx.bucket.ID, fx.input.ID, fx.out1.ID, rows, old)
+}
+
+// fillRows is fill, for a bucket, input and output given by ID.
+func fillRows(t *testing.T, st *Store, bucketID, inputID, outputID string, rows int, old time.Time) {
 	ctx := context.Background()
 	_, err := st.wdb.ExecContext(ctx, `WITH RECURSIVE c(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM c WHERE i < ? - 1)
 		INSERT INTO webhooks (id, bucket_id, input_id, received_at, method, headers, body)
 		SELECT printf('%08x-%04x-7000-8000-%012x', ? >> 16, ? & 65535, i), ?, ?, ?, 'POST', randomblob(200), randomblob(1024) FROM c`,
-		rows, old.UnixMilli(), old.UnixMilli(), fx.bucket.ID, fx.input.ID, ts(old))
+		rows, old.UnixMilli(), old.UnixMilli(), bucketID, inputID, ts(old))
 	must(t, err)
 	_, err = st.wdb.ExecContext(ctx, `INSERT INTO deliveries (id, webhook_id, bucket_id, output_id, state, attempts, created_at, updated_at,
 			attempt_n, attempt_status, attempt_response_headers, attempt_response_body)
 		SELECT 'd' || id, id, bucket_id, ?, 'succeeded', 1, received_at, received_at, 1, 200, randomblob(100), randomblob(512) FROM webhooks WHERE bucket_id = ?`,
-		fx.out1.ID, fx.bucket.ID)
+		outputID, bucketID)
 	must(t, err)
 }
 
@@ -178,9 +154,10 @@ func measureWrites(t *testing.T, st *Store, fx *fixture, name string, during fun
 	}
 }
 
-// TestDeletePaged deletes a bucket of 100,000 webhooks and an output of
-// 100,000 deliveries while a writer stores webhooks of another bucket,
-// and reports the writer's waits.
+// TestDeletePaged deletes an output of 100,000 deliveries while a writer
+// stores webhooks of another bucket, then purges what it left, and
+// reports the writer's waits. (TestPurgePause does the same for a
+// bucket.)
 func TestDeletePaged(t *testing.T) {
 	if testing.Short() {
 		t.Skip("100,000 rows")
@@ -188,28 +165,202 @@ func TestDeletePaged(t *testing.T) {
 	const rows = 100_000
 	st, _ := newStore(t)
 	ctx := context.Background()
-	big := newFixture(t, st, "big", false)
 	out := newFixture(t, st, "out", false)
 	other := newFixture(t, st, "other", false)
-	fill(t, st, big, rows, time.Now().Add(-time.Hour))
 	fill(t, st, out, rows, time.Now().Add(-2*time.Hour))
-	measureWrites(t, st, other, "deleting a bucket of 100,000 webhooks", func() {
-		must(t, st.DeleteBucket(ctx, big.bucket.ID))
-	})
-	measureWrites(t, st, other, "deleting an output of 100,000 deliveries", func() {
+	measureWrites(t, st, other, "deleting an output of 100,000 deliveries (the call)", func() {
 		must(t, st.DeleteOutput(ctx, out.out1.ID))
 	})
-	if c := count(t, st, "webhooks", "bucket_id = ?", big.bucket.ID); c != 0 {
-		t.Fatalf("%d webhooks of the deleted bucket left", c)
+	_, err := st.GetOutput(ctx, out.out1.ID)
+	wantNotFound(t, err)
+	if ds, err := st.ListDeliveries(ctx, relay.DeliveryFilter{BucketID: out.bucket.ID}); err != nil || len(ds) != 0 {
+		t.Fatalf("the deleted output's deliveries list: %d, %v", len(ds), err)
 	}
-	if c := count(t, st, "deliveries", "bucket_id = ? OR output_id = ?", big.bucket.ID, out.out1.ID); c != 0 {
-		t.Fatalf("%d deliveries of the deleted bucket and output left", c)
+	var deleted int
+	measureWrites(t, st, other, "purging what the deleted output left", func() {
+		p := relay.Purge{Kind: relay.PurgeDeleted, Limit: purgeBatch}
+		for {
+			res, err := st.Purge(ctx, p)
+			must(t, err)
+			deleted += res.Deliveries
+			if !res.More {
+				return
+			}
+			p.After = res.Next
+		}
+	})
+	if deleted != rows {
+		t.Fatalf("PurgeDeleted removed %d deliveries, want %d", deleted, rows)
+	}
+	if c := count(t, st, "deliveries", "output_id = ?", out.out1.ID); c != 0 {
+		t.Fatalf("%d deliveries of the deleted output left", c)
 	}
 	if c := count(t, st, "webhooks", "bucket_id = ?", out.bucket.ID); c != rows {
 		t.Fatalf("the output's bucket has %d webhooks, want %d", c, rows)
 	}
-	_, err := st.GetOutput(ctx, out.out1.ID)
+}
+
+// TestPayloadGoneFromFiles: the relay's purge, with the clock moved past
+// a bucket's payload age, leaves no trace of the payload in the database
+// files (db, -wal, -shm, after a checkpoint): neither the path (stored in
+// plaintext) nor the ciphertext of the body, headers, query, logs and
+// the destination's answer, of several attempts. The metadata stays until
+// its own age; then the webhook goes.
+func TestPayloadGoneFromFiles(t *testing.T) {
+	st, path := newStore(t)
+	ctx := context.Background()
+	fx := newFixture(t, st, "log", false)
+	other := newFixture(t, st, "other", false)
+	must(t, st.SetRetention(ctx, fx.bucket.ID, relay.Retention{Payload: time.Hour, Metadata: 2 * time.Hour}))
+	marker := "payload-marker-" + uuid.NewString()
+
+	save := func(f *fixture) (*relay.Webhook, []*relay.Delivery) {
+		w := f.webhook(marker + "-body")
+		w.Request.Path = "/" + marker + "/path"
+		w.Request.RawQuery = "q=" + marker
+		w.Request.Header.Set("X-Marker", marker)
+		w.Logs = []string{"log " + marker}
+		w.Answer = relay.Answer{Header: http.Header{"X-Answer": {marker}}, BodySize: 10}
+		ds := f.deliveries()
+		must(t, st.SaveWebhook(ctx, w, ds))
+		for _, d := range ds {
+			for i := range 2 { // the first attempt moves to the attempts table
+				d.Attempts = i + 1
+				d.State = relay.DeliveryPending
+				if i == 1 {
+					d.State = relay.DeliverySucceeded
+				}
+				must(t, st.RecordAttempt(ctx, d, &relay.Attempt{Status: 500 - 300*i, Logs: []string{"attempt " + marker},
+					ResponseHeader: http.Header{"X-Dest": {marker}}, ResponseBody: []byte("answer " + marker)}))
+			}
+		}
+		return w, ds
+	}
+	w, _ := save(fx)
+	kept, _ := save(other)
+
+	// The sealed values, as stored.
+	var sealed [][]byte
+	for _, q := range []string{
+		`SELECT body FROM webhooks WHERE id = ?1`, `SELECT headers FROM webhooks WHERE id = ?1`,
+		`SELECT raw_query FROM webhooks WHERE id = ?1`, `SELECT logs FROM webhooks WHERE id = ?1`,
+		`SELECT answer_headers FROM webhooks WHERE id = ?1`,
+		`SELECT attempt_response_body FROM deliveries WHERE webhook_id = ?1`,
+		`SELECT attempt_response_headers FROM deliveries WHERE webhook_id = ?1`,
+		`SELECT attempt_logs FROM deliveries WHERE webhook_id = ?1`,
+		`SELECT a.response_body FROM attempts a JOIN deliveries d ON d.id = a.delivery_id WHERE d.webhook_id = ?1`,
+		`SELECT a.logs FROM attempts a JOIN deliveries d ON d.id = a.delivery_id WHERE d.webhook_id = ?1`,
+	} {
+		rows, err := st.DB().Query(q, w.ID)
+		must(t, err)
+		for rows.Next() {
+			var b []byte
+			must(t, rows.Scan(&b))
+			if len(b) < 16 {
+				t.Fatalf("%s: sealed value %x", q, b)
+			}
+			sealed = append(sealed, b)
+		}
+		must(t, rows.Close())
+	}
+	if len(sealed) != 15 {
+		t.Fatalf("%d sealed values, want 15", len(sealed))
+	}
+	files := func() map[string][]byte {
+		t.Helper()
+		_, err := st.cdb.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`)
+		must(t, err)
+		m := map[string][]byte{}
+		for _, p := range []string{path, path + "-wal", path + "-shm"} {
+			b, err := os.ReadFile(p)
+			if err != nil && !os.IsNotExist(err) {
+				t.Fatal(err)
+			}
+			m[p] = b
+		}
+		return m
+	}
+	// Before the purge the path is there (the other bucket keeps it).
+	if fs := files(); !bytes.Contains(fs[path], []byte(marker)) {
+		t.Fatal("the marker is not in the database before the purge: the test looks in the wrong place")
+	}
+
+	var offset atomic.Int64
+	p, err := relay.NewPurger(relay.PurgerOptions{Store: st, Retention: st,
+		Now: func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }})
+	must(t, err)
+	offset.Store(int64(90 * time.Minute))
+	must(t, p.Run(ctx))
+	if n := p.Status().LastPurged[relay.PurgePayload]; n != 1 {
+		t.Fatalf("payload purge: %d webhooks, want 1", n)
+	}
+	// The other bucket keeps its webhook whole: its path holds the marker
+	// too, so it goes first, to look for the purged one's.
+	must(t, st.DeleteBucket(ctx, other.bucket.ID))
+	must(t, p.Run(ctx))
+	if n := p.Status().LastPurged[relay.PurgeDeleted]; n != 1 {
+		t.Fatalf("deleted purge: %d, want 1 (the other bucket's webhook)", n)
+	}
+	_, err = st.GetWebhook(ctx, kept.ID)
 	wantNotFound(t, err)
-	_, err = st.GetBucket(ctx, big.bucket.ID)
+
+	got, err := st.GetWebhook(ctx, w.ID)
+	must(t, err)
+	if got.Request.Body != nil || got.Request.Path != "" || got.Status != 200 || !got.ReceivedAt.Equal(w.ReceivedAt) {
+		t.Fatalf("after the payload age: %+v, want the metadata only", got)
+	}
+	for name, b := range files() {
+		if bytes.Contains(b, []byte(marker)) {
+			t.Errorf("%s still holds the marker", name)
+		}
+		for i, s := range sealed {
+			if bytes.Contains(b, s) {
+				t.Errorf("%s still holds sealed value %d", name, i)
+			}
+		}
+	}
+
+	offset.Store(int64(3 * time.Hour))
+	must(t, p.Run(ctx))
+	if n := p.Status().LastPurged[relay.PurgeMetadata]; n != 1 {
+		t.Fatalf("metadata purge: %d webhooks, want 1", n)
+	}
+	_, err = st.GetWebhook(ctx, w.ID)
 	wantNotFound(t, err)
+	for _, table := range []string{"webhooks", "deliveries", "attempts"} {
+		if n := count(t, st, table, ""); n != 0 {
+			t.Errorf("%d %s rows left", n, table)
+		}
+	}
+}
+
+// TestPurgeErasesCiphertext: a purged payload's ciphertext is gone from
+// the database file and its WAL, not only from the rows.
+func TestPurgeErasesCiphertext(t *testing.T) {
+	st, path := newStore(t)
+	ctx := context.Background()
+	fx := newFixture(t, st, "log", false)
+	old := time.Now().Add(-2 * time.Hour)
+	w := fx.webhook("old-and-done-0123456789")
+	w.ID, w.ReceivedAt = idAt(t, old), old.UTC()
+	must(t, st.SaveWebhook(ctx, w, nil))
+	var sealed []byte
+	must(t, st.DB().QueryRow(`SELECT body FROM webhooks WHERE id = ?`, w.ID).Scan(&sealed))
+	if len(sealed) < 16 {
+		t.Fatalf("sealed body = %x", sealed)
+	}
+	if n := purgeAll(t, st, relay.Purge{Kind: relay.PurgePayload, BucketID: fx.bucket.ID, Before: time.Now().Add(-time.Hour)}); n != 1 {
+		t.Fatalf("payload purge = %d webhooks, want 1", n)
+	}
+	_, err := st.cdb.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`)
+	must(t, err)
+	for _, p := range []string{path, path + "-wal"} {
+		b, err := os.ReadFile(p)
+		if err != nil && !os.IsNotExist(err) {
+			t.Fatal(err)
+		}
+		if bytes.Contains(b, sealed) {
+			t.Errorf("%s still holds the purged body's ciphertext", p)
+		}
+	}
 }

@@ -303,6 +303,98 @@ CREATE TABLE agent_tokens (
 	// that a process whose lease ran out cannot record over a newer
 	// claim's result.
 	`ALTER TABLE deliveries ADD COLUMN lease_id TEXT;`,
+	// 10: deleting a bucket or an output no longer cascades into its
+	// webhooks and deliveries, which only a scan of those tables finds
+	// (they have no index on bucket or output, which would cost every
+	// webhook another write): DeleteBucket and DeleteOutput remove the
+	// catalog rows at once and leave a row in deleted_owners, and the
+	// retention purge (relay.PurgeDeleted) removes what they left in small
+	// batches. Readers skip webhooks whose bucket and deliveries whose
+	// output is gone. webhooks and deliveries are rebuilt without their
+	// foreign keys on buckets and outputs (SQLite cannot drop a foreign
+	// key in place), with SQLite's procedure for changing a table's
+	// definition, as migration 2 did; attempts keep cascading from
+	// deliveries, and the indexes are made again. The rebuild copies both
+	// tables, bodies included: on a large database it takes about as long
+	// as copying the file, needs as much free disk again as the two
+	// tables, and holds the write lock meanwhile (it runs at Open, before
+	// the relay serves).
+	//
+	// deleted_owners holds the IDs of deleted buckets and outputs (kind
+	// 'bucket' or 'output') whose records may remain; sweep marks those
+	// a running sweep of relay.PurgeDeleted started with, which it
+	// removes when it ends.
+	`
+CREATE TABLE webhooks_v10 (
+	id               TEXT PRIMARY KEY,
+	bucket_id        TEXT NOT NULL,
+	input_id         TEXT NOT NULL,
+	received_at      INTEGER NOT NULL,
+	method           TEXT NOT NULL DEFAULT '',
+	path             TEXT,
+	raw_query        BLOB,
+	headers          BLOB,
+	body             BLOB,
+	status           INTEGER NOT NULL DEFAULT 0,
+	function_error   BLOB,
+	logs             BLOB,
+	raw_path         TEXT,
+	received         BLOB,
+	function_outcome BLOB,
+	answer_headers   BLOB,
+	answer_size      INTEGER NOT NULL DEFAULT 0
+);
+INSERT INTO webhooks_v10 (rowid, id, bucket_id, input_id, received_at, method, path, raw_query, headers, body,
+	status, function_error, logs, raw_path, received, function_outcome, answer_headers, answer_size)
+SELECT rowid, id, bucket_id, input_id, received_at, method, path, raw_query, headers, body,
+	status, function_error, logs, raw_path, received, function_outcome, answer_headers, answer_size
+FROM webhooks;
+DROP TABLE webhooks;
+ALTER TABLE webhooks_v10 RENAME TO webhooks;
+
+CREATE TABLE deliveries_v10 (
+	id                       TEXT PRIMARY KEY,
+	webhook_id               TEXT NOT NULL,
+	bucket_id                TEXT NOT NULL,
+	output_id                TEXT NOT NULL,
+	state                    TEXT NOT NULL,
+	attempts                 INTEGER NOT NULL DEFAULT 0,
+	next_attempt_at          INTEGER NOT NULL DEFAULT 0,
+	last_status              INTEGER NOT NULL DEFAULT 0,
+	last_error               BLOB,
+	created_at               INTEGER NOT NULL,
+	updated_at               INTEGER NOT NULL,
+	attempt_n                INTEGER NOT NULL DEFAULT 0,
+	attempt_started_at       INTEGER NOT NULL DEFAULT 0,
+	attempt_duration_ms      REAL NOT NULL DEFAULT 0,
+	attempt_status           INTEGER NOT NULL DEFAULT 0,
+	attempt_error            BLOB,
+	attempt_logs             BLOB,
+	due_at                   INTEGER NOT NULL DEFAULT 0,
+	lease_owner              TEXT,
+	attempt_response_headers BLOB,
+	attempt_response_body    BLOB,
+	lease_id                 TEXT
+) WITHOUT ROWID;
+INSERT INTO deliveries_v10 (id, webhook_id, bucket_id, output_id, state, attempts, next_attempt_at, last_status,
+	last_error, created_at, updated_at, attempt_n, attempt_started_at, attempt_duration_ms, attempt_status,
+	attempt_error, attempt_logs, due_at, lease_owner, attempt_response_headers, attempt_response_body, lease_id)
+SELECT id, webhook_id, bucket_id, output_id, state, attempts, next_attempt_at, last_status,
+	last_error, created_at, updated_at, attempt_n, attempt_started_at, attempt_duration_ms, attempt_status,
+	attempt_error, attempt_logs, due_at, lease_owner, attempt_response_headers, attempt_response_body, lease_id
+FROM deliveries;
+DROP TABLE deliveries;
+ALTER TABLE deliveries_v10 RENAME TO deliveries;
+CREATE INDEX deliveries_due ON deliveries(output_id, due_at) WHERE state = 'pending';
+CREATE INDEX deliveries_webhook ON deliveries(webhook_id);
+
+CREATE TABLE deleted_owners (
+	id         TEXT PRIMARY KEY,
+	kind       TEXT NOT NULL,
+	deleted_at INTEGER NOT NULL,
+	sweep      INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+`,
 }
 
 // migrate brings the schema of the database behind db up to date.

@@ -84,8 +84,10 @@ func TestMigrateFromVersion1(t *testing.T) {
 		t.Errorf("ListDeliveries = %v, want d1 and d2", ids(listed))
 	}
 
-	// Deleting the bucket still takes everything with it.
+	// Deleting the bucket, then purging what it left, takes everything
+	// with it.
 	must(t, st.DeleteBucket(ctx, "b1"))
+	sweepDeleted(t, st)
 	for _, table := range []string{"webhooks", "deliveries", "attempts"} {
 		if n := count(t, st, table, ""); n != 0 {
 			t.Errorf("%d %s rows remain", n, table)

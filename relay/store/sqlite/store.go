@@ -60,16 +60,18 @@
 //
 // # Deletion
 //
-// Deleting a bucket deletes its inputs, outputs and tokens, and its
-// webhooks with their deliveries and attempts. Deleting an output deletes
-// its deliveries. Deleting an input keeps its webhooks. A function
-// attached to an input or output cannot be deleted. Deleting a bucket or
-// an output first deletes its webhooks or deliveries in pages of 500,
-// found by ID order on a read connection and deleted each in a short
-// transaction of the group-commit writer, so that ingest goes on; then
-// the row itself, whose cascade still scans the webhooks and deliveries
-// tables for what arrived meanwhile (an index on bucket_id would cost
-// every webhook another write). TestDeletePaged measures it.
+// Deleting a bucket deletes its inputs, outputs, tokens and retention
+// policy; deleting an output, the output; both at once, in one short
+// transaction of the group-commit writer. Their webhooks and deliveries
+// (with attempts) stay in the database, hidden from every reader (a
+// webhook is shown only while its bucket exists, a delivery while its
+// output does) and never claimed, until the retention purge sweeps them
+// in small batches (relay.PurgeDeleted, deleted.go): the tables have no
+// index on bucket or output (which would cost every webhook another
+// write), so finding them is a scan, done on a read connection without
+// the write lock. Deleting an input keeps its webhooks. A function
+// attached to an input or output cannot be deleted. TestDeletePaged
+// measures it.
 //
 // # Retention
 //
@@ -78,8 +80,10 @@
 // batches: candidates are read by ID range (IDs are time-ordered) on a
 // read connection, then purged in one transaction of the group-commit
 // writer with secure_delete on, so that freed and rewritten pages are
-// zeroed. Webhooks with a pending delivery are skipped. TestPurgePause
-// measures how long a concurrent writer waits.
+// zeroed. Each batch is a transaction of its own, taken in its turn from
+// the writer's queue (writeAlone): the webhooks stored meanwhile wait for
+// one batch at most, never for a run. Webhooks with a pending delivery
+// are skipped. TestPurgePause measures how long a concurrent writer waits.
 package sqlite
 
 import (
@@ -442,6 +446,8 @@ type writeReq struct {
 	fn   func(ctx context.Context, tx *sql.Tx) error
 	done chan error
 	lazy bool
+	// alone: the write runs in a transaction of its own (writeAlone).
+	alone bool
 }
 
 // write runs fn in a transaction of the group-commit writer and returns its
@@ -451,13 +457,26 @@ type writeReq struct {
 // not run; once taken, it is awaited, so that an error always means
 // "not written".
 func (s *Store) write(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
-	return s.writeLazy(ctx, fn, false)
+	return s.enqueue(ctx, &writeReq{fn: fn})
 }
 
 // writeLazy is write, for a write that may wait up to lazyWait for
 // another to share its commit when lazy.
 func (s *Store) writeLazy(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error, lazy bool) error {
-	req := &writeReq{ctx: ctx, fn: fn, done: make(chan error, 1), lazy: lazy}
+	return s.enqueue(ctx, &writeReq{fn: fn, lazy: lazy})
+}
+
+// writeAlone is write for background work (a purge batch): fn runs in a
+// transaction of its own, in its turn in the writer's queue, so that the
+// writes queued before it commit without waiting for it, and those
+// queued after it wait for fn alone, not for a batch it would share.
+func (s *Store) writeAlone(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
+	return s.enqueue(ctx, &writeReq{fn: fn, alone: true})
+}
+
+// enqueue queues req for the writer and waits for its result.
+func (s *Store) enqueue(ctx context.Context, req *writeReq) error {
+	req.ctx, req.done = ctx, make(chan error, 1)
 	s.mu.RLock()
 	if s.closed {
 		s.mu.RUnlock()
@@ -474,18 +493,30 @@ func (s *Store) writeLazy(ctx context.Context, fn func(ctx context.Context, tx *
 }
 
 // writer commits the queued writes in batches until the queue is closed
-// and empty.
+// and empty. A write to run alone ends the batch being filled, and runs
+// after it.
 func (s *Store) writer() {
 	defer close(s.done)
 	defer close(s.kick)
 	batch := make([]*writeReq, 0, maxBatch)
-	for req := range s.queue {
+	var held *writeReq // a write to run alone, taken while filling a batch
+	for {
+		req := held
+		held = nil
+		if req == nil {
+			var ok bool
+			if req, ok = <-s.queue; !ok {
+				return
+			}
+		}
 		batch = append(batch[:0], req)
-		// Let the goroutines that are about to write queue up: one commit
-		// for all of them costs about what one costs alone.
-		runtime.Gosched()
-		s.fill(&batch)
-		if lazyOnly(batch) {
+		if !req.alone {
+			// Let the goroutines that are about to write queue up: one
+			// commit for all of them costs about what one costs alone.
+			runtime.Gosched()
+			held = s.fill(&batch)
+		}
+		if held == nil && lazyOnly(batch) {
 			// Nobody waits on these writes to answer a caller: give them
 			// a moment to share the commit of one that does.
 			t := time.NewTimer(lazyWait)
@@ -496,9 +527,13 @@ func (s *Store) writer() {
 					if !ok {
 						break wait
 					}
+					if r.alone {
+						held = r
+						break wait
+					}
 					batch = append(batch, r)
 					if !r.lazy {
-						s.fill(&batch)
+						held = s.fill(&batch)
 						break wait
 					}
 				case <-t.C:
@@ -516,25 +551,30 @@ func (s *Store) writer() {
 	}
 }
 
-// fill adds the writes already queued to batch, up to maxBatch.
-func (s *Store) fill(batch *[]*writeReq) {
+// fill adds the writes already queued to batch, up to maxBatch, and
+// returns the write to run alone that stopped it, if any.
+func (s *Store) fill(batch *[]*writeReq) (held *writeReq) {
 	for len(*batch) < maxBatch {
 		select {
 		case r, ok := <-s.queue:
 			if !ok {
-				return
+				return nil
+			}
+			if r.alone {
+				return r
 			}
 			*batch = append(*batch, r)
 		default:
-			return
+			return nil
 		}
 	}
+	return nil
 }
 
 // lazyOnly reports whether every write of batch is lazy.
 func lazyOnly(batch []*writeReq) bool {
 	for _, r := range batch {
-		if !r.lazy {
+		if !r.lazy || r.alone {
 			return false
 		}
 	}

@@ -251,10 +251,11 @@ func (s *Store) SetWebhookAnswer(ctx context.Context, id string, status int, a r
 }
 
 // ListWebhooks lists the webhooks f selects, newest first (by ID: webhook
-// IDs are time-ordered), with the states of their deliveries. Filters
+// IDs are time-ordered), with the states of their deliveries, leaving out
+// deleted buckets' webhooks and deleted outputs' deliveries. Filters
 // other than Before scan the webhooks from the newest until Limit match.
 func (s *Store) ListWebhooks(ctx context.Context, f relay.WebhookFilter) ([]*relay.WebhookSummary, error) {
-	var where []string
+	where := []string{liveWebhook}
 	var args []any
 	add := func(cond string, arg ...any) {
 		where = append(where, cond)
@@ -274,10 +275,10 @@ func (s *Store) ListWebhooks(ctx context.Context, f relay.WebhookFilter) ([]*rel
 	}
 	if f.Failed {
 		add(`(w.function_error IS NOT NULL OR w.status >= 400
-			OR EXISTS (SELECT 1 FROM deliveries d WHERE d.webhook_id = w.id AND d.state = 'failed'))`)
+			OR EXISTS (SELECT 1 FROM deliveries d WHERE d.webhook_id = w.id AND d.state = 'failed' AND ` + liveDelivery + `))`)
 	}
 	if f.DeliveryState != "" {
-		add("EXISTS (SELECT 1 FROM deliveries d WHERE d.webhook_id = w.id AND d.state = ?)", string(f.DeliveryState))
+		add("EXISTS (SELECT 1 FROM deliveries d WHERE d.webhook_id = w.id AND d.state = ? AND "+liveDelivery+")", string(f.DeliveryState))
 	}
 	if !f.Since.IsZero() {
 		add("w.received_at >= ?", ts(f.Since))
@@ -293,11 +294,8 @@ func (s *Store) ListWebhooks(ctx context.Context, f relay.WebhookFilter) ([]*rel
 		limit = 100
 	}
 	q := `SELECT w.id, w.bucket_id, w.input_id, w.received_at, w.method, w.path, w.status, w.function_error,
-		(SELECT group_concat(d.state) FROM deliveries d WHERE d.webhook_id = w.id)
-		FROM webhooks w`
-	if len(where) > 0 {
-		q += ` WHERE ` + strings.Join(where, " AND ")
-	}
+		(SELECT group_concat(d.state) FROM deliveries d WHERE d.webhook_id = w.id AND ` + liveDelivery + `)
+		FROM webhooks w WHERE ` + strings.Join(where, " AND ")
 	q += ` ORDER BY w.id DESC LIMIT ?`
 	args = append(args, limit)
 	rows, err := s.rdb.QueryContext(ctx, q, args...)

@@ -19,8 +19,7 @@ import (
 // The statements of the group-commit writes, prepared once at Open.
 const (
 	// The caller passes NULL for the secret columns of an ephemeral bucket
-	// (see bucketEphemeral). A missing bucket fails the foreign key.
-	// Single-row VALUES statements need no statement journal, unlike
+	// (see bucketEphemeral, which fails for a missing bucket). Single-row VALUES statements need no statement journal, unlike
 	// INSERT … SELECT.
 	qInsertWebhook = `INSERT INTO webhooks (id, bucket_id, input_id, received_at, method, path,
 		raw_query, headers, body, status, function_error, logs, raw_path,
@@ -28,14 +27,15 @@ const (
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	// What bucketEphemeral reads when its cache misses.
 	qBucketEphemeral = `SELECT ephemeral FROM buckets WHERE id = ?`
-	// A missing output, or one of another bucket, fails the foreign key
-	// on (output_id, bucket_id).
 	// due_at is the lease's end for a delivery stored claimed, else its
 	// next attempt time.
 	qInsertDelivery = `INSERT INTO deliveries (id, webhook_id, bucket_id, output_id, state, attempts,
 		next_attempt_at, last_status, last_error, created_at, updated_at, due_at, lease_owner, lease_id)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
-	qWebhookBucket = `SELECT bucket_id FROM webhooks WHERE id = ?`
+	// Whether output ?1 exists in bucket ?2, checked before a delivery
+	// to it is stored (through the outputs_bucket_id index).
+	qOutputInBucket = `SELECT 1 FROM outputs WHERE id = ? AND bucket_id = ?`
+	qWebhookBucket  = `SELECT bucket_id FROM webhooks WHERE id = ?`
 	// The number of a delivery's last attempt; no row means no delivery.
 	qAttemptN = `SELECT attempt_n FROM deliveries WHERE id = ?`
 	// Moves a delivery's last attempt out of its row when attempt ?2
@@ -63,7 +63,7 @@ const (
 
 // preparedQueries are prepared on the write connection at Open.
 var preparedQueries = []string{
-	qInsertWebhook, qBucketEphemeral, qInsertDelivery, qWebhookBucket, qAttemptN, qMoveAttempt, qRecordAttempt,
+	qInsertWebhook, qBucketEphemeral, qInsertDelivery, qOutputInBucket, qWebhookBucket, qAttemptN, qMoveAttempt, qRecordAttempt,
 }
 
 // sealedWebhook is a webhook's sealed columns, made before it is queued so
@@ -176,9 +176,6 @@ func (s *Store) saveWebhookFunc(w *relay.Webhook, ds []*relay.Delivery) (func(co
 			w.ID, w.BucketID, w.InputID, ts(w.ReceivedAt), w.Request.Method, path,
 			cols.rawQuery, cols.headers, cols.body, w.Status, cols.functionError, cols.logs, rawPath,
 			cols.received, cols.outcome, cols.answerHeaders, cols.answerSize)
-		if _, fk := constraint(err); fk {
-			return fmt.Errorf("webhook %s: %w", w.ID, notFound("bucket", w.BucketID))
-		}
 		if err != nil {
 			return mapWriteErr(err, "webhook", w.ID)
 		}
@@ -214,19 +211,25 @@ func (s *Store) sealLastErrors(ds []*relay.Delivery) []any {
 }
 
 // insertDeliveries inserts ds, after checking that each one's output
-// belongs to its bucket.
+// exists and belongs to its bucket. (No foreign key checks it: deleting an
+// output leaves its deliveries for the retention purge.)
 func (s *Store) insertDeliveries(ctx context.Context, tx *sql.Tx, ds []*relay.Delivery, lastErrs []any) error {
 	for i, d := range ds {
+		var one int
+		err := s.txQueryRow(ctx, tx, qOutputInBucket, d.OutputID, d.BucketID).Scan(&one)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("delivery %s: output %s in bucket %s: %w", d.ID, d.OutputID, d.BucketID, notFound("output", d.OutputID))
+		}
+		if err != nil {
+			return fmt.Errorf("delivery %s: %w", d.ID, err)
+		}
 		due := ts(d.NextAttemptAt)
 		if d.LeaseOwner != "" {
 			due = ts(d.LeaseUntil)
 		}
-		_, err := s.txExec(ctx, tx, qInsertDelivery,
+		_, err = s.txExec(ctx, tx, qInsertDelivery,
 			d.ID, d.WebhookID, d.BucketID, d.OutputID, d.State, d.Attempts, ts(d.NextAttemptAt), d.LastStatus,
 			lastErrs[i], ts(d.CreatedAt), ts(d.UpdatedAt), due, nullString(d.LeaseOwner), nullString(d.LeaseID))
-		if _, fk := constraint(err); fk {
-			return fmt.Errorf("delivery %s: output %s in bucket %s: %w", d.ID, d.OutputID, d.BucketID, notFound("output", d.OutputID))
-		}
 		if err != nil {
 			return mapWriteErr(err, "delivery", d.ID)
 		}
@@ -235,7 +238,8 @@ func (s *Store) insertDeliveries(ctx context.Context, tx *sql.Tx, ds []*relay.De
 }
 
 // GetWebhook finds a webhook by ID. A webhook of an ephemeral bucket comes
-// back with only its ids, method, status and time.
+// back with only its ids, method, status and time; one of a deleted bucket
+// is not found.
 func (s *Store) GetWebhook(ctx context.Context, id string) (*relay.Webhook, error) {
 	var w relay.Webhook
 	var path, rawPath sql.NullString
@@ -244,7 +248,7 @@ func (s *Store) GetWebhook(ctx context.Context, id string) (*relay.Webhook, erro
 	var received int64
 	err := s.rdb.QueryRowContext(ctx, `SELECT id, bucket_id, input_id, received_at, method, path, raw_query,
 		headers, body, status, function_error, logs, raw_path,
-		received, function_outcome, answer_headers, answer_size FROM webhooks WHERE id = ?`, id).Scan(
+		received, function_outcome, answer_headers, answer_size FROM webhooks w WHERE id = ? AND `+liveWebhook, id).Scan(
 		&w.ID, &w.BucketID, &w.InputID, &received, &w.Request.Method, &path, &rawQuery,
 		&headers, &body, &w.Status, &functionError, &logs, &rawPath,
 		&sealedReceived, &outcome, &answerHeaders, &w.Answer.BodySize)
@@ -377,8 +381,10 @@ func (s *Store) queryDeliveries(ctx context.Context, q querier, what, query stri
 
 // qClaim leases up to ?5 of output ?3's deliveries due at ?4 to ?2 until
 // ?1, earliest due first, through the deliveries_due index.
+// A deleted output's deliveries are never claimed.
 const qClaim = `UPDATE deliveries SET due_at = ?1, lease_owner = ?2, lease_id = ?6
 	WHERE id IN (SELECT id FROM deliveries WHERE output_id = ?3 AND state = 'pending' AND due_at <= ?4
+		AND EXISTS (SELECT 1 FROM outputs o WHERE o.id = ?3)
 		ORDER BY due_at LIMIT ?5)
 	RETURNING ` + deliveryColumns
 
@@ -427,7 +433,7 @@ func (s *Store) ClaimDue(ctx context.Context, c relay.Claim) ([]*relay.Delivery,
 }
 
 // NextDue returns when the first pending delivery of the outputs falls
-// due: one probe of the pending index per output.
+// due: one probe of the pending index per output that exists.
 func (s *Store) NextDue(ctx context.Context, outputIDs []string) (time.Time, bool, error) {
 	if len(outputIDs) == 0 {
 		return time.Time{}, false, nil
@@ -438,7 +444,8 @@ func (s *Store) NextDue(ctx context.Context, outputIDs []string) (time.Time, boo
 	}
 	var due sql.NullInt64
 	err = s.rdb.QueryRowContext(ctx, `SELECT MIN((SELECT d.due_at FROM deliveries d
-		WHERE d.output_id = j.value AND d.state = 'pending' ORDER BY d.due_at LIMIT 1)) FROM json_each(?) j`,
+		WHERE d.output_id = j.value AND d.state = 'pending' ORDER BY d.due_at LIMIT 1)) FROM json_each(?) j
+		WHERE EXISTS (SELECT 1 FROM outputs o WHERE o.id = j.value)`,
 		string(list)).Scan(&due)
 	if err != nil {
 		return time.Time{}, false, fmt.Errorf("next due delivery: %w", err)
@@ -517,9 +524,10 @@ func (s *Store) RenewClaims(ctx context.Context, until time.Time, claims []relay
 	return lost, nil
 }
 
-// ListDeliveries lists the deliveries f selects, newest first.
+// ListDeliveries lists the deliveries f selects, newest first, but
+// those of deleted outputs.
 func (s *Store) ListDeliveries(ctx context.Context, f relay.DeliveryFilter) ([]*relay.Delivery, error) {
-	var where []string
+	where := []string{liveDelivery}
 	var args []any
 	add := func(cond string, arg any) {
 		where = append(where, cond)
@@ -544,10 +552,7 @@ func (s *Store) ListDeliveries(ctx context.Context, f relay.DeliveryFilter) ([]*
 	if limit <= 0 {
 		limit = 100
 	}
-	query := `SELECT ` + deliveryColumns + ` FROM deliveries`
-	if len(where) > 0 {
-		query += ` WHERE ` + strings.Join(where, " AND ")
-	}
+	query := `SELECT ` + deliveryColumns + ` FROM deliveries d WHERE ` + strings.Join(where, " AND ")
 	query += ` ORDER BY id DESC LIMIT ?`
 	args = append(args, limit)
 	return s.queryDeliveries(ctx, s.rdb, "list deliveries", query, args...)
@@ -681,14 +686,15 @@ func (s *Store) RecordAttempt(ctx context.Context, d *relay.Delivery, a *relay.A
 	return nil
 }
 
-// GetDelivery finds a delivery by ID, with its attempts in order.
+// GetDelivery finds a delivery by ID, with its attempts in order; one of a
+// deleted output is not found.
 func (s *Store) GetDelivery(ctx context.Context, id string) (*relay.Delivery, []*relay.Attempt, error) {
 	tx, err := s.rdb.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return nil, nil, fmt.Errorf("delivery %q: %w", id, err)
 	}
 	defer tx.Rollback()
-	d, err := s.scanDelivery(tx.QueryRowContext(ctx, `SELECT `+deliveryColumns+` FROM deliveries WHERE id = ?`, id))
+	d, err := s.scanDelivery(tx.QueryRowContext(ctx, `SELECT `+deliveryColumns+` FROM deliveries d WHERE id = ? AND `+liveDelivery, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil, notFound("delivery", id)
 	}

@@ -1,0 +1,172 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+
+	"github.com/relayfn/relayfn/relay"
+)
+
+// What deleted buckets and outputs left: DeleteBucket and DeleteOutput
+// delete the catalog rows and leave a row in deleted_owners; the webhooks
+// and deliveries stay, hidden from readers (the conditions below), until
+// PurgeDeleted sweeps them.
+
+// Conditions that hide what a deleted bucket or output left.
+const (
+	// liveWebhook holds for a webhook w whose bucket exists.
+	liveWebhook = `EXISTS (SELECT 1 FROM buckets b WHERE b.id = w.bucket_id)`
+	// liveDelivery holds for a delivery d whose output exists (the
+	// outputs of a deleted bucket are deleted with it).
+	liveDelivery = `EXISTS (SELECT 1 FROM outputs o WHERE o.id = d.output_id)`
+	// orphanWebhook holds for a webhook w whose bucket was deleted.
+	orphanWebhook = `NOT ` + liveWebhook
+	// orphanDelivery holds for a delivery d whose output was deleted.
+	orphanDelivery = `NOT ` + liveDelivery
+)
+
+// A sweep's cursor (relay.Purge.After and relay.PurgeResult.Next) is its
+// phase, "w" (webhooks of deleted buckets) or "d" (deliveries of deleted
+// outputs), a colon and the last ID looked at in that phase's table.
+const (
+	sweepWebhooks   = "w"
+	sweepDeliveries = "d"
+)
+
+// purgeDeleted runs one batch of a sweep of relay.PurgeDeleted. A sweep
+// starts with After "": it marks the deletions recorded in deleted_owners
+// (nothing to do when there are none), then walks the webhooks by ID and
+// deletes, a batch at a time, those whose bucket no longer exists, with
+// their deliveries and attempts (only when a bucket was deleted); then
+// the deliveries whose output no longer exists, with their attempts (only
+// when an output was deleted). The batch that ends the sweep removes the
+// marks it started with: a deletion recorded meanwhile waits for the next
+// sweep. Candidates are read on the read pool, without the write lock;
+// each batch is deleted in one transaction of its own (purgeWrite),
+// rechecking that its bucket or output is still gone.
+func (s *Store) purgeDeleted(ctx context.Context, p relay.Purge) (relay.PurgeResult, error) {
+	res := relay.PurgeResult{Next: p.After}
+	phase, after, _ := strings.Cut(p.After, ":")
+	if p.After == "" {
+		var err error
+		if phase, err = s.startSweep(ctx); err != nil || phase == "" {
+			return res, err
+		}
+	}
+	switch phase {
+	case sweepWebhooks:
+		ids, err := queryIDs(ctx, s.rdb, `SELECT w.id FROM webhooks w WHERE w.id > ? AND `+orphanWebhook+`
+			ORDER BY w.id LIMIT ?`, after, p.Limit)
+		if err != nil {
+			return res, fmt.Errorf("sqlite: purge deleted: webhooks: %w", err)
+		}
+		if len(ids) > 0 {
+			err = s.purgeWrite(ctx, func(ctx context.Context, tx *sql.Tx) (err error) {
+				res.Webhooks, err = purgeTx(ctx, tx, relay.PurgeDeleted, ids, orphanWebhook)
+				return err
+			})
+			if err != nil {
+				return res, fmt.Errorf("sqlite: purge deleted: webhooks: %w", err)
+			}
+		}
+		if len(ids) == p.Limit {
+			res.Next, res.More = sweepWebhooks+":"+ids[len(ids)-1], true
+			return res, nil
+		}
+		outputs, err := s.sweepHas(ctx, "output")
+		if err != nil || !outputs {
+			return res, s.endSweep(ctx, &res, err)
+		}
+		res.Next, res.More = sweepDeliveries+":", true
+		return res, nil
+	case sweepDeliveries:
+		ids, err := queryIDs(ctx, s.rdb, `SELECT d.id FROM deliveries d WHERE d.id > ? AND `+orphanDelivery+`
+			ORDER BY d.id LIMIT ?`, after, p.Limit)
+		if err != nil {
+			return res, fmt.Errorf("sqlite: purge deleted: deliveries: %w", err)
+		}
+		if len(ids) > 0 {
+			in, args := idList(ids)
+			err = s.purgeWrite(ctx, func(ctx context.Context, tx *sql.Tx) error {
+				keep, err := queryIDs(ctx, tx, `SELECT d.id FROM deliveries d WHERE d.id IN `+in+` AND `+orphanDelivery, args...)
+				if err != nil || len(keep) == 0 {
+					res.Deliveries = 0
+					return err
+				}
+				in, args := idList(keep)
+				for _, q := range []string{`DELETE FROM attempts WHERE delivery_id IN ` + in, `DELETE FROM deliveries WHERE id IN ` + in} {
+					if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+						return err
+					}
+				}
+				res.Deliveries = len(keep)
+				return nil
+			})
+			if err != nil {
+				return res, fmt.Errorf("sqlite: purge deleted: deliveries: %w", err)
+			}
+		}
+		if len(ids) == p.Limit {
+			res.Next, res.More = sweepDeliveries+":"+ids[len(ids)-1], true
+			return res, nil
+		}
+		return res, s.endSweep(ctx, &res, nil)
+	}
+	return res, fmt.Errorf("sqlite: purge deleted: invalid cursor %q", p.After)
+}
+
+// startSweep marks the deletions recorded so far as the ones a new sweep
+// covers, and returns the sweep's first phase, or "" when nothing was
+// deleted.
+func (s *Store) startSweep(ctx context.Context) (phase string, err error) {
+	var buckets, outputs bool
+	err = s.rdb.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM deleted_owners WHERE kind = 'bucket'),
+		EXISTS (SELECT 1 FROM deleted_owners WHERE kind = 'output')`).Scan(&buckets, &outputs)
+	if err != nil {
+		return "", fmt.Errorf("sqlite: purge deleted: %w", err)
+	}
+	if !buckets && !outputs {
+		return "", nil
+	}
+	err = s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE deleted_owners SET sweep = 1`)
+		return err
+	})
+	if err != nil {
+		return "", fmt.Errorf("sqlite: purge deleted: %w", err)
+	}
+	if buckets {
+		return sweepWebhooks, nil
+	}
+	return sweepDeliveries, nil
+}
+
+// sweepHas reports whether the running sweep covers a deleted record of
+// kind ("bucket" or "output").
+func (s *Store) sweepHas(ctx context.Context, kind string) (bool, error) {
+	var ok bool
+	err := s.rdb.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM deleted_owners WHERE sweep = 1 AND kind = ?)`, kind).Scan(&ok)
+	if err != nil {
+		return false, fmt.Errorf("sqlite: purge deleted: %w", err)
+	}
+	return ok, nil
+}
+
+// endSweep ends the sweep that res ends, unless err: the deletions it
+// covered are done.
+func (s *Store) endSweep(ctx context.Context, res *relay.PurgeResult, err error) error {
+	res.Next, res.More = "", false
+	if err != nil {
+		return err
+	}
+	err = s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `DELETE FROM deleted_owners WHERE sweep = 1`)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: purge deleted: %w", err)
+	}
+	return nil
+}
