@@ -235,6 +235,18 @@ CREATE TABLE attempts (
 // transaction under an advisory lock of the schema, so that processes
 // opening it together apply them once.
 func migrate(ctx context.Context, pool *pgxpool.Pool, ms []string) error {
+	// Most opens find the schema up to date: they write nothing (and so
+	// work on a read-only replica or session).
+	var exists bool
+	if err := pool.QueryRow(ctx, `SELECT to_regclass('schema_version') IS NOT NULL`).Scan(&exists); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	if exists {
+		var v int
+		if err := pool.QueryRow(ctx, `SELECT version FROM schema_version`).Scan(&v); err == nil && v == len(ms) {
+			return nil
+		}
+	}
 	tx, err := pool.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
@@ -283,12 +295,16 @@ const keyCheckPlaintext = "relayfn key check"
 // the one already there.
 func checkKey(ctx context.Context, q querier, s *seal.Sealer) error {
 	aad := seal.AAD("key_check", "1", "value")
-	if _, err := q.Exec(ctx, `INSERT INTO key_check (id, value) VALUES (1, $1) ON CONFLICT (id) DO NOTHING`,
-		s.Seal([]byte(keyCheckPlaintext), aad)); err != nil {
-		return fmt.Errorf("key check: %w", err)
-	}
 	var sealed []byte
-	if err := q.QueryRow(ctx, `SELECT value FROM key_check WHERE id = 1`).Scan(&sealed); err != nil {
+	err := q.QueryRow(ctx, `SELECT value FROM key_check WHERE id = 1`).Scan(&sealed)
+	if errors.Is(err, pgx.ErrNoRows) {
+		if _, err := q.Exec(ctx, `INSERT INTO key_check (id, value) VALUES (1, $1) ON CONFLICT (id) DO NOTHING`,
+			s.Seal([]byte(keyCheckPlaintext), aad)); err != nil {
+			return fmt.Errorf("key check: %w", err)
+		}
+		err = q.QueryRow(ctx, `SELECT value FROM key_check WHERE id = 1`).Scan(&sealed) // a concurrent Open may have won
+	}
+	if err != nil {
 		return fmt.Errorf("key check: %w", err)
 	}
 	plain, err := s.Open(sealed, aad)
