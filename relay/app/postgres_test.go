@@ -461,3 +461,45 @@ func (p *proxy) down() {
 		delete(p.conns, c)
 	}
 }
+
+// Nodes started together on an empty database with the same relay.yaml
+// all start: they apply the file one after the other (the later ones
+// change nothing), and one of them, only one, makes the admin token.
+func TestPostgresNodesStartTogether(t *testing.T) {
+	const nodes, rounds = 3, 2
+	for round := range rounds {
+		dsn := pgtest.DSN(t)
+		key := hexKey(t)
+		var log relaytest.LogBuffer
+		var wg sync.WaitGroup
+		apps := make([]*app.App, nodes)
+		errs := make([]error, nodes)
+		for i := range nodes {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				o := pgOptions(key, &log)
+				o.Apply, o.QuietToken = true, true
+				apps[i], errs[i] = app.New(context.Background(), pgFile(t, dsn, fmt.Sprintf("node-%d", i), "http://127.0.0.1:9/x"), o)
+			}()
+		}
+		wg.Wait()
+		tokens := 0
+		for i, a := range apps {
+			if errs[i] != nil {
+				t.Errorf("round %d, node-%d: %v", round, i, errs[i])
+				continue
+			}
+			if a.AdminToken != "" {
+				tokens++
+			}
+			a.Close()
+		}
+		if tokens != 1 {
+			t.Errorf("round %d: %d admin tokens made, want 1", round, tokens)
+		}
+		if n := strings.Count(log.String(), `"action":"created"`); n == 0 {
+			t.Errorf("round %d: nothing was applied", round)
+		}
+	}
+}

@@ -1,10 +1,12 @@
 package app
 
 import (
+	"context"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -147,4 +149,30 @@ func registerNodeInfo(reg prometheus.Registerer, node, store string) error {
 		return fmt.Errorf("metrics: %w", err)
 	}
 	return nil
+}
+
+// exclusivelyRetry is how long a node waits before trying again work that
+// another node is running.
+const exclusivelyRetry = 100 * time.Millisecond
+
+// exclusively runs fn on one node at a time when the store is shared
+// (relay.Exclusive): a node that finds another running work of the same
+// name waits for it to end, then runs fn itself. With a store of one
+// process it simply runs fn.
+func exclusively(ctx context.Context, st Store, name string, fn func(ctx context.Context) error) error {
+	ex, ok := st.(relay.Exclusive)
+	if !ok {
+		return fn(ctx)
+	}
+	for {
+		ran, err := ex.Exclusively(ctx, name, fn)
+		if ran || err != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(exclusivelyRetry):
+		}
+	}
 }
