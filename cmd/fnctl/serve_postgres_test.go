@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"os"
@@ -14,6 +16,7 @@ import (
 	"time"
 
 	"github.com/relayfn/relayfn/internal/pgtest"
+	relayapp "github.com/relayfn/relayfn/relay/app"
 )
 
 // `fnctl serve --store postgres://… --node NAME` with the key in
@@ -110,4 +113,76 @@ func TestServeStoreAndNodeFlagsChecked(t *testing.T) {
 func mustSnapshot(d *destination) []receipt {
 	rs, _ := d.snapshot()
 	return rs
+}
+
+// admin-token reset on PostgreSQL: with the key of RELAYFN_KEY it
+// replaces the admin tokens while a node runs, and the node takes the new
+// one at once; an empty database is left alone, and another key is
+// refused.
+func TestAdminTokenResetPostgres(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	k := make([]byte, 32)
+	rand.Read(k)
+	key := hex.EncodeToString(k)
+	getenv := func(name string) string {
+		if name == "RELAYFN_KEY" {
+			return key
+		}
+		return ""
+	}
+	reset := func(dsn string, getenv func(string) string) (string, string, int) {
+		var stdout, stderr strings.Builder
+		code := execute(t.Context(), []string{"admin-token", "reset", "--store", dsn}, strings.NewReader(""), &stdout, &stderr, getenv)
+		return stdout.String(), stderr.String(), code
+	}
+
+	// An empty database: nothing to reset, and no table made.
+	if _, stderr, code := reset(dsn, getenv); code == 0 || !strings.Contains(stderr, "nothing to reset") {
+		t.Fatalf("reset of an empty database: exit %d, %q", code, stderr)
+	}
+	if _, stderr, code := reset(dsn, getenv); !strings.Contains(stderr, "nothing to reset") {
+		t.Fatalf("the first reset made tables: exit %d, %q", code, stderr)
+	}
+
+	f, err := loadServerConfig("", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Server.Listen, f.Server.Node = "127.0.0.1:0", "reset-node"
+	ra, err := relayapp.New(t.Context(), f, relayapp.Options{Logger: slog.New(slog.DiscardHandler), Getenv: getenv, QuietToken: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ra.Shutdown(context.Background()); ra.Close() })
+	if err := ra.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	old := ra.AdminToken
+	addr := ra.Addr().String()
+	if adminStatus(t, addr, old) != http.StatusOK {
+		t.Fatal("the first admin token does not work")
+	}
+
+	stdout, stderr, code := reset(dsn, getenv)
+	if code != 0 {
+		t.Fatalf("reset: exit %d: %s", code, stderr)
+	}
+	var cred string
+	for _, l := range strings.Split(stdout, "\n") {
+		if l = strings.TrimSpace(l); l != "" && !strings.Contains(l, " ") {
+			cred = l
+		}
+	}
+	if adminStatus(t, addr, cred) != http.StatusOK {
+		t.Errorf("the new admin token %q does not work on the running node (stdout %q)", cred, stdout)
+	}
+	if adminStatus(t, addr, old) != http.StatusUnauthorized {
+		t.Error("the old admin token still works")
+	}
+
+	other := strings.Repeat("ab", 32)
+	_, stderr, code = reset(dsn, func(string) string { return other })
+	if code == 0 || !strings.Contains(stderr, "encryption key") || strings.Contains(stderr, other) {
+		t.Errorf("reset with another key: exit %d, %q", code, stderr)
+	}
 }

@@ -2,10 +2,8 @@ package app
 
 import (
 	"context"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -43,7 +41,7 @@ func (a *App) keySource(s config.Server) (keySource, error) {
 		return keySource{key: a.opts.Key}, nil
 	}
 	if v := a.getenv(config.EnvKey); v != "" {
-		key, err := parseKey(v)
+		key, err := config.ParseKey(v)
 		if err != nil {
 			return keySource{}, fmt.Errorf("%s: %w", config.EnvKey, err)
 		}
@@ -61,21 +59,6 @@ func (a *App) keySource(s config.Server) (keySource, error) {
 			"`openssl rand -hex 32` prints)")
 	}
 	return keySource{file: file}, nil
-}
-
-// parseKey decodes a key given as 64 hex digits (the key file's format),
-// surrounding white space ignored. Its errors never quote the value.
-func parseKey(v string) ([]byte, error) {
-	v = strings.TrimSpace(v)
-	if len(v) != hex.EncodedLen(seal.KeySize) {
-		return nil, fmt.Errorf("holds %d characters, want %d hex digits (a %d-byte key, such as `openssl rand -hex 32` prints)",
-			len(v), hex.EncodedLen(seal.KeySize), seal.KeySize)
-	}
-	key, err := hex.DecodeString(v)
-	if err != nil {
-		return nil, fmt.Errorf("not hex-encoded (want %d hex digits)", hex.EncodedLen(seal.KeySize))
-	}
-	return key, nil
 }
 
 // field names the key's source in messages.
