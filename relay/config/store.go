@@ -66,7 +66,8 @@ func checkPostgres(dsn string) error {
 	if _, err := url.Parse(dsn); err != nil {
 		return fmt.Errorf("%s is not a PostgreSQL URL (want postgres://user@host:5432/db?pool_max_conns=20)", RedactStore(dsn))
 	}
-	if _, err := pgxpool.ParseConfig(dsn); err != nil {
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
 		// The parser's message quotes the URL (redacted, best effort) and
 		// the offending value: keep only what follows the URL, with any
 		// password scrubbed.
@@ -76,8 +77,15 @@ func checkPostgres(dsn string) error {
 		}
 		return fmt.Errorf("%s: %s", RedactStore(dsn), ScrubStore(msg, dsn))
 	}
+	if cfg.MaxConns < MinPoolConns {
+		return fmt.Errorf("%s: pool_max_conns is %d, want at least %d (a node holds a connection for work that runs on one node at a time while it works on others)",
+			RedactStore(dsn), cfg.MaxConns, MinPoolConns)
+	}
 	return nil
 }
+
+// MinPoolConns is the least pool_max_conns a PostgreSQL store may have.
+const MinPoolConns = 2
 
 // passwordParams are the query parameters of a PostgreSQL URL that hold
 // secrets.
