@@ -13,10 +13,12 @@
 //   - TestOneNodeSQLite: the same checks with one node on SQLite.
 //   - TestScaleOut: the scale-out numbers (webhooks/s of one node on
 //     PostgreSQL against SQLite, the CPU each webhook costs the node and
-//     PostgreSQL, one node against two), run only with RELAYFN_SCALE=1:
+//     PostgreSQL, one node against two), run only with RELAYFN_SCALE=1.
 //
-//     RELAYFN_SCALE=1 RELAYFN_TEST_POSTGRES=postgres://postgres@127.0.0.1:5432/test \
-//     go test -count=1 -run TestScaleOut -v ./internal/multinode
+// The numbers:
+//
+//	RELAYFN_SCALE=1 RELAYFN_TEST_POSTGRES=postgres://postgres@127.0.0.1:5432/test \
+//	    go test -count=1 -run TestScaleOut -v ./internal/multinode
 //
 // Each node's stderr goes to a file in the test's temporary folder; when a
 // test fails, the tail of every node's log is printed.
