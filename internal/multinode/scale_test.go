@@ -1,0 +1,231 @@
+package multinode
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/relayfn/relayfn/internal/pgtest"
+	"github.com/relayfn/relayfn/relay/client"
+)
+
+// EnvScale runs TestScaleOut when set to 1.
+const EnvScale = "RELAYFN_SCALE"
+
+// scaleSetup is one way of running the relay that TestScaleOut measures:
+// the nodes that receive the load, and the admin client of their store.
+type scaleSetup struct {
+	name    string
+	nodes   []*node
+	admin   *client.Client
+	inputID string
+	pg      bool
+}
+
+// scaleRun is one measured run of a setup.
+type scaleRun struct {
+	setup   string
+	acked   int
+	ingest  float64       // webhooks acknowledged per second
+	e2e     float64       // webhooks delivered per second, from the first send to the last arrival
+	node    time.Duration // CPU of the setup's nodes
+	pgOwn   time.Duration // CPU of the PostgreSQL backends serving the setup's nodes
+	pgAll   time.Duration // CPU of every postgres process (other tenants included)
+	self    time.Duration // CPU of the test process: load generator and destination
+	elapsed time.Duration
+	load    string // /proc/loadavg's 1-minute figure at the end
+}
+
+// perWebhook is d per acknowledged webhook, in microseconds.
+func (r scaleRun) perWebhook(d time.Duration) float64 {
+	return float64(d.Microseconds()) / float64(r.acked)
+}
+
+// TestScaleOut measures, in one run on this machine, with the same
+// function-less bucket, load generator and concurrency (16 senders):
+// webhooks/s of one node on PostgreSQL against one on SQLite; the CPU per
+// webhook of the relay node (/proc/PID/stat utime+stime) and of
+// PostgreSQL (its backends serving the node, and every postgres process);
+// and one node on PostgreSQL against two. The setups take turns, three
+// rounds in a rotating order, so that the machine's load drifts over all
+// alike. Run with RELAYFN_SCALE=1 (and RELAYFN_TEST_POSTGRES);
+// RELAYFN_SCALE_N sets the webhooks per run (3,000).
+func TestScaleOut(t *testing.T) {
+	if os.Getenv(EnvScale) != "1" {
+		t.Skip(EnvScale + "=1 runs the scale-out measurement (see the package documentation)")
+	}
+	n := 3000
+	if v := os.Getenv("RELAYFN_SCALE_N"); v != "" {
+		var err error
+		if n, err = strconv.Atoi(v); err != nil || n < 100 {
+			t.Fatalf("RELAYFN_SCALE_N=%q: want a number of at least 100", v)
+		}
+	}
+	dsn := pgtest.DSN(t)
+	ctx := context.Background()
+	pgConn, err := pgx.Connect(ctx, pgtest.ServerDSN(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pgConn.Close(ctx)
+
+	c := newCluster(t)
+	dest := newDestination(t, nil)
+	key := writeKey(t, c.dir)
+	tokenOf := func(nd *node) string {
+		return adminToken(t, filepath.Join(filepath.Dir(nd.cfg.Config), "admin.token"))
+	}
+
+	sq := c.newNode("sqlite", key, "sqlite://"+filepath.Join(c.dir, "relay.db"))
+	sq.start()
+	sqAdmin := adminClient(sq, tokenOf(sq))
+	sqInput, _ := routes(t, sqAdmin, dest.srv.URL)
+
+	pa := c.newNode("pgA", key, pgStore(t, dsn, "pgA"))
+	pa.start()
+	pgAdmin := adminClient(pa, tokenOf(pa))
+	pgInput, _ := routes(t, pgAdmin, dest.srv.URL)
+	pb := c.newNode("pgB", key, pgStore(t, dsn, "pgB"))
+	pb.start()
+
+	setups := []scaleSetup{
+		{name: "SQLite, 1 node", nodes: []*node{sq}, admin: sqAdmin, inputID: sqInput},
+		{name: "PostgreSQL, 1 node", nodes: []*node{pa}, admin: pgAdmin, inputID: pgInput, pg: true},
+		{name: "PostgreSQL, 2 nodes", nodes: []*node{pa, pb}, admin: pgAdmin, inputID: pgInput, pg: true},
+	}
+	next := 0
+	measure := func(s scaleSetup, count int) scaleRun {
+		var urls []string
+		var pids []int
+		for _, nd := range s.nodes {
+			urls = append(urls, nd.URL()+"/v1/webhooks/"+s.inputID)
+			pids = append(pids, nd.pid())
+		}
+		var names []string
+		for _, nd := range s.nodes {
+			names = append(names, "relayfn-"+nd.cfg.Name)
+		}
+		backends := func() []int { return backendPIDs(t, pgConn, names) }
+		self := os.Getpid()
+
+		nodeBefore, ownBefore := snapshotCPU(pids), snapshotCPU(backends())
+		allBefore, selfBefore := snapshotCPU(processesNamed("postgres")), cpuTicks(self)
+		l := load{URLs: urls, First: next, N: count, Concurrency: 16, Run: "scale"}
+		next += count
+		start := time.Now()
+		res := l.run(ctx)
+		if res.Lost > 0 || len(res.Unacked) > 0 {
+			t.Fatalf("%s: %d webhooks not acknowledged", s.name, len(res.Unacked))
+		}
+		waitDelivered(t, s.admin, dest, res.Acked)
+		var last time.Time
+		for id := range res.Acked {
+			if a, ok := dest.first(id); ok && a.at.After(last) {
+				last = a.at
+			}
+		}
+		r := scaleRun{
+			setup: s.name, acked: len(res.Acked),
+			ingest:  float64(len(res.Acked)) / res.Elapsed.Seconds(),
+			e2e:     float64(len(res.Acked)) / last.Sub(start).Seconds(),
+			node:    snapshotCPU(pids).since(nodeBefore),
+			pgOwn:   snapshotCPU(backends()).since(ownBefore),
+			pgAll:   snapshotCPU(processesNamed("postgres")).since(allBefore),
+			self:    time.Duration(cpuTicks(self)-selfBefore) * time.Second / ticksPerSecond,
+			elapsed: time.Since(start),
+			load:    loadAvg(),
+		}
+		return r
+	}
+
+	// Warm up every setup (connections, pools, caches), unmeasured.
+	for _, s := range setups {
+		measure(s, 500)
+	}
+	t.Logf("load average before: %s; %d webhooks per run, 16 senders, bodies of about 1 KB", loadAvg(), n)
+	t.Logf("%-20s %8s %8s %9s %9s %9s %9s %9s %5s", "setup", "acked/s", "deliv/s",
+		"node µs", "pgOwn µs", "pgAll µs", "self µs", "node/pg", "load")
+	var runs []scaleRun
+	for round := range 3 {
+		for i := range setups {
+			s := setups[(i+round)%len(setups)]
+			r := measure(s, n)
+			runs = append(runs, r)
+			ratio := "-"
+			if s.pg && r.pgOwn > 0 {
+				ratio = fmt.Sprintf("%.2f", float64(r.node)/float64(r.pgOwn))
+			}
+			t.Logf("%-20s %8.0f %8.0f %9.0f %9.0f %9.0f %9.0f %9s %5s", r.setup, r.ingest, r.e2e,
+				r.perWebhook(r.node), r.perWebhook(r.pgOwn), r.perWebhook(r.pgAll), r.perWebhook(r.self), ratio, r.load)
+		}
+	}
+
+	t.Logf("medians of the three rounds (µs are CPU per webhook; CPU from /proc/PID/stat in 10 ms ticks):")
+	for _, s := range setups {
+		var rs []scaleRun
+		for _, r := range runs {
+			if r.setup == s.name {
+				rs = append(rs, r)
+			}
+		}
+		med := func(f func(scaleRun) float64) float64 {
+			v := make([]float64, len(rs))
+			for i, r := range rs {
+				v[i] = f(r)
+			}
+			slices.Sort(v)
+			return v[len(v)/2]
+		}
+		node := med(func(r scaleRun) float64 { return r.perWebhook(r.node) })
+		pgOwn := med(func(r scaleRun) float64 { return r.perWebhook(r.pgOwn) })
+		line := fmt.Sprintf("%-20s acked %6.0f/s  delivered %6.0f/s  node %5.0f µs  pg backends %5.0f µs  all postgres %5.0f µs  test process %5.0f µs",
+			s.name, med(func(r scaleRun) float64 { return r.ingest }), med(func(r scaleRun) float64 { return r.e2e }),
+			node, pgOwn, med(func(r scaleRun) float64 { return r.perWebhook(r.pgAll) }),
+			med(func(r scaleRun) float64 { return r.perWebhook(r.self) }))
+		if s.pg && pgOwn > 0 {
+			line += fmt.Sprintf("  → nodes per PostgreSQL core %.1f", node/pgOwn)
+		}
+		t.Logf("%s", line)
+	}
+}
+
+// backendPIDs returns the pids of the PostgreSQL backends whose
+// application_name is one of names.
+func backendPIDs(t testing.TB, conn *pgx.Conn, names []string) []int {
+	t.Helper()
+	rows, err := conn.Query(context.Background(),
+		`SELECT pid FROM pg_stat_activity WHERE application_name = ANY($1)`, names)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pids, err := pgx.CollectRows(rows, pgx.RowTo[int32])
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make([]int, len(pids))
+	for i, p := range pids {
+		out[i] = int(p)
+	}
+	return out
+}
+
+// loadAvg is the 1-minute load average of the machine.
+func loadAvg() string {
+	data, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(data))
+	if len(f) == 0 {
+		return "?"
+	}
+	return f[0]
+}
