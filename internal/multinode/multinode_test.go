@@ -29,42 +29,54 @@ const attemptTimeout = 5 * time.Second
 
 // serverConfig is the relay.yaml of every node: the server section only
 // (the routes are made through the admin API of the first node, so that a
-// node's restart applies nothing over later admin changes). Every node
-// reads the same key file.
+// node's restart applies nothing over later admin changes).
 const serverConfig = `server:
-  encryption_key_file: %q
   egress:
     allow_ranges: ["127.0.0.0/8"]
   admin:
     token_file: "admin.token"
 `
 
-// writeKey writes a random seal key (hex, as seal.LoadOrCreateKey reads
-// it) to dir/relayfn.key and returns its path.
-func writeKey(t testing.TB, dir string) string {
+// sharedKey is the seal key every node of a test uses: hex, as the key
+// file and RELAYFN_KEY hold it, and the key file's path.
+type sharedKey struct {
+	hex, path string
+}
+
+// writeKey writes a random seal key to dir/relayfn.key.
+func writeKey(t testing.TB, dir string) sharedKey {
 	t.Helper()
 	key := make([]byte, 32)
 	crand.Read(key)
-	path := filepath.Join(dir, "relayfn.key")
-	if err := os.WriteFile(path, []byte(hex.EncodeToString(key)+"\n"), 0o600); err != nil {
+	k := sharedKey{hex: hex.EncodeToString(key), path: filepath.Join(dir, "relayfn.key")}
+	if err := os.WriteFile(k.path, []byte(k.hex+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return path
+	return k
 }
 
 // newNode adds a node named name with a folder of its own holding its
-// relay.yaml, on store.
-func (c *cluster) newNode(name, keyPath, store string) *node {
+// relay.yaml, on store. Nodes on PostgreSQL get the key as their
+// operators are told to give it (RELAYFN_KEY); a node on SQLite reads the
+// key file (server.encryption_key_file).
+func (c *cluster) newNode(name string, key sharedKey, store string) *node {
 	c.t.Helper()
 	dir := filepath.Join(c.dir, name)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		c.t.Fatal(err)
 	}
+	yaml := serverConfig
+	var env []string
+	if strings.HasPrefix(store, "postgres") {
+		env = append(env, "RELAYFN_KEY="+key.hex)
+	} else {
+		yaml += fmt.Sprintf("  encryption_key_file: %q\n", key.path)
+	}
 	cfg := filepath.Join(dir, "relay.yaml")
-	if err := os.WriteFile(cfg, fmt.Appendf(nil, serverConfig, keyPath), 0o600); err != nil {
+	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
 		c.t.Fatal(err)
 	}
-	return c.addNode(nodeConfig{Name: name, Config: cfg, Listen: freeAddr(c.t), Store: store})
+	return c.addNode(nodeConfig{Name: name, Config: cfg, Listen: freeAddr(c.t), Store: store, Env: env})
 }
 
 // pgStore is the node's store URL on the schema of dsn, naming the node
