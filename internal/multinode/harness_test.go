@@ -431,7 +431,7 @@ func (d *destination) missing(want map[string]time.Time) []string {
 // URLs round-robin by sequence number, from Concurrency senders. A
 // webhook not answered 2xx (a node down) is sent again to the next URL as
 // a new webhook (its id's try goes up), as a sender's retry through a
-// load balancer would, up to len(URLs)*3 times.
+// load balancer would, up to maxTries times, 20 ms apart.
 type load struct {
 	URLs        []string
 	First, N    int
@@ -454,6 +454,10 @@ type loadResult struct {
 	Lost    int
 	Elapsed time.Duration
 }
+
+// maxTries is how often the load generator sends a sequence number: 30
+// tries 20 ms apart outlast a node's restart.
+const maxTries = 30
 
 // pad makes a webhook body about 1 KB, the size of a small real one.
 var pad = strings.Repeat("x", 900)
@@ -482,7 +486,7 @@ func (l load) run(ctx context.Context) loadResult {
 				}
 				seq := l.First + i
 				ok := false
-				for try := 0; try < len(l.URLs)*3 && !ok && ctx.Err() == nil; try++ {
+				for try := 0; try < maxTries && !ok && ctx.Err() == nil; try++ {
 					id := fmt.Sprintf("%d.%d", seq, try)
 					url := l.URLs[(seq+try)%len(l.URLs)]
 					ok = send(ctx, hc, url, id, l.Run)
@@ -494,7 +498,7 @@ func (l load) run(ctx context.Context) loadResult {
 					}
 					mu.Unlock()
 					if !ok {
-						time.Sleep(5 * time.Millisecond)
+						time.Sleep(20 * time.Millisecond)
 					}
 				}
 				if !ok {
@@ -600,4 +604,25 @@ func (now cpuSnapshot) since(before cpuSnapshot) time.Duration {
 		ticks += t - before[pid]
 	}
 	return time.Duration(ticks) * time.Second / ticksPerSecond
+}
+
+// logProblems logs, for each node, how many of its JSON log lines are at
+// level WARN or ERROR, and the first few: they are not failures by
+// themselves (a node killed mid-load leaves its peers something to say),
+// but they are where a failure's cause is found.
+func logProblems(t testing.TB, nodes []*node) {
+	t.Helper()
+	for _, n := range nodes {
+		var lines []string
+		for _, line := range strings.Split(n.logText(), "\n") {
+			if strings.Contains(line, `"level":"ERROR"`) || strings.Contains(line, `"level":"WARN"`) {
+				lines = append(lines, line)
+			}
+		}
+		if len(lines) == 0 {
+			continue
+		}
+		shown := lines[:min(len(lines), 5)]
+		t.Logf("node %s logged %d warnings and errors; the first %d:\n%s", n.cfg.Name, len(lines), len(shown), strings.Join(shown, "\n"))
+	}
 }

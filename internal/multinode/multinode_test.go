@@ -371,6 +371,7 @@ func TestSeveralNodes(t *testing.T) {
 	drained := waitDelivered(t, admin1, dest, res.Acked)
 	t.Logf("all delivered %v after the last answer", drained.Round(time.Millisecond))
 	checkDeliveries(t, dest, res, w, relay.DefaultLease)
+	logProblems(t, nodes)
 
 	lat := changeLatency(t, admin1, nodes[2], dest, inputID, outputID)
 	t.Logf("an output's new destination, changed through node 1, took effect on node 3 after %s (median %v)",
@@ -398,6 +399,7 @@ func TestOneNodeSQLite(t *testing.T) {
 	res, w := loadWithKill(t, []*node{n}, n, inputID, 1000)
 	waitDelivered(t, admin, dest, res.Acked)
 	checkDeliveries(t, dest, res, w, relay.DefaultLease)
+	logProblems(t, []*node{n})
 
 	lat := changeLatency(t, admin, n, dest, inputID, outputID)
 	t.Logf("an output's new destination took effect after %s", durations(lat))
