@@ -188,7 +188,15 @@ func waitDelivered(t *testing.T, admin *client.Client, dest *destination, acked 
 		if len(missing) == 0 {
 			pending, err = admin.ListDeliveries(context.Background(), client.DeliveryQuery{State: "pending", Limit: 1})
 			if err == nil && len(pending) == 0 {
-				return time.Since(start)
+				took := time.Since(start)
+				failed, err := admin.ListDeliveries(context.Background(), client.DeliveryQuery{State: "failed", Limit: 10})
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, d := range failed {
+					t.Errorf("delivery %s of webhook %s failed after %d attempts", d.ID, d.WebhookID, d.Attempts)
+				}
+				return took
 			}
 		}
 		if time.Now().After(deadline) {
