@@ -4,9 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
+	"net"
 	"net/http"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/relayfn/relayfn/relay/store"
@@ -84,15 +87,31 @@ func (s *Server) checkHealth(ctx context.Context) error {
 
 // serveHealth answers /healthz: {"status":"ok"}, or
 // {"status":"degraded","store":"refuses writes"} with Options.DegradedStatus
-// (200 by default, or 503) when the store refuses writes.
+// (200 by default, or 503) when the store refuses writes, "unreachable"
+// in place of "refuses writes" when the store's server cannot be reached
+// (a PostgreSQL outage). The error itself is logged, not answered.
 func (s *Server) serveHealth(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	if err := s.checkHealth(r.Context()); err != nil {
-		s.log.Warn("health: the store refuses writes", "error", err)
+		reason := "refuses writes"
+		if unreachable(err) {
+			reason = "unreachable"
+		}
+		s.log.Warn("health: the store "+reason, "error", err)
 		w.WriteHeader(s.opts.DegradedStatus)
-		json.NewEncoder(w).Encode(map[string]string{"status": "degraded", "store": "refuses writes"})
+		json.NewEncoder(w).Encode(map[string]string{"status": "degraded", "store": reason})
 		return
 	}
 	w.Write([]byte(`{"status":"ok"}` + "\n"))
+}
+
+// unreachable reports whether a store's error is its server's absence
+// rather than a refusal: a network error, a connection cut short, or a
+// probe that timed out.
+func unreachable(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) || errors.Is(err, context.DeadlineExceeded) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNREFUSED) ||
+		errors.Is(err, syscall.ECONNRESET)
 }

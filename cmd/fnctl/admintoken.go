@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/relayfn/relayfn/relay/admin"
+	"github.com/relayfn/relayfn/relay/config"
 	"github.com/relayfn/relayfn/relay/seal"
 	"github.com/relayfn/relayfn/relay/store/sqlite"
 )
@@ -45,6 +46,10 @@ first. The key file must exist: a database is never opened with a new key.`,
 				return err
 			}
 			s := f.Server
+			if config.IsPostgres(s.Store) {
+				return usage("server.store: admin-token reset works on a SQLite store; on PostgreSQL, " +
+					"make a new admin token through a running node (fnctl token create)")
+			}
 			dbPath, err := sqlite.Path(s.Store)
 			if err != nil {
 				return usage("server.store: %v", err)
@@ -54,7 +59,7 @@ first. The key file must exist: a database is never opened with a new key.`,
 			} else if err != nil {
 				return failed(fmt.Errorf("server.store: %w", err))
 			}
-			key, err := seal.LoadKey(s.EncryptionKeyFile)
+			key, err := seal.LoadKey(s.KeyFile())
 			if err != nil {
 				return failed(fmt.Errorf("server.encryption_key_file: %w", err))
 			}

@@ -13,9 +13,9 @@ import (
 )
 
 func newServeCmd(a *app) *cobra.Command {
-	var configPath, storeURL, listen string
+	var configPath, storeURL, listen, node string
 	cmd := &cobra.Command{
-		Use:   "serve [--config relay.yaml] [--store URL] [--listen ADDR]",
+		Use:   "serve [--config relay.yaml] [--store URL] [--listen ADDR] [--node NAME]",
 		Short: "Run the relay",
 		Long: `Run the relay: receive webhooks on /v1/webhooks/{input_id}, run the attached
 functions, answer the callers and deliver to the outputs.
@@ -34,10 +34,20 @@ metrics under /metrics. With server.admin.listen set, the admin API and
 metrics are served on that address only, and the public one serves the
 webhooks and /healthz. SIGINT or SIGTERM stops the relay gracefully: it
 finishes the webhooks and deliveries in flight; deliveries not yet
-attempted stay pending and resume on the next start.`,
+attempted stay pending and resume on the next start.
+
+With --store postgres://… (or server.store), several relays, nodes, share
+one PostgreSQL database behind a load balancer. Each needs its own name
+(--node or server.node; the host name by default: the store refuses a
+second live node of the same name), and all need the same encryption key:
+set RELAYFN_KEY (64 hex digits) or server.encryption_key_file on every
+node. The URL carries the connection pool's settings, such as
+?pool_max_conns=20; its password is never printed.`,
 		Example: `  fnctl serve
   fnctl serve --config relay.yaml
-  fnctl serve --store sqlite:///var/lib/relayfn/relay.db --listen 127.0.0.1:9000`,
+  fnctl serve --store sqlite:///var/lib/relayfn/relay.db --listen 127.0.0.1:9000
+  RELAYFN_KEY=$(cat relayfn.key) fnctl serve --config relay.yaml \
+      --store 'postgres://relay@db.internal/relayfn?pool_max_conns=20' --node relay-1`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			f, err := loadServerConfig(configPath, storeURL)
@@ -46,6 +56,12 @@ attempted stay pending and resume on the next start.`,
 			}
 			if listen != "" {
 				f.Server.Listen = listen
+			}
+			if cmd.Flags().Changed("node") {
+				if err := config.CheckNode(node); err != nil {
+					return usage("--node: %v", err)
+				}
+				f.Server.Node = node
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
@@ -57,8 +73,9 @@ attempted stay pending and resume on the next start.`,
 	}
 	fs := cmd.Flags()
 	fs.StringVar(&configPath, "config", "", "relay.yaml to run with and apply")
-	fs.StringVar(&storeURL, "store", "", "store URL (sqlite://PATH), overriding server.store")
+	fs.StringVar(&storeURL, "store", "", "store URL (sqlite://PATH or postgres://…), overriding server.store")
 	fs.StringVar(&listen, "listen", "", "address to listen on, overriding server.listen")
+	fs.StringVar(&node, "node", "", "this node's name among the nodes of one store, overriding server.node (default: the host name)")
 	return cmd
 }
 
@@ -92,6 +109,9 @@ func loadServerConfig(configPath, storeURL string) (*config.File, error) {
 		return nil, usage("%v", err)
 	}
 	if storeURL != "" {
+		if err := config.CheckStore(storeURL); err != nil {
+			return nil, usage("--store: %v", err)
+		}
 		f.Server.Store = storeURL
 	}
 	return f, nil

@@ -140,7 +140,12 @@ func New(t testing.TB, opts Options) *Relay {
 		ln.Close()
 		t.Fatal(err)
 	}
-	r := &Relay{t: t, App: a, Store: a.Store, Dir: dir, DBPath: dbPath, Engine: a.Engine, Egress: a.Egress, Server: a.Server}
+	st, ok := a.Store.(*sqlite.Store)
+	if !ok {
+		a.Close()
+		t.Fatalf("the relay's store is a %T, want SQLite's", a.Store)
+	}
+	r := &Relay{t: t, App: a, Store: st, Dir: dir, DBPath: dbPath, Engine: a.Engine, Egress: a.Egress, Server: a.Server}
 	var once sync.Once
 	r.stop = func() {
 		once.Do(func() {

@@ -10,15 +10,33 @@
 // # Order of startup
 //
 // New checks everything it can before it writes anything: the file's
-// server section (already validated by config), the store URL, the key
-// file (a database without its key file is refused: the data in it was
-// sealed with that key) and the listeners, which it binds first, so that
-// a taken port leaves no new database or key file behind. Only then does
-// it make the key (first start), open the store, and take the store's lock
-// (see sqlite.Lock) that offline maintenance respects. Start serves and
-// only then shows the first admin token: printed once to Options.Stderr,
-// or, with server.admin.token_file, written to that file (mode 0600) and
-// not printed.
+// server section (already validated by config), the store URL, the node
+// name, where the key comes from, the key file (a SQLite database without
+// its key file is refused: the data in it was sealed with that key) and
+// the listeners, which it binds first, so that a taken port leaves no new
+// database or key file behind. Only then does it make the key (first
+// start), open the store, and, for SQLite, take the store's lock (see
+// sqlite.Lock) that offline maintenance respects. Start serves and only
+// then shows the first admin token: printed once to Options.Stderr, or,
+// with server.admin.token_file, written to that file (mode 0600) and not
+// printed.
+//
+// # Stores, keys and nodes
+//
+// server.store names a SQLite file (one relay process on it: the lock
+// refuses a second) or a PostgreSQL database (postgres:// or
+// postgresql://), which any number of processes, nodes, share: each names
+// itself with server.node (by default the host name), and the store
+// refuses a second live node of the same name. Every node must seal with
+// the same key: it is read from the environment variable RELAYFN_KEY (64
+// hex digits) when set, else from server.encryption_key_file, made when
+// missing (and, with PostgreSQL, removed again when the database turns
+// out to hold another key's data). With SQLite the key file defaults to
+// relayfn.key; with PostgreSQL one of the two must be given. A key that
+// does not open the database is refused, saying where it came from; no
+// message or log shows a key or the store URL's password. /metrics
+// carries relayfn_node_info{node, store} = 1, so that each node's scrape
+// says which node it is.
 //
 // # Surfaces
 //
@@ -45,7 +63,6 @@ import (
 	"os"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -75,8 +92,9 @@ type Options struct {
 	// Stderr is where the first admin token (or where it was written) is
 	// shown, outside the structured log; nil means os.Stderr.
 	Stderr io.Writer
-	// Getenv reads the environment for the egress client (HTTP_PROXY and
-	// the like); nil means os.Getenv.
+	// Getenv reads the environment: the key (RELAYFN_KEY, see
+	// config.EnvKey) and the egress client's HTTP_PROXY and the like; nil
+	// means os.Getenv.
 	Getenv func(string) string
 
 	// Listener, when set, is used instead of binding server.listen (a
@@ -87,7 +105,7 @@ type Options struct {
 	// AllowRanges are added to server.egress.allow_ranges: tests let
 	// loopback destinations through with them.
 	AllowRanges []string
-	// Key, when set, is the seal key to use instead of
+	// Key, when set, is the seal key to use instead of RELAYFN_KEY and
 	// server.encryption_key_file (which is then neither read nor made).
 	Key []byte
 
@@ -117,9 +135,12 @@ const ShutdownGrace = 30 * time.Second
 // App is a relay built from a relay.yaml: its parts, exported for the
 // tests and tools that need them, and its listeners.
 type App struct {
-	File   *config.File
-	Log    *slog.Logger
-	Store  *sqlite.Store
+	File  *config.File
+	Log   *slog.Logger
+	Store Store
+	// Node is this process's name among the nodes that share the store
+	// (server.node, or the host name).
+	Node   string
 	Egress *egress.Client
 	Engine *runtime.Engine
 	Server *relay.Server
@@ -138,6 +159,7 @@ type App struct {
 
 	opts         Options
 	stderr       io.Writer
+	getenv       func(string) string
 	ln           *netlimit.Listener
 	adminLn      net.Listener
 	limits       netlimit.Config
@@ -165,6 +187,10 @@ func New(ctx context.Context, f *config.File, opts Options) (_ *App, err error) 
 	if a.Log == nil {
 		a.Log = slog.New(slog.NewJSONHandler(a.stderr, nil))
 	}
+	a.getenv = opts.Getenv
+	if a.getenv == nil {
+		a.getenv = os.Getenv
+	}
 	defer func() {
 		if err != nil {
 			a.Close()
@@ -173,26 +199,41 @@ func New(ctx context.Context, f *config.File, opts Options) (_ *App, err error) 
 	s := f.Server
 
 	// Checks that write nothing.
-	if strings.HasPrefix(s.Store, "postgres://") || strings.HasPrefix(s.Store, "postgresql://") {
-		return nil, errors.New("server.store: PostgreSQL is not supported by this build; use sqlite://PATH")
-	}
-	dbPath, err := sqlite.Path(s.Store)
-	if err != nil {
+	if err := config.CheckStore(s.Store); err != nil {
 		return nil, fmt.Errorf("server.store: %w", err)
 	}
-	dbExists, err := exists(dbPath)
-	if err != nil {
-		return nil, fmt.Errorf("server.store: %w", err)
-	}
-	if opts.Key == nil {
-		keyExists, err := exists(s.EncryptionKeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("server.encryption_key_file: %w", err)
+	a.Node = s.Node
+	if a.Node == "" {
+		if a.Node, err = os.Hostname(); err != nil || a.Node == "" {
+			return nil, errors.New("server.node: not set, and the host name is unknown: set server.node (or fnctl serve --node)")
 		}
-		if dbExists && !keyExists {
-			return nil, fmt.Errorf("server.encryption_key_file: %s does not exist, but the database %s does: "+
-				"its data was sealed with that key, so the relay will not start without it (restore the key file, "+
-				"or move the database away to start afresh)", s.EncryptionKeyFile, dbPath)
+	}
+	if err := config.CheckNode(a.Node); err != nil {
+		return nil, fmt.Errorf("server.node: %w (set server.node, or fnctl serve --node)", err)
+	}
+	ks, err := a.keySource(s)
+	if err != nil {
+		return nil, err
+	}
+	var dbPath string
+	var dbExists bool
+	if !config.IsPostgres(s.Store) {
+		if dbPath, err = sqlite.Path(s.Store); err != nil {
+			return nil, fmt.Errorf("server.store: %w", err)
+		}
+		if dbExists, err = exists(dbPath); err != nil {
+			return nil, fmt.Errorf("server.store: %w", err)
+		}
+		if ks.file != "" {
+			keyExists, err := exists(ks.file)
+			if err != nil {
+				return nil, fmt.Errorf("server.encryption_key_file: %w", err)
+			}
+			if dbExists && !keyExists {
+				return nil, fmt.Errorf("server.encryption_key_file: %s does not exist, but the database %s does: "+
+					"its data was sealed with that key, so the relay will not start without it (restore the key file, "+
+					"or move the database away to start afresh)", ks.file, dbPath)
+			}
 		}
 	}
 	egCfg, err := f.EgressConfig()
@@ -200,10 +241,7 @@ func New(ctx context.Context, f *config.File, opts Options) (_ *App, err error) 
 		return nil, err
 	}
 	egCfg.AllowRanges = slices.Concat(egCfg.AllowRanges, opts.AllowRanges)
-	egCfg.Getenv = opts.Getenv
-	if egCfg.Getenv == nil {
-		egCfg.Getenv = os.Getenv
-	}
+	egCfg.Getenv = a.getenv
 	egCfg.Logger = a.Log
 
 	// Listeners next: a taken port must leave nothing behind on disk.
@@ -248,48 +286,59 @@ func New(ctx context.Context, f *config.File, opts Options) (_ *App, err error) 
 	a.closers = append(a.closers, func() error { eg.Close(); return nil })
 
 	// Now the parts that write, each closed in reverse order by Close.
-	key := opts.Key
-	if key == nil {
-		var made bool
-		key, made, err = seal.LoadOrCreateKey(s.EncryptionKeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("server.encryption_key_file: %w", err)
-		}
-		if made {
-			a.Log.Info("made a new encryption key", "file", s.EncryptionKeyFile)
-		}
+	key, made, err := ks.load()
+	if err != nil {
+		return nil, err
+	}
+	if made {
+		a.Log.Info("made a new encryption key", "file", ks.file)
 	}
 	sealer, err := seal.New(key)
 	if err != nil {
-		return nil, fmt.Errorf("server.encryption_key_file: %w", err)
+		return nil, fmt.Errorf("%s: %w", ks.field(), err)
 	}
-	// The lock is taken before an existing database is opened, so that a
-	// second relay does not even migrate it; a new one is locked as soon
-	// as it exists.
-	lock := func() error {
-		unlock, err := sqlite.Lock(dbPath)
+	var st Store
+	if config.IsPostgres(s.Store) {
+		st, err = openPostgres(ctx, s.Store, sealer, a.Node, a.Log)
 		if err != nil {
-			return fmt.Errorf("server.store: %w (is another relay running on it?)", err)
+			if made && errors.Is(err, seal.ErrOpen) {
+				// The database holds data sealed with another key: the
+				// key just made was never used, and would only mislead.
+				os.Remove(ks.file)
+			}
+			return nil, a.storeError(ks, made, err)
 		}
-		a.closers = append(a.closers, unlock)
-		return nil
-	}
-	if dbExists {
-		if err := lock(); err != nil {
-			return nil, err
+		a.closers = append(a.closers, st.Close)
+	} else {
+		// The lock is taken before an existing database is opened, so
+		// that a second relay does not even migrate it; a new one is
+		// locked as soon as it exists.
+		lock := func() error {
+			unlock, err := sqlite.Lock(dbPath)
+			if err != nil {
+				return fmt.Errorf("server.store: %w (is another relay running on it?)", err)
+			}
+			a.closers = append(a.closers, unlock)
+			return nil
 		}
-	}
-	st, err := sqlite.Open(ctx, s.Store, sealer)
-	if err != nil {
-		return nil, fmt.Errorf("server.store: %w", err)
+		if dbExists {
+			if err := lock(); err != nil {
+				return nil, err
+			}
+		}
+		sq, err := sqlite.Open(ctx, s.Store, sealer)
+		if err != nil {
+			return nil, a.storeError(ks, made, err)
+		}
+		st = sq
+		a.closers = append(a.closers, st.Close)
+		if !dbExists {
+			if err := lock(); err != nil {
+				return nil, err
+			}
+		}
 	}
 	a.Store = st
-	a.closers = append(a.closers, st.Close)
-	if !dbExists {
-		if err := lock(); err != nil {
-			return nil, err
-		}
-	}
 
 	// http, bigquery and mailgun go through eg; email through eg to the
 	// SMTP server of server.modules.smtp, when one is configured.
@@ -322,6 +371,9 @@ func New(ctx context.Context, f *config.File, opts Options) (_ *App, err error) 
 		gat = prometheus.NewRegistry()
 	}
 	a.Metrics = promhttp.HandlerFor(gat, promhttp.HandlerOpts{})
+	if err := registerNodeInfo(reg, a.Node, s.Store); err != nil {
+		return nil, err
+	}
 
 	srv, err := relay.New(ctx, relay.Options{
 		Store:              st,
@@ -333,6 +385,7 @@ func New(ctx context.Context, f *config.File, opts Options) (_ *App, err error) 
 		AgentPing:          opts.AgentPing,
 		UnknownInputStatus: s.UnknownInputStatus,
 		DegradedStatus:     s.Health.DegradedStatus,
+		Node:               a.Node,
 	})
 	if err != nil {
 		return nil, err
@@ -496,9 +549,11 @@ func (a *App) start(ctx context.Context) error {
 	if a.adminLn != nil {
 		a.adminHS = a.newHTTPServer(a.AdminHandler())
 		go func() { a.served <- a.adminHS.Serve(a.adminLn) }()
-		a.Log.Info("relayfn listening", "addr", a.ln.Addr().String(), "admin_addr", a.adminLn.Addr().String(), "store", a.File.Server.Store)
+		a.Log.Info("relayfn listening", "addr", a.ln.Addr().String(), "admin_addr", a.adminLn.Addr().String(),
+			"store", config.RedactStore(a.File.Server.Store), "node", a.Node)
 	} else {
-		a.Log.Info("relayfn listening", "addr", a.ln.Addr().String(), "store", a.File.Server.Store)
+		a.Log.Info("relayfn listening", "addr", a.ln.Addr().String(),
+			"store", config.RedactStore(a.File.Server.Store), "node", a.Node)
 	}
 	return a.showToken()
 }

@@ -5,8 +5,9 @@
 //
 //	server:
 //	  listen: ":8080"                       # default ":8080"
-//	  store: "sqlite://relayfn.db"          # default; or postgres://…
-//	  encryption_key_file: "relayfn.key"    # default; 32 bytes, made on first start
+//	  store: "sqlite://relayfn.db"          # default; or postgres://user@host:5432/db?pool_max_conns=20
+//	  encryption_key_file: "relayfn.key"    # default with SQLite; 32 bytes (64 hex digits), made on first start
+//	  node: "relay-1"                       # default: the host name; unique among the nodes of one store
 //	  unknown_input_status: 200             # default 200
 //	  max_body_bytes: 3145728               # default 3 MiB
 //	  http:
@@ -77,6 +78,28 @@
 //	        internal: false                 # true: delivered only by agents (fnctl agent)
 //	        agent_window: 10m               # internal outputs: how long deliveries wait for an agent
 //	        disabled: false
+//
+// # Stores, keys and nodes
+//
+// server.store is a SQLite file (the default: one relay process) or a
+// PostgreSQL URL, on which several relay processes (nodes) share the
+// work. The URL carries the connection pool's settings as query
+// parameters: pool_max_conns (default: the greater of 4 and the number of
+// CPUs), pool_min_conns, pool_max_conn_lifetime, pool_max_conn_idle_time
+// and pool_health_check_period (durations), besides libpq's own (sslmode
+// and the like). Load parses it as the pool will, and no message shows
+// its password (see RedactStore).
+//
+// The seal key is read from the environment variable RELAYFN_KEY (64 hex
+// digits) when it is set, else from server.encryption_key_file, made on
+// the first start when missing. With SQLite the file defaults to
+// relayfn.key; with PostgreSQL there is no default (Server.KeyFile):
+// every node must read the same key, from the same file contents or the
+// same variable.
+//
+// server.node names the process among the nodes of one store (deliveries
+// are claimed in its name); it defaults to the host name, and two live
+// nodes may not share one.
 //
 // Durations are Go duration strings ("5s", "1m30s"). Unknown keys are
 // errors. Paths in the file (function files, the key, ACL and token files)
@@ -160,12 +183,19 @@ type Server struct {
 	// Listen is the address the relay listens on.
 	Listen string `yaml:"listen"`
 	// Store is the store: sqlite://path (sqlite:///abs/path), a file
-	// path, a file: URI, or postgres://…. A relative path is the store's
-	// business: it is not resolved against the file's folder.
+	// path, a file: URI, or postgres://… (with the pool's settings as
+	// query parameters). A relative path is the store's business: it is
+	// not resolved against the file's folder. It may hold a password:
+	// log RedactStore(Store), never Store.
 	Store string `yaml:"store"`
 	// EncryptionKeyFile holds the 32-byte key that seals data at rest; it
-	// is made on first start when missing.
+	// is made on first start when missing. Empty means the default of
+	// KeyFile. The environment variable RELAYFN_KEY, when set, is read
+	// instead.
 	EncryptionKeyFile string `yaml:"encryption_key_file"`
+	// Node names this process among the nodes that share the store; empty
+	// means the host name. Each live node needs its own.
+	Node string `yaml:"node"`
 	// UnknownInputStatus answers webhooks for inputs that do not exist.
 	UnknownInputStatus int `yaml:"unknown_input_status"`
 	// MaxBodyBytes caps webhook bodies; larger ones are answered 413.

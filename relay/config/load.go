@@ -106,9 +106,6 @@ func (f *File) setDefaults() {
 	if s.Store == "" {
 		s.Store = DefaultStore
 	}
-	if s.EncryptionKeyFile == "" {
-		s.EncryptionKeyFile = DefaultEncryptionKeyFile
-	}
 	if s.UnknownInputStatus == 0 {
 		s.UnknownInputStatus = DefaultUnknownInputStatus
 	}

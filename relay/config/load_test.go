@@ -21,7 +21,7 @@ func TestLoadExample(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := f.Server
-	if s.Listen != "127.0.0.1:9090" || s.Store != config.DefaultStore || s.EncryptionKeyFile != "relayfn.key" ||
+	if s.Listen != "127.0.0.1:9090" || s.Store != config.DefaultStore || s.KeyFile() != "relayfn.key" ||
 		s.UnknownInputStatus != 200 || s.MaxBodyBytes != config.DefaultMaxBodyBytes {
 		t.Errorf("server = %+v, want the defaults filled in", s)
 	}
@@ -77,7 +77,7 @@ func TestLoadDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if f.Server.Listen != ":8080" || f.Server.Store != "sqlite://relayfn.db" ||
-		f.Server.EncryptionKeyFile != "relayfn.key" || f.Server.UnknownInputStatus != 200 {
+		f.Server.KeyFile() != "relayfn.key" || f.Server.UnknownInputStatus != 200 {
 		t.Errorf("defaults = %+v", f.Server)
 	}
 	if _, err := config.Parse(nil, config.ParseOptions{}); err != nil {

@@ -61,17 +61,12 @@ func (v *validator) server(s *Server) {
 			v.errorf("server.admin.listen", "%q is also server.listen: give the admin API its own address, or leave admin.listen out", a)
 		}
 	}
-	if u, err := url.Parse(s.Store); err != nil {
-		v.errorf("server.store", "%q is not a store URL (want sqlite://path, a file path or postgres://…)", redact(s.Store))
-	} else {
-		switch u.Scheme {
-		case "sqlite", "file", "":
-			if u.Host+u.Path == "" && u.Opaque == "" {
-				v.errorf("server.store", "%q names no database file (want sqlite://relayfn.db)", s.Store)
-			}
-		case "postgres", "postgresql":
-		default:
-			v.errorf("server.store", "unsupported store %q (want sqlite or postgres)", u.Scheme)
+	if err := CheckStore(s.Store); err != nil {
+		v.errorf("server.store", "%v", err)
+	}
+	if s.Node != "" {
+		if err := CheckNode(s.Node); err != nil {
+			v.errorf("server.node", "%v", err)
 		}
 	}
 	if st := s.UnknownInputStatus; st < 100 || st > 599 {
