@@ -30,12 +30,14 @@ import (
 // path and retry policy as a direct send. Each delivery goes to exactly one
 // agent (competing consumers).
 //
-// While no agent of the bucket is connected, the delivery is not
-// attempted: its claim is released and it waits in the store, due, with no
-// attempt spent, and the engine claims no more of that output until an
-// agent connects (then the waiting ones are claimed, oldest first) or the
-// oldest reaches the end of the output's agent window, when it fails with
-// errNoAgent. A delivery sent to an agent that disconnects before
+// While no agent of the bucket is connected to this node, the delivery is
+// not attempted here: a fresh one is not admitted, and a claimed one's
+// claim is released at once, so that it waits in the store, due, with no
+// attempt spent, for the node its agent is connected to (the store wakes
+// the other nodes: ChangeWork). The engine claims no more of that output
+// until an agent connects here (then the waiting ones are claimed, oldest
+// first) or the oldest reaches the end of the output's agent window, when
+// it fails with errNoAgent (see engine.claimOpen). A delivery sent to an agent that disconnects before
 // reporting goes back to the store, due, and is sent again: delivery
 // through agents is at least once, as direct delivery is.
 

@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/relayfn/relayfn/relay/store"
 )
 
 // worker attempts the jobs the engine hands it until the engine closes.
@@ -52,8 +54,9 @@ func (s *Server) deliver(ctx context.Context, j *job) {
 		d.State, d.LastError, d.Attempts, d.UpdatedAt = state, msg, a.N, s.opts.Now().UTC()
 		a.Error = msg
 		a.DurationMS = msSince(s.opts.Now(), start)
-		s.record(ctx, d, a)
-		s.metrics.deliveries.WithLabelValues(string(state)).Inc()
+		if s.record(ctx, j, a) {
+			s.metrics.deliveries.WithLabelValues(string(state)).Inc()
+		}
 		s.notify(d.ID, outcome{status: http.StatusBadGateway, body: []byte(msg + "\n")})
 	}
 	if or == nil {
@@ -64,10 +67,7 @@ func (s *Server) deliver(ctx context.Context, j *job) {
 		// Never dialed: an internal destination is for an agent to
 		// reach. With none connected, the delivery waits in the store,
 		// no attempt spent, until one connects or its window ends.
-		window := or.output.AgentWindow
-		if window <= 0 {
-			window = DefaultAgentWindow
-		}
+		window := agentWindow(or.output)
 		deadline := d.CreatedAt.Add(window)
 		if !start.Before(deadline) {
 			final(DeliveryFailed, fmt.Sprintf("%s (%s)", errNoAgent, window))
@@ -86,7 +86,7 @@ func (s *Server) deliver(ctx context.Context, j *job) {
 		if err != nil {
 			s.log.Error("load webhook for delivery", "delivery", d.ID, "error", err)
 			if ctx.Err() != nil {
-				s.abandon(ctx, d, a, start)
+				s.abandon(ctx, j, a, start)
 				return
 			}
 			s.retryLater(ctx, j, a, or, outcome{err: err}, or.output.Retries.Delay(a.N), start)
@@ -103,7 +103,7 @@ func (s *Server) deliver(ctx context.Context, j *job) {
 		res := s.invoke(ctx, or.fn, out, metadata(or.bucket, nil, or.output))
 		a.Logs = res.Logs
 		if res.Err != nil && ctx.Err() != nil {
-			s.abandon(ctx, d, a, start)
+			s.abandon(ctx, j, a, start)
 			return
 		}
 		if res.Err != nil {
@@ -134,7 +134,7 @@ func (s *Server) deliver(ctx context.Context, j *job) {
 		s.metrics.transport.WithLabelValues("direct").Inc()
 	}
 	if oc.err != nil && ctx.Err() != nil {
-		s.abandon(ctx, d, a, start)
+		s.abandon(ctx, j, a, start)
 		return
 	}
 	if wait, retry := or.output.Retries.Next(a.N, oc.status, oc.err); retry {
@@ -157,9 +157,10 @@ func (s *Server) deliver(ctx context.Context, j *job) {
 	if or.respFn != nil {
 		a.Logs = append(a.Logs, s.runResponseFunction(ctx, or, metadata(or.bucket, nil, or.output), oc)...)
 	}
-	s.record(ctx, d, a)
-	s.metrics.deliveries.WithLabelValues(string(d.State)).Inc()
-	s.logAttempt(or, d, a)
+	if s.record(ctx, j, a) {
+		s.metrics.deliveries.WithLabelValues(string(d.State)).Inc()
+		s.logAttempt(or, d, a)
+	}
 	s.notify(d.ID, oc)
 }
 
@@ -198,12 +199,13 @@ func (s *Server) requeue(ctx context.Context, j *job, or *outputRoute, parkUntil
 
 // abandon records an attempt that a shutdown past its grace period cut
 // short: the delivery stays pending, and the next start resumes it.
-func (s *Server) abandon(ctx context.Context, d *Delivery, a *Attempt, start time.Time) {
+func (s *Server) abandon(ctx context.Context, j *job, a *Attempt, start time.Time) {
+	d := j.d
 	now := s.opts.Now()
 	a.DurationMS = msSince(now, start)
 	a.Error = "abandoned at shutdown"
 	d.Attempts, d.State, d.LastError, d.UpdatedAt, d.NextAttemptAt = a.N, DeliveryPending, a.Error, now.UTC(), now.UTC()
-	s.record(ctx, d, a)
+	s.record(ctx, j, a)
 }
 
 // retryLater records a failed attempt, with the delivery due again after
@@ -220,7 +222,10 @@ func (s *Server) retryLater(ctx context.Context, j *job, a *Attempt, or *outputR
 	d.Attempts, d.LastStatus, d.LastError, d.UpdatedAt = a.N, oc.status, a.Error, now.UTC()
 	d.State = DeliveryPending
 	d.NextAttemptAt = now.Add(wait).UTC()
-	s.record(ctx, d, a)
+	if !s.record(ctx, j, a) {
+		s.notify(d.ID, oc)
+		return
+	}
 	s.logAttempt(or, d, a)
 	s.metrics.deliveries.WithLabelValues("retry").Inc()
 	s.metrics.retries.Inc()
@@ -228,11 +233,27 @@ func (s *Server) retryLater(ctx context.Context, j *job, a *Attempt, or *outputR
 	s.sched.retry(j, d.NextAttemptAt)
 }
 
-func (s *Server) record(ctx context.Context, d *Delivery, a *Attempt) {
+// record saves j's attempt a with the delivery's new state, under j's
+// claim. It reports false, having recorded nothing, when the claim is
+// lost (a renewal found it so, or the store refuses it): another process
+// may have claimed the delivery, and its attempts count, not this one.
+func (s *Server) record(ctx context.Context, j *job, a *Attempt) bool {
+	d := j.d
+	if s.sched.isLost(j) {
+		s.leaseLost(j, "record")
+		s.sched.forget(j)
+		return false
+	}
 	if err := s.store.RecordAttempt(context.WithoutCancel(ctx), d, a); err != nil {
+		if errors.Is(err, store.ErrLeaseLost) {
+			s.leaseLost(j, "record")
+			s.sched.forget(j)
+			return false
+		}
 		s.log.Error("record delivery attempt", "delivery", d.ID, "error", err)
 	}
 	s.events.attempt(d, a)
+	return true
 }
 
 // notify hands the first answer to a caller waiting in destination mode.

@@ -62,12 +62,31 @@
 //     max_in_flight (DefaultMaxInFlight) to one output; the workers take the
 //     outputs with work in turn, so a destination that hangs holds only its
 //     own max_in_flight workers and slows no other output.
-//   - A lease (Options.Lease) ends when the attempt is recorded, when the
-//     relay shuts down without attempting the delivery, or when its time is
-//     up: a process that died leaves its deliveries due again then. A
-//     process that restarts under the same Options.Node name takes its
-//     predecessor's leases back at once; two running processes must not
-//     share a name.
+//   - A lease (Options.Lease, DefaultLease: 30s) ends when the attempt is
+//     recorded, when the relay shuts down without attempting the delivery,
+//     or when its time is up: a process that died leaves its deliveries due
+//     again then. The engine renews the leases of every delivery it holds
+//     (queued or in flight) every third of a lease, in one store call, so
+//     an attempt may outlast its lease. A lease found lost (it ran out and
+//     another process may have claimed the delivery) drops the delivery
+//     from memory unattempted, or, in flight, keeps its attempt from being
+//     recorded (the store refuses it: Store.RecordAttempt), logged and
+//     counted (relayfn_delivery_lease_lost_total). A process that restarts
+//     under the same Options.Node name takes its predecessor's leases back
+//     at once; two running processes must not share a name.
+//
+// # Several nodes
+//
+// Several relay processes (nodes) may share one PostgreSQL store behind a
+// load balancer, each with an Options.Node name of its own (cluster.go).
+// Each accepts webhooks and admin requests and delivers what it claims. A
+// store several nodes share reports changes (Watcher): Start follows them,
+// reloading the routes when any node changes them and claiming at once the
+// deliveries other nodes store unclaimed, replay or release (watch.go);
+// the claimer also polls every few seconds rather than every 30. The
+// retention purge runs on one node at a time (Exclusive). A delivery is
+// attempted by the node that holds its lease; when a node dies, the others
+// take its deliveries once their leases run out.
 //
 // # The request log
 //
@@ -92,11 +111,18 @@
 // deliveries hands it to the agent hub (agents.go), which sends it over
 // the WebSocket of one connected agent of the bucket (api.AgentPath on the
 // public listener) and waits for the agent's report, recorded as the
-// attempt like a direct send's answer. With no agent connected the
-// delivery's claim is released, no attempt spent, and the output is parked
-// (not claimed) until an agent connects or the oldest waiting delivery's
+// attempt like a direct send's answer. With no agent of the bucket
+// connected to this node, the output's deliveries are neither admitted
+// fresh nor held: they wait in the store, due, no attempt spent (another
+// node may have the agent, and claims them), and the output is parked (not
+// claimed) until an agent connects here or the oldest waiting delivery's
 // agent window ends, when it fails. A delivery whose agent disconnects
-// before reporting goes back to the store and is sent again.
+// before reporting goes back to the store and is sent again. An agent
+// connects to one node, and the deliveries of its buckets reach it from
+// any node; but a caller waiting in destination mode is answered only by
+// an agent connected to the node that received its webhook, and an
+// ephemeral bucket's deliveries (whose requests live in the receiving
+// node's memory) only through an agent connected to that node.
 //
 // Delivery is at least once: a webhook acknowledged to its caller survives
 // a crash and is delivered after a restart; one whose success was recorded

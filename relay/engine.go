@@ -44,6 +44,14 @@ type job struct {
 	released bool
 	// taken is set once a worker took the job.
 	taken bool
+	// leaseID names the claim the job holds its delivery under (the
+	// ingress's for a fresh delivery, ClaimDue's for a claimed one): the
+	// lease the engine renews, and the one RecordAttempt checks.
+	leaseID string
+	// lost is set when a renewal found the job's lease no longer its
+	// own: another process may have claimed the delivery, and the job's
+	// attempt must not be recorded.
+	lost bool
 	// reclaimed is the delivery as a claim returned it while the job was
 	// being attempted: its retry was recorded before the worker told the
 	// engine (or its lease ran out mid-attempt). retry queues it, unless
@@ -96,6 +104,14 @@ func claimTarget(limit int) int { return max(4*limit, 32) }
 // claimPoll is the longest the claimer sleeps without a round.
 const claimPoll = 30 * time.Second
 
+// sharedClaimPoll is claimPoll on a store several nodes share (a
+// Watcher): the store reports the work other nodes add or release
+// (ChangeWork) at once, but not a retry another node recorded and then
+// died before it fell due, nor a lease that ran out; polling every few
+// seconds finds those soon, at the cost of one cheap claim query per node
+// and poll.
+const sharedClaimPoll = 5 * time.Second
+
 // laneCap is the most deliveries one lane holds in memory: half the
 // ready set, so that a flood to one output leaves room for the others.
 func (e *engine) laneCap(limit int) int { return max(64*limit, e.maxHeld/2) }
@@ -108,6 +124,10 @@ type engine struct {
 
 	maxHeld  int
 	maxBytes int64
+
+	// poll is the longest the claimer sleeps without a round: claimPoll,
+	// or sharedClaimPoll on a shared store.
+	poll time.Duration
 
 	mu    sync.Mutex
 	cond  *sync.Cond // a lane became runnable, or the engine closed
@@ -128,6 +148,8 @@ type engine struct {
 	// oldest of its waiting deliveries reaches its agent window: until
 	// then (or until an agent connects) none of them is claimed.
 	parked map[string]time.Time
+	// noRenew stops lease renewals (tests of lease loss).
+	noRenew bool
 
 	// The claimer's state: a round is needed (room freed, work added), and
 	// the time of the earliest due delivery it knows of.
@@ -135,6 +157,8 @@ type engine struct {
 	wakeAt   time.Time
 	notify   chan struct{}
 	claimerN sync.WaitGroup
+	// renewN waits for the renewer, which runs until the workers are done.
+	renewN sync.WaitGroup
 }
 
 func newEngine(s *Server) *engine {
@@ -149,6 +173,10 @@ func newEngine(s *Server) *engine {
 		ephemeral: map[string]*HTTPRequest{},
 		parked:    map[string]time.Time{},
 		notify:    make(chan struct{}, 1),
+		poll:      claimPoll,
+	}
+	if _, ok := s.opts.Store.(Watcher); ok {
+		e.poll = sharedClaimPoll
 	}
 	e.cond = sync.NewCond(&e.mu)
 	return e
@@ -218,6 +246,9 @@ func (e *engine) push(j *job) {
 		e.heldSize -= j.size
 		e.late = append(e.late, j.d.ID)
 		return
+	}
+	if j.leaseID == "" {
+		j.leaseID = j.d.LeaseID
 	}
 	e.held[j.d.ID] = j
 	l.queue = append(l.queue, j)
@@ -420,13 +451,16 @@ func (e *engine) depth() int {
 	return e.heldN
 }
 
-// start runs the claimer, which starts with a round.
+// start runs the claimer, which starts with a round, and the renewer of
+// the leases, until ctx ends.
 func (e *engine) start(ctx context.Context) {
 	e.mu.Lock()
 	e.round = true
 	e.mu.Unlock()
 	e.claimerN.Add(1)
 	go e.claimer(ctx)
+	e.renewN.Add(1)
+	go e.renewer(ctx)
 }
 
 // close stops the workers from taking jobs and the claimer from claiming.
@@ -457,10 +491,17 @@ func (e *engine) claimedLocked(d *Delivery) {
 	if h := e.held[d.ID]; h != nil {
 		if h.taken {
 			// Being attempted: its retry may be recorded already, and
-			// then this claim is the only one that knows it is due.
+			// then this claim is the only one that knows it is due. If
+			// not, the attempt's lease ran out and this claim replaced
+			// it: the attempt is refused at record (see leaseLost), and
+			// the delivery is attempted again under this claim.
 			h.reclaimed = d
+			return
 		}
-		return // else ours already: its lease ran out while it waited
+		// Ours already: its lease ran out while it waited, and it waits
+		// on under this claim.
+		h.leaseID, h.d.LeaseID, h.lost = d.LeaseID, d.LeaseID, false
+		return
 	}
 	j := &job{d: d}
 	if req, ok := e.ephemeral[d.ID]; ok {
@@ -477,6 +518,9 @@ func (e *engine) queueClaimedLocked(j *job) {
 		return
 	}
 	l := e.laneLocked(j.d.OutputID)
+	if j.leaseID == "" {
+		j.leaseID = j.d.LeaseID
+	}
 	e.held[j.d.ID] = j
 	e.heldN++
 	l.queue = append(l.queue, j)
@@ -506,8 +550,8 @@ func (e *engine) claimer(ctx context.Context) {
 			}
 		}
 		// Work another process adds to the store (and a lost wake-up) is
-		// found within claimPoll.
-		wait := claimPoll
+		// found within e.poll.
+		wait := e.poll
 		if !e.wakeAt.IsZero() {
 			wait = min(wait, e.wakeAt.Sub(now))
 		}
@@ -555,6 +599,18 @@ func (e *engine) claimRound(ctx context.Context, now time.Time) (time.Time, bool
 
 // claimOpen claims due deliveries for every output with room that is not
 // parked (see claimRound).
+//
+// An internal output with no agent of its bucket connected here is not
+// claimed for its deliveries to wait in this process: another node may
+// have the agent (the deliveries are its), and the store's ChangeWork
+// wakes it when they are released or stored unclaimed. Such an output is
+// claimed only to check on its waiting deliveries, and then parked
+// (engine.parked) until the earliest agent window among them ends: the
+// claimed ones within their window are released at once, in one call;
+// the ones past it are queued, and a worker fails them (or hands them to
+// an agent that connected meanwhile). On one node, that is the agent
+// window of package agents.go; on several, deliveries an agent connected
+// elsewhere does not take within their window fail the same way.
 func (e *engine) claimOpen(ctx context.Context, now time.Time) (time.Time, bool) {
 	rt := e.s.routes.Load()
 	quota := map[string]int{}
@@ -573,10 +629,15 @@ func (e *engine) claimOpen(ctx context.Context, now time.Time) (time.Time, bool)
 		}
 		skip[id] = true
 	}
+	// The agentless internal outputs this round checks on.
+	check := map[string]*outputRoute{}
 	room := e.maxHeld - e.heldN
-	for id := range rt.outputs {
+	for id, or := range rt.outputs {
 		if skip[id] {
 			continue
+		}
+		if or.output.Internal && !e.s.agents.connected(or.bucket.ID) {
+			check[id] = or
 		}
 		l := e.lanes[id]
 		limit, ready := e.limitOf(id), 0
@@ -615,10 +676,36 @@ func (e *engine) claimOpen(ctx context.Context, now time.Time) (time.Time, bool)
 		}
 	}
 	got := map[string]int{}
+	var release []string // claims of agentless outputs, within their windows
+	parkAt := map[string]time.Time{}
 	e.mu.Lock()
 	for _, d := range ds {
 		got[d.OutputID]++
+		if or := check[d.OutputID]; or != nil && e.held[d.ID] == nil && !e.s.agents.connected(or.bucket.ID) {
+			if deadline := d.CreatedAt.Add(agentWindow(or.output)); now.Before(deadline) {
+				release = append(release, d.ID)
+				if at, ok := parkAt[d.OutputID]; !ok || deadline.Before(at) {
+					parkAt[d.OutputID] = deadline
+				}
+				continue
+			}
+		}
 		e.claimedLocked(d)
+	}
+	for id, or := range check {
+		n, asked := quota[id]
+		if !asked {
+			continue // not checked: no room this round
+		}
+		at, released := parkAt[id]
+		if !released {
+			if got[id] >= n {
+				continue // all past their windows, and maybe more: claimed again as room frees up
+			}
+			at = now.Add(agentWindow(or.output)) // none waits: any that comes waits a whole window
+		}
+		e.parked[id] = at
+		skip[id] = true
 	}
 	for id := range rt.outputs {
 		if skip[id] {
@@ -640,6 +727,12 @@ func (e *engine) claimOpen(ctx context.Context, now time.Time) (time.Time, bool)
 		}
 	}
 	e.mu.Unlock()
+	if len(release) > 0 {
+		if err := e.s.store.ReleaseClaims(context.WithoutCancel(ctx), e.owner, release); err != nil {
+			// Their leases end on their own.
+			e.s.log.Error("delivery engine: release deliveries waiting for an agent", "count", len(release), "error", err)
+		}
+	}
 	if len(open) == 0 {
 		return time.Time{}, false
 	}
@@ -651,4 +744,13 @@ func (e *engine) claimOpen(ctx context.Context, now time.Time) (time.Time, bool)
 		return retry(err, "next due delivery")
 	}
 	return next, ok
+}
+
+// agentWindow is how long a delivery of the internal output o waits for
+// an agent.
+func agentWindow(o *Output) time.Duration {
+	if o.AgentWindow > 0 {
+		return o.AgentWindow
+	}
+	return DefaultAgentWindow
 }

@@ -212,13 +212,28 @@ func (s *Server) serveWebhook(w http.ResponseWriter, r *http.Request) {
 	}
 	// The deliveries the engine has room for are stored leased to this
 	// process and handed over with the request; the others wait in the
-	// store, due, until the engine claims them.
+	// store, due, until the engine claims them. So do those of an
+	// internal output with no agent of the bucket connected here: the
+	// agent may be another node's, which the store wakes (ChangeWork).
 	size := requestSize(&req)
 	admitted := make([]bool, len(ds))
 	leaseUntil := wh.ReceivedAt.Add(s.opts.Lease)
 	leaseID := ""
+	var agentless map[string]bool
+	for _, o := range route.outputs {
+		if o.output.Internal && !s.agents.connected(b.ID) {
+			if agentless == nil {
+				agentless = map[string]bool{}
+			}
+			agentless[o.output.ID] = true
+		}
+	}
 	for i, d := range ds {
-		if s.sched.admit(d.OutputID, size, b.Ephemeral || (wait && i == 0)) {
+		force := b.Ephemeral || (wait && i == 0)
+		if agentless[d.OutputID] && !force {
+			continue
+		}
+		if s.sched.admit(d.OutputID, size, force) {
 			admitted[i] = true
 			if leaseID == "" {
 				leaseID = NewRecordID() // one claim for the webhook's deliveries

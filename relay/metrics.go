@@ -16,6 +16,10 @@ type metrics struct {
 	// transport counts delivery attempts by how they were sent: direct
 	// (the relay dialed) or agent.
 	transport *prometheus.CounterVec
+	// leaseLost counts the deliveries this process held whose lease it
+	// found lost (another node may have claimed them): their attempts
+	// are not recorded here.
+	leaseLost prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer, depth, agents func() int) (*metrics, error) {
@@ -45,6 +49,10 @@ func newMetrics(reg prometheus.Registerer, depth, agents func() int) (*metrics, 
 			Name: "relayfn_deliveries_by_transport_total",
 			Help: "Delivery attempts, by transport (direct: the relay sent it; agent: an agent did).",
 		}, []string{"transport"}),
+		leaseLost: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "relayfn_delivery_lease_lost_total",
+			Help: "Deliveries whose lease this relay lost before recording their attempt (another node may attempt them).",
+		}),
 	}
 	if reg == nil {
 		return m, nil
@@ -57,7 +65,7 @@ func newMetrics(reg prometheus.Registerer, depth, agents func() int) (*metrics, 
 		Name: "relayfn_agents_connected",
 		Help: "Agents connected to this relay.",
 	}, func() float64 { return float64(agents()) })
-	for _, c := range []prometheus.Collector{m.received, m.invocations, m.durations, m.deliveries, m.retries, held, m.transport, connected} {
+	for _, c := range []prometheus.Collector{m.received, m.invocations, m.durations, m.deliveries, m.retries, held, m.transport, connected, m.leaseLost} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

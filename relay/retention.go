@@ -315,7 +315,7 @@ func (p *Purger) Stop() {
 // Run purges once, every bucket, until nothing is left to purge.
 func (p *Purger) Run(ctx context.Context) error {
 	start := p.opts.Now()
-	err := p.run(ctx, start)
+	err := p.exclusively(ctx, func(ctx context.Context) error { return p.run(ctx, start) })
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.status.LastRun = p.opts.Now()
@@ -324,6 +324,18 @@ func (p *Purger) Run(ctx context.Context) error {
 	if err != nil {
 		p.status.LastError = err.Error()
 	}
+	return err
+}
+
+// exclusively runs round, or, on a store several nodes share (an
+// Exclusive), runs it unless another node is purging: then this node
+// skips the round.
+func (p *Purger) exclusively(ctx context.Context, round func(context.Context) error) error {
+	ex, ok := p.opts.Store.(Exclusive)
+	if !ok {
+		return round(ctx)
+	}
+	_, err := ex.Exclusively(ctx, "retention", round)
 	return err
 }
 

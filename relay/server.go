@@ -34,8 +34,11 @@ const (
 	DefaultMaxReady = 10000
 	// DefaultMaxReadyBytes caps the request bytes held in memory.
 	DefaultMaxReadyBytes = 64 << 20
-	// DefaultLease is how long a claimed delivery stays this process's.
-	DefaultLease = 5 * time.Minute
+	// DefaultLease is how long a claimed delivery stays this process's
+	// without a renewal. The engine renews the leases of the deliveries it
+	// holds every third of it, so an attempt may last longer; a node that
+	// dies leaves its deliveries due on the others within about a lease.
+	DefaultLease = 30 * time.Second
 	// DefaultAgentWindow is how long a delivery to an internal output
 	// waits for an agent when the output sets no agent_window.
 	DefaultAgentWindow = 10 * time.Minute
@@ -70,12 +73,18 @@ type Options struct {
 	MaxReady      int
 	MaxReadyBytes int64
 	// Lease is how long a delivery claimed from the store stays this
-	// process's before another may claim it (see Store.ClaimDue).
+	// process's before another may claim it (see Store.ClaimDue), unless
+	// renewed: the engine renews the leases of the deliveries it holds
+	// every Lease/3 (see Store.RenewClaims). 0 means DefaultLease.
 	Lease time.Duration
 	// Node names this process as the owner of the deliveries it claims;
 	// the default is the host name. Start takes back the claims of a
 	// previous process of the same name (a restart after a crash),
-	// without waiting for their leases to end.
+	// without waiting for their leases to end: so every process sharing
+	// a store (several nodes on one PostgreSQL database) needs a name of
+	// its own, and two processes on one host must be given distinct
+	// names. (The PostgreSQL store refuses to open for a second live
+	// process of the same name.)
 	Node string
 	// Now returns the current time (tests may stop the clock).
 	Now func() time.Time
@@ -107,8 +116,11 @@ type Server struct {
 	waiters  map[string]chan destAnswer // delivery ID → caller waiting in destination mode
 
 	workers sync.WaitGroup
-	stop    context.CancelFunc
-	started atomic.Bool
+	// background waits for the store watch (watch.go), which runs until
+	// the shutdown.
+	background sync.WaitGroup
+	stop       context.CancelFunc
+	started    atomic.Bool
 }
 
 // New returns a relay over opts.Store. It reads the routing tables once;
@@ -202,7 +214,10 @@ func (s *Server) Handler() http.Handler {
 
 // Start starts the delivery engine: it takes back the leases a previous
 // process of the same Node name left (see Options.Node), then claims the
-// pending deliveries from the store in batches as they fall due.
+// pending deliveries from the store in batches as they fall due, and
+// renews the leases of those it holds. On a store several nodes share (a
+// Watcher) it also follows the store's changes: the routes are reloaded
+// when another node changes them, and due work is claimed at once.
 func (s *Server) Start(ctx context.Context) error {
 	if !s.started.CompareAndSwap(false, true) {
 		return errors.New("relay: already started")
@@ -217,6 +232,10 @@ func (s *Server) Start(ctx context.Context) error {
 		go s.worker(wctx)
 	}
 	s.sched.start(wctx)
+	if w, ok := s.store.(Watcher); ok {
+		s.background.Add(1)
+		go s.watch(wctx, w)
+	}
 	return nil
 }
 
@@ -241,6 +260,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if s.stop != nil {
 		s.stop()
 	}
+	s.sched.renewN.Wait()
+	s.background.Wait()
 	s.agents.closeAll()
 	if ids := s.sched.unattempted(); len(ids) > 0 {
 		if rerr := s.store.ReleaseClaims(context.WithoutCancel(ctx), s.opts.Node, ids); rerr != nil {
