@@ -205,7 +205,9 @@ func (n *node) start() {
 		n.mu.Unlock()
 		close(exited)
 	}()
+	began := time.Now()
 	n.waitHealthy(exited)
+	t.Logf("node %s (run %d) healthy %v after its start", n.cfg.Name, len(n.logs), time.Since(began).Round(time.Millisecond))
 }
 
 // waitHealthy polls /healthz until it answers 200.

@@ -121,9 +121,11 @@ func routes(t testing.TB, c *client.Client, dest string) (inputID, outputID stri
 	return in.ID, out.ID
 }
 
-// jitter is the destination's answer delay: 0–4 ms, so that deliveries
-// are in flight when a node is killed.
-func jitter() time.Duration { return time.Duration(rand.IntN(5)) * time.Millisecond }
+// jitter is the destination's answer delay: 20–100 ms, so that
+// deliveries are in flight when a node is killed (a node attempts up to
+// 16 at once to the output: 160 deliveries/s at the longest delay, more
+// than a node on this machine receives).
+func jitter() time.Duration { return time.Duration(20+rand.IntN(81)) * time.Millisecond }
 
 // killWindow is when the victim node was killed and when it was up again.
 type killWindow struct {
