@@ -42,6 +42,7 @@ type scaleRun struct {
 	self    time.Duration // CPU of the test process: load generator and destination
 	elapsed time.Duration
 	load    string // /proc/loadavg's 1-minute figure at the end
+	waits   string // what the nodes' PostgreSQL backends were doing (sampled)
 }
 
 // perWebhook is d per acknowledged webhook, in microseconds.
@@ -89,6 +90,11 @@ func TestScaleOut(t *testing.T) {
 	sqAdmin := adminClient(sq, tokenOf(sq))
 	sqInput, _ := routes(t, sqAdmin, dest.srv.URL)
 
+	// RELAYFN_SCALE_PG_PARAMS adds to the nodes' store URL, such as
+	// pool_max_conns=16 (the store's default pool is 4 connections).
+	if p := os.Getenv("RELAYFN_SCALE_PG_PARAMS"); p != "" {
+		dsn += "&" + p
+	}
 	pa := c.newNode("pgA", key, pgStore(t, dsn, "pgA"))
 	pa.start()
 	pgAdmin := adminClient(pa, tokenOf(pa))
@@ -120,8 +126,15 @@ func TestScaleOut(t *testing.T) {
 		allBefore, selfBefore := snapshotCPU(processesNamed("postgres")), cpuTicks(self)
 		l := load{URLs: urls, First: next, N: count, Concurrency: 16, Run: "scale"}
 		next += count
+		var waits *waitSampler
+		if s.pg {
+			waits = sampleWaits(t, names)
+		}
 		start := time.Now()
 		res := l.run(ctx)
+		if waits != nil {
+			waits.stop()
+		}
 		if res.Lost > 0 || len(res.Unacked) > 0 {
 			t.Fatalf("%s: %d webhooks not acknowledged", s.name, len(res.Unacked))
 		}
@@ -143,6 +156,9 @@ func TestScaleOut(t *testing.T) {
 			elapsed: time.Since(start),
 			load:    loadAvg(),
 		}
+		if waits != nil {
+			r.waits = waits.String()
+		}
 		return r
 	}
 
@@ -163,8 +179,8 @@ func TestScaleOut(t *testing.T) {
 			if s.pg && r.pgOwn > 0 {
 				ratio = fmt.Sprintf("%.2f", float64(r.node)/float64(r.pgOwn))
 			}
-			t.Logf("%-20s %8.0f %8.0f %9.0f %9.0f %9.0f %9.0f %9s %5s", r.setup, r.ingest, r.e2e,
-				r.perWebhook(r.node), r.perWebhook(r.pgOwn), r.perWebhook(r.pgAll), r.perWebhook(r.self), ratio, r.load)
+			t.Logf("%-20s %8.0f %8.0f %9.0f %9.0f %9.0f %9.0f %9s %5s %s", r.setup, r.ingest, r.e2e,
+				r.perWebhook(r.node), r.perWebhook(r.pgOwn), r.perWebhook(r.pgAll), r.perWebhook(r.self), ratio, r.load, r.waits)
 		}
 	}
 
@@ -228,4 +244,75 @@ func loadAvg() string {
 		return "?"
 	}
 	return f[0]
+}
+
+// waitSampler samples, every 10 ms, what the PostgreSQL backends of the
+// named applications are doing (pg_stat_activity's state and wait
+// event), to tell CPU from waiting on WAL flushes, locks or the node.
+type waitSampler struct {
+	done   chan struct{}
+	exited chan struct{}
+	counts map[string]int
+	total  int
+}
+
+func sampleWaits(t testing.TB, names []string) *waitSampler {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, pgtest.ServerDSN(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &waitSampler{done: make(chan struct{}), exited: make(chan struct{}), counts: map[string]int{}}
+	go func() {
+		defer close(w.exited)
+		defer conn.Close(ctx)
+		tick := time.NewTicker(10 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-w.done:
+				return
+			case <-tick.C:
+			}
+			rows, err := conn.Query(ctx, `SELECT state || coalesce(':' || wait_event_type || ':' || wait_event, ':cpu')
+				FROM pg_stat_activity WHERE application_name = ANY($1)`, names)
+			if err != nil {
+				return
+			}
+			states, err := pgx.CollectRows(rows, pgx.RowTo[string])
+			if err != nil {
+				return
+			}
+			for _, st := range states {
+				w.counts[st]++
+				w.total++
+			}
+		}
+	}()
+	return w
+}
+
+func (w *waitSampler) stop() {
+	close(w.done)
+	<-w.exited
+}
+
+// String lists the states seen, the most frequent first, as shares of
+// all samples of all backends.
+func (w *waitSampler) String() string {
+	type kv struct {
+		k string
+		n int
+	}
+	var all []kv
+	for k, n := range w.counts {
+		all = append(all, kv{k, n})
+	}
+	slices.SortFunc(all, func(a, b kv) int { return b.n - a.n })
+	var parts []string
+	for _, e := range all[:min(len(all), 5)] {
+		parts = append(parts, fmt.Sprintf("%s %.0f%%", e.k, 100*float64(e.n)/float64(w.total)))
+	}
+	return strings.Join(parts, ", ")
 }
