@@ -3,6 +3,7 @@ package multinode
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -170,11 +171,15 @@ func TestScaleOut(t *testing.T) {
 	t.Logf("%-20s %8s %8s %9s %9s %9s %9s %9s %5s", "setup", "acked/s", "deliv/s",
 		"node µs", "pgOwn µs", "pgAll µs", "self µs", "node/pg", "load")
 	var runs []scaleRun
+	pgWebhooks := 500 * 2 // the warm-up's
 	for round := range 3 {
 		for i := range setups {
 			s := setups[(i+round)%len(setups)]
 			r := measure(s, n)
 			runs = append(runs, r)
+			if s.pg {
+				pgWebhooks += r.acked
+			}
 			ratio := "-"
 			if s.pg && r.pgOwn > 0 {
 				ratio = fmt.Sprintf("%.2f", float64(r.node)/float64(r.pgOwn))
@@ -184,6 +189,7 @@ func TestScaleOut(t *testing.T) {
 		}
 	}
 
+	logTableStats(t, pgConn, dsn, pgWebhooks)
 	t.Logf("medians of the three rounds (µs are CPU per webhook; CPU from /proc/PID/stat in 10 ms ticks):")
 	for _, s := range setups {
 		var rs []scaleRun
@@ -315,4 +321,42 @@ func (w *waitSampler) String() string {
 		parts = append(parts, fmt.Sprintf("%s %.0f%%", e.k, 100*float64(e.n)/float64(w.total)))
 	}
 	return strings.Join(parts, ", ")
+}
+
+// logTableStats logs what PostgreSQL did per webhook in the schema of
+// dsn (pg_stat_user_tables: rows inserted, updated, deleted, index and
+// sequential scans), over webhooks webhooks. The statistics reach the
+// view within a second or so of the work.
+func logTableStats(t testing.TB, conn *pgx.Conn, dsn string, webhooks int) {
+	t.Helper()
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	schema := u.Query().Get("search_path")
+	time.Sleep(1500 * time.Millisecond)
+	rows, err := conn.Query(context.Background(), `SELECT relname, n_tup_ins, n_tup_upd, n_tup_hot_upd, n_tup_del,
+		coalesce(idx_scan, 0), seq_scan, seq_tup_read FROM pg_stat_user_tables WHERE schemaname = $1 ORDER BY relname`, schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	t.Logf("PostgreSQL's work per webhook, by table, over the %d webhooks sent to PostgreSQL (pg_stat_user_tables):", webhooks)
+	t.Logf("  %-22s %8s %8s %8s %8s %8s %8s %10s", "table", "ins", "upd", "hot upd", "del", "idx scan", "seq scan", "seq rows")
+	for rows.Next() {
+		var name string
+		var ins, upd, hot, del, idx, seq, seqRows int64
+		if err := rows.Scan(&name, &ins, &upd, &hot, &del, &idx, &seq, &seqRows); err != nil {
+			t.Fatal(err)
+		}
+		if ins+upd+del+idx+seq == 0 {
+			continue
+		}
+		w := float64(webhooks)
+		t.Logf("  %-22s %8.2f %8.2f %8.2f %8.2f %8.2f %8.3f %10.1f", name, float64(ins)/w, float64(upd)/w, float64(hot)/w,
+			float64(del)/w, float64(idx)/w, float64(seq)/w, float64(seqRows)/w)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
 }
