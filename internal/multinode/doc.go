@@ -8,8 +8,10 @@
 //     webhooks sent round-robin while node 2 is killed and restarted;
 //     every acknowledged webhook is delivered, and a webhook delivered
 //     twice was in flight on the killed node; then an admin change made
-//     through node 1 takes effect on node 3 within 2 s. It needs
-//     RELAYFN_TEST_POSTGRES (see internal/pgtest), as CI sets.
+//     through node 1 takes effect on node 3 within 2 s; last, node 3 is
+//     killed for good and the others deliver what it held when its
+//     leases end. It needs RELAYFN_TEST_POSTGRES (see internal/pgtest),
+//     as CI sets.
 //   - TestOneNodeSQLite: the same checks with one node on SQLite.
 //   - TestScaleOut: the scale-out numbers (webhooks/s of one node on
 //     PostgreSQL against SQLite, the CPU each webhook costs the node and

@@ -447,6 +447,8 @@ type load struct {
 
 // loadResult is what a run of the load generator saw.
 type loadResult struct {
+	// First and N are the load's sequence numbers.
+	First, N int
 	// Acked holds the ids answered 2xx, with the time of the answer.
 	Acked map[string]time.Time
 	// Unacked holds the ids sent but not answered 2xx (refused, cut or
@@ -461,6 +463,14 @@ type loadResult struct {
 // tries 20 ms apart outlast a node's restart.
 const maxTries = 30
 
+// ours reports whether id ("seq.try") is of one of the load's sequence
+// numbers.
+func (r loadResult) ours(id string) bool {
+	seq, _, ok := strings.Cut(id, ".")
+	n, err := strconv.Atoi(seq)
+	return ok && err == nil && n >= r.First && n < r.First+r.N
+}
+
 // pad makes a webhook body about 1 KB, the size of a small real one.
 var pad = strings.Repeat("x", 900)
 
@@ -471,7 +481,7 @@ func (l load) run(ctx context.Context) loadResult {
 	hc := &http.Client{Transport: tr, Timeout: 20 * time.Second}
 	var (
 		mu    sync.Mutex
-		res   = loadResult{Acked: map[string]time.Time{}, Unacked: map[string]bool{}}
+		res   = loadResult{First: l.First, N: l.N, Acked: map[string]time.Time{}, Unacked: map[string]bool{}}
 		next  atomic.Int64
 		acked atomic.Int64
 		wg    sync.WaitGroup
