@@ -44,11 +44,16 @@
 // Writes that change routes (buckets, inputs, outputs, tokens, functions
 // and their versions, configuration and specs, agent tokens, retention
 // policies) send a notification on the channel relayfn_routes_<schema>,
-// and writes that make deliveries due without a lease (SaveWebhook of
-// unclaimed deliveries, AddDeliveries, ReleaseClaims) one on
-// relayfn_work_<schema>, in the same transaction: it reaches the
-// listeners only if the write commits. Watch listens on both. A
-// SaveWebhook whose deliveries are all claimed sends nothing.
+// and writes that make deliveries due without a lease (AddDeliveries,
+// ReleaseClaims) one on relayfn_work_<schema>, in the same transaction:
+// it reaches the listeners only if the write commits. Watch listens on
+// both. A SaveWebhook whose deliveries are all claimed (the relay's hot
+// path) sends nothing; one that stored unclaimed deliveries has a
+// notification sent on relayfn_work after it committed, by a goroutine
+// that sends one for all the SaveWebhooks that committed meanwhile:
+// PostgreSQL commits notifying transactions one at a time, each holding
+// a lock across its WAL flush, which would cap ingest at one webhook per
+// flush when the relay is behind.
 //
 // # Writes
 //
@@ -96,7 +101,6 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -150,7 +154,8 @@ type Store struct {
 	// carry it, so that stores in other schemas do not wake each other.
 	schema               string
 	routesChan, workChan string
-	nodeConn             *pgx.Conn // holds the node lock; nil without Options.Node
+	nodeConn             *pgx.Conn     // holds the node lock; nil without Options.Node
+	nodeDone             chan struct{} // closed when keepNodeLock has stopped
 	node                 string
 	closeCtx             context.Context
 	closeFn              context.CancelFunc
@@ -159,6 +164,9 @@ type Store struct {
 	watchers             sync.WaitGroup
 	watchMu              sync.Mutex
 	closed               bool
+	// workKick wakes workNotifier; notifierDone is closed when it stops.
+	workKick     chan struct{}
+	notifierDone chan struct{}
 }
 
 // Lock keys: advisory locks are taken on (class, hashtext(schema:name)),
@@ -180,9 +188,6 @@ func Open(ctx context.Context, dsn string, s *seal.Sealer, opts Options) (*Store
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: open: %w", scrub(err, dsn))
-	}
-	if !strings.Contains(dsn, "pool_max_conns") {
-		cfg.MaxConns = int32(max(4, runtime.GOMAXPROCS(0)))
 	}
 	password := cfg.ConnConfig.Password
 	name := fmt.Sprintf("%s:%d/%s", cfg.ConnConfig.Host, cfg.ConnConfig.Port, cfg.ConnConfig.Database)
@@ -224,6 +229,8 @@ func Open(ctx context.Context, dsn string, s *seal.Sealer, opts Options) (*Store
 			return fail(err)
 		}
 	}
+	st.workKick, st.notifierDone = make(chan struct{}, 1), make(chan struct{})
+	go st.workNotifier()
 	return st, nil
 }
 
@@ -242,22 +249,66 @@ func channel(base, schema string) string {
 // lockNode takes the node lock on a connection of its own, kept until
 // Close.
 func (s *Store) lockNode(ctx context.Context, node string) error {
+	conn, err := s.takeNodeLock(ctx, node)
+	if err != nil {
+		return err
+	}
+	s.nodeConn = conn
+	s.nodeDone = make(chan struct{})
+	go s.keepNodeLock(node)
+	return nil
+}
+
+// takeNodeLock connects and takes the node lock.
+func (s *Store) takeNodeLock(ctx context.Context, node string) (*pgx.Conn, error) {
 	conn, err := pgx.ConnectConfig(ctx, s.connConfig.Copy())
 	if err != nil {
-		return fmt.Errorf("node lock: %w", err)
+		return nil, fmt.Errorf("node lock: %w", err)
 	}
 	var ok bool
 	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1, hashtext(current_schema() || ':' || $2))`,
 		lockNode, node).Scan(&ok); err != nil {
 		conn.Close(ctx)
-		return fmt.Errorf("node lock: %w", err)
+		return nil, fmt.Errorf("node lock: %w", err)
 	}
 	if !ok {
 		conn.Close(ctx)
-		return fmt.Errorf("node name %q is in use by another running relay process on this database", node)
+		return nil, fmt.Errorf("node name %q is in use by another running relay process on this database", node)
 	}
-	s.nodeConn = conn
-	return nil
+	return conn, nil
+}
+
+// nodeLockCheck is how often the node lock's connection is checked.
+const nodeLockCheck = 5 * time.Second
+
+// keepNodeLock checks the node lock's connection until Close, and takes
+// the lock again on a new connection when it was lost (the database
+// restarted, the connection was cut): while it is lost, another process
+// could start under the name, which it reports.
+func (s *Store) keepNodeLock(node string) {
+	defer close(s.nodeDone)
+	t := time.NewTicker(nodeLockCheck)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.closeCtx.Done():
+			return
+		case <-t.C:
+		}
+		ctx, cancel := context.WithTimeout(s.closeCtx, nodeLockCheck)
+		err := s.nodeConn.Ping(ctx)
+		if err != nil && s.closeCtx.Err() == nil {
+			s.log.Warn("postgres: the node lock's connection is lost; taking the lock again", "node", node, "error", err)
+			s.nodeConn.Close(ctx)
+			conn, err := s.takeNodeLock(ctx, node)
+			if err != nil {
+				s.log.Error("postgres: node lock", "node", node, "error", err)
+			} else {
+				s.nodeConn = conn
+			}
+		}
+		cancel()
+	}
 }
 
 // Pool returns the store's connection pool, for inspection (tests,
@@ -276,7 +327,9 @@ func (s *Store) Close() error {
 		s.watchMu.Unlock()
 		s.closeFn()
 		s.watchers.Wait()
+		<-s.notifierDone
 		if s.nodeConn != nil {
+			<-s.nodeDone
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			if err := s.nodeConn.Close(ctx); err != nil {
 				s.closeErr = fmt.Errorf("postgres: close: node lock: %w", err)

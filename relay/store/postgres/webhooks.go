@@ -195,9 +195,6 @@ func (s *Store) SaveWebhook(ctx context.Context, w *relay.Webhook, ds []*relay.D
 		args, unclaimed = s.deliveryArgs(ds)
 		b.Queue(qInsertDeliveries, args...)
 	}
-	if unclaimed {
-		b.Queue(`SELECT pg_notify($1, '')`, s.workChan)
-	}
 	br := s.pool.SendBatch(ctx, b)
 	_, err = br.Exec()
 	if err != nil {
@@ -215,6 +212,9 @@ func (s *Store) SaveWebhook(ctx context.Context, w *relay.Webhook, ds []*relay.D
 	}
 	if err := br.Close(); err != nil {
 		return mapWriteErr(err, "webhook", w.ID)
+	}
+	if unclaimed {
+		s.kickWork()
 	}
 	return nil
 }
@@ -365,10 +365,12 @@ func (s *Store) scanDeliveries(rows pgx.Rows, err error) ([]*relay.Delivery, err
 
 // qClaim leases up to $6 of output $4's deliveries due at $5 to $2 until
 // $1 under claim $3, earliest due first, through the deliveries_due
-// index. SKIP LOCKED passes over the rows another claim is taking.
+// index. SKIP LOCKED passes over the rows another claim is taking. A
+// deleted output's deliveries are never claimed.
 const qClaim = `WITH due AS (
 		SELECT x.id FROM deliveries x
 		WHERE x.output_id = $4 AND x.state = 'pending' AND x.due_at <= $5
+			AND EXISTS (SELECT 1 FROM outputs o WHERE o.id = $4)
 		ORDER BY x.due_at LIMIT $6
 		FOR UPDATE SKIP LOCKED)
 	UPDATE deliveries d SET due_at = $1, lease_owner = $2, lease_id = $3
