@@ -22,6 +22,13 @@ type WriteChecker interface {
 	CheckWrite(ctx context.Context) error
 }
 
+// ErrStoreUnreachable marks a store's error as its server's absence (a
+// connection refused, lost or timed out) rather than a refusal to write:
+// a store that talks to a server wraps such errors with it, so that
+// /healthz says "unreachable", and a write that failed so stops counting
+// once a probe succeeds again.
+var ErrStoreUnreachable = errors.New("the store's server cannot be reached")
+
 const (
 	// healthProbeEvery bounds how often /healthz probes the store.
 	healthProbeEvery = time.Second
@@ -64,7 +71,8 @@ func (h *health) writeFailed(err error, now time.Time) {
 
 // checkHealth returns why the store refuses writes, or nil: a probe write
 // failed (probes run at most once a second), or a webhook could not be
-// stored within the last minute and none was since.
+// stored within the last minute and none was since (nor, when it failed
+// for the store's server being unreachable, did a probe succeed since).
 func (s *Server) checkHealth(ctx context.Context) error {
 	h := &s.health
 	now := s.opts.Now()
@@ -75,6 +83,12 @@ func (s *Server) checkHealth(ctx context.Context) error {
 		h.probeErr = wc.CheckWrite(pctx)
 		cancel()
 		h.probedAt = now
+		if h.probeErr == nil && h.failedErr != nil && unreachable(h.failedErr) && !now.Before(h.failedAt) {
+			// The server is back: a webhook lost to its absence says
+			// nothing of the store's writes now.
+			h.failedAt, h.failedErr = time.Time{}, nil
+			h.failing.Store(false)
+		}
 	}
 	if h.probeErr != nil {
 		return h.probeErr
@@ -94,11 +108,11 @@ func (s *Server) serveHealth(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	if err := s.checkHealth(r.Context()); err != nil {
-		reason := "refuses writes"
+		reason, msg := "refuses writes", "health: the store refuses writes"
 		if unreachable(err) {
-			reason = "unreachable"
+			reason, msg = "unreachable", "health: the store is unreachable"
 		}
-		s.log.Warn("health: the store "+reason, "error", err)
+		s.log.Warn(msg, "error", err)
 		w.WriteHeader(s.opts.DegradedStatus)
 		json.NewEncoder(w).Encode(map[string]string{"status": "degraded", "store": reason})
 		return
@@ -107,11 +121,11 @@ func (s *Server) serveHealth(w http.ResponseWriter, r *http.Request) {
 }
 
 // unreachable reports whether a store's error is its server's absence
-// rather than a refusal: a network error, a connection cut short, or a
-// probe that timed out.
+// rather than a refusal: ErrStoreUnreachable, a network error, a
+// connection cut short, or a probe that timed out.
 func unreachable(err error) bool {
 	var ne net.Error
-	return errors.As(err, &ne) || errors.Is(err, context.DeadlineExceeded) ||
+	return errors.Is(err, ErrStoreUnreachable) || errors.As(err, &ne) || errors.Is(err, context.DeadlineExceeded) ||
 		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNREFUSED) ||
 		errors.Is(err, syscall.ECONNRESET)
 }

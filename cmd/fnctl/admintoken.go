@@ -1,16 +1,19 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/spf13/cobra"
 
 	"github.com/relayfn/relayfn/relay/admin"
 	"github.com/relayfn/relayfn/relay/config"
 	"github.com/relayfn/relayfn/relay/seal"
+	"github.com/relayfn/relayfn/relay/store/postgres"
 	"github.com/relayfn/relayfn/relay/store/sqlite"
 )
 
@@ -36,9 +39,14 @@ the way back in for an operator who lost the admin token. It works on the
 store and key file the relay.yaml's server section names (or the defaults,
 relayfn.db and relayfn.key in the working folder; --store overrides the
 store), and refuses while a relay is running on that store: stop the relay
-first. The key file must exist: a database is never opened with a new key.`,
+first. The key file must exist: a database is never opened with a new key.
+
+On PostgreSQL (--store postgres://…) the nodes may keep running: the new
+token works on all of them at once. The key comes from RELAYFN_KEY when
+set, else from server.encryption_key_file.`,
 		Example: `  fnctl admin-token reset --config relay.yaml
-  fnctl admin-token reset --store sqlite:///var/lib/relayfn/relay.db`,
+  fnctl admin-token reset --store sqlite:///var/lib/relayfn/relay.db
+  RELAYFN_KEY=$(cat relayfn.key) fnctl admin-token reset --store 'postgres://relay@db.internal/relayfn'`,
 		Args: exactArgs(),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			f, err := loadServerConfig(configPath, storeURL)
@@ -47,8 +55,7 @@ first. The key file must exist: a database is never opened with a new key.`,
 			}
 			s := f.Server
 			if config.IsPostgres(s.Store) {
-				return usage("server.store: admin-token reset works on a SQLite store; on PostgreSQL, " +
-					"make a new admin token through a running node (fnctl token create)")
+				return resetPostgres(cmd.Context(), a, s)
 			}
 			dbPath, err := sqlite.Path(s.Store)
 			if err != nil {
@@ -94,6 +101,60 @@ first. The key file must exist: a database is never opened with a new key.`,
 	}
 	fs := cmd.Flags()
 	fs.StringVar(&configPath, "config", "", "relay.yaml naming the store and key file")
-	fs.StringVar(&storeURL, "store", "", "store URL (sqlite://PATH), overriding server.store")
+	fs.StringVar(&storeURL, "store", "", "store URL (sqlite://PATH or postgres://…), overriding server.store")
 	return cmd
+}
+
+// resetPostgres replaces the admin tokens of the relay on the PostgreSQL
+// database s.Store names. It opens the store as no node (the running
+// nodes keep theirs), with the key of RELAYFN_KEY or the key file, never a
+// new one, and refuses a database where no relay ever ran.
+func resetPostgres(ctx context.Context, a *app, s config.Server) error {
+	where := config.RedactStore(s.Store)
+	var key []byte
+	var err error
+	if v := a.getenv(config.EnvKey); v != "" {
+		if key, err = config.ParseKey(v); err != nil {
+			return usage("%s: %v", config.EnvKey, err)
+		}
+	} else if file := s.KeyFile(); file != "" {
+		if key, err = seal.LoadKey(file); err != nil {
+			return failed(fmt.Errorf("server.encryption_key_file: %w", err))
+		}
+	} else {
+		return usage("the key of a PostgreSQL store is needed: set %s or server.encryption_key_file", config.EnvKey)
+	}
+	sealer, err := seal.New(key)
+	if err != nil {
+		return failed(err)
+	}
+	// Opening the store would make its tables in an empty database: look
+	// first.
+	conn, err := pgx.Connect(ctx, s.Store)
+	if err != nil {
+		return failed(fmt.Errorf("server.store %s: %w", where, config.ScrubError(err, s.Store)))
+	}
+	var table *string
+	err = conn.QueryRow(ctx, `SELECT to_regclass('key_check')::text`).Scan(&table)
+	conn.Close(ctx)
+	if err != nil {
+		return failed(fmt.Errorf("server.store %s: %w", where, config.ScrubError(err, s.Store)))
+	}
+	if table == nil {
+		return failed(fmt.Errorf("server.store: no relay database at %s: nothing to reset (the relay's first start makes an admin token)", where))
+	}
+	st, err := postgres.Open(ctx, s.Store, sealer, postgres.Options{})
+	if err != nil {
+		return failed(fmt.Errorf("server.store %s: %w", where, config.ScrubError(err, s.Store)))
+	}
+	cred, removed, err := admin.ResetTokens(ctx, st)
+	if cerr := st.Close(); err == nil && cerr != nil {
+		err = cerr
+	}
+	if err != nil {
+		return failed(config.ScrubError(err, s.Store))
+	}
+	fmt.Fprintf(a.stderr, "Removed %d admin token(s) from %s.\n", removed, where)
+	fmt.Fprintf(a.stdout, "\nNew admin token (shown once, keep it safe):\n\n    %s\n\nUse it with: export FNCTL_TOKEN=%s\n\n", cred, cred)
+	return nil
 }

@@ -34,7 +34,9 @@
 // out to hold another key's data). With SQLite the key file defaults to
 // relayfn.key; with PostgreSQL one of the two must be given. A key that
 // does not open the database is refused, saying where it came from; no
-// message or log shows a key or the store URL's password. /metrics
+// message or log shows a key or the store URL's password. Nodes started
+// together apply the file (Options.Apply) one after the other and make
+// one first admin token between them (relay.Exclusive). /metrics
 // carries relayfn_node_info{node, store} = 1, so that each node's scrape
 // says which node it is.
 //
@@ -350,7 +352,13 @@ func New(ctx context.Context, f *config.File, opts Options) (_ *App, err error) 
 	a.closers = append(a.closers, func() error { e.Close(); return nil })
 
 	if opts.Apply {
-		report, err := config.Apply(ctx, st, e, f)
+		// Nodes started together apply one after the other: the later
+		// ones find the file's objects made and change nothing.
+		var report *config.Report
+		err := exclusively(ctx, st, "relayfn.apply", func(ctx context.Context) (err error) {
+			report, err = config.Apply(ctx, st, e, f)
+			return err
+		})
 		if err != nil {
 			return nil, fmt.Errorf("apply %s: %w", f.Name, err)
 		}
@@ -434,12 +442,17 @@ func New(ctx context.Context, f *config.File, opts Options) (_ *App, err error) 
 		return nil, err
 	}
 
-	cred, made, err := admin.Bootstrap(ctx, st)
+	// Nodes started together on an empty database make one admin token:
+	// the first; the others find it.
+	err = exclusively(ctx, st, "relayfn.admin-bootstrap", func(ctx context.Context) error {
+		cred, made, err := admin.Bootstrap(ctx, st)
+		if made {
+			a.AdminToken = cred
+		}
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("admin token: %w", err)
-	}
-	if made {
-		a.AdminToken = cred
 	}
 	return a, nil
 }

@@ -1,10 +1,10 @@
 package app
 
 import (
-	"encoding/hex"
+	"context"
 	"errors"
 	"fmt"
-	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -41,7 +41,7 @@ func (a *App) keySource(s config.Server) (keySource, error) {
 		return keySource{key: a.opts.Key}, nil
 	}
 	if v := a.getenv(config.EnvKey); v != "" {
-		key, err := parseKey(v)
+		key, err := config.ParseKey(v)
 		if err != nil {
 			return keySource{}, fmt.Errorf("%s: %w", config.EnvKey, err)
 		}
@@ -59,21 +59,6 @@ func (a *App) keySource(s config.Server) (keySource, error) {
 			"`openssl rand -hex 32` prints)")
 	}
 	return keySource{file: file}, nil
-}
-
-// parseKey decodes a key given as 64 hex digits (the key file's format),
-// surrounding white space ignored. Its errors never quote the value.
-func parseKey(v string) ([]byte, error) {
-	v = strings.TrimSpace(v)
-	if len(v) != hex.EncodedLen(seal.KeySize) {
-		return nil, fmt.Errorf("holds %d characters, want %d hex digits (a %d-byte key, such as `openssl rand -hex 32` prints)",
-			len(v), hex.EncodedLen(seal.KeySize), seal.KeySize)
-	}
-	key, err := hex.DecodeString(v)
-	if err != nil {
-		return nil, fmt.Errorf("not hex-encoded (want %d hex digits)", hex.EncodedLen(seal.KeySize))
-	}
-	return key, nil
 }
 
 // field names the key's source in messages.
@@ -147,4 +132,30 @@ func registerNodeInfo(reg prometheus.Registerer, node, store string) error {
 		return fmt.Errorf("metrics: %w", err)
 	}
 	return nil
+}
+
+// exclusivelyRetry is how long a node waits before trying again work that
+// another node is running.
+const exclusivelyRetry = 100 * time.Millisecond
+
+// exclusively runs fn on one node at a time when the store is shared
+// (relay.Exclusive): a node that finds another running work of the same
+// name waits for it to end, then runs fn itself. With a store of one
+// process it simply runs fn.
+func exclusively(ctx context.Context, st Store, name string, fn func(ctx context.Context) error) error {
+	ex, ok := st.(relay.Exclusive)
+	if !ok {
+		return fn(ctx)
+	}
+	for {
+		ran, err := ex.Exclusively(ctx, name, fn)
+		if ran || err != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(exclusivelyRetry):
+		}
+	}
 }

@@ -1,12 +1,15 @@
 package config
 
 import (
+	"encoding/hex"
 	"fmt"
 	"net/url"
 	"regexp"
 	"strings"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/relayfn/relayfn/relay/seal"
 )
 
 // EnvKey is the environment variable that, when set, holds the seal key
@@ -63,7 +66,8 @@ func checkPostgres(dsn string) error {
 	if _, err := url.Parse(dsn); err != nil {
 		return fmt.Errorf("%s is not a PostgreSQL URL (want postgres://user@host:5432/db?pool_max_conns=20)", RedactStore(dsn))
 	}
-	if _, err := pgxpool.ParseConfig(dsn); err != nil {
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
 		// The parser's message quotes the URL (redacted, best effort) and
 		// the offending value: keep only what follows the URL, with any
 		// password scrubbed.
@@ -73,8 +77,15 @@ func checkPostgres(dsn string) error {
 		}
 		return fmt.Errorf("%s: %s", RedactStore(dsn), ScrubStore(msg, dsn))
 	}
+	if cfg.MaxConns < MinPoolConns {
+		return fmt.Errorf("%s: pool_max_conns is %d, want at least %d (a node holds a connection for work that runs on one node at a time while it works on others)",
+			RedactStore(dsn), cfg.MaxConns, MinPoolConns)
+	}
 	return nil
 }
+
+// MinPoolConns is the least pool_max_conns a PostgreSQL store may have.
+const MinPoolConns = 2
 
 // passwordParams are the query parameters of a PostgreSQL URL that hold
 // secrets.
@@ -195,4 +206,19 @@ func CheckNode(node string) error {
 		}
 	}
 	return nil
+}
+
+// ParseKey decodes a key given as 64 hex digits (the key file's format),
+// surrounding white space ignored. Its errors never quote the value.
+func ParseKey(v string) ([]byte, error) {
+	v = strings.TrimSpace(v)
+	if len(v) != hex.EncodedLen(seal.KeySize) {
+		return nil, fmt.Errorf("holds %d characters, want %d hex digits (a %d-byte key, such as `openssl rand -hex 32` prints)",
+			len(v), hex.EncodedLen(seal.KeySize), seal.KeySize)
+	}
+	key, err := hex.DecodeString(v)
+	if err != nil {
+		return nil, fmt.Errorf("not hex-encoded (want %d hex digits)", hex.EncodedLen(seal.KeySize))
+	}
+	return key, nil
 }

@@ -24,6 +24,7 @@ func TestStoreURLs(t *testing.T) {
 			"&pool_max_conn_lifetime=1h&pool_max_conn_idle_time=10m&pool_health_check_period=30s", ""},
 		{"password in the query", "postgres://db.internal/relayfn?user=relay&password=" + secret, ""},
 		{"bad pool_max_conns", "postgres://relay:" + secret + "@db.internal/relayfn?pool_max_conns=lots", "pool_max_conns"},
+		{"pool_max_conns one", "postgres://relay:" + secret + "@db.internal/relayfn?pool_max_conns=1", "at least 2"},
 		{"pool_max_conns zero", "postgres://relay:" + secret + "@db.internal/relayfn?pool_max_conns=0", "pool_max_conns"},
 		{"bad lifetime", "postgres://relay:" + secret + "@db.internal/relayfn?pool_max_conn_lifetime=forever", "pool_max_conn_lifetime"},
 		{"bad sslmode", "postgres://relay:" + secret + "@db.internal/relayfn?sslmode=sometimes", "sslmode"},

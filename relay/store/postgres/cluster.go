@@ -4,9 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/relayfn/relayfn/relay"
 )
@@ -154,6 +158,9 @@ func (s *Store) CheckWrite(ctx context.Context) error {
 		err = errors.New("the probe row is missing")
 	}
 	if err != nil {
+		if connectionLost(err) {
+			return fmt.Errorf("postgres: write probe: %w: %w", relay.ErrStoreUnreachable, err)
+		}
 		return fmt.Errorf("postgres: write probe: %w", err)
 	}
 	return nil
@@ -193,4 +200,20 @@ func (s *Store) workNotifier() {
 			s.log.Warn("postgres: notify work", "error", err)
 		}
 	}
+}
+
+// connectionLost reports whether err is the server's absence rather than
+// its answer: a connection that could not be made, was closed or timed
+// out, or a server shutting down or terminating the session.
+func connectionLost(err error) bool {
+	var ce *pgconn.ConnectError
+	var ne net.Error
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		// Class 08: connection exception; 57P01-57P03: admin shutdown,
+		// crash shutdown, cannot connect now.
+		return strings.HasPrefix(pe.Code, "08") || pe.Code == "57P01" || pe.Code == "57P02" || pe.Code == "57P03"
+	}
+	return errors.As(err, &ce) || errors.As(err, &ne) || errors.Is(err, pgconn.ErrConnClosed) || pgconn.SafeToRetry(err) || pgconn.Timeout(err) ||
+		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF)
 }

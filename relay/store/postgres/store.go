@@ -331,7 +331,9 @@ func (s *Store) Close() error {
 		if s.nodeConn != nil {
 			<-s.nodeDone
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			if err := s.nodeConn.Close(ctx); err != nil {
+			// A connection the network already lost is no error: its
+			// session, and the lock with it, is gone either way.
+			if err := s.nodeConn.Close(ctx); err != nil && !connectionLost(err) {
 				s.closeErr = fmt.Errorf("postgres: close: node lock: %w", err)
 			}
 			cancel()
