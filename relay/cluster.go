@@ -27,8 +27,10 @@ const (
 // Watcher is implemented by a store several processes share. Watch calls
 // fn for each change made through the store by any process, this one
 // included, until ctx ends; it returns ctx's error then, or the error
-// that stopped it. After a lost connection it calls fn with every kind of
-// change, since changes may have been missed meanwhile. fn must not block.
+// that stopped it. Once it listens, and again after a lost connection, it
+// calls fn with every kind of change, since changes may have been made
+// unseen before (a node loads its routes before it starts watching) or
+// meanwhile. fn must not block.
 type Watcher interface {
 	Watch(ctx context.Context, fn func(StoreChange)) error
 }

@@ -623,7 +623,7 @@ func (e *engine) claimOpen(ctx context.Context, now time.Time) (time.Time, bool)
 	skip := map[string]bool{}
 	for id, until := range e.parked {
 		or := rt.outputs[id]
-		if or == nil || !now.Before(until) || e.s.agents.connected(or.bucket.ID) {
+		if or == nil || !or.output.Internal || !now.Before(until) || e.s.agents.connected(or.bucket.ID) {
 			delete(e.parked, id)
 			continue
 		}

@@ -2,6 +2,7 @@ package relay
 
 import (
 	"fmt"
+	"log/slog"
 	"testing"
 	"time"
 )
@@ -9,7 +10,9 @@ import (
 // testEngine is an engine over routes with the given outputs and their
 // max_in_flight, without a store: for the scheduling alone.
 func testEngine(maxReady int, limits map[string]int) *engine {
-	s := &Server{opts: Options{MaxReady: maxReady, MaxReadyBytes: 1 << 20, Lease: time.Minute, Node: "test", Now: time.Now}}
+	s := &Server{opts: Options{MaxReady: maxReady, MaxReadyBytes: 1 << 20, Lease: time.Minute, Node: "test", Now: time.Now},
+		log: slog.New(slog.DiscardHandler)}
+	s.metrics, _ = newMetrics(nil, func() int { return 0 }, func() int { return 0 })
 	rt := &routes{outputs: map[string]*outputRoute{}}
 	for id, n := range limits {
 		rt.outputs[id] = &outputRoute{output: &Output{ID: id, MaxInFlight: n}}
@@ -213,5 +216,53 @@ func TestEngineRetryClaimedBeforeRetryCall(t *testing.T) {
 				t.Fatal("the claimer's timer is not set for the retry")
 			}
 		})
+	}
+}
+
+// TestEngineLeaseLost: a lost lease drops a queued job at once (the
+// others keep their turn and the counts stay right), marks a job being
+// attempted so that it is not recorded, and a claim of this process that
+// took the delivery again mid-attempt is queued when the attempt is
+// forgotten.
+func TestEngineLeaseLost(t *testing.T) {
+	e := testEngine(100, map[string]int{"a": 1})
+	for i := range 3 {
+		fresh(e, "a", i)
+	}
+	taken, _ := e.next()
+	e.mu.Lock()
+	e.leaseLostLocked(e.held["a-1"])
+	if e.heldN != 2 || e.heldSize != 20 || e.held["a-1"] != nil {
+		t.Errorf("after dropping a queued job: held %d, %d bytes; want 2, 20", e.heldN, e.heldSize)
+	}
+	e.leaseLostLocked(taken)
+	e.mu.Unlock()
+	if !e.isLost(taken) {
+		t.Fatal("the job being attempted is not marked lost")
+	}
+	e.sent(taken)
+	if j, _ := e.next(); j.d.ID != "a-2" {
+		t.Fatalf("took %s, want a-2", j.d.ID)
+	}
+	e.forget(taken)
+	e.done(taken)
+	if e.depth() != 1 {
+		t.Errorf("depth %d, want 1 (a-2 in flight)", e.depth())
+	}
+
+	// A claim of this process took a-2 again while it was attempted (its
+	// lease ran out): the attempt's record is refused, and the claim is
+	// what remains.
+	a2 := e.held["a-2"]
+	again := &Delivery{ID: "a-2", OutputID: "a", LeaseID: "second"}
+	e.mu.Lock()
+	e.claimedLocked(again)
+	e.mu.Unlock()
+	e.sent(a2)
+	e.forget(a2)
+	e.done(a2)
+	j, _ := e.next()
+	if j.d != again || j.leaseID != "second" || e.depth() != 1 {
+		t.Fatalf("took %+v (lease %q), depth %d; want the claim that took it again", j.d, j.leaseID, e.depth())
 	}
 }
