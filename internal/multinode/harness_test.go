@@ -210,21 +210,23 @@ func (n *node) start() {
 	t.Logf("node %s (run %d) healthy %v after its start", n.cfg.Name, len(n.logs), time.Since(began).Round(time.Millisecond))
 }
 
-// waitHealthy polls /healthz until it answers 200.
+// waitHealthy polls /healthz until it answers 200 {"status":"ok"} (a
+// degraded store answers 200 too, by default).
 func (n *node) waitHealthy(exited chan struct{}) {
 	t := n.c.t
 	t.Helper()
-	hc := &http.Client{Transport: &http.Transport{Proxy: nil}, Timeout: 2 * time.Second}
+	hc := &http.Client{Transport: &http.Transport{Proxy: nil}, Timeout: 10 * time.Second}
 	defer hc.CloseIdleConnections()
 	deadline := time.Now().Add(guard)
 	for {
 		resp, err := hc.Get(n.URL() + "/healthz")
 		if err == nil {
-			io.Copy(io.Discard, resp.Body)
+			body, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
+			if resp.StatusCode == http.StatusOK && strings.TrimSpace(string(body)) == `{"status":"ok"}` {
 				return
 			}
+			err = fmt.Errorf("%d %s", resp.StatusCode, bytes.TrimSpace(body))
 		}
 		select {
 		case <-exited:
