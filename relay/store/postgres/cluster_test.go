@@ -387,3 +387,14 @@ func TestNodeLockRetaken(t *testing.T) {
 		t.Errorf("Open under the name after the lock was taken again: %v", err)
 	}
 }
+
+// TestOpenMissingSchema: a search_path naming no existing schema is
+// refused with a clear error, and nothing is created.
+func TestOpenMissingSchema(t *testing.T) {
+	dsn := pgtest.WithSearchPath(t, pgtest.ServerDSN(t), "relayfn_test_no_such_schema")
+	_, err := Open(context.Background(), dsn, testSealer(t, 1), Options{})
+	if err == nil || !strings.Contains(err.Error(), "search_path") {
+		t.Fatalf("Open on a missing schema: %v", err)
+	}
+	t.Logf("Open: %v", err)
+}

@@ -154,7 +154,9 @@ CREATE TABLE tombstones (
 
 -- The request log. raw_query, headers, body, function_error, logs,
 -- received, function_outcome and answer_headers are sealed; for an
--- ephemeral bucket they and path and raw_path are NULL. Neither bucket_id
+-- ephemeral bucket they and path and raw_path are NULL. path and raw_path
+-- are bytea: a request's path may hold any byte (NUL, bytes that are not
+-- UTF-8), and comes back as it was. Neither bucket_id
 -- nor input_id has a foreign key: a webhook outlives its input, and a
 -- deleted bucket's webhooks go in batches (Purge).
 CREATE TABLE webhooks (
@@ -163,8 +165,8 @@ CREATE TABLE webhooks (
 	input_id         text COLLATE "C" NOT NULL,
 	received_at      bigint NOT NULL,
 	method           text COLLATE "C" NOT NULL DEFAULT '',
-	path             text COLLATE "C",
-	raw_path         text COLLATE "C",
+	path             bytea,
+	raw_path         bytea,
 	raw_query        bytea,
 	headers          bytea,
 	body             bytea,

@@ -62,9 +62,14 @@
 // transaction). The bucket and the outputs are checked by those
 // statements themselves: the webhook's row is made from the bucket's, so
 // that a missing bucket fails it and an ephemeral bucket's payload columns
-// are NULL, and each delivery's from its output's. RecordAttempt is one
-// statement. BenchmarkSaveWebhook and BenchmarkWebhookLifecycle measure
-// them.
+// are NULL, and each delivery's from its output's. Concurrent SaveWebhooks
+// share transactions (group commit): writers, half as many as the pool's
+// connections, each take the calls queued meanwhile (up to 128) and store
+// them with one INSERT of all their webhooks and one of all their
+// deliveries, one commit for all; if that fails, each is stored alone, so
+// that one call's failure is not the others'. Every caller is answered
+// once its webhook is committed. RecordAttempt is one statement.
+// BenchmarkSaveWebhook and BenchmarkWebhookLifecycle measure them.
 //
 // # Encryption at rest
 //
@@ -123,7 +128,7 @@ var (
 	_ relay.Exclusive      = (*Store)(nil)
 )
 
-// ErrClosed is returned by a closed Store's Watch.
+// ErrClosed is returned by a closed Store's SaveWebhook and Watch.
 var ErrClosed = errors.New("postgres: store is closed")
 
 // Options configure a Store.
@@ -167,6 +172,12 @@ type Store struct {
 	// workKick wakes workNotifier; notifierDone is closed when it stops.
 	workKick     chan struct{}
 	notifierDone chan struct{}
+	// saveQueue holds the SaveWebhooks for the writers (saveWriter);
+	// saveMu guards saveClosed and sending on it.
+	saveQueue  chan *saveReq
+	saveMu     sync.RWMutex
+	saveClosed bool
+	saveWG     sync.WaitGroup
 }
 
 // Lock keys: advisory locks are taken on (class, hashtext(schema:name)),
@@ -231,6 +242,12 @@ func Open(ctx context.Context, dsn string, s *seal.Sealer, opts Options) (*Store
 	}
 	st.workKick, st.notifierDone = make(chan struct{}, 1), make(chan struct{})
 	go st.workNotifier()
+	st.saveQueue = make(chan *saveReq, maxSaveBatch)
+	writers := max(1, int(cfg.MaxConns)/2)
+	st.saveWG.Add(writers)
+	for range writers {
+		go st.saveWriter()
+	}
 	return st, nil
 }
 
@@ -322,6 +339,12 @@ func (s *Store) Schema() string { return s.schema }
 // It is idempotent.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
+		// The queued SaveWebhooks are stored first.
+		s.saveMu.Lock()
+		s.saveClosed = true
+		close(s.saveQueue)
+		s.saveMu.Unlock()
+		s.saveWG.Wait()
 		s.watchMu.Lock()
 		s.closed = true
 		s.watchMu.Unlock()

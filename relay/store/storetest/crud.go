@@ -570,24 +570,55 @@ func (s *suite) TestListedByName(t *testing.T) {
 	}
 }
 
-// TestDeletedNotListed: once a bucket or an output is deleted, the request
-// log lists none of its webhooks or deliveries, whether the store removes
-// them at once or later (relay.PurgeDeleted).
-func (s *suite) TestDeletedNotListed(t *testing.T) {
+// TestDeletedHidden: once a bucket or an output is deleted, no reader
+// shows its webhooks or deliveries, and none is claimed or due, whether
+// the store removes them at once or later (relay.PurgeDeleted).
+func (s *suite) TestDeletedHidden(t *testing.T) {
 	st := s.open(t)
 	ctx := context.Background()
 	gone := newFixture(t, st, "gone", false)
 	kept := newFixture(t, st, "kept", false)
-	var keptWebhooks, keptDeliveries []string
+	var keptWebhooks, keptDeliveries, goneWebhooks, goneDeliveries []string
 	for range 3 {
-		must(t, st.SaveWebhook(ctx, gone.webhook("x"), gone.deliveries()))
-		w, ds := kept.webhook("y"), kept.deliveries()
+		w, ds := gone.webhook("x"), gone.deliveries()
+		must(t, st.SaveWebhook(ctx, w, ds))
+		goneWebhooks = append(goneWebhooks, w.ID)
+		goneDeliveries = append(goneDeliveries, ds[0].ID, ds[1].ID)
+		w, ds = kept.webhook("y"), kept.deliveries()
 		must(t, st.SaveWebhook(ctx, w, ds))
 		keptWebhooks = append(keptWebhooks, w.ID)
 		keptDeliveries = append(keptDeliveries, ds[1].ID) // to output two, kept
+		goneDeliveries = append(goneDeliveries, ds[0].ID)
 	}
+	// One of the deleted output's deliveries has attempts.
+	must(t, st.RecordAttempt(ctx, &relay.Delivery{ID: goneDeliveries[2], State: relay.DeliveryFailed, Attempts: 1}, &relay.Attempt{Status: 500}))
 	must(t, st.DeleteBucket(ctx, gone.bucket.ID))
 	must(t, st.DeleteOutput(ctx, kept.out1.ID))
+
+	for _, id := range goneWebhooks {
+		wantNotFound(t, errOf(st.GetWebhook(ctx, id)))
+	}
+	for _, id := range goneDeliveries {
+		wantNotFound(t, errOf2(st.GetDelivery(ctx, id)))
+	}
+	deleted := []string{gone.out1.ID, gone.out2.ID, kept.out1.ID}
+	quota := map[string]int{}
+	for _, id := range deleted {
+		quota[id] = 100
+	}
+	if ds, err := st.ClaimDue(ctx, relay.Claim{Owner: "a", Now: time.Now().Add(time.Hour), Lease: time.Minute, Quota: quota}); err != nil || len(ds) != 0 {
+		t.Errorf("ClaimDue of the deleted outputs = %v, %v; want none", ids(ds), err)
+	}
+	if at, ok, err := st.NextDue(ctx, deleted); err != nil || ok {
+		t.Errorf("NextDue of the deleted outputs = %v, %v, %v; want none", at, ok, err)
+	}
+	stats, err := st.OutputStats(ctx)
+	must(t, err)
+	for _, id := range deleted {
+		if st, ok := stats[id]; ok {
+			t.Errorf("OutputStats shows deleted output %s: %+v", id, st)
+		}
+	}
 
 	ws, err := st.ListWebhooks(ctx, relay.WebhookFilter{Limit: everything})
 	must(t, err)
@@ -616,5 +647,21 @@ func (s *suite) TestDeletedNotListed(t *testing.T) {
 		if w.Deliveries[relay.DeliveryPending] != 1 {
 			t.Errorf("webhook %s lists deliveries %v, want the kept output's one pending", w.ID, w.Deliveries)
 		}
+	}
+}
+
+// TestCloseTwice: Close may be called again, and a closed store refuses
+// reads and writes with an error.
+func (s *suite) TestCloseTwice(t *testing.T) {
+	st := s.open(t)
+	ctx := context.Background()
+	fx := newFixture(t, st, "closing", false)
+	must(t, st.Close())
+	must(t, st.Close())
+	if err := st.SaveWebhook(ctx, fx.webhook("late"), nil); err == nil {
+		t.Error("SaveWebhook after Close succeeded")
+	}
+	if _, err := st.GetBucket(ctx, fx.bucket.ID); err == nil {
+		t.Error("GetBucket after Close succeeded")
 	}
 }
