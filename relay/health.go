@@ -79,7 +79,10 @@ func (s *Server) checkHealth(ctx context.Context) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if wc, ok := s.store.(WriteChecker); ok && (h.probedAt.IsZero() || now.Sub(h.probedAt) >= healthProbeEvery) {
-		pctx, cancel := context.WithTimeout(ctx, healthProbeTimeout)
+		// The probe's result is kept for the callers of the next second:
+		// a caller that hangs up (a load balancer's short timeout) must
+		// not make it fail.
+		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), healthProbeTimeout)
 		h.probeErr = wc.CheckWrite(pctx)
 		cancel()
 		h.probedAt = now

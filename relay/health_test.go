@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/relayfn/relayfn/egress"
 	"github.com/relayfn/relayfn/relay"
@@ -111,5 +112,69 @@ func TestHealthDegradedWhenStoreRefusesWrites(t *testing.T) {
 		if st != tt.want || body != `{"status":"degraded","store":"refuses writes"}` {
 			t.Errorf("degraded_status %d: /healthz = %d %s, want %d and degraded", tt.configured, st, body, tt.want)
 		}
+	}
+}
+
+// slowProbe is a store whose write probe takes delay, or ends with its
+// context.
+type slowProbe struct {
+	*sqlite.Store
+	delay time.Duration
+}
+
+func (s slowProbe) CheckWrite(ctx context.Context) error {
+	select {
+	case <-time.After(s.delay):
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return s.Store.CheckWrite(ctx)
+}
+
+// TestHealthCallerGivingUpIsNoStoreFailure: a /healthz caller that hangs
+// up during the store's probe (a load balancer's short timeout) does not
+// make the probe fail, so the next caller is told "ok", not "degraded".
+func TestHealthCallerGivingUpIsNoStoreFailure(t *testing.T) {
+	ctx := context.Background()
+	key := make([]byte, seal.KeySize)
+	rand.Read(key)
+	sl, err := seal.New(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "relay.db"), sl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	e, err := runtime.New(runtime.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.Close)
+	eg, err := egress.New(egress.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(eg.Close)
+	srv, err := relay.New(ctx, relay.Options{Store: slowProbe{Store: st, delay: time.Second}, Engine: e, Sender: eg, DegradedStatus: 503})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(srv.Handler())
+	t.Cleanup(ts.Close)
+
+	impatient, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+	defer cancel()
+	req, err := http.NewRequestWithContext(impatient, http.MethodGet, ts.URL+"/healthz", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp, err := http.DefaultClient.Do(req); err == nil {
+		resp.Body.Close()
+		t.Fatalf("the impatient caller got an answer (%d) before the probe ended", resp.StatusCode)
+	}
+	if st, body := get(t, ts.URL+"/healthz"); st != 200 || body != `{"status":"ok"}` {
+		t.Errorf("after a caller hung up during the probe: /healthz = %d %s, want 200 ok", st, body)
 	}
 }
