@@ -719,6 +719,11 @@ func recordKind(table string) string {
 
 // constraint reports which constraint, if any, err violated.
 func constraint(err error) (unique, foreignKey bool) {
+	if err == nil {
+		// The common case, before se escapes to the heap: a write calls
+		// this for every statement.
+		return false, false
+	}
 	var se *sqlite.Error
 	if !errors.As(err, &se) {
 		return false, false
