@@ -340,8 +340,8 @@ func (s *Store) closeDBs() error {
 
 // txExec runs query in tx, through its prepared statement when it has one.
 func (s *Store) txExec(ctx context.Context, tx *sql.Tx, query string, args ...any) (sql.Result, error) {
-	if stmt := s.stmts[query]; stmt != nil {
-		return tx.StmtContext(ctx, stmt).ExecContext(ctx, args...)
+	if stmt := s.txStmt(ctx, tx, query); stmt != nil {
+		return stmt.ExecContext(ctx, args...)
 	}
 	return tx.ExecContext(ctx, query, args...)
 }
@@ -349,10 +349,48 @@ func (s *Store) txExec(ctx context.Context, tx *sql.Tx, query string, args ...an
 // txQueryRow runs query in tx, through its prepared statement when it has
 // one.
 func (s *Store) txQueryRow(ctx context.Context, tx *sql.Tx, query string, args ...any) *sql.Row {
-	if stmt := s.stmts[query]; stmt != nil {
-		return tx.StmtContext(ctx, stmt).QueryRowContext(ctx, args...)
+	if stmt := s.txStmt(ctx, tx, query); stmt != nil {
+		return stmt.QueryRowContext(ctx, args...)
 	}
 	return tx.QueryRowContext(ctx, query, args...)
+}
+
+// txStmts are the prepared statements bound to one transaction of the
+// group-commit writer. A batch runs the same few statements for each of
+// its writes: binding each once per transaction rather than once per use
+// saves a tx.StmtContext (allocations and locks) per statement.
+type txStmts struct {
+	tx *sql.Tx
+	m  map[string]*sql.Stmt
+}
+
+// txStmtsKey is the context key of a transaction's txStmts.
+type txStmtsKey struct{}
+
+// withTxStmts returns ctx carrying a cache of the statements bound to tx.
+// The cache is used only by the goroutine running the transaction.
+func withTxStmts(ctx context.Context, tx *sql.Tx) context.Context {
+	return context.WithValue(ctx, txStmtsKey{}, &txStmts{tx: tx, m: make(map[string]*sql.Stmt, len(preparedQueries))})
+}
+
+// txStmt is query's prepared statement bound to tx, or nil when query is
+// not prepared; from ctx's cache when ctx carries one for tx. Statements
+// bound to a transaction are closed when it ends.
+func (s *Store) txStmt(ctx context.Context, tx *sql.Tx, query string) *sql.Stmt {
+	stmt := s.stmts[query]
+	if stmt == nil {
+		return nil
+	}
+	c, ok := ctx.Value(txStmtsKey{}).(*txStmts)
+	if !ok || c.tx != tx {
+		return tx.StmtContext(ctx, stmt)
+	}
+	if bound := c.m[query]; bound != nil {
+		return bound
+	}
+	bound := tx.StmtContext(ctx, stmt)
+	c.m[query] = bound
+	return bound
 }
 
 // dsnConfig is a parsed DSN.
@@ -619,6 +657,7 @@ func (s *Store) commitBatch(batch []*writeReq) {
 			return err
 		}
 		defer tx.Rollback()
+		ctx := withTxStmts(ctx, tx)
 		for i, r := range batch {
 			if err := r.ctx.Err(); err != nil {
 				results[i] = err
@@ -759,6 +798,11 @@ func recordKind(table string) string {
 
 // constraint reports which constraint, if any, err violated.
 func constraint(err error) (unique, foreignKey bool) {
+	if err == nil {
+		// The common case, before se escapes to the heap: a write calls
+		// this for every statement.
+		return false, false
+	}
 	var se *sqlite.Error
 	if !errors.As(err, &se) {
 		return false, false
