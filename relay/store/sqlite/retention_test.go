@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"flag"
+	"fmt"
 	"net/http"
 	"os"
 	"slices"
@@ -193,18 +195,23 @@ func TestPurge(t *testing.T) {
 	}
 }
 
+// pauseRows is the size of TestPurgePause and TestDeletePaged: small
+// enough by default for CI; the README's numbers are of
+// -pause-rows=100000.
+var pauseRows = flag.Int("pause-rows", 20_000, "webhooks per phase of TestPurgePause and TestDeletePaged")
+
 // TestPurgePause measures how long ingest waits while the retention
-// purge empties the payloads of 100,000 webhooks, deletes 100,000
-// webhooks at their age, and removes what a deleted bucket of 100,000
-// webhooks left, and how long DeleteBucket takes (storetest.RetentionPause).
+// purge empties the payloads of -pause-rows webhooks, deletes as many at
+// their age, and removes what a deleted bucket of as many left, and how
+// long DeleteBucket takes (storetest.RetentionPause).
 func TestPurgePause(t *testing.T) {
 	if testing.Short() {
-		t.Skip("100,000 rows")
+		t.Skip("many rows")
 	}
 	storetest.RetentionPause(t, func(t *testing.T) storetest.PauseStore {
 		st, _ := newStore(t)
 		return st
-	}, storetest.PauseOptions{Fill: func(ctx context.Context, ps storetest.PauseStore, f *storetest.PauseFixture, n int, at time.Time) error {
+	}, storetest.PauseOptions{Rows: *pauseRows, Fill: func(ctx context.Context, ps storetest.PauseStore, f *storetest.PauseFixture, n int, at time.Time) error {
 		fillRows(t, ps.(*Store), f.Bucket.ID, f.Input.ID, f.Output.ID, n, at)
 		return nil
 	}})
@@ -284,21 +291,21 @@ func measureWrites(t *testing.T, st *Store, fx *fixture, name string, during fun
 	}
 }
 
-// TestDeletePaged deletes an output of 100,000 deliveries while a writer
-// stores webhooks of another bucket, then purges what it left, and
+// TestDeletePaged deletes an output of -pause-rows deliveries while a
+// writer stores webhooks of another bucket, then purges what it left, and
 // reports the writer's waits. (TestPurgePause does the same for a
 // bucket.)
 func TestDeletePaged(t *testing.T) {
 	if testing.Short() {
-		t.Skip("100,000 rows")
+		t.Skip("many rows")
 	}
-	const rows = 100_000
+	rows := *pauseRows
 	st, _ := newStore(t)
 	ctx := context.Background()
 	out := newFixture(t, st, "out", false)
 	other := newFixture(t, st, "other", false)
 	fill(t, st, out, rows, time.Now().Add(-2*time.Hour))
-	measureWrites(t, st, other, "deleting an output of 100,000 deliveries (the call)", func() {
+	measureWrites(t, st, other, fmt.Sprintf("deleting an output of %d deliveries (the call)", rows), func() {
 		must(t, st.DeleteOutput(ctx, out.out1.ID))
 	})
 	_, err := st.GetOutput(ctx, out.out1.ID)
