@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"flag"
 	"fmt"
 	"net/http"
@@ -17,6 +18,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/relayfn/relayfn/relay"
+	"github.com/relayfn/relayfn/relay/store"
 	"github.com/relayfn/relayfn/relay/store/storetest"
 )
 
@@ -51,7 +53,7 @@ func purgeAll(t testing.TB, st *Store, p relay.Purge) int {
 func sweepDeleted(t testing.TB, st *Store) (webhooks, deliveries int) {
 	t.Helper()
 	p := relay.Purge{Kind: relay.PurgeDeleted, Limit: 2}
-	for range 1000 {
+	for range 1_000_000 {
 		res, err := st.Purge(context.Background(), p)
 		must(t, err)
 		webhooks += res.Webhooks
@@ -465,6 +467,54 @@ func TestPayloadGoneFromFiles(t *testing.T) {
 	_, err = st.GetWebhook(ctx, w.ID)
 	wantNotFound(t, err)
 	for _, table := range []string{"webhooks", "deliveries", "attempts"} {
+		if n := count(t, st, table, ""); n != 0 {
+			t.Errorf("%d %s rows left", n, table)
+		}
+	}
+}
+
+// TestDeleteBucketWhileStoring deletes a bucket while webhooks of it are
+// being stored: each store either succeeds before the deletion or fails
+// with not found after it; none of them shows afterwards, and one sweep
+// of PurgeDeleted leaves nothing of the bucket.
+func TestDeleteBucketWhileStoring(t *testing.T) {
+	st, _ := newStore(t)
+	ctx := context.Background()
+	fx := newFixture(t, st, "doomed", false)
+	var wg sync.WaitGroup
+	var stored atomic.Int64
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				err := st.SaveWebhook(ctx, fx.webhook("x"), fx.deliveries())
+				if err != nil {
+					if !errors.Is(err, store.ErrNotFound) {
+						t.Errorf("SaveWebhook after the deletion: %v, want not found", err)
+					}
+					return
+				}
+				stored.Add(1)
+			}
+		}()
+	}
+	for stored.Load() < 50 {
+		time.Sleep(time.Millisecond)
+	}
+	must(t, st.DeleteBucket(ctx, fx.bucket.ID))
+	wg.Wait()
+	if ws, err := st.ListWebhooks(ctx, relay.WebhookFilter{Limit: 1 << 20}); err != nil || len(ws) != 0 {
+		t.Fatalf("ListWebhooks after the deletion: %d, %v", len(ws), err)
+	}
+	if ds, err := st.ListDeliveries(ctx, relay.DeliveryFilter{Limit: 1 << 20}); err != nil || len(ds) != 0 {
+		t.Fatalf("ListDeliveries after the deletion: %d, %v", len(ds), err)
+	}
+	w, _ := sweepDeleted(t, st)
+	if int64(w) != stored.Load() {
+		t.Errorf("PurgeDeleted removed %d webhooks, want the %d stored", w, stored.Load())
+	}
+	for _, table := range []string{"webhooks", "deliveries", "attempts", "deleted_owners"} {
 		if n := count(t, st, table, ""); n != 0 {
 			t.Errorf("%d %s rows left", n, table)
 		}
