@@ -369,14 +369,11 @@ func (p *Purger) Kick() {
 // what deleted buckets and outputs left.
 func (p *Purger) Run(ctx context.Context) error {
 	start := p.opts.Now()
-	p.mu.Lock()
-	p.current = map[PurgeKind]int64{}
-	p.mu.Unlock()
 	err := p.exclusively(ctx, func(ctx context.Context) error { return p.run(ctx, start) })
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.status.LastPurged = p.current
 	p.status.LastRun = p.opts.Now()
+	p.status.LastPurged = p.current
 	p.status.LastDuration = p.status.LastRun.Sub(start)
 	p.status.LastError = ""
 	if err != nil {
@@ -407,6 +404,7 @@ func (p *Purger) run(ctx context.Context, now time.Time) error {
 		return fmt.Errorf("retention: %w", err)
 	}
 	p.mu.Lock()
+	p.current = map[PurgeKind]int64{}
 	p.runs++
 	if p.runs%cursorRestart == 0 {
 		clear(p.cursors)

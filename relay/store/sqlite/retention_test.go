@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
+	"flag"
+	"fmt"
 	"net/http"
 	"os"
 	"slices"
@@ -15,6 +18,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/relayfn/relayfn/relay"
+	"github.com/relayfn/relayfn/relay/store"
 	"github.com/relayfn/relayfn/relay/store/storetest"
 )
 
@@ -49,7 +53,7 @@ func purgeAll(t testing.TB, st *Store, p relay.Purge) int {
 func sweepDeleted(t testing.TB, st *Store) (webhooks, deliveries int) {
 	t.Helper()
 	p := relay.Purge{Kind: relay.PurgeDeleted, Limit: 2}
-	for range 1000 {
+	for range 1_000_000 {
 		res, err := st.Purge(context.Background(), p)
 		must(t, err)
 		webhooks += res.Webhooks
@@ -63,18 +67,23 @@ func sweepDeleted(t testing.TB, st *Store) (webhooks, deliveries int) {
 	return 0, 0
 }
 
+// pauseRows is the size of TestPurgePause and TestDeletePaged: small
+// enough by default for CI; the README's numbers are of
+// -pause-rows=100000.
+var pauseRows = flag.Int("pause-rows", 20_000, "webhooks per phase of TestPurgePause and TestDeletePaged")
+
 // TestPurgePause measures how long ingest waits while the retention
-// purge empties the payloads of 100,000 webhooks, deletes 100,000
-// webhooks at their age, and removes what a deleted bucket of 100,000
-// webhooks left, and how long DeleteBucket takes (storetest.RetentionPause).
+// purge empties the payloads of -pause-rows webhooks, deletes as many at
+// their age, and removes what a deleted bucket of as many left, and how
+// long DeleteBucket takes (storetest.RetentionPause).
 func TestPurgePause(t *testing.T) {
 	if testing.Short() {
-		t.Skip("100,000 rows")
+		t.Skip("many rows")
 	}
 	storetest.RetentionPause(t, func(t *testing.T) storetest.PauseStore {
 		st, _ := newStore(t)
 		return st
-	}, storetest.PauseOptions{Fill: func(ctx context.Context, ps storetest.PauseStore, f *storetest.PauseFixture, n int, at time.Time) error {
+	}, storetest.PauseOptions{Rows: *pauseRows, Fill: func(ctx context.Context, ps storetest.PauseStore, f *storetest.PauseFixture, n int, at time.Time) error {
 		fillRows(t, ps.(*Store), f.Bucket.ID, f.Input.ID, f.Output.ID, n, at)
 		return nil
 	}})
@@ -154,21 +163,21 @@ func measureWrites(t *testing.T, st *Store, fx *fixture, name string, during fun
 	}
 }
 
-// TestDeletePaged deletes an output of 100,000 deliveries while a writer
-// stores webhooks of another bucket, then purges what it left, and
+// TestDeletePaged deletes an output of -pause-rows deliveries while a
+// writer stores webhooks of another bucket, then purges what it left, and
 // reports the writer's waits. (TestPurgePause does the same for a
 // bucket.)
 func TestDeletePaged(t *testing.T) {
 	if testing.Short() {
-		t.Skip("100,000 rows")
+		t.Skip("many rows")
 	}
-	const rows = 100_000
+	rows := *pauseRows
 	st, _ := newStore(t)
 	ctx := context.Background()
 	out := newFixture(t, st, "out", false)
 	other := newFixture(t, st, "other", false)
 	fill(t, st, out, rows, time.Now().Add(-2*time.Hour))
-	measureWrites(t, st, other, "deleting an output of 100,000 deliveries (the call)", func() {
+	measureWrites(t, st, other, fmt.Sprintf("deleting an output of %d deliveries (the call)", rows), func() {
 		must(t, st.DeleteOutput(ctx, out.out1.ID))
 	})
 	_, err := st.GetOutput(ctx, out.out1.ID)
@@ -328,6 +337,54 @@ func TestPayloadGoneFromFiles(t *testing.T) {
 	_, err = st.GetWebhook(ctx, w.ID)
 	wantNotFound(t, err)
 	for _, table := range []string{"webhooks", "deliveries", "attempts"} {
+		if n := count(t, st, table, ""); n != 0 {
+			t.Errorf("%d %s rows left", n, table)
+		}
+	}
+}
+
+// TestDeleteBucketWhileStoring deletes a bucket while webhooks of it are
+// being stored: each store either succeeds before the deletion or fails
+// with not found after it; none of them shows afterwards, and one sweep
+// of PurgeDeleted leaves nothing of the bucket.
+func TestDeleteBucketWhileStoring(t *testing.T) {
+	st, _ := newStore(t)
+	ctx := context.Background()
+	fx := newFixture(t, st, "doomed", false)
+	var wg sync.WaitGroup
+	var stored atomic.Int64
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				err := st.SaveWebhook(ctx, fx.webhook("x"), fx.deliveries())
+				if err != nil {
+					if !errors.Is(err, store.ErrNotFound) {
+						t.Errorf("SaveWebhook after the deletion: %v, want not found", err)
+					}
+					return
+				}
+				stored.Add(1)
+			}
+		}()
+	}
+	for stored.Load() < 50 {
+		time.Sleep(time.Millisecond)
+	}
+	must(t, st.DeleteBucket(ctx, fx.bucket.ID))
+	wg.Wait()
+	if ws, err := st.ListWebhooks(ctx, relay.WebhookFilter{Limit: 1 << 20}); err != nil || len(ws) != 0 {
+		t.Fatalf("ListWebhooks after the deletion: %d, %v", len(ws), err)
+	}
+	if ds, err := st.ListDeliveries(ctx, relay.DeliveryFilter{Limit: 1 << 20}); err != nil || len(ds) != 0 {
+		t.Fatalf("ListDeliveries after the deletion: %d, %v", len(ds), err)
+	}
+	w, _ := sweepDeleted(t, st)
+	if int64(w) != stored.Load() {
+		t.Errorf("PurgeDeleted removed %d webhooks, want the %d stored", w, stored.Load())
+	}
+	for _, table := range []string{"webhooks", "deliveries", "attempts", "deleted_owners"} {
 		if n := count(t, st, table, ""); n != 0 {
 			t.Errorf("%d %s rows left", n, table)
 		}

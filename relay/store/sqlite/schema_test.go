@@ -134,3 +134,24 @@ func TestMigrateFromVersion2(t *testing.T) {
 		t.Fatalf("claimed %v, want d1 (d2 is finished, d3 not due)", got)
 	}
 }
+
+// TestSchemaDeletesDoNotCascade: since migration 10, webhooks and
+// deliveries reference no bucket or output (a deletion leaves them to the
+// purge), attempts still go with their delivery, and the indexes the
+// engine and the request log read are there.
+func TestSchemaDeletesDoNotCascade(t *testing.T) {
+	st, _ := newStore(t)
+	for _, table := range []string{"webhooks", "deliveries"} {
+		if n := count(t, st, "pragma_foreign_key_list('"+table+"')", ""); n != 0 {
+			t.Errorf("%s has %d foreign keys, want none", table, n)
+		}
+	}
+	if n := count(t, st, "pragma_foreign_key_list('attempts')", `"table" = 'deliveries' AND on_delete = 'CASCADE'`); n != 1 {
+		t.Errorf("attempts: %d cascading foreign keys on deliveries, want 1", n)
+	}
+	for _, index := range []string{"deliveries_due", "deliveries_webhook"} {
+		if n := count(t, st, "sqlite_master", "type = 'index' AND name = ?", index); n != 1 {
+			t.Errorf("index %s missing", index)
+		}
+	}
+}
