@@ -80,10 +80,10 @@ func TestPurgePause(t *testing.T) {
 	if testing.Short() {
 		t.Skip("many rows")
 	}
-	storetest.RetentionPause(t, func(t *testing.T) storetest.PauseStore {
+	storetest.RetentionPause(t, func(t *testing.T) storetest.Store {
 		st, _ := newStore(t)
 		return st
-	}, storetest.PauseOptions{Rows: *pauseRows, Fill: func(ctx context.Context, ps storetest.PauseStore, f *storetest.PauseFixture, n int, at time.Time) error {
+	}, storetest.PauseOptions{Rows: *pauseRows, Fill: func(ctx context.Context, ps storetest.Store, f *storetest.PauseFixture, n int, at time.Time) error {
 		fillRows(t, ps.(*Store), f.Bucket.ID, f.Input.ID, f.Output.ID, n, at)
 		return nil
 	}})

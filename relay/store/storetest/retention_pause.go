@@ -16,13 +16,6 @@ import (
 	"github.com/relayfn/relayfn/relay"
 )
 
-// PauseStore is what RetentionPause measures: the relay's store with its
-// retention purge.
-type PauseStore interface {
-	relay.Store
-	relay.RetentionStore
-}
-
 // PauseFixture is a bucket with an input and an output, which a
 // PauseOptions.Fill fills.
 type PauseFixture struct {
@@ -42,7 +35,7 @@ type PauseOptions struct {
 	// whose attempt holds a 512-byte answer. Nil stores them through
 	// SaveWebhook and RecordAttempt, 16 at a time; a store may give a
 	// faster way.
-	Fill func(ctx context.Context, st PauseStore, f *PauseFixture, n int, at time.Time) error
+	Fill func(ctx context.Context, st Store, f *PauseFixture, n int, at time.Time) error
 	// Batch is the purge's batch (relay.PurgerOptions.Batch); 0 means
 	// relay.DefaultPurgeBatch.
 	Batch int
@@ -76,7 +69,7 @@ type PauseResult struct {
 // left (relay.PurgeDeleted). It checks what each phase purged, and
 // asserts no time: the numbers are for the reader. open returns a new,
 // empty store, closed by t.Cleanup.
-func RetentionPause(t *testing.T, open func(t *testing.T) PauseStore, opts PauseOptions) []PauseResult {
+func RetentionPause(t *testing.T, open func(t *testing.T) Store, opts PauseOptions) []PauseResult {
 	if opts.Rows <= 0 {
 		opts.Rows = 100_000
 	}
@@ -158,7 +151,7 @@ func RetentionPause(t *testing.T, open func(t *testing.T) PauseStore, opts Pause
 
 // measureIngest runs during while one goroutine stores webhooks of f one
 // after another, and returns how long each one took.
-func measureIngest(t *testing.T, st PauseStore, f *PauseFixture, phase string, during func()) PauseResult {
+func measureIngest(t *testing.T, st Store, f *PauseFixture, phase string, during func()) PauseResult {
 	ctx := context.Background()
 	var (
 		wg     sync.WaitGroup
@@ -203,7 +196,7 @@ func measureIngest(t *testing.T, st PauseStore, f *PauseFixture, phase string, d
 }
 
 // newPauseFixture makes a bucket named name with an input and an output.
-func newPauseFixture(t *testing.T, st PauseStore, name string) *PauseFixture {
+func newPauseFixture(t *testing.T, st Store, name string) *PauseFixture {
 	t.Helper()
 	ctx := context.Background()
 	f := &PauseFixture{Bucket: &relay.Bucket{Name: name}}
@@ -216,7 +209,7 @@ func newPauseFixture(t *testing.T, st PauseStore, name string) *PauseFixture {
 }
 
 // pauseCount counts the webhooks a bucket lists.
-func pauseCount(t *testing.T, st PauseStore, bucketID string) int {
+func pauseCount(t *testing.T, st Store, bucketID string) int {
 	t.Helper()
 	ws, err := st.ListWebhooks(context.Background(), relay.WebhookFilter{BucketID: bucketID, Limit: 1 << 30})
 	pauseMust(t, err)
@@ -238,7 +231,7 @@ func RecordIDAt(at time.Time) (string, error) {
 
 // fillThroughStore is PauseOptions.Fill through SaveWebhook and
 // RecordAttempt.
-func fillThroughStore(ctx context.Context, st PauseStore, f *PauseFixture, n int, at time.Time) error {
+func fillThroughStore(ctx context.Context, st Store, f *PauseFixture, n int, at time.Time) error {
 	body := make([]byte, 1024)
 	for i := range body {
 		body[i] = 'a' + byte(i%26)
