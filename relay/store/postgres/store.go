@@ -515,6 +515,9 @@ const (
 	codeUnique     = "23505"
 	codeForeignKey = "23503"
 	codeNotNull    = "23502"
+	// A NUL or bytes that are not UTF-8 in a text value.
+	codeBadText        = "22021"
+	codeUntranslatable = "22P05"
 )
 
 // pgCode returns err's PostgreSQL error code and column, if it has one.
@@ -550,6 +553,8 @@ func mapWriteErr(err error, kind, name string) error {
 		return conflict(kind, name)
 	case codeForeignKey:
 		return fmt.Errorf("%s %q: a referenced record: %w", kind, name, store.ErrNotFound)
+	case codeBadText, codeUntranslatable:
+		return fmt.Errorf("%s %q: a text field holds a NUL character or bytes that are not UTF-8, which PostgreSQL does not store: %w", kind, name, err)
 	}
 	return fmt.Errorf("%s %q: %w", kind, name, err)
 }
