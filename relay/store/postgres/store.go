@@ -15,10 +15,13 @@
 // database); nothing is written to a schema named in the code. The pool's
 // settings come from the DSN too: pool_max_conns (default: the larger of
 // 4 and the number of CPUs), pool_min_conns, pool_max_conn_lifetime,
-// pool_max_conn_idle_time and pool_health_check_period. Beside the pool,
-// the store keeps one connection for the node lock (when Options.Node is
-// set) and Watch one for LISTEN. The DSN's password never appears in an
-// error or a log.
+// pool_max_conn_idle_time and pool_health_check_period. A busy node wants
+// more than the default: ingest, attempts and claims each hold a
+// connection per statement in flight (BenchmarkRecordAttempt compares 16
+// with the default). Beside the pool, the store keeps one connection for
+// the node lock (when Options.Node is set; checked every few seconds, and
+// the lock taken again when it was cut) and each Watch one for LISTEN.
+// The DSN's password never appears in an error or a log.
 //
 // # Schema
 //
@@ -26,7 +29,9 @@
 // transaction under a transaction-level advisory lock, so that nodes
 // started together do not race; a database whose schema is newer than the
 // program is refused. Times are stored as Unix nanoseconds (bigint), as in
-// SQLite, so that they round-trip exactly; sealed values as bytea.
+// SQLite, so that they round-trip exactly; sealed values, and a request's
+// path (any bytes), as bytea; text compares by bytes (COLLATE "C"), so
+// that listings sort as in SQLite whatever the database's collation.
 //
 // # Claims
 //
@@ -53,7 +58,14 @@
 // that sends one for all the SaveWebhooks that committed meanwhile:
 // PostgreSQL commits notifying transactions one at a time, each holding
 // a lock across its WAL flush, which would cap ingest at one webhook per
-// flush when the relay is behind.
+// flush when the relay is behind. After a lost connection, Watch
+// reconnects with backoff and reports every kind of change.
+//
+// # Work on one node
+//
+// Exclusively holds a session advisory lock on the work's name (hashed
+// with the schema) on one of the pool's connections while the work runs;
+// a node that finds it taken skips the work.
 //
 // # Writes
 //
@@ -68,8 +80,11 @@
 // them with one INSERT of all their webhooks and one of all their
 // deliveries, one commit for all; if that fails, each is stored alone, so
 // that one call's failure is not the others'. Every caller is answered
-// once its webhook is committed. RecordAttempt is one statement.
-// BenchmarkSaveWebhook and BenchmarkWebhookLifecycle measure them.
+// once its webhook is committed. RecordAttempt is one statement;
+// concurrent ones are pipelined in one round trip and one transaction by
+// writers a quarter as many as the pool's connections (each alone again
+// when one of them fails). BenchmarkSaveWebhook, BenchmarkRecordAttempt
+// and BenchmarkWebhookLifecycle measure them.
 //
 // # Encryption at rest
 //
@@ -137,7 +152,9 @@ type Options struct {
 	// of the deliveries it claims. When set, Open takes a session advisory
 	// lock on the name, held until Close, and fails when another live
 	// process holds it, so that two processes never claim under one name.
-	// Empty takes no lock (a single process, or tools).
+	// Empty takes no lock (a single process, or tools). The lock's key is
+	// a 32-bit hash of the schema and the name: two names that collide
+	// are refused as if they were one.
 	Node string
 	// Log receives what the store reports on its own (a lost LISTEN
 	// connection); nil discards it.
@@ -172,12 +189,10 @@ type Store struct {
 	// workKick wakes workNotifier; notifierDone is closed when it stops.
 	workKick     chan struct{}
 	notifierDone chan struct{}
-	// saveQueue holds the SaveWebhooks for the writers (saveWriter);
-	// saveMu guards saveClosed and sending on it.
-	saveQueue  chan *saveReq
-	saveMu     sync.RWMutex
-	saveClosed bool
-	saveWG     sync.WaitGroup
+	// saves and attempts queue SaveWebhook and RecordAttempt for their
+	// writers (group commit).
+	saves    groupQueue[*saveReq]
+	attempts groupQueue[*attemptReq]
 }
 
 // Lock keys: advisory locks are taken on (class, hashtext(schema:name)),
@@ -242,12 +257,8 @@ func Open(ctx context.Context, dsn string, s *seal.Sealer, opts Options) (*Store
 	}
 	st.workKick, st.notifierDone = make(chan struct{}, 1), make(chan struct{})
 	go st.workNotifier()
-	st.saveQueue = make(chan *saveReq, maxSaveBatch)
-	writers := max(1, int(cfg.MaxConns)/2)
-	st.saveWG.Add(writers)
-	for range writers {
-		go st.saveWriter()
-	}
+	st.saves.start(max(1, int(cfg.MaxConns)/2), maxSaveBatch, st.commitSaves)
+	st.attempts.start(max(1, int(cfg.MaxConns)/4), maxAttemptBatch, st.commitAttempts)
 	return st, nil
 }
 
@@ -340,11 +351,8 @@ func (s *Store) Schema() string { return s.schema }
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		// The queued SaveWebhooks are stored first.
-		s.saveMu.Lock()
-		s.saveClosed = true
-		close(s.saveQueue)
-		s.saveMu.Unlock()
-		s.saveWG.Wait()
+		s.saves.close()
+		s.attempts.close()
 		s.watchMu.Lock()
 		s.closed = true
 		s.watchMu.Unlock()
@@ -517,6 +525,9 @@ const (
 	codeUnique     = "23505"
 	codeForeignKey = "23503"
 	codeNotNull    = "23502"
+	// A NUL or bytes that are not UTF-8 in a text value.
+	codeBadText        = "22021"
+	codeUntranslatable = "22P05"
 )
 
 // pgCode returns err's PostgreSQL error code and column, if it has one.
@@ -552,6 +563,8 @@ func mapWriteErr(err error, kind, name string) error {
 		return conflict(kind, name)
 	case codeForeignKey:
 		return fmt.Errorf("%s %q: a referenced record: %w", kind, name, store.ErrNotFound)
+	case codeBadText, codeUntranslatable:
+		return fmt.Errorf("%s %q: a text field holds a NUL character or bytes that are not UTF-8, which PostgreSQL does not store: %w", kind, name, err)
 	}
 	return fmt.Errorf("%s %q: %w", kind, name, err)
 }

@@ -153,9 +153,11 @@ func (s *suite) TestRecordAttemptLeaseLost(t *testing.T) {
 
 	// a's attempt is refused: nothing of it is recorded.
 	da.State, da.Attempts, da.LastStatus, da.LastError = relay.DeliverySucceeded, 2, 200, ""
-	err := st.RecordAttempt(ctx, da, &relay.Attempt{Status: 200, ResponseBody: []byte("a's answer")})
-	if !errors.Is(err, store.ErrLeaseLost) {
-		t.Fatalf("RecordAttempt under a lost lease: err = %v, want one wrapping store.ErrLeaseLost", err)
+	for _, n := range []int{0, 2} { // numbered by the store, and by the caller
+		err := st.RecordAttempt(ctx, da, &relay.Attempt{N: n, Status: 200, ResponseBody: []byte("a's answer")})
+		if !errors.Is(err, store.ErrLeaseLost) {
+			t.Fatalf("RecordAttempt %d under a lost lease: err = %v, want one wrapping store.ErrLeaseLost", n, err)
+		}
 	}
 	got, as := getDelivery(t, st, d.ID)
 	if got.State != relay.DeliveryPending || got.Attempts != 1 || got.LastStatus != 503 || got.LastError != "503" ||
@@ -183,7 +185,7 @@ func (s *suite) TestRecordAttemptLeaseLost(t *testing.T) {
 	// The lease ended: recording under it again is refused.
 	again := *got
 	again.LeaseID, again.Attempts = lease, 3
-	err = st.RecordAttempt(ctx, &again, &relay.Attempt{Status: 200})
+	err := st.RecordAttempt(ctx, &again, &relay.Attempt{Status: 200})
 	if !errors.Is(err, store.ErrLeaseLost) {
 		t.Errorf("RecordAttempt under an ended lease: err = %v, want one wrapping store.ErrLeaseLost", err)
 	}
@@ -692,6 +694,38 @@ func (s *suite) TestClaimWhileSaving(t *testing.T) {
 	for id := range saved {
 		if claimed[id] == "" {
 			t.Errorf("delivery %s saved but never claimed", id)
+		}
+	}
+}
+
+// TestClaimNeedsOwnerAndLease: a claim without an owner or a positive
+// lease, and a release without an owner, are refused and change nothing.
+func (s *suite) TestClaimNeedsOwnerAndLease(t *testing.T) {
+	st := s.open(t)
+	ctx := context.Background()
+	fx := newFixture(t, st, "bad-claims", false)
+	t0 := time.Unix(1000, 0).UTC()
+	saveDue(t, st, fx, 1, t0)
+	quota := map[string]int{fx.out1.ID: 10, fx.out2.ID: 10}
+	for _, c := range []relay.Claim{
+		{Owner: "", Now: t0, Lease: time.Minute, Quota: quota},
+		{Owner: "a", Now: t0, Lease: 0, Quota: quota},
+		{Owner: "a", Now: t0, Lease: -time.Minute, Quota: quota},
+	} {
+		if ds, err := st.ClaimDue(ctx, c); err == nil {
+			t.Errorf("ClaimDue(owner %q, lease %v) = %v, want an error", c.Owner, c.Lease, ids(ds))
+		}
+	}
+	held := claim(t, st, "a", t0, time.Minute, quota)
+	if len(held) != 2 {
+		t.Fatalf("after refused claims, claimed %v, want both deliveries", ids(held))
+	}
+	if err := st.ReleaseClaims(ctx, "", nil); err == nil {
+		t.Error("ReleaseClaims without an owner succeeded")
+	}
+	for _, d := range held {
+		if got, _ := getDelivery(t, st, d.ID); got.LeaseOwner != "a" || got.LeaseID != d.LeaseID {
+			t.Errorf("after a refused release, delivery = %+v, want a's lease", got)
 		}
 	}
 }
