@@ -157,10 +157,6 @@ func measureWrites(t *testing.T, st *Store, fx *fixture, name string, during fun
 	}
 	t.Logf("%s: %v; concurrent writer: %d webhooks stored, wait p99 %v, longest %v, %d waits over 50ms",
 		name, elapsed.Round(time.Millisecond), len(waits), p99.Round(100*time.Microsecond), longest.Round(100*time.Microsecond), over)
-	// A failure guard only: the number is reported above.
-	if longest > 5*time.Second {
-		t.Errorf("%s: a webhook waited %v", name, longest)
-	}
 }
 
 // TestDeletePaged deletes an output of -pause-rows deliveries while a
