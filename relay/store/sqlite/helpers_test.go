@@ -106,11 +106,6 @@ func wantNotFound(t testing.TB, err error) {
 	wantErr(t, err, store.ErrNotFound)
 }
 
-func wantConflict(t testing.TB, err error) {
-	t.Helper()
-	wantErr(t, err, store.ErrConflict)
-}
-
 // count counts the rows of a table matching where.
 func count(t testing.TB, st *Store, table, where string, args ...any) int {
 	t.Helper()
@@ -137,3 +132,14 @@ func pendingDeliveries(ctx context.Context, st *Store) ([]*relay.Delivery, error
 	})
 	return ds, nil
 }
+
+func ids(ds []*relay.Delivery) []string {
+	var s []string
+	for _, d := range ds {
+		s = append(s, d.ID)
+	}
+	return s
+}
+
+// errOf keeps the error of a two-result call.
+func errOf[T any](_ T, err error) error { return err }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
-	"net/http"
 	"os"
 	"slices"
 	"sync"
@@ -27,6 +26,37 @@ func idAt(t testing.TB, at time.Time) string {
 	return id.String()
 }
 
+// TestPurgeErasesCiphertext: a purged payload's ciphertext is gone from
+// the database file and its WAL, not only from the rows.
+func TestPurgeErasesCiphertext(t *testing.T) {
+	st, path := newStore(t)
+	ctx := context.Background()
+	fx := newFixture(t, st, "log", false)
+	old := time.Now().Add(-2 * time.Hour)
+	w := fx.webhook("old-and-done-0123456789")
+	w.ID, w.ReceivedAt = idAt(t, old), old.UTC()
+	must(t, st.SaveWebhook(ctx, w, nil))
+	var sealed []byte
+	must(t, st.DB().QueryRow(`SELECT body FROM webhooks WHERE id = ?`, w.ID).Scan(&sealed))
+	if len(sealed) < 16 {
+		t.Fatalf("sealed body = %x", sealed)
+	}
+	if n := purgeAll(t, st, relay.Purge{Kind: relay.PurgePayload, BucketID: fx.bucket.ID, Before: time.Now().Add(-time.Hour)}); n != 1 {
+		t.Fatalf("payload purge = %d webhooks, want 1", n)
+	}
+	_, err := st.cdb.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`)
+	must(t, err)
+	for _, p := range []string{path, path + "-wal"} {
+		b, err := os.ReadFile(p)
+		if err != nil && !os.IsNotExist(err) {
+			t.Fatal(err)
+		}
+		if bytes.Contains(b, sealed) {
+			t.Errorf("%s still holds the purged body's ciphertext", p)
+		}
+	}
+}
+
 // purgeAll runs batches of p until none is left and returns the count.
 func purgeAll(t testing.TB, st *Store, p relay.Purge) int {
 	t.Helper()
@@ -39,136 +69,6 @@ func purgeAll(t testing.TB, st *Store, p relay.Purge) int {
 			return total
 		}
 		p.After = res.Next
-	}
-}
-
-func TestRetentionPolicy(t *testing.T) {
-	st, _ := newStore(t)
-	ctx := context.Background()
-	fx := newFixture(t, st, "kept", false)
-	other := newFixture(t, st, "other", false)
-	r := relay.Retention{Payload: 72 * time.Hour, Metadata: 30 * 24 * time.Hour}
-	must(t, st.SetRetention(ctx, fx.bucket.ID, r))
-	must(t, st.SetRetention(ctx, other.bucket.ID, relay.Retention{Payload: time.Hour}))
-	got, err := st.Retentions(ctx)
-	must(t, err)
-	if len(got) != 2 || got[fx.bucket.ID] != r || got[other.bucket.ID].Payload != time.Hour {
-		t.Fatalf("Retentions = %v", got)
-	}
-	must(t, st.SetRetention(ctx, other.bucket.ID, relay.Retention{}))
-	must(t, st.DeleteBucket(ctx, fx.bucket.ID))
-	got, err = st.Retentions(ctx)
-	must(t, err)
-	if len(got) != 0 {
-		t.Fatalf("Retentions after clearing and deleting = %v, want none", got)
-	}
-	wantNotFound(t, st.SetRetention(ctx, "no-such-bucket", r))
-}
-
-func TestPurge(t *testing.T) {
-	st, path := newStore(t)
-	ctx := context.Background()
-	fx := newFixture(t, st, "log", false)
-	other := newFixture(t, st, "other", false)
-	old := time.Now().Add(-2 * time.Hour)
-
-	save := func(f *fixture, at time.Time, body string, finish bool) *relay.Webhook {
-		w := f.webhook(body)
-		w.ID, w.ReceivedAt = idAt(t, at), at.UTC()
-		w.Logs = []string{"log line " + body}
-		ds := f.deliveries()
-		must(t, st.SaveWebhook(ctx, w, ds))
-		if finish {
-			for _, d := range ds {
-				d.State, d.Attempts = relay.DeliverySucceeded, 1
-				must(t, st.RecordAttempt(ctx, d, &relay.Attempt{Status: 200,
-					ResponseHeader: http.Header{"X-Answer": {"secret-answer"}}, ResponseBody: []byte("answer of " + body)}))
-			}
-		}
-		return w
-	}
-	gone := save(fx, old, "old-and-done-0123456789", true)
-	pending := save(fx, old, "old-but-pending", false)
-	fresh := save(fx, time.Now(), "fresh", true)
-	otherOld := save(other, old, "other-bucket", true)
-
-	var sealed []byte
-	must(t, st.DB().QueryRow(`SELECT body FROM webhooks WHERE id = ?`, gone.ID).Scan(&sealed))
-	if len(sealed) < 16 {
-		t.Fatalf("sealed body = %x", sealed)
-	}
-
-	before := time.Now().Add(-time.Hour)
-	n := purgeAll(t, st, relay.Purge{Kind: relay.PurgePayload, BucketID: fx.bucket.ID, Before: before, Limit: 1})
-	if n != 1 {
-		t.Fatalf("payload purge = %d webhooks, want 1", n)
-	}
-	if n := purgeAll(t, st, relay.Purge{Kind: relay.PurgePayload, BucketID: fx.bucket.ID, Before: before}); n != 0 {
-		t.Fatalf("second payload purge = %d webhooks, want 0", n)
-	}
-	w, err := st.GetWebhook(ctx, gone.ID)
-	must(t, err)
-	if w.Request.Body != nil || w.Request.Header != nil || w.Request.RawQuery != "" || w.Logs != nil || w.Status != 200 {
-		t.Fatalf("purged webhook = %+v, want its metadata only", w)
-	}
-	ds, err := st.ListDeliveries(ctx, relay.DeliveryFilter{WebhookID: gone.ID})
-	must(t, err)
-	if len(ds) != 2 {
-		t.Fatalf("deliveries of the purged webhook = %d, want 2", len(ds))
-	}
-	for _, d := range ds {
-		d, as, err := st.GetDelivery(ctx, d.ID)
-		must(t, err)
-		if d.State != relay.DeliverySucceeded || len(as) != 1 || as[0].ResponseBody != nil || as[0].ResponseHeader != nil || as[0].Status != 200 {
-			t.Fatalf("purged delivery = %+v %+v, want the status without the answer", d, as)
-		}
-	}
-	for _, k := range []*relay.Webhook{pending, fresh, otherOld} {
-		w, err := st.GetWebhook(ctx, k.ID)
-		must(t, err)
-		if !bytes.Equal(w.Request.Body, k.Request.Body) {
-			t.Fatalf("webhook %q lost its body", k.Request.Body)
-		}
-	}
-
-	// The ciphertext is no longer in the files.
-	_, err = st.cdb.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`)
-	must(t, err)
-	for _, p := range []string{path, path + "-wal"} {
-		b, err := os.ReadFile(p)
-		if err != nil && !os.IsNotExist(err) {
-			t.Fatal(err)
-		}
-		if bytes.Contains(b, sealed) {
-			t.Errorf("%s still holds the purged body's ciphertext", p)
-		}
-	}
-
-	// Metadata.
-	if n := purgeAll(t, st, relay.Purge{Kind: relay.PurgeMetadata, BucketID: fx.bucket.ID, Before: before, Limit: 1}); n != 1 {
-		t.Fatalf("metadata purge = %d webhooks, want 1", n)
-	}
-	_, err = st.GetWebhook(ctx, gone.ID)
-	wantNotFound(t, err)
-	if c := count(t, st, "deliveries", "webhook_id = ?", gone.ID); c != 0 {
-		t.Fatalf("%d deliveries left of a purged webhook", c)
-	}
-	if c := count(t, st, "attempts", ""); c != 0 {
-		t.Fatalf("%d attempts left", c)
-	}
-	for _, k := range []*relay.Webhook{pending, fresh, otherOld} {
-		_, err := st.GetWebhook(ctx, k.ID)
-		must(t, err)
-	}
-	// Once its deliveries end, the pending one goes too.
-	ds, err = st.ListDeliveries(ctx, relay.DeliveryFilter{WebhookID: pending.ID})
-	must(t, err)
-	for _, d := range ds {
-		d.State, d.Attempts = relay.DeliveryFailed, 1
-		must(t, st.RecordAttempt(ctx, d, &relay.Attempt{Status: 500}))
-	}
-	if n := purgeAll(t, st, relay.Purge{Kind: relay.PurgeMetadata, BucketID: fx.bucket.ID, Before: before}); n != 1 {
-		t.Fatalf("metadata purge after the deliveries ended = %d, want 1", n)
 	}
 }
 

@@ -93,28 +93,42 @@ func TestMigrateFromVersion1(t *testing.T) {
 	}
 }
 
-// TestDeliveriesListedNewestFirst checks the order listings rely on:
-// deliveries made later list first, across webhooks and replays.
-func TestDeliveriesListedNewestFirst(t *testing.T) {
-	st, _ := newStore(t)
+// TestMigrateFromVersion2: pending deliveries written before leases are
+// due at their next attempt time, unclaimed, and outputs get the default
+// max_in_flight.
+func TestMigrateFromVersion2(t *testing.T) {
 	ctx := context.Background()
-	fx := newFixture(t, st, "order", false)
-	var made []string
-	for range 5 {
-		w := fx.webhook("x")
-		ds := fx.deliveries()
-		must(t, st.SaveWebhook(ctx, w, ds))
-		replay := []*relay.Delivery{{WebhookID: w.ID, OutputID: fx.out1.ID}}
-		must(t, st.AddDeliveries(ctx, replay))
-		made = append(made, ds[0].ID, ds[1].ID, replay[0].ID)
-	}
-	listed, err := st.ListDeliveries(ctx, relay.DeliveryFilter{})
+	path := filepath.Join(t.TempDir(), "v2.db")
+	db, err := sql.Open("sqlite", path)
 	must(t, err)
-	got := ids(listed)
-	for i, j := 0, len(made)-1; i < j; i, j = i+1, j-1 {
-		made[i], made[j] = made[j], made[i]
+	must(t, applyMigrations(ctx, db, migrations[:2]))
+	for _, q := range []string{
+		`INSERT INTO buckets (id, name, created_at) VALUES ('b1', 'old', 1)`,
+		`INSERT INTO outputs (id, bucket_id, name, created_at) VALUES ('o1', 'b1', 'out', 1)`,
+		`INSERT INTO webhooks (id, bucket_id, input_id, received_at, method) VALUES ('w1', 'b1', 'i1', 1, 'POST')`,
+		`INSERT INTO deliveries (id, webhook_id, bucket_id, output_id, state, next_attempt_at, created_at, updated_at)
+			VALUES ('d1', 'w1', 'b1', 'o1', 'pending', 5000, 1, 1), ('d2', 'w1', 'b1', 'o1', 'succeeded', 0, 2, 2),
+			('d3', 'w1', 'b1', 'o1', 'pending', 9000, 3, 3)`,
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
 	}
-	if !reflect.DeepEqual(got, made) {
-		t.Errorf("listed\n%v\nwant newest first\n%v", got, made)
+	must(t, db.Close())
+	st := openAt(t, path, testSealer(t, 1))
+	out, err := st.GetOutput(ctx, "o1")
+	must(t, err)
+	if out.MaxInFlight != 0 {
+		t.Errorf("migrated output's max_in_flight = %d, want 0 (the default)", out.MaxInFlight)
+	}
+	next, ok, err := st.NextDue(ctx, []string{"o1"})
+	must(t, err)
+	if !ok || !next.Equal(fromTS(5000)) {
+		t.Errorf("NextDue = %v, %v; want d1's next attempt time", next, ok)
+	}
+	claimed, err := st.ClaimDue(ctx, relay.Claim{Owner: "a", Now: fromTS(5000), Lease: time.Minute, Quota: map[string]int{"o1": 10}})
+	must(t, err)
+	if got := ids(claimed); !reflect.DeepEqual(got, []string{"d1"}) {
+		t.Fatalf("claimed %v, want d1 (d2 is finished, d3 not due)", got)
 	}
 }

@@ -1,15 +1,16 @@
-package sqlite
+package postgres
 
 import (
 	"context"
-	"database/sql"
-	"path/filepath"
+	"fmt"
 	"reflect"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/relayfn/relayfn/relay"
+	"github.com/relayfn/relayfn/relay/store"
 )
 
 // saveDue stores n webhooks of fx, each with a delivery to each output
@@ -78,7 +79,7 @@ func TestClaimDueLeases(t *testing.T) {
 		t.Fatalf("after a's leases ended, claimed %v, want %v", expired, first)
 	}
 	// Output two was never asked for: untouched.
-	if n := count(t, st, "deliveries", "output_id = ? AND lease_owner IS NOT NULL", fx.out2.ID); n != 0 {
+	if n := count(t, st, "deliveries", "output_id = $1 AND lease_owner IS NOT NULL", fx.out2.ID); n != 0 {
 		t.Errorf("%d deliveries of output two claimed", n)
 	}
 }
@@ -196,39 +197,124 @@ func TestSaveWebhookLeased(t *testing.T) {
 
 // TestMigrateFromVersion2: pending deliveries written before leases are
 // due at their next attempt time, unclaimed, and outputs get the default
-// max_in_flight.
-func TestMigrateFromVersion2(t *testing.T) {
+
+// TestConcurrentClaimsAreDisjoint: several stores on one database (as
+// several nodes) claim at once from many goroutines; no delivery is
+// claimed twice, and every one is claimed.
+func TestConcurrentClaimsAreDisjoint(t *testing.T) {
+	st, dsn := newStore(t)
+	other := openAt(t, dsn, testSealer(t, 1), Options{})
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "v2.db")
-	db, err := sql.Open("sqlite", path)
-	must(t, err)
-	must(t, applyMigrations(ctx, db, migrations[:2]))
-	for _, q := range []string{
-		`INSERT INTO buckets (id, name, created_at) VALUES ('b1', 'old', 1)`,
-		`INSERT INTO outputs (id, bucket_id, name, created_at) VALUES ('o1', 'b1', 'out', 1)`,
-		`INSERT INTO webhooks (id, bucket_id, input_id, received_at, method) VALUES ('w1', 'b1', 'i1', 1, 'POST')`,
-		`INSERT INTO deliveries (id, webhook_id, bucket_id, output_id, state, next_attempt_at, created_at, updated_at)
-			VALUES ('d1', 'w1', 'b1', 'o1', 'pending', 5000, 1, 1), ('d2', 'w1', 'b1', 'o1', 'succeeded', 0, 2, 2),
-			('d3', 'w1', 'b1', 'o1', 'pending', 9000, 3, 3)`,
-	} {
-		if _, err := db.Exec(q); err != nil {
-			t.Fatalf("%s: %v", q, err)
+	fx := newFixture(t, st, "race", false)
+	t0 := time.Unix(1000, 0).UTC()
+	const webhooks = 300
+	saveDue(t, st, fx, webhooks, t0)
+	quota := map[string]int{fx.out1.ID: 7, fx.out2.ID: 5}
+
+	var mu sync.Mutex
+	claimedBy := map[string]string{}
+	var wg sync.WaitGroup
+	for g := range 16 {
+		s := st
+		if g%2 == 1 {
+			s = other
 		}
+		owner := fmt.Sprintf("node-%d", g)
+		wg.Go(func() {
+			for {
+				ds, err := s.ClaimDue(ctx, relay.Claim{Owner: owner, Now: t0, Lease: time.Hour, Quota: quota})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if len(ds) == 0 {
+					return
+				}
+				mu.Lock()
+				for _, d := range ds {
+					if prev, ok := claimedBy[d.ID]; ok {
+						t.Errorf("delivery %s claimed by %s and %s", d.ID, prev, owner)
+					}
+					claimedBy[d.ID] = owner
+				}
+				mu.Unlock()
+			}
+		})
 	}
-	must(t, db.Close())
-	st := openAt(t, path, testSealer(t, 1))
-	out, err := st.GetOutput(ctx, "o1")
+	wg.Wait()
+	if len(claimedBy) != 2*webhooks {
+		t.Errorf("%d deliveries claimed, want %d", len(claimedBy), 2*webhooks)
+	}
+	owners := map[string]int{}
+	for _, o := range claimedBy {
+		owners[o]++
+	}
+	t.Logf("claims per owner: %v", owners)
+}
+
+// TestLeaseLost: a result recorded under a claim that ended and was taken
+// again is refused, and nothing of it is stored; RenewClaims extends the
+// held claims and reports the lost ones.
+func TestLeaseLost(t *testing.T) {
+	st, dsn := newStore(t)
+	other := openAt(t, dsn, testSealer(t, 1), Options{})
+	ctx := context.Background()
+	fx := newFixture(t, st, "lease", false)
+	t0 := time.Unix(1000, 0).UTC()
+	saveDue(t, st, fx, 2, t0)
+	quota := map[string]int{fx.out1.ID: 10}
+	mine, err := st.ClaimDue(ctx, relay.Claim{Owner: "a", Now: t0, Lease: time.Minute, Quota: quota})
 	must(t, err)
-	if out.MaxInFlight != 0 {
-		t.Errorf("migrated output's max_in_flight = %d, want 0 (the default)", out.MaxInFlight)
+	if len(mine) != 2 || mine[0].LeaseID == "" || mine[0].LeaseID != mine[1].LeaseID {
+		t.Fatalf("claimed %+v, want two under one lease ID", mine)
 	}
-	next, ok, err := st.NextDue(ctx, []string{"o1"})
+	// The lease of a ends; b claims them again.
+	theirs, err := other.ClaimDue(ctx, relay.Claim{Owner: "b", Now: t0.Add(time.Minute), Lease: time.Minute, Quota: quota})
 	must(t, err)
-	if !ok || !next.Equal(fromTS(5000)) {
-		t.Errorf("NextDue = %v, %v; want d1's next attempt time", next, ok)
+	if len(theirs) != 2 || theirs[0].LeaseID == mine[0].LeaseID {
+		t.Fatalf("b claimed %+v, want both under a new lease ID", theirs)
 	}
-	got := claimIDs(t, st, relay.Claim{Owner: "a", Now: fromTS(5000), Lease: time.Minute, Quota: map[string]int{"o1": 10}})
-	if !reflect.DeepEqual(got, []string{"d1"}) {
-		t.Fatalf("claimed %v, want d1 (d2 is finished, d3 not due)", got)
+
+	lost, err := st.RenewClaims(ctx, t0.Add(time.Hour), []relay.LeaseRef{{ID: mine[0].ID, LeaseID: mine[0].LeaseID}})
+	must(t, err)
+	if !reflect.DeepEqual(lost, []string{mine[0].ID}) {
+		t.Errorf("RenewClaims of a lost claim: lost = %v", lost)
+	}
+	renewUntil := t0.Add(time.Hour)
+	lost, err = other.RenewClaims(ctx, renewUntil, []relay.LeaseRef{
+		{ID: theirs[0].ID, LeaseID: theirs[0].LeaseID}, {ID: theirs[1].ID, LeaseID: "not-the-claim"}})
+	must(t, err)
+	if !reflect.DeepEqual(lost, []string{theirs[1].ID}) {
+		t.Errorf("RenewClaims: lost = %v, want only %s", lost, theirs[1].ID)
+	}
+	d, _, err := st.GetDelivery(ctx, theirs[0].ID)
+	must(t, err)
+	if !d.LeaseUntil.Equal(renewUntil) || d.LeaseOwner != "b" {
+		t.Errorf("after RenewClaims: %+v, want leased to b until %v", d, renewUntil)
+	}
+
+	stale := mine[0]
+	stale.State, stale.Attempts, stale.LastStatus = relay.DeliverySucceeded, 1, 200
+	err = st.RecordAttempt(ctx, stale, &relay.Attempt{N: 1, Status: 200})
+	wantErr(t, err, store.ErrLeaseLost)
+	t.Logf("stale RecordAttempt: %v", err)
+	d, as, err := st.GetDelivery(ctx, stale.ID)
+	must(t, err)
+	if d.State != relay.DeliveryPending || len(as) != 0 {
+		t.Errorf("a refused attempt was stored: %+v, %d attempts", d, len(as))
+	}
+	// The current claim's result is recorded; without a lease ID, any.
+	cur := theirs[0]
+	cur.State, cur.Attempts = relay.DeliverySucceeded, 1
+	must(t, other.RecordAttempt(ctx, cur, &relay.Attempt{N: 1, Status: 200}))
+	free := theirs[1]
+	free.LeaseID, free.Attempts, free.NextAttemptAt = "", 1, t0.Add(2*time.Hour)
+	must(t, st.RecordAttempt(ctx, free, &relay.Attempt{N: 1, Status: 503}))
+	free.Attempts = 2
+	must(t, st.RecordAttempt(ctx, free, &relay.Attempt{N: 2, Status: 503}))
+	_, as, err = st.GetDelivery(ctx, free.ID)
+	must(t, err)
+	if len(as) != 2 || as[0].N != 1 || as[1].N != 2 {
+		t.Errorf("attempts = %+v", as)
 	}
 }

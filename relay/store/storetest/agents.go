@@ -1,4 +1,4 @@
-package sqlite
+package storetest
 
 import (
 	"context"
@@ -9,8 +9,8 @@ import (
 	"github.com/relayfn/relayfn/relay"
 )
 
-func TestAgentTokens(t *testing.T) {
-	st, _ := newStore(t)
+func (s *suite) TestAgentTokens(t *testing.T) {
+	st := s.open(t)
 	ctx := context.Background()
 	a, b := &relay.Bucket{Name: "a"}, &relay.Bucket{Name: "b"}
 	must(t, st.CreateBucket(ctx, a))
@@ -48,8 +48,8 @@ func TestAgentTokens(t *testing.T) {
 	wantNotFound(t, errOf(st.GetAgentToken(ctx, tok.ID)))
 }
 
-func TestOutputAgentWindow(t *testing.T) {
-	st, _ := newStore(t)
+func (s *suite) TestOutputAgentWindow(t *testing.T) {
+	st := s.open(t)
 	ctx := context.Background()
 	b := &relay.Bucket{Name: "a"}
 	must(t, st.CreateBucket(ctx, b))

@@ -1,0 +1,87 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/relayfn/relayfn/relay"
+)
+
+const agentTokenColumns = `id, name, bucket_ids, secret_hash, created_at`
+
+// CreateAgentToken saves t, filling t.ID (when empty) and t.CreatedAt.
+// Its buckets must exist.
+func (s *Store) CreateAgentToken(ctx context.Context, t *relay.AgentToken) error {
+	if t.SecretHash == "" || len(t.BucketIDs) == 0 {
+		return errors.New("agent token: a secret hash and a bucket are required")
+	}
+	if t.ID == "" {
+		t.ID = uuid.NewString()
+	}
+	if t.CreatedAt.IsZero() {
+		t.CreatedAt = now()
+	}
+	ids, err := json.Marshal(t.BucketIDs)
+	if err != nil {
+		return fmt.Errorf("agent token %s: %w", t.ID, err)
+	}
+	return s.routesTx(ctx, func(tx pgx.Tx) error {
+		for _, b := range t.BucketIDs {
+			if err := mustExist(ctx, tx, "buckets", "bucket", b); err != nil {
+				return fmt.Errorf("agent token %s: %w", t.ID, err)
+			}
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO agent_tokens (`+agentTokenColumns+`) VALUES ($1, $2, $3, $4, $5)`,
+			t.ID, t.Name, string(ids), t.SecretHash, ts(t.CreatedAt))
+		return mapWriteErr(err, "agent token", t.ID)
+	})
+}
+
+// GetAgentToken finds an agent token by ID.
+func (s *Store) GetAgentToken(ctx context.Context, id string) (*relay.AgentToken, error) {
+	t, err := scanAgentToken(s.pool.QueryRow(ctx, `SELECT `+agentTokenColumns+` FROM agent_tokens WHERE id = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, notFound("agent token", id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("agent token %q: %w", id, err)
+	}
+	return t, nil
+}
+
+// ListAgentTokens lists the agent tokens, oldest first.
+func (s *Store) ListAgentTokens(ctx context.Context) ([]*relay.AgentToken, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+agentTokenColumns+` FROM agent_tokens ORDER BY created_at, id`)
+	toks, err := collect(rows, err, func(r pgx.Rows) (*relay.AgentToken, error) { return scanAgentToken(r) })
+	if err != nil {
+		return nil, fmt.Errorf("list agent tokens: %w", err)
+	}
+	return toks, nil
+}
+
+// DeleteAgentToken deletes an agent token.
+func (s *Store) DeleteAgentToken(ctx context.Context, id string) error {
+	return s.routesTx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `DELETE FROM agent_tokens WHERE id = $1`, id)
+		return checkUpdated(tag, mapWriteErr(err, "agent token", id), "agent token", id)
+	})
+}
+
+func scanAgentToken(sc pgx.Row) (*relay.AgentToken, error) {
+	var t relay.AgentToken
+	var ids string
+	var created int64
+	if err := sc.Scan(&t.ID, &t.Name, &ids, &t.SecretHash, &created); err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal([]byte(ids), &t.BucketIDs); err != nil {
+		return nil, fmt.Errorf("agent token %s: buckets: %w", t.ID, err)
+	}
+	t.CreatedAt = fromTS(created)
+	return &t, nil
+}

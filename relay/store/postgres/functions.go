@@ -1,0 +1,276 @@
+package postgres
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/relayfn/relayfn/functions"
+	"github.com/relayfn/relayfn/relay/seal"
+	"github.com/relayfn/relayfn/relay/store"
+)
+
+// sourceHash is the hex SHA-256 of source, as the runtime computes it.
+func sourceHash(source string) string {
+	sum := sha256.Sum256([]byte(source))
+	return hex.EncodeToString(sum[:])
+}
+
+// CreateFunction saves f with its first version (f.Source); it fills f.ID
+// (when empty), Version, Hash (when empty: the hex SHA-256 of the source)
+// and the times.
+func (s *Store) CreateFunction(ctx context.Context, f *functions.Function) error {
+	if f.Name == "" {
+		return errors.New("function: a name is required")
+	}
+	if f.ID == "" {
+		f.ID = uuid.NewString()
+	}
+	if f.Hash == "" {
+		f.Hash = sourceHash(f.Source)
+	}
+	f.Version = 1
+	t := now()
+	f.CreatedAt, f.UpdatedAt = t, t
+	return s.routesTx(ctx, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `INSERT INTO functions (id, name, driver, version, timeout_ns, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7)`, f.ID, f.Name, f.Driver, f.Version, int64(f.Timeout), ts(t), ts(t))
+		if err != nil {
+			return mapWriteErr(err, "function", f.Name)
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO function_versions (function_id, version, hash, source, created_at)
+			VALUES ($1, $2, $3, $4, $5)`, f.ID, f.Version, f.Hash, f.Source, ts(t))
+		return mapWriteErr(err, "function", f.Name)
+	})
+}
+
+// AddVersion saves source as the next version of the function with ID id
+// and makes it current. An empty hash is computed from source.
+func (s *Store) AddVersion(ctx context.Context, id, source, hash string) (*functions.Function, error) {
+	if hash == "" {
+		hash = sourceHash(source)
+	}
+	var f *functions.Function
+	err := s.routesTx(ctx, func(tx pgx.Tx) error {
+		var err error
+		f, err = getFunction(ctx, tx, `f.id = $1 FOR UPDATE OF f`, id)
+		if err != nil {
+			return err
+		}
+		t := now()
+		f.Version++
+		f.Hash, f.Source, f.UpdatedAt = hash, source, t
+		if _, err := tx.Exec(ctx, `INSERT INTO function_versions (function_id, version, hash, source, created_at)
+			VALUES ($1, $2, $3, $4, $5)`, id, f.Version, hash, source, ts(t)); err != nil {
+			return mapWriteErr(err, "function", id)
+		}
+		_, err = tx.Exec(ctx, `UPDATE functions SET version = $1, updated_at = $2 WHERE id = $3`, f.Version, ts(t), id)
+		return mapWriteErr(err, "function", id)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// UpdateFunction saves f's name and timeout and sets f.UpdatedAt.
+func (s *Store) UpdateFunction(ctx context.Context, f *functions.Function) error {
+	if f.Name == "" {
+		return errors.New("function: a name is required")
+	}
+	t := now()
+	err := s.routesTx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE functions SET name = $1, timeout_ns = $2, updated_at = $3 WHERE id = $4`,
+			f.Name, int64(f.Timeout), ts(t), f.ID)
+		return checkUpdated(tag, mapWriteErr(err, "function", f.Name), "function", f.ID)
+	})
+	if err != nil {
+		return err
+	}
+	f.UpdatedAt = t
+	return nil
+}
+
+const functionSelect = `SELECT f.id, f.name, f.driver, f.version, v.hash, v.source, f.timeout_ns, f.created_at, f.updated_at
+	FROM functions f JOIN function_versions v ON v.function_id = f.id AND v.version = f.version`
+
+// GetFunction finds a function by ID or, failing that, by name, with its
+// current source.
+func (s *Store) GetFunction(ctx context.Context, idOrName string) (*functions.Function, error) {
+	return getFunction(ctx, s.pool, `f.id = $1 OR f.name = $1 ORDER BY f.id = $1 DESC LIMIT 1`, idOrName)
+}
+
+// getFunction finds the function matching where (with $1 bound to key).
+func getFunction(ctx context.Context, q querier, where, key string) (*functions.Function, error) {
+	f, err := scanFunction(q.QueryRow(ctx, functionSelect+` WHERE `+where, key))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, notFound("function", key)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("function %q: %w", key, err)
+	}
+	return f, nil
+}
+
+// ListFunctions lists every function by name, with its current source.
+func (s *Store) ListFunctions(ctx context.Context) ([]*functions.Function, error) {
+	rows, err := s.pool.Query(ctx, functionSelect+` ORDER BY f.name`)
+	fs, err := collect(rows, err, func(r pgx.Rows) (*functions.Function, error) { return scanFunction(r) })
+	if err != nil {
+		return nil, fmt.Errorf("list functions: %w", err)
+	}
+	return fs, nil
+}
+
+func scanFunction(sc pgx.Row) (*functions.Function, error) {
+	var f functions.Function
+	var timeout, created, updated int64
+	if err := sc.Scan(&f.ID, &f.Name, &f.Driver, &f.Version, &f.Hash, &f.Source, &timeout, &created, &updated); err != nil {
+		return nil, err
+	}
+	f.Timeout = time.Duration(timeout)
+	f.CreatedAt = fromTS(created)
+	f.UpdatedAt = fromTS(updated)
+	return &f, nil
+}
+
+// ListVersions lists a function's versions, oldest first, with their
+// source.
+func (s *Store) ListVersions(ctx context.Context, id string) ([]*functions.Version, error) {
+	var vs []*functions.Version
+	err := s.readTx(ctx, func(tx pgx.Tx) error {
+		if err := mustExist(ctx, tx, "functions", "function", id); err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, `SELECT function_id, version, hash, source, created_at
+			FROM function_versions WHERE function_id = $1 ORDER BY version`, id)
+		vs, err = collect(rows, err, func(r pgx.Rows) (*functions.Version, error) {
+			var v functions.Version
+			var created int64
+			if err := r.Scan(&v.FunctionID, &v.Version, &v.Hash, &v.Source, &created); err != nil {
+				return nil, err
+			}
+			v.CreatedAt = fromTS(created)
+			return &v, nil
+		})
+		if err != nil {
+			return fmt.Errorf("function %q: versions: %w", id, err)
+		}
+		return nil
+	})
+	return vs, err
+}
+
+// readTx runs fn in a read-only transaction, so that what it reads is one
+// snapshot.
+func (s *Store) readTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
+	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{AccessMode: pgx.ReadOnly, IsoLevel: pgx.RepeatableRead})
+	if err != nil {
+		return fmt.Errorf("postgres: begin: %w", err)
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	return fn(tx)
+}
+
+// DeleteFunction deletes a function with its versions and configuration.
+// A function attached to an input or an output is not deleted: the error
+// wraps store.ErrConflict.
+func (s *Store) DeleteFunction(ctx context.Context, id string) error {
+	return s.routesTx(ctx, func(tx pgx.Tx) error {
+		var kind, user string
+		err := tx.QueryRow(ctx, `SELECT 'input', id FROM inputs WHERE function_id = $1
+			UNION ALL SELECT 'output', id FROM outputs WHERE function_id = $1 OR response_function_id = $1
+			LIMIT 1`, id).Scan(&kind, &user)
+		switch {
+		case err == nil:
+			return fmt.Errorf("function %q: attached to %s %s: %w", id, kind, user, store.ErrConflict)
+		case !errors.Is(err, pgx.ErrNoRows):
+			return fmt.Errorf("function %q: %w", id, err)
+		}
+		tag, err := tx.Exec(ctx, `DELETE FROM functions WHERE id = $1`, id)
+		if code, _ := pgCode(err); code == codeForeignKey {
+			return fmt.Errorf("function %q: in use: %w", id, store.ErrConflict)
+		}
+		return checkUpdated(tag, mapWriteErr(err, "function", id), "function", id)
+	})
+}
+
+// configAAD binds a configuration value to its function and key.
+func configAAD(functionID, key string) []byte {
+	return seal.AAD("function_config", functionID, key, "value")
+}
+
+// SetConfig sets a configuration variable of the function with ID id. The
+// value is sealed at rest.
+func (s *Store) SetConfig(ctx context.Context, id, key, value string) error {
+	if key == "" {
+		return fmt.Errorf("function %q: config: a key is required", id)
+	}
+	sealed := s.sealer.Seal([]byte(value), configAAD(id, key))
+	return s.routesTx(ctx, func(tx pgx.Tx) error {
+		if err := mustExist(ctx, tx, "functions", "function", id); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO function_config (function_id, key, value) VALUES ($1, $2, $3)
+			ON CONFLICT (function_id, key) DO UPDATE SET value = excluded.value`, id, key, sealed)
+		if err != nil {
+			return fmt.Errorf("function %q: config %q: %w", id, key, err)
+		}
+		return nil
+	})
+}
+
+// DeleteConfig deletes a configuration variable.
+func (s *Store) DeleteConfig(ctx context.Context, id, key string) error {
+	return s.routesTx(ctx, func(tx pgx.Tx) error {
+		if err := mustExist(ctx, tx, "functions", "function", id); err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, `DELETE FROM function_config WHERE function_id = $1 AND key = $2`, id, key)
+		if err != nil {
+			return fmt.Errorf("function %q: config %q: %w", id, key, err)
+		}
+		if tag.RowsAffected() == 0 {
+			return fmt.Errorf("function %q: %w", id, notFound("config", key))
+		}
+		return nil
+	})
+}
+
+// Config returns the function's configuration variables, decrypted.
+func (s *Store) Config(ctx context.Context, id string) (map[string]string, error) {
+	cfg := map[string]string{}
+	err := s.readTx(ctx, func(tx pgx.Tx) error {
+		if err := mustExist(ctx, tx, "functions", "function", id); err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, `SELECT key, value FROM function_config WHERE function_id = $1`, id)
+		_, err = collect(rows, err, func(r pgx.Rows) (struct{}, error) {
+			var key string
+			var sealed []byte
+			if err := r.Scan(&key, &sealed); err != nil {
+				return struct{}{}, err
+			}
+			value, err := s.sealer.Open(sealed, configAAD(id, key))
+			if err != nil {
+				return struct{}{}, fmt.Errorf("config %q: %w", key, err)
+			}
+			cfg[key] = string(value)
+			return struct{}{}, nil
+		})
+		if err != nil {
+			return fmt.Errorf("function %q: config: %w", id, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
