@@ -347,6 +347,64 @@ func changeLatency(t *testing.T, admin *client.Client, probe *node, dest *destin
 	return lat
 }
 
+// newInputWindow creates a new input through admin (on one node), three
+// times, and at once sends webhooks to it through probe (another node),
+// one after the other, until one is delivered. It returns, for each, how
+// many webhooks probe acknowledged before it knew the input and that were
+// never delivered (an unknown input answers 200 and stores nothing), and
+// how long after the creation's answer the first delivered one was
+// answered.
+func newInputWindow(t *testing.T, admin *client.Client, probe *node, dest *destination) (lost []int, took []time.Duration) {
+	t.Helper()
+	hc := &http.Client{Transport: &http.Transport{Proxy: nil}, Timeout: 10 * time.Second}
+	defer hc.CloseIdleConnections()
+	ctx := context.Background()
+	for i := range 3 {
+		name := fmt.Sprintf("new-%d", i)
+		in, err := admin.CreateInput(ctx, "multinode", api.InputRequest{Name: &name})
+		if err != nil {
+			t.Fatal(err)
+		}
+		created := time.Now()
+		var ids []string
+		delivered := -1
+		for k := 0; delivered < 0; k++ {
+			id := fmt.Sprintf("input-%d-%d", i, k)
+			if !send(ctx, hc, probe.URL()+"/v1/webhooks/"+in.ID, id, "new-input") {
+				t.Fatalf("webhook %s to the new input was not acknowledged", id)
+			}
+			ids = append(ids, id)
+			if k == 0 {
+				took = append(took, 0)
+			}
+			took[i] = time.Since(created)
+			// A webhook stored is delivered within the guard: wait for
+			// the first, then see which of the others arrived.
+			deadline := time.Now().Add(200 * time.Millisecond)
+			for time.Now().Before(deadline) && delivered < 0 {
+				for j, id := range ids {
+					if _, ok := dest.first(id); ok {
+						delivered = j
+						break
+					}
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+			if time.Since(created) > guard {
+				t.Fatalf("no webhook sent to the new input through %s was delivered within %v", probe.cfg.Name, guard)
+			}
+		}
+		n := 0
+		for _, id := range ids[:delivered] {
+			if _, ok := dest.first(id); !ok {
+				n++
+			}
+		}
+		lost = append(lost, n)
+	}
+	return lost, took
+}
+
 // median returns the median of ds.
 func median(ds []time.Duration) time.Duration {
 	s := slices.Clone(ds)
@@ -406,6 +464,10 @@ func TestSeveralNodes(t *testing.T) {
 	if m := median(lat); m > 2*time.Second {
 		t.Errorf("an admin change took effect on another node after %s: the median %v is over 2 s", durations(lat), m)
 	}
+
+	lost, took := newInputWindow(t, admin1, nodes[2], dest)
+	t.Logf("an input created through node 1: node 3 acknowledged %v webhooks to it before it knew the input (answered 200, "+
+		"never delivered); the first delivered was answered %s after the creation", lost, durations(took))
 
 	// A node that does not come back: its peers take the deliveries it
 	// held when their leases end (relay.DefaultLease), and the senders
