@@ -501,3 +501,93 @@ func TestOneNodeSQLite(t *testing.T) {
 	lat := changeLatency(t, admin, n, dest, inputID, outputID)
 	t.Logf("an output's new destination took effect after %s", durations(lat))
 }
+
+// togetherInput is the input of TestNodesStartTogether's relay.yaml.
+const togetherInput = "6f0c3a52-4b1e-4d8a-9c27-1e5d7a9b1020"
+
+// TestNodesStartTogether starts three nodes at once on an empty schema,
+// each with the same relay.yaml holding a bucket (which fnctl serve
+// --config applies): they migrate and apply one after the other, one
+// admin token is made, the bucket, input and output exist once, and
+// webhooks sent to every node are delivered.
+func TestNodesStartTogether(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	c := newCluster(t)
+	dest := newDestination(t, nil)
+	key := writeKey(t, c.dir)
+	file := fmt.Sprintf(`buckets:
+  - name: together
+    inputs:
+      - name: in
+        id: %s
+    outputs:
+      - name: dest
+        destination: "%s/hooks"
+`, togetherInput, dest.srv.URL)
+	var nodes []*node
+	for i := 1; i <= 3; i++ {
+		name := fmt.Sprintf("node%d", i)
+		n := c.newNode(name, key, pgStore(t, dsn, name))
+		f, err := os.OpenFile(n.cfg.Config, os.O_APPEND|os.O_WRONLY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.WriteString(file); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+		nodes = append(nodes, n)
+	}
+	errs := make(chan error, len(nodes))
+	for _, n := range nodes {
+		go func() { errs <- n.startErr() }()
+	}
+	for range nodes {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	var tokens []string
+	for _, n := range nodes {
+		if data, err := os.ReadFile(filepath.Join(filepath.Dir(n.cfg.Config), "admin.token")); err == nil {
+			tokens = append(tokens, strings.TrimSpace(string(data)))
+		}
+	}
+	if len(tokens) != 1 {
+		t.Fatalf("%d nodes wrote an admin token, want 1", len(tokens))
+	}
+	ctx := context.Background()
+	for _, n := range nodes {
+		admin := adminClient(n, tokens[0])
+		buckets, err := admin.ListBuckets(ctx)
+		if err != nil {
+			t.Fatalf("node %s: %v", n.cfg.Name, err)
+		}
+		if len(buckets) != 1 || buckets[0].Name != "together" {
+			t.Fatalf("node %s lists %d buckets, want the one of the file", n.cfg.Name, len(buckets))
+		}
+		ins, err := admin.ListInputs(ctx, "together")
+		if err != nil {
+			t.Fatal(err)
+		}
+		outs, err := admin.ListOutputs(ctx, "together")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ins) != 1 || !strings.EqualFold(ins[0].ID, togetherInput) || len(outs) != 1 {
+			t.Fatalf("node %s: %d inputs and %d outputs, want the file's one each", n.cfg.Name, len(ins), len(outs))
+		}
+	}
+
+	var urls []string
+	for _, n := range nodes {
+		urls = append(urls, n.URL()+"/v1/webhooks/"+togetherInput)
+	}
+	res := load{URLs: urls, N: 300, Concurrency: 8, Run: "together"}.run(ctx)
+	if len(res.Unacked) > 0 {
+		t.Fatalf("%d webhooks not acknowledged", len(res.Unacked))
+	}
+	waitDelivered(t, adminClient(nodes[0], tokens[0]), dest, res.Acked)
+	logProblems(t, nodes)
+}
