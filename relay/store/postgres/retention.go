@@ -142,11 +142,15 @@ func scanID(r pgx.Rows) (string, error) {
 }
 
 // purgeTx purges the webhooks ids that have no pending delivery and
-// returns how many it purged. The webhooks' rows are locked first, so
-// that no delivery becomes pending (a replay) meanwhile unseen.
+// returns how many it purged. The webhooks' rows are locked first, which
+// waits for the replays storing deliveries of them (their foreign key
+// checks lock the rows too) and holds off new ones; the check that
+// follows, a statement of its own, sees what those replays committed.
 func purgeTx(ctx context.Context, tx pgx.Tx, kind relay.PurgeKind, ids []string) (int, error) {
-	rows, err := tx.Query(ctx, `SELECT w.id FROM webhooks w WHERE w.id = ANY($1) AND `+notPending+`
-		ORDER BY w.id FOR UPDATE`, ids)
+	if _, err := tx.Exec(ctx, `SELECT 1 FROM webhooks WHERE id = ANY($1) ORDER BY id FOR UPDATE`, ids); err != nil {
+		return 0, err
+	}
+	rows, err := tx.Query(ctx, `SELECT w.id FROM webhooks w WHERE w.id = ANY($1) AND `+notPending, ids)
 	keep, err := collect(rows, err, scanID)
 	if err != nil || len(keep) == 0 {
 		return 0, err

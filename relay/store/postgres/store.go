@@ -15,7 +15,10 @@
 // database); nothing is written to a schema named in the code. The pool's
 // settings come from the DSN too: pool_max_conns (default: the larger of
 // 4 and the number of CPUs), pool_min_conns, pool_max_conn_lifetime,
-// pool_max_conn_idle_time and pool_health_check_period. Beside the pool,
+// pool_max_conn_idle_time and pool_health_check_period. A busy node wants
+// more than the default: ingest, attempts and claims each hold a
+// connection per statement in flight (BenchmarkRecordAttempt compares 16
+// with the default). Beside the pool,
 // the store keeps one connection for the node lock (when Options.Node is
 // set) and Watch one for LISTEN. The DSN's password never appears in an
 // error or a log.
@@ -137,7 +140,9 @@ type Options struct {
 	// of the deliveries it claims. When set, Open takes a session advisory
 	// lock on the name, held until Close, and fails when another live
 	// process holds it, so that two processes never claim under one name.
-	// Empty takes no lock (a single process, or tools).
+	// Empty takes no lock (a single process, or tools). The lock's key is
+	// a 32-bit hash of the schema and the name: two names that collide
+	// are refused as if they were one.
 	Node string
 	// Log receives what the store reports on its own (a lost LISTEN
 	// connection); nil discards it.
@@ -517,6 +522,9 @@ const (
 	codeUnique     = "23505"
 	codeForeignKey = "23503"
 	codeNotNull    = "23502"
+	// A NUL or bytes that are not UTF-8 in a text value.
+	codeBadText        = "22021"
+	codeUntranslatable = "22P05"
 )
 
 // pgCode returns err's PostgreSQL error code and column, if it has one.
@@ -552,6 +560,8 @@ func mapWriteErr(err error, kind, name string) error {
 		return conflict(kind, name)
 	case codeForeignKey:
 		return fmt.Errorf("%s %q: a referenced record: %w", kind, name, store.ErrNotFound)
+	case codeBadText, codeUntranslatable:
+		return fmt.Errorf("%s %q: a text field holds a NUL character or bytes that are not UTF-8, which PostgreSQL does not store: %w", kind, name, err)
 	}
 	return fmt.Errorf("%s %q: %w", kind, name, err)
 }

@@ -476,11 +476,15 @@ func (s *Store) ReleaseClaims(ctx context.Context, owner string, ids []string) e
 	}
 	// One statement: the release, and a notification when it released
 	// something.
+	which, args := `TRUE`, []any{s.workChan, owner}
+	if ids != nil {
+		which, args = `id = ANY($3)`, append(args, ids)
+	}
 	q := `WITH r AS (UPDATE deliveries SET due_at = next_attempt_at, lease_owner = NULL, lease_id = NULL
-			WHERE state = 'pending' AND lease_owner = $2 AND ($3::text[] IS NULL OR id = ANY($3))
+			WHERE ` + which + ` AND state = 'pending' AND lease_owner = $2
 			RETURNING 1)
 		SELECT pg_notify($1, '') FROM (SELECT 1 FROM r LIMIT 1) x`
-	if _, err := s.pool.Exec(ctx, q, s.workChan, owner, ids); err != nil {
+	if _, err := s.pool.Exec(ctx, q, args...); err != nil {
 		return fmt.Errorf("release claims of %s: %w", owner, err)
 	}
 	return nil

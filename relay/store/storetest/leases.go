@@ -695,3 +695,35 @@ func (s *suite) TestClaimWhileSaving(t *testing.T) {
 		}
 	}
 }
+
+// TestClaimNeedsOwnerAndLease: a claim without an owner or a positive
+// lease, and a release without an owner, are refused and change nothing.
+func (s *suite) TestClaimNeedsOwnerAndLease(t *testing.T) {
+	st := s.open(t)
+	ctx := context.Background()
+	fx := newFixture(t, st, "bad-claims", false)
+	t0 := time.Unix(1000, 0).UTC()
+	saveDue(t, st, fx, 1, t0)
+	quota := map[string]int{fx.out1.ID: 10, fx.out2.ID: 10}
+	for _, c := range []relay.Claim{
+		{Owner: "", Now: t0, Lease: time.Minute, Quota: quota},
+		{Owner: "a", Now: t0, Lease: 0, Quota: quota},
+		{Owner: "a", Now: t0, Lease: -time.Minute, Quota: quota},
+	} {
+		if ds, err := st.ClaimDue(ctx, c); err == nil {
+			t.Errorf("ClaimDue(owner %q, lease %v) = %v, want an error", c.Owner, c.Lease, ids(ds))
+		}
+	}
+	held := claim(t, st, "a", t0, time.Minute, quota)
+	if len(held) != 2 {
+		t.Fatalf("after refused claims, claimed %v, want both deliveries", ids(held))
+	}
+	if err := st.ReleaseClaims(ctx, "", nil); err == nil {
+		t.Error("ReleaseClaims without an owner succeeded")
+	}
+	for _, d := range held {
+		if got, _ := getDelivery(t, st, d.ID); got.LeaseOwner != "a" || got.LeaseID != d.LeaseID {
+			t.Errorf("after a refused release, delivery = %+v, want a's lease", got)
+		}
+	}
+}
