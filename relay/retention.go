@@ -65,8 +65,22 @@ const (
 	// webhooks (with deliveries and attempts) of buckets that no longer
 	// exist, and the deliveries (with attempts) of outputs that no longer
 	// exist. DeleteBucket and DeleteOutput remove only the bucket or
-	// output, at once; this removes the rest in small batches. BucketID
-	// and Before are ignored.
+	// output (with a bucket, its inputs, outputs, tokens and policy), at
+	// once; this removes the rest in small batches. Until then, no reader
+	// shows those records: GetWebhook and GetDelivery answer not found,
+	// ListWebhooks, ListDeliveries and OutputStats skip them (ListWebhooks
+	// also leaves a deleted output's deliveries out of a live webhook's
+	// states and filters), ClaimDue never claims them and NextDue ignores
+	// them; a pending delivery of a deleted output does not keep its
+	// webhook from PurgeMetadata.
+	//
+	// BucketID and Before are ignored. A sweep is a series of batches that
+	// starts with After "" and goes on with each result's Next while More
+	// is true; After and Next are cursors of the store's own making
+	// (opaque to the caller). A sweep with nothing deleted since the last
+	// one ends at once (its first batch finds nothing), and checks no
+	// table. Webhooks counts the webhooks a batch deleted, Deliveries the
+	// deliveries of deleted outputs it deleted apart from those.
 	PurgeDeleted PurgeKind = "deleted"
 )
 
@@ -77,9 +91,11 @@ type Purge struct {
 	// Before: only webhooks received before this time are purged.
 	Before time.Time
 	// After is a cursor: only webhooks whose ID sorts after it (IDs are
-	// time-ordered) are looked at; "" starts from the oldest.
+	// time-ordered) are looked at; "" starts from the oldest. (For
+	// PurgeDeleted, see there.)
 	After string
-	// Limit caps the webhooks purged in this batch (one transaction).
+	// Limit caps the webhooks (or, for PurgeDeleted, the webhooks or
+	// deliveries) purged in this batch (one transaction).
 	Limit int
 }
 
@@ -87,6 +103,9 @@ type Purge struct {
 type PurgeResult struct {
 	// Webhooks counts the webhooks purged.
 	Webhooks int
+	// Deliveries counts the deliveries of deleted outputs deleted
+	// (PurgeDeleted only; those of deleted webhooks are not counted).
+	Deliveries int
 	// Next is the cursor for the following batch: the last ID looked at.
 	Next string
 	// More is true when the batch was full: another may find more.

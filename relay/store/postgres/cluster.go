@@ -181,3 +181,39 @@ func connectionLost(err error) bool {
 	return errors.As(err, &ce) || errors.As(err, &ne) || errors.Is(err, pgconn.ErrConnClosed) || pgconn.SafeToRetry(err) || pgconn.Timeout(err) ||
 		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF)
 }
+
+// kickWork asks the work notifier to wake the nodes: SaveWebhook stored
+// deliveries unclaimed. Kicks that come while a notification is being
+// sent make one more.
+func (s *Store) kickWork() {
+	select {
+	case s.workKick <- struct{}{}:
+	default:
+	}
+}
+
+// workNotifier sends a notification on the work channel after each
+// kick, until Close. It runs apart from SaveWebhook's transaction:
+// PostgreSQL commits the transactions that notify one at a time (they
+// hold a lock across their commit's WAL flush), so a notification in
+// every SaveWebhook of unclaimed deliveries would cap ingest at one
+// commit per flush. Here, the SaveWebhooks commit together, and one
+// notification, sent after their commits and without waiting for its own
+// flush (losing it in a crash costs a poll interval), covers all those
+// that committed before it.
+func (s *Store) workNotifier() {
+	defer close(s.notifierDone)
+	for {
+		select {
+		case <-s.closeCtx.Done():
+			return
+		case <-s.workKick:
+		}
+		ctx, cancel := context.WithTimeout(s.closeCtx, 10*time.Second)
+		_, err := s.pool.Exec(ctx, `SELECT set_config('synchronous_commit', 'off', true), pg_notify($1, '')`, s.workChan)
+		cancel()
+		if err != nil && s.closeCtx.Err() == nil {
+			s.log.Warn("postgres: notify work", "error", err)
+		}
+	}
+}

@@ -351,3 +351,50 @@ func TestOpenErrorsHideThePassword(t *testing.T) {
 		t.Logf("%v", err)
 	}
 }
+
+// TestNodeLockRetaken: when the node lock's connection is cut, the store
+// takes the lock again on a new one.
+func TestNodeLockRetaken(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	ctx := context.Background()
+	st := openAt(t, dsn, testSealer(t, 1), Options{Node: "node-r"})
+	holder := func() int32 {
+		var pid int32
+		err := st.Pool().QueryRow(ctx, `SELECT COALESCE(max(pid), 0) FROM pg_locks
+			WHERE locktype = 'advisory' AND granted AND classid = $1::int::oid
+			AND objid = hashtext(current_schema() || ':node-r')::oid AND objsubid = 2`, lockNode).Scan(&pid)
+		must(t, err)
+		return pid
+	}
+	first := holder()
+	if first == 0 {
+		t.Fatal("no process holds the node lock")
+	}
+	_, err := st.Pool().Exec(ctx, `SELECT pg_terminate_backend($1)`, first)
+	must(t, err)
+	deadline := time.Now().Add(4 * nodeLockCheck)
+	for {
+		if pid := holder(); pid != 0 && pid != first {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the node lock was not taken again")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	_, err = Open(ctx, dsn, testSealer(t, 1), Options{Node: "node-r"})
+	if err == nil || !strings.Contains(err.Error(), "in use") {
+		t.Errorf("Open under the name after the lock was taken again: %v", err)
+	}
+}
+
+// TestOpenMissingSchema: a search_path naming no existing schema is
+// refused with a clear error, and nothing is created.
+func TestOpenMissingSchema(t *testing.T) {
+	dsn := pgtest.WithSearchPath(t, pgtest.ServerDSN(t), "relayfn_test_no_such_schema")
+	_, err := Open(context.Background(), dsn, testSealer(t, 1), Options{})
+	if err == nil || !strings.Contains(err.Error(), "search_path") {
+		t.Fatalf("Open on a missing schema: %v", err)
+	}
+	t.Logf("Open: %v", err)
+}

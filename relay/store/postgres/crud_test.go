@@ -425,3 +425,14 @@ func TestConfig(t *testing.T) {
 		t.Error("SetConfig with an empty key succeeded")
 	}
 }
+
+// TestTextWithNUL: a text field PostgreSQL cannot store is refused with
+// an error saying why.
+func TestTextWithNUL(t *testing.T) {
+	st, _ := newStore(t)
+	err := st.CreateBucket(context.Background(), &relay.Bucket{Name: "nul", Description: "a\x00b"})
+	if err == nil || !strings.Contains(err.Error(), "NUL") {
+		t.Fatalf("CreateBucket with a NUL in the description: %v", err)
+	}
+	t.Logf("%v", err)
+}

@@ -76,8 +76,10 @@ const payloadPresent = `(w.body IS NOT NULL OR w.headers IS NOT NULL OR w.raw_qu
 	OR w.path IS NOT NULL OR w.raw_path IS NOT NULL OR w.logs IS NOT NULL OR w.function_error IS NOT NULL
 	OR w.received IS NOT NULL OR w.function_outcome IS NOT NULL OR w.answer_headers IS NOT NULL)`
 
-// notPending selects webhooks without a pending delivery.
-const notPending = `NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.webhook_id = w.id AND d.state = 'pending')`
+// notPending selects webhooks without a pending delivery (to an output
+// that exists).
+const notPending = `NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.webhook_id = w.id AND d.state = 'pending'
+	AND EXISTS (SELECT 1 FROM outputs o WHERE o.id = d.output_id))`
 
 // Purge purges one batch. PurgePayload and PurgeMetadata take a bucket's
 // webhooks received before p.Before: their payload columns are set to
@@ -86,9 +88,10 @@ const notPending = `NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.webhook_id = 
 // transaction that rechecks that none has a pending delivery. (Deleted and
 // overwritten values stay in dead row versions, sealed, until VACUUM.)
 //
-// PurgeDeleted deletes, in statements of at most p.Limit records, the
-// webhooks of deleted buckets and the deliveries of deleted outputs;
-// res.Webhooks counts both, and res.More says that the limit was reached.
+// PurgeDeleted deletes, in statements of at most p.Limit records in all,
+// the webhooks of deleted buckets (res.Webhooks) and the deliveries of
+// deleted outputs (res.Deliveries); res.More says that the limit was
+// reached. A sweep with nothing deleted reads one empty table.
 func (s *Store) Purge(ctx context.Context, p relay.Purge) (relay.PurgeResult, error) {
 	res := relay.PurgeResult{Next: p.After}
 	if p.Limit <= 0 || p.Limit > maxPurgeBatch {
@@ -189,9 +192,10 @@ const (
 )
 
 // purgeDeleted deletes up to limit webhooks of deleted buckets and
-// deliveries of deleted outputs, each statement a transaction of its own,
-// and drops the tombstones left with nothing once they are older than
-// tombstoneGrace.
+// deliveries of deleted outputs, found through the tombstones, each
+// statement a transaction of its own, and drops the tombstones left with
+// nothing once they are older than tombstoneGrace. Its cursor is not
+// needed: what was deleted is gone, so each batch starts over.
 func (s *Store) purgeDeleted(ctx context.Context, limit int) (relay.PurgeResult, error) {
 	var res relay.PurgeResult
 	rows, err := s.pool.Query(ctx, `SELECT kind, id, deleted_at FROM tombstones ORDER BY deleted_at, kind, id`)
@@ -206,13 +210,16 @@ func (s *Store) purgeDeleted(ctx context.Context, limit int) (relay.PurgeResult,
 		return res, fmt.Errorf("postgres: purge deleted: %w", err)
 	}
 	for _, t := range stones {
-		left := limit - res.Webhooks
+		left := limit - res.Webhooks - res.Deliveries
 		if left <= 0 {
-			res.More = true
 			break
 		}
 		n, err := s.purgeStone(ctx, t, left)
-		res.Webhooks += n
+		if t.kind == "bucket" {
+			res.Webhooks += n
+		} else {
+			res.Deliveries += n
+		}
 		if err != nil {
 			return res, fmt.Errorf("postgres: purge deleted: %s %s: %w", t.kind, t.id, err)
 		}
@@ -223,8 +230,8 @@ func (s *Store) purgeDeleted(ctx context.Context, limit int) (relay.PurgeResult,
 			}
 		}
 	}
-	if res.Webhooks >= limit {
-		res.More = true
+	if res.Webhooks+res.Deliveries >= limit {
+		res.More, res.Next = true, "more"
 	}
 	return res, nil
 }

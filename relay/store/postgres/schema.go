@@ -15,8 +15,11 @@ import (
 // from version i to i+1. A released migration never changes; a change of
 // the schema is a new one.
 var migrations = []string{
-	// 1: the schema of the SQLite store's version 9, for PostgreSQL.
+	// 1: the schema of the SQLite store's version 10, for PostgreSQL.
 	// Times are Unix nanoseconds (0: none); sealed columns are bytea.
+	// Text compares and sorts by bytes (COLLATE "C"), as in SQLite,
+	// whatever the database's collation: names list in the same order,
+	// and time-ordered IDs compare as the times they were made at.
 	`
 -- key_check holds a known value sealed with the database's key, so that
 -- Open refuses another key.
@@ -33,30 +36,30 @@ CREATE TABLE health_probe (
 INSERT INTO health_probe (id) VALUES (1);
 
 CREATE TABLE buckets (
-	id                 text PRIMARY KEY,
-	name               text NOT NULL UNIQUE,
-	description        text NOT NULL DEFAULT '',
-	auth_type          text NOT NULL DEFAULT 'none',
-	auth_username      text NOT NULL DEFAULT '',
-	auth_password_hash text NOT NULL DEFAULT '',
+	id                 text COLLATE "C" PRIMARY KEY,
+	name               text COLLATE "C" NOT NULL UNIQUE,
+	description        text COLLATE "C" NOT NULL DEFAULT '',
+	auth_type          text COLLATE "C" NOT NULL DEFAULT 'none',
+	auth_username      text COLLATE "C" NOT NULL DEFAULT '',
+	auth_password_hash text COLLATE "C" NOT NULL DEFAULT '',
 	ephemeral          boolean NOT NULL DEFAULT false,
 	created_at         bigint NOT NULL
 );
 
 -- bucket_id is NULL for an admin token.
 CREATE TABLE tokens (
-	id          text PRIMARY KEY,
-	bucket_id   text REFERENCES buckets(id) ON DELETE CASCADE,
-	name        text NOT NULL DEFAULT '',
-	secret_hash text NOT NULL,
+	id          text COLLATE "C" PRIMARY KEY,
+	bucket_id   text COLLATE "C" REFERENCES buckets(id) ON DELETE CASCADE,
+	name        text COLLATE "C" NOT NULL DEFAULT '',
+	secret_hash text COLLATE "C" NOT NULL,
 	created_at  bigint NOT NULL
 );
 CREATE INDEX tokens_bucket ON tokens(bucket_id);
 
 CREATE TABLE functions (
-	id         text PRIMARY KEY,
-	name       text NOT NULL UNIQUE,
-	driver     text NOT NULL DEFAULT '',
+	id         text COLLATE "C" PRIMARY KEY,
+	name       text COLLATE "C" NOT NULL UNIQUE,
+	driver     text COLLATE "C" NOT NULL DEFAULT '',
 	version    integer NOT NULL,
 	timeout_ns bigint NOT NULL DEFAULT 0,
 	created_at bigint NOT NULL,
@@ -65,53 +68,53 @@ CREATE TABLE functions (
 
 -- Function source is not secret: it is stored in plaintext.
 CREATE TABLE function_versions (
-	function_id text NOT NULL REFERENCES functions(id) ON DELETE CASCADE,
+	function_id text COLLATE "C" NOT NULL REFERENCES functions(id) ON DELETE CASCADE,
 	version     integer NOT NULL,
-	hash        text NOT NULL,
-	source      text NOT NULL,
+	hash        text COLLATE "C" NOT NULL,
+	source      text COLLATE "C" NOT NULL,
 	created_at  bigint NOT NULL,
 	PRIMARY KEY (function_id, version)
 );
 
 -- value is sealed with AAD (function_config, function_id, key, value).
 CREATE TABLE function_config (
-	function_id text NOT NULL REFERENCES functions(id) ON DELETE CASCADE,
-	key         text NOT NULL,
+	function_id text COLLATE "C" NOT NULL REFERENCES functions(id) ON DELETE CASCADE,
+	key         text COLLATE "C" NOT NULL,
 	value       bytea NOT NULL,
 	PRIMARY KEY (function_id, key)
 );
 
 -- A function's spec (YAML), stored with it.
 CREATE TABLE function_specs (
-	function_id text PRIMARY KEY REFERENCES functions(id) ON DELETE CASCADE,
-	spec        text NOT NULL,
+	function_id text COLLATE "C" PRIMARY KEY REFERENCES functions(id) ON DELETE CASCADE,
+	spec        text COLLATE "C" NOT NULL,
 	updated_at  bigint NOT NULL
 );
 
 -- A function attached to an input or output cannot be deleted (RESTRICT).
 CREATE TABLE inputs (
-	id          text PRIMARY KEY,
-	bucket_id   text NOT NULL REFERENCES buckets(id) ON DELETE CASCADE,
-	name        text NOT NULL,
-	description text NOT NULL DEFAULT '',
-	function_id text REFERENCES functions(id) ON DELETE RESTRICT,
-	response    text NOT NULL DEFAULT '{}',
+	id          text COLLATE "C" PRIMARY KEY,
+	bucket_id   text COLLATE "C" NOT NULL REFERENCES buckets(id) ON DELETE CASCADE,
+	name        text COLLATE "C" NOT NULL,
+	description text COLLATE "C" NOT NULL DEFAULT '',
+	function_id text COLLATE "C" REFERENCES functions(id) ON DELETE RESTRICT,
+	response    text COLLATE "C" NOT NULL DEFAULT '{}',
 	created_at  bigint NOT NULL,
 	UNIQUE (bucket_id, name)
 );
 CREATE INDEX inputs_function ON inputs(function_id) WHERE function_id IS NOT NULL;
 
 CREATE TABLE outputs (
-	id                   text PRIMARY KEY,
-	bucket_id            text NOT NULL REFERENCES buckets(id) ON DELETE CASCADE,
-	name                 text NOT NULL,
-	destination          text NOT NULL DEFAULT '',
-	function_id          text REFERENCES functions(id) ON DELETE RESTRICT,
-	response_function_id text REFERENCES functions(id) ON DELETE RESTRICT,
+	id                   text COLLATE "C" PRIMARY KEY,
+	bucket_id            text COLLATE "C" NOT NULL REFERENCES buckets(id) ON DELETE CASCADE,
+	name                 text COLLATE "C" NOT NULL,
+	destination          text COLLATE "C" NOT NULL DEFAULT '',
+	function_id          text COLLATE "C" REFERENCES functions(id) ON DELETE RESTRICT,
+	response_function_id text COLLATE "C" REFERENCES functions(id) ON DELETE RESTRICT,
 	lock_path            boolean NOT NULL DEFAULT false,
 	timeout_ns           bigint NOT NULL DEFAULT 0,
 	retry_max_attempts   integer NOT NULL DEFAULT 0,
-	retry_backoff        text NOT NULL DEFAULT '',
+	retry_backoff        text COLLATE "C" NOT NULL DEFAULT '',
 	retry_initial_ns     bigint NOT NULL DEFAULT 0,
 	retry_max_ns         bigint NOT NULL DEFAULT 0,
 	internal             boolean NOT NULL DEFAULT false,
@@ -126,16 +129,16 @@ CREATE INDEX outputs_response_function ON outputs(response_function_id) WHERE re
 
 -- Agent credentials; bucket_ids is a JSON list.
 CREATE TABLE agent_tokens (
-	id          text PRIMARY KEY,
-	name        text NOT NULL DEFAULT '',
-	bucket_ids  text NOT NULL,
-	secret_hash text NOT NULL,
+	id          text COLLATE "C" PRIMARY KEY,
+	name        text COLLATE "C" NOT NULL DEFAULT '',
+	bucket_ids  text COLLATE "C" NOT NULL,
+	secret_hash text COLLATE "C" NOT NULL,
 	created_at  bigint NOT NULL
 );
 
 -- A bucket's retention policy, in nanoseconds (0: the server's default).
 CREATE TABLE bucket_retention (
-	bucket_id   text PRIMARY KEY REFERENCES buckets(id) ON DELETE CASCADE,
+	bucket_id   text COLLATE "C" PRIMARY KEY REFERENCES buckets(id) ON DELETE CASCADE,
 	payload_ns  bigint NOT NULL DEFAULT 0,
 	metadata_ns bigint NOT NULL DEFAULT 0
 );
@@ -143,25 +146,27 @@ CREATE TABLE bucket_retention (
 -- What deleted buckets and outputs left behind, until Purge (kind
 -- 'deleted') has removed their webhooks or deliveries.
 CREATE TABLE tombstones (
-	kind       text NOT NULL CHECK (kind IN ('bucket', 'output')),
-	id         text NOT NULL,
+	kind       text COLLATE "C" NOT NULL CHECK (kind IN ('bucket', 'output')),
+	id         text COLLATE "C" NOT NULL,
 	deleted_at bigint NOT NULL,
 	PRIMARY KEY (kind, id)
 );
 
 -- The request log. raw_query, headers, body, function_error, logs,
 -- received, function_outcome and answer_headers are sealed; for an
--- ephemeral bucket they and path and raw_path are NULL. Neither bucket_id
+-- ephemeral bucket they and path and raw_path are NULL. path and raw_path
+-- are bytea: a request's path may hold any byte (NUL, bytes that are not
+-- UTF-8), and comes back as it was. Neither bucket_id
 -- nor input_id has a foreign key: a webhook outlives its input, and a
 -- deleted bucket's webhooks go in batches (Purge).
 CREATE TABLE webhooks (
-	id               text PRIMARY KEY,
-	bucket_id        text NOT NULL,
-	input_id         text NOT NULL,
+	id               text COLLATE "C" PRIMARY KEY,
+	bucket_id        text COLLATE "C" NOT NULL,
+	input_id         text COLLATE "C" NOT NULL,
 	received_at      bigint NOT NULL,
-	method           text NOT NULL DEFAULT '',
-	path             text,
-	raw_path         text,
+	method           text COLLATE "C" NOT NULL DEFAULT '',
+	path             bytea,
+	raw_path         bytea,
 	raw_query        bytea,
 	headers          bytea,
 	body             bytea,
@@ -183,11 +188,11 @@ CREATE INDEX webhooks_bucket ON webhooks(bucket_id, id);
 -- lease (lease_owner, lease_id; NULL when unclaimed). output_id has no
 -- foreign key: a deleted output's deliveries go in batches (Purge).
 CREATE TABLE deliveries (
-	id                       text PRIMARY KEY,
-	webhook_id               text NOT NULL REFERENCES webhooks(id) ON DELETE CASCADE,
-	bucket_id                text NOT NULL,
-	output_id                text NOT NULL,
-	state                    text NOT NULL,
+	id                       text COLLATE "C" PRIMARY KEY,
+	webhook_id               text COLLATE "C" NOT NULL REFERENCES webhooks(id) ON DELETE CASCADE,
+	bucket_id                text COLLATE "C" NOT NULL,
+	output_id                text COLLATE "C" NOT NULL,
+	state                    text COLLATE "C" NOT NULL,
 	attempts                 integer NOT NULL DEFAULT 0,
 	next_attempt_at          bigint NOT NULL DEFAULT 0,
 	last_status              integer NOT NULL DEFAULT 0,
@@ -195,8 +200,8 @@ CREATE TABLE deliveries (
 	created_at               bigint NOT NULL,
 	updated_at               bigint NOT NULL,
 	due_at                   bigint NOT NULL DEFAULT 0,
-	lease_owner              text,
-	lease_id                 text,
+	lease_owner              text COLLATE "C",
+	lease_id                 text COLLATE "C",
 	attempt_n                integer NOT NULL DEFAULT 0,
 	attempt_started_at       bigint NOT NULL DEFAULT 0,
 	attempt_duration_ms      double precision NOT NULL DEFAULT 0,
@@ -217,7 +222,7 @@ CREATE INDEX deliveries_output ON deliveries(output_id, id);
 -- A delivery's attempts but its last; error, logs and the answer are
 -- sealed with AAD (attempts, delivery_id, n, column).
 CREATE TABLE attempts (
-	delivery_id      text NOT NULL REFERENCES deliveries(id) ON DELETE CASCADE,
+	delivery_id      text COLLATE "C" NOT NULL REFERENCES deliveries(id) ON DELETE CASCADE,
 	n                integer NOT NULL,
 	started_at       bigint NOT NULL,
 	duration_ms      double precision NOT NULL DEFAULT 0,

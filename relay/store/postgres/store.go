@@ -44,11 +44,16 @@
 // Writes that change routes (buckets, inputs, outputs, tokens, functions
 // and their versions, configuration and specs, agent tokens, retention
 // policies) send a notification on the channel relayfn_routes_<schema>,
-// and writes that make deliveries due without a lease (SaveWebhook of
-// unclaimed deliveries, AddDeliveries, ReleaseClaims) one on
-// relayfn_work_<schema>, in the same transaction: it reaches the
-// listeners only if the write commits. Watch listens on both. A
-// SaveWebhook whose deliveries are all claimed sends nothing.
+// and writes that make deliveries due without a lease (AddDeliveries,
+// ReleaseClaims) one on relayfn_work_<schema>, in the same transaction:
+// it reaches the listeners only if the write commits. Watch listens on
+// both. A SaveWebhook whose deliveries are all claimed (the relay's hot
+// path) sends nothing; one that stored unclaimed deliveries has a
+// notification sent on relayfn_work after it committed, by a goroutine
+// that sends one for all the SaveWebhooks that committed meanwhile:
+// PostgreSQL commits notifying transactions one at a time, each holding
+// a lock across its WAL flush, which would cap ingest at one webhook per
+// flush when the relay is behind.
 //
 // # Writes
 //
@@ -57,9 +62,14 @@
 // transaction). The bucket and the outputs are checked by those
 // statements themselves: the webhook's row is made from the bucket's, so
 // that a missing bucket fails it and an ephemeral bucket's payload columns
-// are NULL, and each delivery's from its output's. RecordAttempt is one
-// statement. BenchmarkSaveWebhook and BenchmarkWebhookLifecycle measure
-// them.
+// are NULL, and each delivery's from its output's. Concurrent SaveWebhooks
+// share transactions (group commit): writers, half as many as the pool's
+// connections, each take the calls queued meanwhile (up to 128) and store
+// them with one INSERT of all their webhooks and one of all their
+// deliveries, one commit for all; if that fails, each is stored alone, so
+// that one call's failure is not the others'. Every caller is answered
+// once its webhook is committed. RecordAttempt is one statement.
+// BenchmarkSaveWebhook and BenchmarkWebhookLifecycle measure them.
 //
 // # Encryption at rest
 //
@@ -96,7 +106,6 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -119,7 +128,7 @@ var (
 	_ relay.Exclusive      = (*Store)(nil)
 )
 
-// ErrClosed is returned by a closed Store's Watch.
+// ErrClosed is returned by a closed Store's SaveWebhook and Watch.
 var ErrClosed = errors.New("postgres: store is closed")
 
 // Options configure a Store.
@@ -150,7 +159,8 @@ type Store struct {
 	// carry it, so that stores in other schemas do not wake each other.
 	schema               string
 	routesChan, workChan string
-	nodeConn             *pgx.Conn // holds the node lock; nil without Options.Node
+	nodeConn             *pgx.Conn     // holds the node lock; nil without Options.Node
+	nodeDone             chan struct{} // closed when keepNodeLock has stopped
 	node                 string
 	closeCtx             context.Context
 	closeFn              context.CancelFunc
@@ -159,6 +169,15 @@ type Store struct {
 	watchers             sync.WaitGroup
 	watchMu              sync.Mutex
 	closed               bool
+	// workKick wakes workNotifier; notifierDone is closed when it stops.
+	workKick     chan struct{}
+	notifierDone chan struct{}
+	// saveQueue holds the SaveWebhooks for the writers (saveWriter);
+	// saveMu guards saveClosed and sending on it.
+	saveQueue  chan *saveReq
+	saveMu     sync.RWMutex
+	saveClosed bool
+	saveWG     sync.WaitGroup
 }
 
 // Lock keys: advisory locks are taken on (class, hashtext(schema:name)),
@@ -180,9 +199,6 @@ func Open(ctx context.Context, dsn string, s *seal.Sealer, opts Options) (*Store
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: open: %w", scrub(err, dsn))
-	}
-	if !strings.Contains(dsn, "pool_max_conns") {
-		cfg.MaxConns = int32(max(4, runtime.GOMAXPROCS(0)))
 	}
 	password := cfg.ConnConfig.Password
 	name := fmt.Sprintf("%s:%d/%s", cfg.ConnConfig.Host, cfg.ConnConfig.Port, cfg.ConnConfig.Database)
@@ -224,6 +240,14 @@ func Open(ctx context.Context, dsn string, s *seal.Sealer, opts Options) (*Store
 			return fail(err)
 		}
 	}
+	st.workKick, st.notifierDone = make(chan struct{}, 1), make(chan struct{})
+	go st.workNotifier()
+	st.saveQueue = make(chan *saveReq, maxSaveBatch)
+	writers := max(1, int(cfg.MaxConns)/2)
+	st.saveWG.Add(writers)
+	for range writers {
+		go st.saveWriter()
+	}
 	return st, nil
 }
 
@@ -242,22 +266,66 @@ func channel(base, schema string) string {
 // lockNode takes the node lock on a connection of its own, kept until
 // Close.
 func (s *Store) lockNode(ctx context.Context, node string) error {
+	conn, err := s.takeNodeLock(ctx, node)
+	if err != nil {
+		return err
+	}
+	s.nodeConn = conn
+	s.nodeDone = make(chan struct{})
+	go s.keepNodeLock(node)
+	return nil
+}
+
+// takeNodeLock connects and takes the node lock.
+func (s *Store) takeNodeLock(ctx context.Context, node string) (*pgx.Conn, error) {
 	conn, err := pgx.ConnectConfig(ctx, s.connConfig.Copy())
 	if err != nil {
-		return fmt.Errorf("node lock: %w", err)
+		return nil, fmt.Errorf("node lock: %w", err)
 	}
 	var ok bool
 	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1, hashtext(current_schema() || ':' || $2))`,
 		lockNode, node).Scan(&ok); err != nil {
 		conn.Close(ctx)
-		return fmt.Errorf("node lock: %w", err)
+		return nil, fmt.Errorf("node lock: %w", err)
 	}
 	if !ok {
 		conn.Close(ctx)
-		return fmt.Errorf("node name %q is in use by another running relay process on this database", node)
+		return nil, fmt.Errorf("node name %q is in use by another running relay process on this database", node)
 	}
-	s.nodeConn = conn
-	return nil
+	return conn, nil
+}
+
+// nodeLockCheck is how often the node lock's connection is checked.
+const nodeLockCheck = 5 * time.Second
+
+// keepNodeLock checks the node lock's connection until Close, and takes
+// the lock again on a new connection when it was lost (the database
+// restarted, the connection was cut): while it is lost, another process
+// could start under the name, which it reports.
+func (s *Store) keepNodeLock(node string) {
+	defer close(s.nodeDone)
+	t := time.NewTicker(nodeLockCheck)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.closeCtx.Done():
+			return
+		case <-t.C:
+		}
+		ctx, cancel := context.WithTimeout(s.closeCtx, nodeLockCheck)
+		err := s.nodeConn.Ping(ctx)
+		if err != nil && s.closeCtx.Err() == nil {
+			s.log.Warn("postgres: the node lock's connection is lost; taking the lock again", "node", node, "error", err)
+			s.nodeConn.Close(ctx)
+			conn, err := s.takeNodeLock(ctx, node)
+			if err != nil {
+				s.log.Error("postgres: node lock", "node", node, "error", err)
+			} else {
+				s.nodeConn = conn
+			}
+		}
+		cancel()
+	}
 }
 
 // Pool returns the store's connection pool, for inspection (tests,
@@ -271,12 +339,20 @@ func (s *Store) Schema() string { return s.schema }
 // It is idempotent.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
+		// The queued SaveWebhooks are stored first.
+		s.saveMu.Lock()
+		s.saveClosed = true
+		close(s.saveQueue)
+		s.saveMu.Unlock()
+		s.saveWG.Wait()
 		s.watchMu.Lock()
 		s.closed = true
 		s.watchMu.Unlock()
 		s.closeFn()
 		s.watchers.Wait()
+		<-s.notifierDone
 		if s.nodeConn != nil {
+			<-s.nodeDone
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			// A connection the network already lost is no error: its
 			// session, and the lock with it, is gone either way.
@@ -441,6 +517,9 @@ const (
 	codeUnique     = "23505"
 	codeForeignKey = "23503"
 	codeNotNull    = "23502"
+	// A NUL or bytes that are not UTF-8 in a text value.
+	codeBadText        = "22021"
+	codeUntranslatable = "22P05"
 )
 
 // pgCode returns err's PostgreSQL error code and column, if it has one.
@@ -476,6 +555,8 @@ func mapWriteErr(err error, kind, name string) error {
 		return conflict(kind, name)
 	case codeForeignKey:
 		return fmt.Errorf("%s %q: a referenced record: %w", kind, name, store.ErrNotFound)
+	case codeBadText, codeUntranslatable:
+		return fmt.Errorf("%s %q: a text field holds a NUL character or bytes that are not UTF-8, which PostgreSQL does not store: %w", kind, name, err)
 	}
 	return fmt.Errorf("%s %q: %w", kind, name, err)
 }

@@ -294,13 +294,13 @@ func (s *Store) ListWebhooks(ctx context.Context, f relay.WebhookFilter) ([]*rel
 	out, err := collect(rows, err, func(r pgx.Rows) (*relay.WebhookSummary, error) {
 		var w relay.WebhookSummary
 		var received int64
-		var path, states *string
-		var fnErr []byte
+		var states *string
+		var path, fnErr []byte
 		if err := r.Scan(&w.ID, &w.BucketID, &w.InputID, &received, &w.Method, &path, &w.Status, &fnErr, &states); err != nil {
 			return nil, err
 		}
 		w.ReceivedAt = fromTS(received)
-		w.Path = deref(path)
+		w.Path = string(path)
 		fe, err := s.openValue(fnErr, "webhooks", w.ID, "function_error")
 		if err != nil {
 			return nil, err

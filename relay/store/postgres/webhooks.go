@@ -24,8 +24,8 @@ const (
 	qInsertWebhook = `INSERT INTO webhooks (id, bucket_id, input_id, received_at, method, path, raw_path,
 		raw_query, headers, body, status, function_error, logs, received, function_outcome, answer_headers, answer_size)
 		SELECT $1, b.id, $3, $4, $5,
-			CASE WHEN b.ephemeral THEN NULL ELSE $6::text END,
-			CASE WHEN b.ephemeral THEN NULL ELSE $7::text END,
+			CASE WHEN b.ephemeral THEN NULL ELSE $6::bytea END,
+			CASE WHEN b.ephemeral THEN NULL ELSE $7::bytea END,
 			CASE WHEN b.ephemeral THEN NULL ELSE $8::bytea END,
 			CASE WHEN b.ephemeral THEN NULL ELSE $9::bytea END,
 			CASE WHEN b.ephemeral THEN NULL ELSE $10::bytea END,
@@ -147,13 +147,16 @@ func (s *Store) deliveriesErr(ctx context.Context, err error, ds []*relay.Delive
 	return fmt.Errorf("deliveries: %w", err)
 }
 
-// SaveWebhook stores w and its deliveries ds in one transaction (one round
-// trip), filling w.ID and w.ReceivedAt when empty and, in each delivery,
-// the ID, WebhookID, BucketID, State (pending) and times when empty. When
-// it returns nil, they are committed. The bucket must exist, and every
+// SaveWebhook stores w and its deliveries ds in one transaction, filling
+// w.ID and w.ReceivedAt when empty and, in each delivery, the ID,
+// WebhookID, BucketID, State (pending) and times when empty. When it
+// returns nil, they are committed. The bucket must exist, and every
 // delivery's output must belong to it. For a bucket that is ephemeral,
 // only the ids, method, status and time of w are stored. w is not
 // modified otherwise.
+//
+// Concurrent calls share transactions (group commit): see the package
+// documentation.
 func (s *Store) SaveWebhook(ctx context.Context, w *relay.Webhook, ds []*relay.Delivery) error {
 	if w.BucketID == "" {
 		return errors.New("webhook: a bucket is required")
@@ -165,6 +168,7 @@ func (s *Store) SaveWebhook(ctx context.Context, w *relay.Webhook, ds []*relay.D
 	if w.ReceivedAt.IsZero() {
 		w.ReceivedAt = t
 	}
+	req := &saveReq{ctx: ctx, w: w, ds: ds, done: make(chan error, 1)}
 	for i, d := range ds {
 		if d.WebhookID == "" {
 			d.WebhookID = w.ID
@@ -176,30 +180,31 @@ func (s *Store) SaveWebhook(ctx context.Context, w *relay.Webhook, ds []*relay.D
 		if d.WebhookID != w.ID || d.BucketID != w.BucketID {
 			return fmt.Errorf("webhook %s: delivery %s belongs to another webhook or bucket", w.ID, d.ID)
 		}
+		if d.LeaseOwner == "" && d.State == relay.DeliveryPending {
+			req.unclaimed = true
+		}
 	}
-	sw, err := s.sealWebhook(w)
-	if err != nil {
+	var err error
+	if req.sw, err = s.sealWebhook(w); err != nil {
 		return err
 	}
-	var rawPath *string
-	if w.Request.RawPath != "" {
-		rawPath = &w.Request.RawPath
-	}
+	return s.save(req)
+}
+
+// saveOne stores the webhook of req and its deliveries in one round trip:
+// both INSERTs sent together, one implicit transaction.
+func (s *Store) saveOne(ctx context.Context, req *saveReq) error {
+	w, ds, sw := req.w, req.ds, req.sw
 	b := &pgx.Batch{}
-	b.Queue(qInsertWebhook, w.ID, w.BucketID, w.InputID, ts(w.ReceivedAt), w.Request.Method, w.Request.Path, rawPath,
+	b.Queue(qInsertWebhook, w.ID, w.BucketID, w.InputID, ts(w.ReceivedAt), w.Request.Method, pathBytes(w.Request.Path), optionalBytes(w.Request.RawPath),
 		sw.rawQuery, sw.headers, sw.body, w.Status, sw.functionError, sw.logs,
 		sw.received, sw.outcome, sw.answerHeaders, sw.answerSize)
-	unclaimed := false
 	if len(ds) > 0 {
-		var args []any
-		args, unclaimed = s.deliveryArgs(ds)
+		args, _ := s.deliveryArgs(ds)
 		b.Queue(qInsertDeliveries, args...)
 	}
-	if unclaimed {
-		b.Queue(`SELECT pg_notify($1, '')`, s.workChan)
-	}
 	br := s.pool.SendBatch(ctx, b)
-	_, err = br.Exec()
+	_, err := br.Exec()
 	if err != nil {
 		br.Close()
 		if code, column := pgCode(err); code == codeNotNull && column == "bucket_id" {
@@ -224,7 +229,7 @@ func (s *Store) SaveWebhook(ctx context.Context, w *relay.Webhook, ds []*relay.D
 // bucket is not found.
 func (s *Store) GetWebhook(ctx context.Context, id string) (*relay.Webhook, error) {
 	var w relay.Webhook
-	var path, rawPath *string
+	var path, rawPath []byte
 	var rawQuery, headers, body, functionError, logs []byte
 	var sealedReceived, outcome, answerHeaders []byte
 	var received int64
@@ -242,8 +247,8 @@ func (s *Store) GetWebhook(ctx context.Context, id string) (*relay.Webhook, erro
 		return nil, fmt.Errorf("webhook %q: %w", id, err)
 	}
 	w.ReceivedAt = fromTS(received)
-	w.Request.Path = deref(path)
-	w.Request.RawPath = deref(rawPath)
+	w.Request.Path = string(path)
+	w.Request.RawPath = string(rawPath)
 	open := func(b []byte, column string) []byte {
 		if err != nil {
 			return nil
@@ -330,6 +335,19 @@ func (s *Store) AddDeliveries(ctx context.Context, ds []*relay.Delivery) error {
 	})
 }
 
+// pathBytes is a webhook's path as stored: its bytes, never NULL.
+func pathBytes(p string) []byte {
+	return append([]byte{}, p...)
+}
+
+// optionalBytes is s's bytes, or NULL when s is empty.
+func optionalBytes(s string) []byte {
+	if s == "" {
+		return nil
+	}
+	return []byte(s)
+}
+
 // deliveryColumns are a delivery's columns, of the table aliased d.
 const deliveryColumns = `d.id, d.webhook_id, d.bucket_id, d.output_id, d.state, d.attempts, d.next_attempt_at,
 	d.last_status, d.last_error, d.created_at, d.updated_at, d.due_at, d.lease_owner, d.lease_id`
@@ -365,10 +383,12 @@ func (s *Store) scanDeliveries(rows pgx.Rows, err error) ([]*relay.Delivery, err
 
 // qClaim leases up to $6 of output $4's deliveries due at $5 to $2 until
 // $1 under claim $3, earliest due first, through the deliveries_due
-// index. SKIP LOCKED passes over the rows another claim is taking.
+// index. SKIP LOCKED passes over the rows another claim is taking. A
+// deleted output's deliveries are never claimed.
 const qClaim = `WITH due AS (
 		SELECT x.id FROM deliveries x
 		WHERE x.output_id = $4 AND x.state = 'pending' AND x.due_at <= $5
+			AND EXISTS (SELECT 1 FROM outputs o WHERE o.id = $4)
 		ORDER BY x.due_at LIMIT $6
 		FOR UPDATE SKIP LOCKED)
 	UPDATE deliveries d SET due_at = $1, lease_owner = $2, lease_id = $3

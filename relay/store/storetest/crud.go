@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -487,5 +488,180 @@ func (s *suite) TestDeleteOutputAndInput(t *testing.T) {
 	must(t, st.DeleteInput(ctx, fx.input.ID))
 	if _, err := st.GetWebhook(ctx, w.ID); err != nil {
 		t.Errorf("the webhook of a deleted input is gone: %v", err)
+	}
+}
+
+// TestListedByName: buckets, inputs, outputs and functions are listed by
+// name in byte order (upper case before lower, punctuation by its code),
+// whatever the database's locale; inputs and outputs of every bucket, by
+// bucket ID first.
+func (s *suite) TestListedByName(t *testing.T) {
+	st := s.open(t)
+	ctx := context.Background()
+	names := []string{"beta", "Alpha", "alpha", "a-b", "ab", "_x", "Zed", "émoi", "2nd"}
+	want := slices.Sorted(slices.Values(names))
+	b1 := &relay.Bucket{ID: "bucket-1", Name: "first"}
+	b2 := &relay.Bucket{ID: "bucket-0", Name: "second"}
+	must(t, st.CreateBucket(ctx, b1))
+	must(t, st.CreateBucket(ctx, b2))
+	for _, n := range names {
+		must(t, st.CreateBucket(ctx, &relay.Bucket{Name: n}))
+		must(t, st.CreateFunction(ctx, &functions.Function{Name: n, Source: "return"}))
+		for _, b := range []*relay.Bucket{b1, b2} {
+			must(t, st.CreateInput(ctx, &relay.Input{BucketID: b.ID, Name: n}))
+			must(t, st.CreateOutput(ctx, &relay.Output{BucketID: b.ID, Name: n}))
+		}
+	}
+	bs, err := st.ListBuckets(ctx)
+	must(t, err)
+	var got []string
+	for _, b := range bs {
+		if b.ID != b1.ID && b.ID != b2.ID {
+			got = append(got, b.Name)
+		}
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("ListBuckets = %q, want %q", got, want)
+	}
+	fs, err := st.ListFunctions(ctx)
+	must(t, err)
+	got = got[:0]
+	for _, f := range fs {
+		got = append(got, f.Name)
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("ListFunctions = %q, want %q", got, want)
+	}
+	// Both buckets: bucket-0's first.
+	wantAll := append(slices.Clone(want), want...)
+	for _, tt := range []struct {
+		what   string
+		bucket string
+		want   []string
+		list   func(bucketID string) ([]string, error)
+	}{
+		{"ListInputs", b1.ID, want, func(id string) ([]string, error) {
+			l, err := st.ListInputs(ctx, id)
+			var out []string
+			for _, x := range l {
+				out = append(out, x.Name)
+			}
+			return out, err
+		}},
+		{"ListOutputs", b1.ID, want, func(id string) ([]string, error) {
+			l, err := st.ListOutputs(ctx, id)
+			var out []string
+			for _, x := range l {
+				out = append(out, x.Name)
+			}
+			return out, err
+		}},
+	} {
+		got, err := tt.list(tt.bucket)
+		must(t, err)
+		if !slices.Equal(got, tt.want) {
+			t.Errorf("%s(%q) = %q, want %q", tt.what, tt.bucket, got, tt.want)
+		}
+		got, err = tt.list("")
+		must(t, err)
+		if !slices.Equal(got, wantAll) {
+			t.Errorf("%s of every bucket = %q, want %q", tt.what, got, wantAll)
+		}
+	}
+}
+
+// TestDeletedHidden: once a bucket or an output is deleted, no reader
+// shows its webhooks or deliveries, and none is claimed or due, whether
+// the store removes them at once or later (relay.PurgeDeleted).
+func (s *suite) TestDeletedHidden(t *testing.T) {
+	st := s.open(t)
+	ctx := context.Background()
+	gone := newFixture(t, st, "gone", false)
+	kept := newFixture(t, st, "kept", false)
+	var keptWebhooks, keptDeliveries, goneWebhooks, goneDeliveries []string
+	for range 3 {
+		w, ds := gone.webhook("x"), gone.deliveries()
+		must(t, st.SaveWebhook(ctx, w, ds))
+		goneWebhooks = append(goneWebhooks, w.ID)
+		goneDeliveries = append(goneDeliveries, ds[0].ID, ds[1].ID)
+		w, ds = kept.webhook("y"), kept.deliveries()
+		must(t, st.SaveWebhook(ctx, w, ds))
+		keptWebhooks = append(keptWebhooks, w.ID)
+		keptDeliveries = append(keptDeliveries, ds[1].ID) // to output two, kept
+		goneDeliveries = append(goneDeliveries, ds[0].ID)
+	}
+	// One of the deleted output's deliveries has attempts.
+	must(t, st.RecordAttempt(ctx, &relay.Delivery{ID: goneDeliveries[2], State: relay.DeliveryFailed, Attempts: 1}, &relay.Attempt{Status: 500}))
+	must(t, st.DeleteBucket(ctx, gone.bucket.ID))
+	must(t, st.DeleteOutput(ctx, kept.out1.ID))
+
+	for _, id := range goneWebhooks {
+		wantNotFound(t, errOf(st.GetWebhook(ctx, id)))
+	}
+	for _, id := range goneDeliveries {
+		wantNotFound(t, errOf2(st.GetDelivery(ctx, id)))
+	}
+	deleted := []string{gone.out1.ID, gone.out2.ID, kept.out1.ID}
+	quota := map[string]int{}
+	for _, id := range deleted {
+		quota[id] = 100
+	}
+	if ds, err := st.ClaimDue(ctx, relay.Claim{Owner: "a", Now: time.Now().Add(time.Hour), Lease: time.Minute, Quota: quota}); err != nil || len(ds) != 0 {
+		t.Errorf("ClaimDue of the deleted outputs = %v, %v; want none", ids(ds), err)
+	}
+	if at, ok, err := st.NextDue(ctx, deleted); err != nil || ok {
+		t.Errorf("NextDue of the deleted outputs = %v, %v, %v; want none", at, ok, err)
+	}
+	stats, err := st.OutputStats(ctx)
+	must(t, err)
+	for _, id := range deleted {
+		if st, ok := stats[id]; ok {
+			t.Errorf("OutputStats shows deleted output %s: %+v", id, st)
+		}
+	}
+
+	ws, err := st.ListWebhooks(ctx, relay.WebhookFilter{Limit: everything})
+	must(t, err)
+	var gotWebhooks []string
+	for _, w := range ws {
+		gotWebhooks = append(gotWebhooks, w.ID)
+	}
+	if want := sorted(keptWebhooks); !slices.Equal(sorted(gotWebhooks), want) {
+		t.Errorf("ListWebhooks = %v, want only the kept bucket's %v", sorted(gotWebhooks), want)
+	}
+	ds, err := st.ListDeliveries(ctx, relay.DeliveryFilter{Limit: everything})
+	must(t, err)
+	if want := sorted(keptDeliveries); !slices.Equal(sorted(ids(ds)), want) {
+		t.Errorf("ListDeliveries = %v, want only the kept output's %v", sorted(ids(ds)), want)
+	}
+	for _, f := range []relay.DeliveryFilter{{BucketID: gone.bucket.ID}, {OutputID: gone.out1.ID}, {OutputID: kept.out1.ID}} {
+		if n := countDeliveries(t, st, f); n != 0 {
+			t.Errorf("ListDeliveries(%+v) = %d deliveries, want none", f, n)
+		}
+	}
+	if gw, err := st.ListWebhooks(ctx, relay.WebhookFilter{BucketID: gone.bucket.ID}); err != nil || len(gw) != 0 {
+		t.Errorf("ListWebhooks of the deleted bucket = %d webhooks, %v; want none", len(gw), err)
+	}
+	// The kept webhooks count only the deliveries of the kept output.
+	for _, w := range ws {
+		if w.Deliveries[relay.DeliveryPending] != 1 {
+			t.Errorf("webhook %s lists deliveries %v, want the kept output's one pending", w.ID, w.Deliveries)
+		}
+	}
+}
+
+// TestCloseTwice: Close may be called again, and a closed store refuses
+// reads and writes with an error.
+func (s *suite) TestCloseTwice(t *testing.T) {
+	st := s.open(t)
+	ctx := context.Background()
+	fx := newFixture(t, st, "closing", false)
+	must(t, st.Close())
+	must(t, st.Close())
+	if err := st.SaveWebhook(ctx, fx.webhook("late"), nil); err == nil {
+		t.Error("SaveWebhook after Close succeeded")
+	}
+	if _, err := st.GetBucket(ctx, fx.bucket.ID); err == nil {
+		t.Error("GetBucket after Close succeeded")
 	}
 }

@@ -420,8 +420,8 @@ func (s *suite) TestClaimDueOrder(t *testing.T) {
 // TestConcurrentClaims: processes claiming at once, through two handles
 // on one database when the store has them, claim each delivery exactly
 // once while the leases hold, and again exactly once when they have run
-// out; attempts recorded under the first leases are then refused, and
-// under the second recorded.
+// out; attempts recorded under the first leases, racing those under the
+// second, are refused, and the second's recorded.
 func (s *suite) TestConcurrentClaims(t *testing.T) {
 	h1, h2 := s.pair(t)
 	handles := []Store{h1, h2}
@@ -509,12 +509,19 @@ func (s *suite) TestConcurrentClaims(t *testing.T) {
 		wg.Wait()
 		return errs
 	}
-	for id, err := range record(first) {
+	// The attempts under both leases race: those under the first are
+	// refused, before or after the second's are recorded.
+	var firstErrs, secondErrs map[string]error
+	var wg sync.WaitGroup
+	wg.Go(func() { firstErrs = record(first) })
+	wg.Go(func() { secondErrs = record(second) })
+	wg.Wait()
+	for id, err := range firstErrs {
 		if !errors.Is(err, store.ErrLeaseLost) {
 			t.Errorf("delivery %s: RecordAttempt under a lease claimed again: err = %v, want store.ErrLeaseLost", id, err)
 		}
 	}
-	for id, err := range record(second) {
+	for id, err := range secondErrs {
 		if err != nil {
 			t.Errorf("delivery %s: RecordAttempt under the current lease: %v", id, err)
 		}
@@ -529,6 +536,162 @@ func (s *suite) TestConcurrentClaims(t *testing.T) {
 	for _, d := range ds {
 		if _, as := getDelivery(t, h2, d.ID); d.Attempts != 1 || len(as) != 1 {
 			t.Errorf("delivery %s: %d attempts (%d listed), want 1", d.ID, d.Attempts, len(as))
+		}
+	}
+}
+
+// TestRenewRacesClaim: a process renewing its leases as they run out
+// races another claiming them: each delivery ends up either renewed (and
+// not claimed) or claimed (and reported lost), never both or neither.
+func (s *suite) TestRenewRacesClaim(t *testing.T) {
+	a, b := s.pair(t)
+	ctx := context.Background()
+	fx := newFixture(t, a, "renew-race", false)
+	t0 := time.Unix(1000, 0).UTC()
+	const webhooks = 100
+	saveDue(t, a, fx, webhooks, t0)
+	held := claim(t, a, "a", t0, time.Minute, map[string]int{fx.out1.ID: 2 * webhooks, fx.out2.ID: 2 * webhooks})
+	if len(held) != 2*webhooks {
+		t.Fatalf("claimed %d, want %d", len(held), 2*webhooks)
+	}
+	renewed := t0.Add(5 * time.Minute)
+	var (
+		wg         sync.WaitGroup
+		lost       = map[string]bool{}
+		claimedByB = map[string]bool{}
+	)
+	wg.Go(func() {
+		for chunk := range slices.Chunk(held, 10) {
+			refs := make([]relay.LeaseRef, len(chunk))
+			for i, d := range chunk {
+				refs[i] = relay.LeaseRef{ID: d.ID, LeaseID: d.LeaseID}
+			}
+			ids, err := a.RenewClaims(ctx, renewed, refs)
+			if err != nil {
+				t.Errorf("RenewClaims: %v", err)
+				return
+			}
+			for _, id := range ids {
+				lost[id] = true
+			}
+		}
+	})
+	wg.Go(func() {
+		for {
+			ds, err := b.ClaimDue(ctx, relay.Claim{Owner: "b", Now: t0.Add(time.Minute), Lease: time.Minute,
+				Quota: map[string]int{fx.out1.ID: 5, fx.out2.ID: 5}})
+			if err != nil {
+				t.Errorf("ClaimDue: %v", err)
+				return
+			}
+			if len(ds) == 0 {
+				return
+			}
+			for _, d := range ds {
+				claimedByB[d.ID] = true
+			}
+		}
+	})
+	wg.Wait()
+	t.Logf("of %d leases, %d renewed, %d claimed by another", len(held), len(held)-len(lost), len(claimedByB))
+	for _, d := range held {
+		got, _ := getDelivery(t, b, d.ID)
+		switch {
+		case lost[d.ID] != claimedByB[d.ID]:
+			t.Errorf("delivery %s: reported lost %v, claimed by another %v", d.ID, lost[d.ID], claimedByB[d.ID])
+		case claimedByB[d.ID]:
+			if got.LeaseOwner != "b" {
+				t.Errorf("delivery %s claimed by b is stored leased to %q", d.ID, got.LeaseOwner)
+			}
+		default:
+			if got.LeaseOwner != "a" || got.LeaseID != d.LeaseID || !got.LeaseUntil.Equal(renewed) {
+				t.Errorf("renewed delivery %s is stored as %+v", d.ID, got)
+			}
+		}
+	}
+}
+
+// TestClaimWhileSaving: deliveries stored while processes claim, through
+// both handles, are each claimed exactly once.
+func (s *suite) TestClaimWhileSaving(t *testing.T) {
+	a, b := s.pair(t)
+	handles := []Store{a, b}
+	ctx := context.Background()
+	fx := newFixture(t, a, "claim-while-saving", false)
+	t0 := time.Unix(1000, 0).UTC()
+	const writers, perWriter, claimers = 4, 40, 4
+	quota := map[string]int{fx.out1.ID: 4, fx.out2.ID: 4}
+	var (
+		mu      sync.Mutex
+		claimed = map[string]string{}
+		saved   = map[string]bool{}
+		writing sync.WaitGroup
+		all     sync.WaitGroup
+		stopped = make(chan struct{})
+	)
+	for w := range writers {
+		st := handles[w%2]
+		writing.Go(func() {
+			for range perWriter {
+				ds := fx.deliveries()
+				for _, d := range ds {
+					d.NextAttemptAt = t0
+				}
+				if err := st.SaveWebhook(ctx, fx.webhook("x"), ds); err != nil {
+					t.Errorf("SaveWebhook: %v", err)
+					return
+				}
+				mu.Lock()
+				for _, d := range ds {
+					saved[d.ID] = true
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	go func() { writing.Wait(); close(stopped) }()
+	for c := range claimers {
+		st := handles[c%2]
+		owner := fmt.Sprintf("claimer-%d", c)
+		all.Go(func() {
+			for {
+				// Whether the writers were done before this claim, so
+				// that an empty claim means nothing is left.
+				var done bool
+				select {
+				case <-stopped:
+					done = true
+				default:
+				}
+				ds, err := st.ClaimDue(ctx, relay.Claim{Owner: owner, Now: t0, Lease: time.Hour, Quota: quota})
+				if err != nil {
+					t.Errorf("%s: ClaimDue: %v", owner, err)
+					return
+				}
+				mu.Lock()
+				for _, d := range ds {
+					if prev, ok := claimed[d.ID]; ok {
+						t.Errorf("delivery %s claimed by %s and %s", d.ID, prev, owner)
+					}
+					claimed[d.ID] = owner
+				}
+				mu.Unlock()
+				if len(ds) == 0 {
+					if done {
+						return
+					}
+					time.Sleep(time.Millisecond)
+				}
+			}
+		})
+	}
+	all.Wait()
+	if len(saved) != 2*writers*perWriter || len(claimed) != len(saved) {
+		t.Errorf("%d deliveries saved, %d claimed; want %d each", len(saved), len(claimed), 2*writers*perWriter)
+	}
+	for id := range saved {
+		if claimed[id] == "" {
+			t.Errorf("delivery %s saved but never claimed", id)
 		}
 	}
 }

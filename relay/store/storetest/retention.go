@@ -3,7 +3,9 @@ package storetest
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net/http"
+	"reflect"
 	"testing"
 	"time"
 
@@ -135,5 +137,144 @@ func (s *suite) TestPurge(t *testing.T) {
 	}
 	if n := purgeAll(t, st, relay.Purge{Kind: relay.PurgeMetadata, BucketID: fx.bucket.ID, Before: before}); n != 1 {
 		t.Fatalf("metadata purge after the deliveries ended = %d, want 1", n)
+	}
+}
+
+// TestPurgePayloadFields: a payload purge empties everything that was sent
+// and answered (request, logs, function error and outcome, the caller's
+// answer headers, the destinations' answers and attempt logs) and keeps
+// the metadata: ids, times, method, statuses, errors of attempts.
+func (s *suite) TestPurgePayloadFields(t *testing.T) {
+	st := s.open(t)
+	ctx := context.Background()
+	fx := newFixture(t, st, "fields", false)
+	at := time.Now().Add(-2 * time.Hour).UTC()
+	w := fx.webhook(`{"rewritten":true}`)
+	w.ID, w.ReceivedAt = idAt(t, at), at
+	w.Request.Path, w.Request.RawPath = "/a/b%2Fc", "/a/b%2Fc"
+	received := w.Request
+	received.Body = []byte(`{"original":true}`)
+	w.Received = &received
+	w.Logs = []string{"log"}
+	w.FunctionError = "boom"
+	w.Function = &relay.FunctionOutcome{Response: &relay.FunctionResponse{Status: 202, Header: http.Header{"X-A": {"b"}}, Body: []byte("ok")}, DurationMS: 1.5}
+	w.Status, w.Answer = 202, relay.Answer{Header: http.Header{"X-A": {"b"}}, BodySize: 2}
+	ds := fx.deliveries()
+	must(t, st.SaveWebhook(ctx, w, ds))
+	for _, d := range ds {
+		for n := 1; n <= 2; n++ {
+			d.Attempts, d.LastStatus, d.LastError = n, 500, "500 Internal Server Error"
+			if n == 2 {
+				d.State = relay.DeliveryFailed
+			}
+			must(t, st.RecordAttempt(ctx, d, &relay.Attempt{N: n, Status: 500, Error: "500 Internal Server Error",
+				Logs: []string{"tried"}, ResponseHeader: http.Header{"X-Answer": {"no"}}, ResponseBody: []byte("answer")}))
+		}
+	}
+
+	if n := purgeAll(t, st, relay.Purge{Kind: relay.PurgePayload, BucketID: fx.bucket.ID, Before: time.Now().Add(-time.Hour)}); n != 1 {
+		t.Fatalf("payload purge = %d webhooks, want 1", n)
+	}
+	got, err := st.GetWebhook(ctx, w.ID)
+	must(t, err)
+	want := &relay.Webhook{ID: w.ID, BucketID: w.BucketID, InputID: w.InputID, ReceivedAt: w.ReceivedAt,
+		Request: relay.HTTPRequest{Method: http.MethodPost}, Status: 202, Answer: relay.Answer{BodySize: 2}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("purged webhook =\n%+v\nwant\n%+v", got, want)
+	}
+	for _, d := range ds {
+		gd, as, err := st.GetDelivery(ctx, d.ID)
+		must(t, err)
+		if gd.State != relay.DeliveryFailed || gd.Attempts != 2 || gd.LastStatus != 500 || gd.LastError != d.LastError {
+			t.Errorf("purged delivery = %+v, want its state kept", gd)
+		}
+		if len(as) != 2 {
+			t.Fatalf("purged delivery has %d attempts, want 2", len(as))
+		}
+		for _, a := range as {
+			if a.Logs != nil || a.ResponseHeader != nil || a.ResponseBody != nil || a.Status != 500 || a.Error != "500 Internal Server Error" {
+				t.Errorf("purged attempt %d = %+v, want its status and error only", a.N, a)
+			}
+		}
+	}
+	sums, err := st.ListWebhooks(ctx, relay.WebhookFilter{BucketID: fx.bucket.ID})
+	must(t, err)
+	if len(sums) != 1 || sums[0].Path != "" || sums[0].FunctionError != "" || sums[0].Status != 202 || sums[0].Deliveries[relay.DeliveryFailed] != 2 {
+		t.Errorf("purged webhook listed as %+v", sums)
+	}
+}
+
+// TestPurgeBatches: a purge looks at the webhooks received before Before,
+// in ID order from the cursor After, a batch of at most Limit at a time,
+// saying when a full batch may leave more; a zero Before purges nothing,
+// and an unknown kind is an error.
+func (s *suite) TestPurgeBatches(t *testing.T) {
+	st := s.open(t)
+	ctx := context.Background()
+	fx := newFixture(t, st, "batches", false)
+	before := time.Now().Add(-time.Hour).Truncate(time.Millisecond)
+	var ws []*relay.Webhook
+	for i, at := range []time.Time{
+		before.Add(-5 * time.Minute), before.Add(-4 * time.Minute), before.Add(-3 * time.Minute),
+		before.Add(-2 * time.Minute), before.Add(-time.Millisecond),
+		before, before.Add(time.Minute), // not before Before
+	} {
+		w := fx.webhook(fmt.Sprint("body ", i))
+		w.ID, w.ReceivedAt = idAt(t, at), at.UTC()
+		must(t, st.SaveWebhook(ctx, w, nil))
+		ws = append(ws, w)
+	}
+	hasBody := func() []bool {
+		t.Helper()
+		var out []bool
+		for _, w := range ws {
+			got, err := st.GetWebhook(ctx, w.ID)
+			must(t, err)
+			out = append(out, got.Request.Body != nil)
+		}
+		return out
+	}
+
+	if _, err := st.Purge(ctx, relay.Purge{Kind: "everything", BucketID: fx.bucket.ID, Before: before}); err == nil {
+		t.Error("Purge of an unknown kind succeeded")
+	}
+	res, err := st.Purge(ctx, relay.Purge{Kind: relay.PurgePayload, BucketID: fx.bucket.ID})
+	must(t, err)
+	if res.Webhooks != 0 || res.More {
+		t.Errorf("Purge without Before = %+v, want nothing", res)
+	}
+	// From the cursor: the webhooks after the third.
+	res, err = st.Purge(ctx, relay.Purge{Kind: relay.PurgePayload, BucketID: fx.bucket.ID, Before: before, After: ws[2].ID, Limit: 10})
+	must(t, err)
+	if res.Webhooks != 2 || res.More {
+		t.Errorf("Purge after the third = %+v, want 2 webhooks and no more", res)
+	}
+	if got, want := hasBody(), []bool{true, true, true, false, false, true, true}; !reflect.DeepEqual(got, want) {
+		t.Errorf("bodies kept after purging from the cursor = %v, want %v", got, want)
+	}
+	// In batches of two: full batches say there may be more.
+	p := relay.Purge{Kind: relay.PurgePayload, BucketID: fx.bucket.ID, Before: before, Limit: 2}
+	var batches []relay.PurgeResult
+	for {
+		res, err := st.Purge(ctx, p)
+		must(t, err)
+		batches = append(batches, res)
+		if !res.More || len(batches) > 10 {
+			break
+		}
+		if res.Next == "" || res.Next <= p.After {
+			t.Fatalf("batch %d: cursor %q does not move on from %q", len(batches), res.Next, p.After)
+		}
+		p.After = res.Next
+	}
+	total := 0
+	for _, b := range batches {
+		total += b.Webhooks
+	}
+	if total != 3 || batches[0].Webhooks != 2 || !batches[0].More {
+		t.Errorf("batches %+v, want 3 webhooks, 2 in a first full batch", batches)
+	}
+	if got, want := hasBody(), []bool{false, false, false, false, false, true, true}; !reflect.DeepEqual(got, want) {
+		t.Errorf("bodies kept after purging before %v = %v, want %v", before, got, want)
 	}
 }

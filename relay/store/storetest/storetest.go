@@ -11,6 +11,12 @@
 // implementation does beyond the interfaces (its schema, its files, its
 // encryption at rest) is tested in its own package.
 //
+// A store that several processes share (PostgreSQL) runs the suite with
+// RunOptions and Options.Pair, which opens two handles on one database:
+// the concurrent claims then race through both, and the tests of
+// relay.Watcher and relay.Exclusive, which skip for a store that is
+// neither, run.
+//
 // Besides what the interfaces' docs say, the suite pins what the relay
 // relies on:
 //   - stored times come back exactly (to the nanosecond, in UTC): the
@@ -19,7 +25,13 @@
 //   - the errors of missing and taken records wrap store.ErrNotFound and
 //     store.ErrConflict, and name the record as the admin API shows them
 //     (`bucket "ci": already exists`);
-//   - a function's Hash, when not given, is the hex SHA-256 of its source.
+//   - a function's Hash, when not given, is the hex SHA-256 of its source;
+//   - a webhook's request comes back byte for byte, its path included (a
+//     path decoded from %00 or %FF holds a NUL or a byte that is not UTF-8);
+//   - buckets, inputs, outputs and functions are listed by name in byte
+//     order, whatever the database's locale;
+//   - the webhooks and deliveries of a deleted bucket or output are hidden
+//     from every reader at once, however late the store removes them.
 //
 // Tests are the methods of suite whose names start with Test, found by
 // reflection, so that a file of this package adds tests without a list to

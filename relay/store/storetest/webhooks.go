@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -272,17 +273,25 @@ func (s *suite) TestBatchIsolation(t *testing.T) {
 	}
 }
 
+// TestCanceledWriteIsNotStored: a write whose context ended before it ran
+// fails with the context's error and stores nothing. It is tried a few
+// times, since a store may notice the end at more than one point.
 func (s *suite) TestCanceledWriteIsNotStored(t *testing.T) {
 	st := s.open(t)
 	fx := newFixture(t, st, "a", false)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	w := fx.webhook("x")
-	if err := st.SaveWebhook(ctx, w, nil); !errors.Is(err, context.Canceled) {
-		t.Fatalf("err = %v, want context.Canceled", err)
+	for range 20 {
+		w := fx.webhook("x")
+		if err := st.SaveWebhook(ctx, w, fx.deliveries()); !errors.Is(err, context.Canceled) {
+			t.Fatalf("err = %v, want context.Canceled", err)
+		}
+		_, err := st.GetWebhook(context.Background(), w.ID)
+		wantNotFound(t, err)
 	}
-	_, err := st.GetWebhook(context.Background(), w.ID)
-	wantNotFound(t, err)
+	if n := countWebhooks(t, st); n != 0 {
+		t.Errorf("%d webhooks stored by canceled writes", n)
+	}
 }
 
 func (s *suite) TestConcurrentSaveWebhook(t *testing.T) {
@@ -407,5 +416,55 @@ func (s *suite) TestDeliveriesListedNewestFirst(t *testing.T) {
 	}
 	if !reflect.DeepEqual(got, made) {
 		t.Errorf("listed\n%v\nwant newest first\n%v", got, made)
+	}
+}
+
+// TestRequestBytesKept: what a caller can send comes back byte for byte:
+// a path decoded from any escapes (a NUL, bytes that are not UTF-8), a
+// query and body of any bytes, headers of many values.
+func (s *suite) TestRequestBytesKept(t *testing.T) {
+	st := s.open(t)
+	ctx := context.Background()
+	fx := newFixture(t, st, "bytes", false)
+	body := make([]byte, 1<<20)
+	for i := range body {
+		body[i] = byte(i * 7)
+	}
+	for _, tt := range []struct {
+		name    string
+		path    string
+		rawPath string
+	}{
+		{"plain", "/a/b", ""},
+		{"escaped slash", "/a/b/c", "/a/b%2Fc"},
+		{"NUL", "/a\x00b", ""},
+		{"not UTF-8", "/caf\xe9/\xff\xfe", ""},
+		{"unicode", "/ünï/cødé/✓", ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			w := fx.webhook("")
+			w.Request.Path, w.Request.RawPath = tt.path, tt.rawPath
+			w.Request.RawQuery = "q=%00%ff&x=\x01\xfe"
+			w.Request.Body = body
+			w.Request.Header = http.Header{"X-Many": {"a", "", "b c", "ünï"}, "X-Empty": {""}}
+			w.Logs = []string{"line\x00with NUL", "ünï ✓"}
+			w.FunctionError = "error at line 3:\n\tdetails"
+			must(t, st.SaveWebhook(ctx, w, fx.deliveries()))
+			got, err := st.GetWebhook(ctx, w.ID)
+			must(t, err)
+			if r := got.Request; r.Path != tt.path || r.RawPath != tt.rawPath || r.RawQuery != w.Request.RawQuery ||
+				!bytes.Equal(r.Body, body) || !reflect.DeepEqual(r.Header, w.Request.Header) {
+				t.Errorf("GetWebhook's request: path %+q raw path %+q query %+q headers %+q, body kept %v; want %+q %+q %+q %+q",
+					r.Path, r.RawPath, r.RawQuery, r.Header, bytes.Equal(r.Body, body), tt.path, tt.rawPath, w.Request.RawQuery, w.Request.Header)
+			}
+			if !reflect.DeepEqual(got.Logs, w.Logs) || got.FunctionError != w.FunctionError {
+				t.Errorf("GetWebhook's logs %+q and function error %+q, want %+q and %+q", got.Logs, got.FunctionError, w.Logs, w.FunctionError)
+			}
+			sums, err := st.ListWebhooks(ctx, relay.WebhookFilter{Limit: 1})
+			must(t, err)
+			if len(sums) != 1 || sums[0].ID != w.ID || sums[0].Path != tt.path {
+				t.Errorf("ListWebhooks = %+v, want the webhook with path %q", sums, tt.path)
+			}
+		})
 	}
 }
