@@ -55,7 +55,8 @@ type job struct {
 	// reclaimed is the delivery as a claim returned it while the job was
 	// being attempted: its retry was recorded before the worker told the
 	// engine (or its lease ran out mid-attempt). retry queues it, unless
-	// it is older than the attempt the job recorded.
+	// it is older than the attempt the job recorded; forget queues it when
+	// the attempt's record was refused (this claim replaced the job's).
 	reclaimed *Delivery
 }
 
@@ -493,8 +494,8 @@ func (e *engine) claimedLocked(d *Delivery) {
 			// Being attempted: its retry may be recorded already, and
 			// then this claim is the only one that knows it is due. If
 			// not, the attempt's lease ran out and this claim replaced
-			// it: the attempt is refused at record (see leaseLost), and
-			// the delivery is attempted again under this claim.
+			// it: the attempt's record is refused (Server.record), and
+			// forget queues the delivery under this claim.
 			h.reclaimed = d
 			return
 		}
