@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"runtime"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -41,6 +42,9 @@ const qInsertWebhooks = `INSERT INTO webhooks (id, bucket_id, input_id, received
 			function_error, logs, received, function_outcome, answer_headers, answer_size)
 	LEFT JOIN buckets b ON b.id = u.bucket_id`
 
+// maxAttemptBatch bounds the attempts recorded in one transaction.
+const maxAttemptBatch = 128
+
 // saveReq is a SaveWebhook queued for the writers, sealed by its caller.
 type saveReq struct {
 	ctx       context.Context
@@ -51,56 +55,87 @@ type saveReq struct {
 	done      chan error
 }
 
+// groupQueue is a queue of writes that writers take in batches, each
+// batch one transaction (group commit).
+type groupQueue[T any] struct {
+	ch     chan T
+	mu     sync.RWMutex // guards closed and sending on ch
+	closed bool
+	wg     sync.WaitGroup
+}
+
+// start starts writers goroutines that take the queued writes, up to max
+// at a time, and pass them to commit, until close.
+func (q *groupQueue[T]) start(writers, max int, commit func([]T)) {
+	q.ch = make(chan T, max)
+	q.wg.Add(writers)
+	for range writers {
+		go func() {
+			defer q.wg.Done()
+			batch := make([]T, 0, max)
+			for r := range q.ch {
+				batch = append(batch[:0], r)
+				// Let the goroutines about to write queue up: one commit
+				// for all of them costs about what one costs alone.
+				runtime.Gosched()
+			fill:
+				for len(batch) < max {
+					select {
+					case r, ok := <-q.ch:
+						if !ok {
+							break fill
+						}
+						batch = append(batch, r)
+					default:
+						break fill
+					}
+				}
+				commit(batch)
+				clear(batch)
+			}
+		}()
+	}
+}
+
+// put queues r, unless ctx ends first or the queue is closed.
+func (q *groupQueue[T]) put(ctx context.Context, r T) error {
+	q.mu.RLock()
+	defer q.mu.RUnlock()
+	if q.closed {
+		return ErrClosed
+	}
+	select {
+	case q.ch <- r:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// close stops the writers once they have taken every queued write.
+func (q *groupQueue[T]) close() {
+	q.mu.Lock()
+	if !q.closed {
+		q.closed = true
+		close(q.ch)
+	}
+	q.mu.Unlock()
+	q.wg.Wait()
+}
+
 // save queues req for the writers and returns its result once its
 // transaction has committed, or failed. A request whose ctx ends before a
 // writer takes it is not stored; once taken, it is awaited, so that an
 // error always means "not stored".
 func (s *Store) save(req *saveReq) error {
-	s.saveMu.RLock()
-	if s.saveClosed {
-		s.saveMu.RUnlock()
-		return ErrClosed
+	if err := s.saves.put(req.ctx, req); err != nil {
+		return err
 	}
-	select {
-	case s.saveQueue <- req:
-	case <-req.ctx.Done():
-		s.saveMu.RUnlock()
-		return req.ctx.Err()
-	}
-	s.saveMu.RUnlock()
 	err := <-req.done
 	if err == nil && req.unclaimed {
 		s.kickWork()
 	}
 	return err
-}
-
-// saveWriter takes the queued SaveWebhooks in batches until the queue is
-// closed: a batch of one is stored by saveOne, a larger one by saveMany
-// in one transaction (group commit).
-func (s *Store) saveWriter() {
-	defer s.saveWG.Done()
-	batch := make([]*saveReq, 0, maxSaveBatch)
-	for req := range s.saveQueue {
-		batch = append(batch[:0], req)
-		// Let the goroutines about to save queue up: one commit for all
-		// of them costs about what one costs alone.
-		runtime.Gosched()
-	fill:
-		for len(batch) < maxSaveBatch {
-			select {
-			case r, ok := <-s.saveQueue:
-				if !ok {
-					break fill
-				}
-				batch = append(batch, r)
-			default:
-				break fill
-			}
-		}
-		s.commitSaves(batch)
-		clear(batch)
-	}
 }
 
 // commitSaves stores batch and answers each request. When the shared
@@ -169,4 +204,86 @@ func (s *Store) saveMany(ctx context.Context, reqs []*saveReq) error {
 func bytesOf(v any) []byte {
 	b, _ := v.([]byte)
 	return b
+}
+
+// attemptReq is a RecordAttempt queued for the writers: the arguments of
+// qRecordAttempt, sealed by its caller.
+type attemptReq struct {
+	ctx  context.Context
+	args []any
+	done chan attemptResult
+}
+
+// attemptResult is what qRecordAttempt returned.
+type attemptResult struct {
+	last    *int32
+	leaseID *string
+	updated bool
+	err     error
+}
+
+// recordAttempt runs qRecordAttempt with args in a transaction shared
+// with the concurrent calls, and returns its result.
+func (s *Store) recordAttempt(ctx context.Context, args []any) attemptResult {
+	req := &attemptReq{ctx: ctx, args: args, done: make(chan attemptResult, 1)}
+	if err := s.attempts.put(ctx, req); err != nil {
+		return attemptResult{err: err}
+	}
+	return <-req.done
+}
+
+// recordAlone runs one qRecordAttempt.
+func (s *Store) recordAlone(ctx context.Context, args []any) attemptResult {
+	var r attemptResult
+	var moved int64
+	r.err = s.pool.QueryRow(ctx, qRecordAttempt, args...).Scan(&r.last, &r.leaseID, &r.updated, &moved)
+	return r
+}
+
+// commitAttempts records batch in one transaction (one round trip: the
+// statements are pipelined) and answers each request. A statement's
+// error aborts the transaction: then each request runs alone, so that
+// one's failure is not the others'.
+func (s *Store) commitAttempts(batch []*attemptReq) {
+	live := batch[:0:0]
+	for _, r := range batch {
+		if err := r.ctx.Err(); err != nil {
+			r.done <- attemptResult{err: err}
+			continue
+		}
+		live = append(live, r)
+	}
+	switch len(live) {
+	case 0:
+		return
+	case 1:
+		live[0].done <- s.recordAlone(live[0].ctx, live[0].args)
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), saveBatchTimeout)
+	defer cancel()
+	b := &pgx.Batch{}
+	for _, r := range live {
+		b.Queue(qRecordAttempt, r.args...)
+	}
+	br := s.pool.SendBatch(ctx, b)
+	results := make([]attemptResult, len(live))
+	var err error
+	for i := range live {
+		var moved int64
+		r := &results[i]
+		if err = br.QueryRow().Scan(&r.last, &r.leaseID, &r.updated, &moved); err != nil {
+			break
+		}
+	}
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	for i, r := range live {
+		if err != nil {
+			r.done <- s.recordAlone(r.ctx, r.args)
+		} else {
+			r.done <- results[i]
+		}
+	}
 }

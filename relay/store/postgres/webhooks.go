@@ -606,7 +606,8 @@ const qRecordAttempt = `WITH d AS (
 		(SELECT count(*) FROM moved)`
 
 // RecordAttempt saves a and d's new state, attempts, next attempt time,
-// last status, last error and update time together, in one statement. It
+// last status, last error and update time together, in one statement
+// (sharing its transaction with concurrent calls: group commit). It
 // fills a.DeliveryID (d's), a.N (the next number), a.StartedAt and
 // d.UpdatedAt (the current time) when empty. For a delivery of an
 // ephemeral bucket, a's logs and answer are not stored. Recording an
@@ -668,13 +669,10 @@ func (s *Store) RecordAttempt(ctx context.Context, d *relay.Delivery, a *relay.A
 		sealedErr = s.sealer.Seal([]byte(a.Error), attemptAAD(d.ID, n, "error"))
 	}
 	lastErr := s.sealOptional([]byte(d.LastError), "deliveries", d.ID, "last_error")
-	var last *int32
-	var leaseID *string
-	var updated bool
-	var moved int64
-	err := s.pool.QueryRow(ctx, qRecordAttempt, d.ID, n, d.LeaseID,
+	res := s.recordAttempt(ctx, []any{d.ID, n, d.LeaseID,
 		string(d.State), d.Attempts, ts(d.NextAttemptAt), d.LastStatus, lastErr, ts(d.UpdatedAt),
-		ts(a.StartedAt), a.DurationMS, a.Status, sealedErr, logs, respHeaders, respBody).Scan(&last, &leaseID, &updated, &moved)
+		ts(a.StartedAt), a.DurationMS, a.Status, sealedErr, logs, respHeaders, respBody})
+	last, leaseID, updated, err := res.last, res.leaseID, res.updated, res.err
 	if code, _ := pgCode(err); code == codeUnique {
 		return fmt.Errorf("delivery %s: attempt %d: %w", d.ID, n, store.ErrConflict)
 	}
