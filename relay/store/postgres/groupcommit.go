@@ -151,7 +151,7 @@ func (s *Store) commitSaves(batch []*saveReq) {
 		live = append(live, r)
 	}
 	if len(live) == 1 {
-		live[0].done <- s.saveOne(live[0].ctx, live[0])
+		live[0].done <- s.saveAlone(live[0])
 		return
 	}
 	if len(live) == 0 {
@@ -162,11 +162,20 @@ func (s *Store) commitSaves(batch []*saveReq) {
 	cancel()
 	for _, r := range live {
 		if err != nil {
-			r.done <- s.saveOne(r.ctx, r)
+			r.done <- s.saveAlone(r)
 		} else {
 			r.done <- nil
 		}
 	}
+}
+
+// saveAlone stores r in a transaction of its own. Once taken, a write is
+// awaited whatever its caller's context says, so that an error means
+// "not stored", never "maybe".
+func (s *Store) saveAlone(r *saveReq) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), saveBatchTimeout)
+	defer cancel()
+	return s.saveOne(ctx, r)
 }
 
 // saveMany stores the webhooks of reqs and their deliveries in one
@@ -232,8 +241,11 @@ func (s *Store) recordAttempt(ctx context.Context, args []any) attemptResult {
 	return <-req.done
 }
 
-// recordAlone runs one qRecordAttempt.
+// recordAlone runs one qRecordAttempt, awaited whatever ctx says once
+// taken (as saveAlone).
 func (s *Store) recordAlone(ctx context.Context, args []any) attemptResult {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), saveBatchTimeout)
+	defer cancel()
 	var r attemptResult
 	var moved int64
 	r.err = s.pool.QueryRow(ctx, qRecordAttempt, args...).Scan(&r.last, &r.leaseID, &r.updated, &moved)

@@ -18,10 +18,10 @@
 // pool_max_conn_idle_time and pool_health_check_period. A busy node wants
 // more than the default: ingest, attempts and claims each hold a
 // connection per statement in flight (BenchmarkRecordAttempt compares 16
-// with the default). Beside the pool,
-// the store keeps one connection for the node lock (when Options.Node is
-// set) and Watch one for LISTEN. The DSN's password never appears in an
-// error or a log.
+// with the default). Beside the pool, the store keeps one connection for
+// the node lock (when Options.Node is set; checked every few seconds, and
+// the lock taken again when it was cut) and each Watch one for LISTEN.
+// The DSN's password never appears in an error or a log.
 //
 // # Schema
 //
@@ -29,7 +29,9 @@
 // transaction under a transaction-level advisory lock, so that nodes
 // started together do not race; a database whose schema is newer than the
 // program is refused. Times are stored as Unix nanoseconds (bigint), as in
-// SQLite, so that they round-trip exactly; sealed values as bytea.
+// SQLite, so that they round-trip exactly; sealed values, and a request's
+// path (any bytes), as bytea; text compares by bytes (COLLATE "C"), so
+// that listings sort as in SQLite whatever the database's collation.
 //
 // # Claims
 //
@@ -56,7 +58,14 @@
 // that sends one for all the SaveWebhooks that committed meanwhile:
 // PostgreSQL commits notifying transactions one at a time, each holding
 // a lock across its WAL flush, which would cap ingest at one webhook per
-// flush when the relay is behind.
+// flush when the relay is behind. After a lost connection, Watch
+// reconnects with backoff and reports every kind of change.
+//
+// # Work on one node
+//
+// Exclusively holds a session advisory lock on the work's name (hashed
+// with the schema) on one of the pool's connections while the work runs;
+// a node that finds it taken skips the work.
 //
 // # Writes
 //

@@ -546,3 +546,57 @@ func TestSwappedCiphertext(t *testing.T) {
 	_, err = st.GetWebhook(ctx, w1.ID)
 	wantErr(t, err, seal.ErrOpen)
 }
+
+// TestGroupCommitMixed: webhooks saved at once to an ephemeral bucket, a
+// normal one and a missing one share transactions, yet each is stored by
+// its own bucket's rules, and the missing bucket's fail alone.
+func TestGroupCommitMixed(t *testing.T) {
+	st, _ := newStore(t)
+	ctx := context.Background()
+	eph := newFixture(t, st, "eph", true)
+	kept := newFixture(t, st, "kept", false)
+	const n = 150
+	ws := make([]*relay.Webhook, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		f := []*fixture{eph, kept, kept}[i%3]
+		ws[i] = f.webhook(fmt.Sprint("body ", i))
+		ws[i].Request.RawPath = "/a%2Fb"
+		ds := f.deliveries()
+		if i%3 == 2 {
+			ws[i].BucketID = "missing"
+			ds = nil
+		}
+		wg.Go(func() {
+			<-start
+			errs[i] = st.SaveWebhook(ctx, ws[i], ds)
+		})
+	}
+	close(start)
+	wg.Wait()
+	for i, w := range ws {
+		got, err := st.GetWebhook(ctx, w.ID)
+		switch i % 3 {
+		case 0:
+			must(t, errs[i])
+			must(t, err)
+			if got.Request.Body != nil || got.Request.Path != "" || got.Request.RawPath != "" || got.Request.Header != nil {
+				t.Errorf("webhook %d of the ephemeral bucket kept its payload: %+v", i, got.Request)
+			}
+		case 1:
+			must(t, errs[i])
+			must(t, err)
+			if string(got.Request.Body) != fmt.Sprint("body ", i) || got.Request.RawPath != "/a%2Fb" || got.Request.Path != "/extra" {
+				t.Errorf("webhook %d: %+v", i, got.Request)
+			}
+		case 2:
+			wantNotFound(t, errs[i])
+			wantNotFound(t, err)
+		}
+	}
+	if got := count(t, st, "deliveries", ""); got != 2*2*n/3 {
+		t.Errorf("%d deliveries, want %d", got, 2*2*n/3)
+	}
+}

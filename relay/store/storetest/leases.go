@@ -153,9 +153,11 @@ func (s *suite) TestRecordAttemptLeaseLost(t *testing.T) {
 
 	// a's attempt is refused: nothing of it is recorded.
 	da.State, da.Attempts, da.LastStatus, da.LastError = relay.DeliverySucceeded, 2, 200, ""
-	err := st.RecordAttempt(ctx, da, &relay.Attempt{Status: 200, ResponseBody: []byte("a's answer")})
-	if !errors.Is(err, store.ErrLeaseLost) {
-		t.Fatalf("RecordAttempt under a lost lease: err = %v, want one wrapping store.ErrLeaseLost", err)
+	for _, n := range []int{0, 2} { // numbered by the store, and by the caller
+		err := st.RecordAttempt(ctx, da, &relay.Attempt{N: n, Status: 200, ResponseBody: []byte("a's answer")})
+		if !errors.Is(err, store.ErrLeaseLost) {
+			t.Fatalf("RecordAttempt %d under a lost lease: err = %v, want one wrapping store.ErrLeaseLost", n, err)
+		}
 	}
 	got, as := getDelivery(t, st, d.ID)
 	if got.State != relay.DeliveryPending || got.Attempts != 1 || got.LastStatus != 503 || got.LastError != "503" ||
@@ -183,7 +185,7 @@ func (s *suite) TestRecordAttemptLeaseLost(t *testing.T) {
 	// The lease ended: recording under it again is refused.
 	again := *got
 	again.LeaseID, again.Attempts = lease, 3
-	err = st.RecordAttempt(ctx, &again, &relay.Attempt{Status: 200})
+	err := st.RecordAttempt(ctx, &again, &relay.Attempt{Status: 200})
 	if !errors.Is(err, store.ErrLeaseLost) {
 		t.Errorf("RecordAttempt under an ended lease: err = %v, want one wrapping store.ErrLeaseLost", err)
 	}

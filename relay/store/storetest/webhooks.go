@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/relayfn/relayfn/relay"
+	"github.com/relayfn/relayfn/relay/store"
 )
 
 func (s *suite) TestWebhookLifecycle(t *testing.T) {
@@ -466,5 +467,62 @@ func (s *suite) TestRequestBytesKept(t *testing.T) {
 				t.Errorf("ListWebhooks = %+v, want the webhook with path %q", sums, tt.path)
 			}
 		})
+	}
+}
+
+// TestErrorMeansNotStored: among concurrent SaveWebhooks through both
+// handles, some canceled before they ran and some failing, each call that
+// returns nil stored its webhook and deliveries, and each that returns an
+// error stored nothing; a canceled one fails with its context's error.
+func (s *suite) TestErrorMeansNotStored(t *testing.T) {
+	a, b := s.pair(t)
+	handles := []Store{a, b}
+	ctx := context.Background()
+	fx := newFixture(t, a, "errors", false)
+	canceled, cancel := context.WithCancel(ctx)
+	cancel()
+	const n = 150
+	ws := make([]*relay.Webhook, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		ws[i] = fx.webhook(fmt.Sprint(i))
+		ds := fx.deliveries()
+		c := ctx
+		switch i % 3 {
+		case 0:
+			c = canceled
+		case 1:
+			ds[1].OutputID = "missing"
+		}
+		st := handles[i%2]
+		wg.Go(func() {
+			<-start
+			errs[i] = st.SaveWebhook(c, ws[i], ds)
+		})
+	}
+	close(start)
+	wg.Wait()
+	stored := 0
+	for i, w := range ws {
+		_, err := b.GetWebhook(ctx, w.ID)
+		switch {
+		case i%3 == 0 && !errors.Is(errs[i], context.Canceled):
+			t.Errorf("canceled SaveWebhook %d: err = %v, want context.Canceled", i, errs[i])
+		case i%3 == 1 && !errors.Is(errs[i], store.ErrNotFound):
+			t.Errorf("SaveWebhook %d to a missing output: err = %v, want store.ErrNotFound", i, errs[i])
+		case i%3 == 2 && errs[i] != nil:
+			t.Errorf("SaveWebhook %d: %v", i, errs[i])
+		}
+		if errs[i] == nil {
+			must(t, err)
+			stored++
+		} else {
+			wantNotFound(t, err)
+		}
+	}
+	if got := countDeliveries(t, a, relay.DeliveryFilter{}); got != 2*stored {
+		t.Errorf("%d deliveries stored, want %d of the %d webhooks stored", got, 2*stored, stored)
 	}
 }
