@@ -240,20 +240,42 @@ func (s *Server) retryLater(ctx context.Context, j *job, a *Attempt, or *outputR
 func (s *Server) record(ctx context.Context, j *job, a *Attempt) bool {
 	d := j.d
 	if s.sched.isLost(j) {
-		s.leaseLost(j, "record")
-		s.sched.forget(j)
+		s.dropLost(ctx, j)
 		return false
 	}
 	if err := s.store.RecordAttempt(context.WithoutCancel(ctx), d, a); err != nil {
 		if errors.Is(err, store.ErrLeaseLost) {
-			s.leaseLost(j, "record")
-			s.sched.forget(j)
+			s.dropLost(ctx, j)
 			return false
 		}
 		s.log.Error("record delivery attempt", "delivery", d.ID, "error", err)
 	}
 	s.events.attempt(d, a)
 	return true
+}
+
+// dropLost forgets j, whose attempt was not recorded because its lease is
+// lost. A claim of this process that took the delivery again during the
+// attempt is queued if its own lease still holds (renewed here: the
+// renewer no longer sees it), so that the delivery is attempted under it;
+// else another process holds the delivery.
+func (s *Server) dropLost(ctx context.Context, j *job) {
+	s.leaseLost(j, "record")
+	r := s.sched.forget(j)
+	if r == nil {
+		return
+	}
+	lost, err := s.store.RenewClaims(context.WithoutCancel(ctx), s.opts.Now().Add(s.opts.Lease),
+		[]LeaseRef{{ID: r.ID, LeaseID: r.LeaseID}})
+	switch {
+	case err != nil:
+		// Its lease runs out, and a claim takes it then.
+		s.log.Error("renew a delivery's claim", "delivery", r.ID, "error", err)
+	case len(lost) > 0:
+		s.leaseLost(&job{d: r}, "record")
+	default:
+		s.sched.requeueReclaimed(j, r)
+	}
 }
 
 // notify hands the first answer to a caller waiting in destination mode.

@@ -244,7 +244,9 @@ func TestEngineLeaseLost(t *testing.T) {
 	if j, _ := e.next(); j.d.ID != "a-2" {
 		t.Fatalf("took %s, want a-2", j.d.ID)
 	}
-	e.forget(taken)
+	if r := e.forget(taken); r != nil {
+		t.Fatalf("forget returned %+v, want nothing", r)
+	}
 	e.done(taken)
 	if e.depth() != 1 {
 		t.Errorf("depth %d, want 1 (a-2 in flight)", e.depth())
@@ -259,7 +261,11 @@ func TestEngineLeaseLost(t *testing.T) {
 	e.claimedLocked(again)
 	e.mu.Unlock()
 	e.sent(a2)
-	e.forget(a2)
+	r := e.forget(a2)
+	if r != again {
+		t.Fatalf("forget returned %+v, want the claim that took it again", r)
+	}
+	e.requeueReclaimed(a2, r) // its lease found held
 	e.done(a2)
 	j, _ := e.next()
 	if j.d != again || j.leaseID != "second" || e.depth() != 1 {

@@ -146,16 +146,26 @@ func (e *engine) isLost(j *job) bool {
 }
 
 // forget drops j, being attempted, whose attempt was not recorded because
-// its lease is lost; done still ends it. A claim of this process that
-// took the delivery again meanwhile (see job.reclaimed) is queued: only j
-// knows of it.
-func (e *engine) forget(j *job) {
+// its lease is lost; done still ends it. It returns the delivery as a
+// claim of this process took it again meanwhile (see job.reclaimed), if
+// one did: only j knew of that claim, which the caller checks and
+// requeues (requeueReclaimed).
+func (e *engine) forget(j *job) *Delivery {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.unholdLocked(j)
 	r := j.reclaimed
 	j.reclaimed = nil
-	if r == nil {
+	return r
+}
+
+// requeueReclaimed queues r, which a claim of this process took while j
+// was attempted and whose lease the caller found still held, unless a
+// claim returned it again since.
+func (e *engine) requeueReclaimed(j *job, r *Delivery) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.held[r.ID] != nil {
 		return
 	}
 	nj := &job{d: r}

@@ -23,9 +23,10 @@ const (
 
 // Watch calls fn for each change made through a store of this database
 // and schema, by any process, this one included, until ctx ends or the
-// store is closed: it listens on a connection of its own. After a lost
-// connection it reconnects, with backoff, and then calls fn with every
-// kind of change, since changes may have been missed meanwhile. It
+// store is closed: it listens on a connection of its own. Once it
+// listens it calls fn with every kind of change, since changes made
+// before were not heard; after a lost connection it reconnects, with
+// backoff, and then does the same, for the changes missed meanwhile. It
 // returns ctx's error, ErrClosed, or the error of its first connection.
 // fn must not block.
 func (s *Store) Watch(ctx context.Context, fn func(relay.StoreChange)) error {
@@ -55,6 +56,11 @@ func (s *Store) Watch(ctx context.Context, fn func(relay.StoreChange)) error {
 		}
 		return fmt.Errorf("postgres: watch: %w", err)
 	}
+	// Changes made before the LISTEN were not heard (a node loads its
+	// routes before it starts watching): the caller learns of every kind
+	// now, as after a reconnection.
+	fn(relay.ChangeRoutes)
+	fn(relay.ChangeWork)
 	wait := watchRetryMin
 	for {
 		err := s.receive(ctx, conn, fn)

@@ -140,6 +140,31 @@ func TestWatch(t *testing.T) {
 	wApart.none(t, "writes in another schema")
 }
 
+// TestWatchReportsAtStart: a Watch reports every kind of change once it
+// listens, with no write made: the changes made before it listened (a
+// node loads its routes, then watches) are not lost.
+func TestWatchReportsAtStart(t *testing.T) {
+	st, _ := newStore(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	got := make(chan relay.StoreChange, 10)
+	done := make(chan error, 1)
+	go func() { done <- st.Watch(ctx, func(c relay.StoreChange) { got <- c }) }()
+	seen := map[relay.StoreChange]bool{}
+	timeout := time.After(10 * time.Second)
+	for len(seen) < 2 {
+		select {
+		case c := <-got:
+			seen[c] = true
+		case <-timeout:
+			t.Fatalf("reported %v at start, want ChangeRoutes and ChangeWork", seen)
+		}
+	}
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Errorf("Watch returned %v, want context.Canceled", err)
+	}
+}
+
 // TestWatchReconnects: after its connection is killed, Watch reconnects
 // and reports every kind of change.
 func TestWatchReconnects(t *testing.T) {
