@@ -12,7 +12,11 @@
 //     killed for good and the others deliver what it held when its
 //     leases end. It needs RELAYFN_TEST_POSTGRES (see internal/pgtest),
 //     as CI sets.
-//   - TestOneNodeSQLite: the same checks with one node on SQLite.
+//   - TestNodesStartTogether: three nodes started at once on an empty
+//     schema with the same relay.yaml: one migration, one admin token,
+//     the file's bucket applied once, webhooks delivered through all.
+//   - TestOneNodeSQLite: the checks of TestSeveralNodes with one node on
+//     SQLite.
 //   - TestScaleOut: the scale-out numbers (webhooks/s of one node on
 //     PostgreSQL against SQLite, the CPU each webhook costs the node and
 //     PostgreSQL, one node against two), run only with RELAYFN_SCALE=1.

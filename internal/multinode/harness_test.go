@@ -161,6 +161,15 @@ func (n *node) URL() string { return "http://" + n.cfg.Listen }
 func (n *node) start() {
 	t := n.c.t
 	t.Helper()
+	if err := n.startErr(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// startErr starts the node and waits until its /healthz answers 200
+// {"status":"ok"} (a degraded store answers 200 too, by default); it
+// does not fail the test, so that nodes may be started from goroutines.
+func (n *node) startErr() error {
 	args := []string{"serve", "--config", n.cfg.Config, "--listen", n.cfg.Listen}
 	if n.cfg.Store != "" {
 		args = append(args, "--store", n.cfg.Store)
@@ -171,10 +180,11 @@ func (n *node) start() {
 	n.mu.Lock()
 	logPath := filepath.Join(n.c.dir, fmt.Sprintf("%s.%d.log", n.cfg.Name, len(n.logs)+1))
 	n.logs = append(n.logs, logPath)
+	run := len(n.logs)
 	n.mu.Unlock()
 	logFile, err := os.Create(logPath)
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
 	cmd := exec.Command(n.c.bin, args...)
 	cmd.Dir = filepath.Dir(n.cfg.Config)
@@ -191,7 +201,7 @@ func (n *node) start() {
 	cmd.Env = append(cmd.Env, n.cfg.Env...)
 	if err := cmd.Start(); err != nil {
 		logFile.Close()
-		t.Fatalf("start %s: %v", n.cfg.Name, err)
+		return fmt.Errorf("start %s: %w", n.cfg.Name, err)
 	}
 	exited := make(chan struct{})
 	n.mu.Lock()
@@ -206,15 +216,15 @@ func (n *node) start() {
 		close(exited)
 	}()
 	began := time.Now()
-	n.waitHealthy(exited)
-	t.Logf("node %s (run %d) healthy %v after its start", n.cfg.Name, len(n.logs), time.Since(began).Round(time.Millisecond))
+	if err := n.waitHealthy(exited); err != nil {
+		return err
+	}
+	n.c.t.Logf("node %s (run %d) healthy %v after its start", n.cfg.Name, run, time.Since(began).Round(time.Millisecond))
+	return nil
 }
 
-// waitHealthy polls /healthz until it answers 200 {"status":"ok"} (a
-// degraded store answers 200 too, by default).
-func (n *node) waitHealthy(exited chan struct{}) {
-	t := n.c.t
-	t.Helper()
+// waitHealthy polls /healthz until it answers 200 {"status":"ok"}.
+func (n *node) waitHealthy(exited chan struct{}) error {
 	hc := &http.Client{Transport: &http.Transport{Proxy: nil}, Timeout: 10 * time.Second}
 	defer hc.CloseIdleConnections()
 	deadline := time.Now().Add(guard)
@@ -224,17 +234,17 @@ func (n *node) waitHealthy(exited chan struct{}) {
 			body, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK && strings.TrimSpace(string(body)) == `{"status":"ok"}` {
-				return
+				return nil
 			}
 			err = fmt.Errorf("%d %s", resp.StatusCode, bytes.TrimSpace(body))
 		}
 		select {
 		case <-exited:
-			t.Fatalf("node %s exited before it was healthy: %v", n.cfg.Name, n.exitErr())
+			return fmt.Errorf("node %s exited before it was healthy: %v", n.cfg.Name, n.exitErr())
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("node %s was not healthy within %v (last: %v)", n.cfg.Name, guard, err)
+			return fmt.Errorf("node %s was not healthy within %v (last: %v)", n.cfg.Name, guard, err)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -347,6 +347,64 @@ func changeLatency(t *testing.T, admin *client.Client, probe *node, dest *destin
 	return lat
 }
 
+// newInputWindow creates a new input through admin (on one node), three
+// times, and at once sends webhooks to it through probe (another node),
+// one after the other, until one is delivered. It returns, for each, how
+// many webhooks probe acknowledged before it knew the input and that were
+// never delivered (an unknown input answers 200 and stores nothing), and
+// how long after the creation's answer the first delivered one was
+// answered.
+func newInputWindow(t *testing.T, admin *client.Client, probe *node, dest *destination) (lost []int, took []time.Duration) {
+	t.Helper()
+	hc := &http.Client{Transport: &http.Transport{Proxy: nil}, Timeout: 10 * time.Second}
+	defer hc.CloseIdleConnections()
+	ctx := context.Background()
+	for i := range 3 {
+		name := fmt.Sprintf("new-%d", i)
+		in, err := admin.CreateInput(ctx, "multinode", api.InputRequest{Name: &name})
+		if err != nil {
+			t.Fatal(err)
+		}
+		created := time.Now()
+		var ids []string
+		delivered := -1
+		for k := 0; delivered < 0; k++ {
+			id := fmt.Sprintf("input-%d-%d", i, k)
+			if !send(ctx, hc, probe.URL()+"/v1/webhooks/"+in.ID, id, "new-input") {
+				t.Fatalf("webhook %s to the new input was not acknowledged", id)
+			}
+			ids = append(ids, id)
+			if k == 0 {
+				took = append(took, 0)
+			}
+			took[i] = time.Since(created)
+			// A webhook stored is delivered within the guard: wait for
+			// the first, then see which of the others arrived.
+			deadline := time.Now().Add(200 * time.Millisecond)
+			for time.Now().Before(deadline) && delivered < 0 {
+				for j, id := range ids {
+					if _, ok := dest.first(id); ok {
+						delivered = j
+						break
+					}
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+			if time.Since(created) > guard {
+				t.Fatalf("no webhook sent to the new input through %s was delivered within %v", probe.cfg.Name, guard)
+			}
+		}
+		n := 0
+		for _, id := range ids[:delivered] {
+			if _, ok := dest.first(id); !ok {
+				n++
+			}
+		}
+		lost = append(lost, n)
+	}
+	return lost, took
+}
+
 // median returns the median of ds.
 func median(ds []time.Duration) time.Duration {
 	s := slices.Clone(ds)
@@ -407,6 +465,10 @@ func TestSeveralNodes(t *testing.T) {
 		t.Errorf("an admin change took effect on another node after %s: the median %v is over 2 s", durations(lat), m)
 	}
 
+	lost, took := newInputWindow(t, admin1, nodes[2], dest)
+	t.Logf("an input created through node 1: node 3 acknowledged %v webhooks to it before it knew the input (answered 200, "+
+		"never delivered); the first delivered was answered %s after the creation", lost, durations(took))
+
 	// A node that does not come back: its peers take the deliveries it
 	// held when their leases end (relay.DefaultLease), and the senders
 	// send what it refuses to the next node.
@@ -438,4 +500,94 @@ func TestOneNodeSQLite(t *testing.T) {
 
 	lat := changeLatency(t, admin, n, dest, inputID, outputID)
 	t.Logf("an output's new destination took effect after %s", durations(lat))
+}
+
+// togetherInput is the input of TestNodesStartTogether's relay.yaml.
+const togetherInput = "6f0c3a52-4b1e-4d8a-9c27-1e5d7a9b1020"
+
+// TestNodesStartTogether starts three nodes at once on an empty schema,
+// each with the same relay.yaml holding a bucket (which fnctl serve
+// --config applies): they migrate and apply one after the other, one
+// admin token is made, the bucket, input and output exist once, and
+// webhooks sent to every node are delivered.
+func TestNodesStartTogether(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	c := newCluster(t)
+	dest := newDestination(t, nil)
+	key := writeKey(t, c.dir)
+	file := fmt.Sprintf(`buckets:
+  - name: together
+    inputs:
+      - name: in
+        id: %s
+    outputs:
+      - name: dest
+        destination: "%s/hooks"
+`, togetherInput, dest.srv.URL)
+	var nodes []*node
+	for i := 1; i <= 3; i++ {
+		name := fmt.Sprintf("node%d", i)
+		n := c.newNode(name, key, pgStore(t, dsn, name))
+		f, err := os.OpenFile(n.cfg.Config, os.O_APPEND|os.O_WRONLY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.WriteString(file); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+		nodes = append(nodes, n)
+	}
+	errs := make(chan error, len(nodes))
+	for _, n := range nodes {
+		go func() { errs <- n.startErr() }()
+	}
+	for range nodes {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	var tokens []string
+	for _, n := range nodes {
+		if data, err := os.ReadFile(filepath.Join(filepath.Dir(n.cfg.Config), "admin.token")); err == nil {
+			tokens = append(tokens, strings.TrimSpace(string(data)))
+		}
+	}
+	if len(tokens) != 1 {
+		t.Fatalf("%d nodes wrote an admin token, want 1", len(tokens))
+	}
+	ctx := context.Background()
+	for _, n := range nodes {
+		admin := adminClient(n, tokens[0])
+		buckets, err := admin.ListBuckets(ctx)
+		if err != nil {
+			t.Fatalf("node %s: %v", n.cfg.Name, err)
+		}
+		if len(buckets) != 1 || buckets[0].Name != "together" {
+			t.Fatalf("node %s lists %d buckets, want the one of the file", n.cfg.Name, len(buckets))
+		}
+		ins, err := admin.ListInputs(ctx, "together")
+		if err != nil {
+			t.Fatal(err)
+		}
+		outs, err := admin.ListOutputs(ctx, "together")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ins) != 1 || !strings.EqualFold(ins[0].ID, togetherInput) || len(outs) != 1 {
+			t.Fatalf("node %s: %d inputs and %d outputs, want the file's one each", n.cfg.Name, len(ins), len(outs))
+		}
+	}
+
+	var urls []string
+	for _, n := range nodes {
+		urls = append(urls, n.URL()+"/v1/webhooks/"+togetherInput)
+	}
+	res := load{URLs: urls, N: 300, Concurrency: 8, Run: "together"}.run(ctx)
+	if len(res.Unacked) > 0 {
+		t.Fatalf("%d webhooks not acknowledged", len(res.Unacked))
+	}
+	waitDelivered(t, adminClient(nodes[0], tokens[0]), dest, res.Acked)
+	logProblems(t, nodes)
 }

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/relayfn/relayfn/internal/pgtest"
 	"github.com/relayfn/relayfn/internal/relaytest"
@@ -357,13 +358,14 @@ func TestPostgresHealthFollowsOutage(t *testing.T) {
 		t.Fatalf("/healthz before the outage: %d %s", st, body)
 	}
 	p.down()
+	downAt := time.Now()
 	var st int
 	var body string
 	relaytest.WaitFor(t, "/healthz degraded", func() bool {
 		st, body, _ = health(a)
 		return st == http.StatusServiceUnavailable
 	})
-	t.Logf("during the outage: %d %s", st, strings.TrimSpace(body))
+	t.Logf("during the outage, %v after it began: %d %s", time.Since(downAt).Round(time.Millisecond), st, strings.TrimSpace(body))
 	if !strings.Contains(body, `"status":"degraded"`) || !strings.Contains(body, `"store":"unreachable"`) {
 		t.Errorf("/healthz during the outage = %q, want degraded, unreachable", body)
 	}
@@ -372,11 +374,12 @@ func TestPostgresHealthFollowsOutage(t *testing.T) {
 	}
 
 	p.up()
+	upAt := time.Now()
 	relaytest.WaitFor(t, "/healthz ok again", func() bool {
 		st, body, _ = health(a)
 		return st == http.StatusOK
 	})
-	t.Logf("after the outage: %d %s", st, strings.TrimSpace(body))
+	t.Logf("after the outage, %v after it ended: %d %s", time.Since(upAt).Round(time.Millisecond), st, strings.TrimSpace(body))
 	if st := post(t, a, "after the outage"); st != http.StatusOK {
 		t.Errorf("a webhook after the outage was answered %d", st)
 	}

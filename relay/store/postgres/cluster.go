@@ -172,6 +172,22 @@ func (s *Store) CheckWrite(ctx context.Context) error {
 	return nil
 }
 
+// connectionLost reports whether err is the server's absence rather than
+// its answer: a connection that could not be made, was closed or timed
+// out, or a server shutting down or terminating the session.
+func connectionLost(err error) bool {
+	var ce *pgconn.ConnectError
+	var ne net.Error
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		// Class 08: connection exception; 57P01-57P03: admin shutdown,
+		// crash shutdown, cannot connect now.
+		return strings.HasPrefix(pe.Code, "08") || pe.Code == "57P01" || pe.Code == "57P02" || pe.Code == "57P03"
+	}
+	return errors.As(err, &ce) || errors.As(err, &ne) || errors.Is(err, pgconn.ErrConnClosed) || pgconn.SafeToRetry(err) || pgconn.Timeout(err) ||
+		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF)
+}
+
 // kickWork asks the work notifier to wake the nodes: SaveWebhook stored
 // deliveries unclaimed. Kicks that come while a notification is being
 // sent make one more.
@@ -206,20 +222,4 @@ func (s *Store) workNotifier() {
 			s.log.Warn("postgres: notify work", "error", err)
 		}
 	}
-}
-
-// connectionLost reports whether err is the server's absence rather than
-// its answer: a connection that could not be made, was closed or timed
-// out, or a server shutting down or terminating the session.
-func connectionLost(err error) bool {
-	var ce *pgconn.ConnectError
-	var ne net.Error
-	var pe *pgconn.PgError
-	if errors.As(err, &pe) {
-		// Class 08: connection exception; 57P01-57P03: admin shutdown,
-		// crash shutdown, cannot connect now.
-		return strings.HasPrefix(pe.Code, "08") || pe.Code == "57P01" || pe.Code == "57P02" || pe.Code == "57P03"
-	}
-	return errors.As(err, &ce) || errors.As(err, &ne) || errors.Is(err, pgconn.ErrConnClosed) || pgconn.SafeToRetry(err) || pgconn.Timeout(err) ||
-		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF)
 }
