@@ -1,6 +1,7 @@
 package relay
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net/http"
@@ -8,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/relayfn/relayfn/runtime"
 )
@@ -90,6 +93,34 @@ func (s *Server) unrouted(status int) {
 	s.events.received(nil, nil, "", status, false)
 }
 
+// newInput finds an input this node's routes do not know in a store that
+// several nodes share: another node may have made it a moment ago, before
+// the store's change notice reached this one. Answering such a webhook as
+// unknown would acknowledge it and store nothing, so the routes are
+// reloaded when the store has the input. On a store of one process the
+// routes know every input, and nothing is looked up.
+func (s *Server) newInput(ctx context.Context, id string) (*routes, *inputRoute) {
+	if _, shared := s.store.(Watcher); !shared {
+		return nil, nil
+	}
+	if _, err := uuid.Parse(id); err != nil {
+		return nil, nil // input IDs are UUIDs: nothing to look up
+	}
+	if _, err := s.store.GetInput(ctx, id); err != nil {
+		return nil, nil
+	}
+	// Another request may have reloaded meanwhile.
+	if rt := s.routes.Load(); rt.inputs[strings.ToLower(id)] != nil {
+		return rt, rt.inputs[strings.ToLower(id)]
+	}
+	if err := s.Reload(ctx); err != nil {
+		s.log.Error("reload for a new input", "input", id, "error", err)
+		return nil, nil
+	}
+	rt := s.routes.Load()
+	return rt, rt.inputs[strings.ToLower(id)]
+}
+
 // serveWebhook is the ingress: /v1/webhooks/{input_id}[/extra/path].
 //
 // What a caller can learn: requests that could never be delivered (405)
@@ -118,8 +149,10 @@ func (s *Server) serveWebhook(w http.ResponseWriter, r *http.Request) {
 	rt := s.routes.Load()
 	route := rt.inputs[strings.ToLower(id)]
 	if route == nil {
-		s.answerUnknown(w, r)
-		return
+		if rt, route = s.newInput(r.Context(), id); route == nil {
+			s.answerUnknown(w, r)
+			return
+		}
 	}
 	b := route.bucket
 	answer := func(status int) {
