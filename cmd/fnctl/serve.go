@@ -42,12 +42,12 @@ one PostgreSQL database behind a load balancer. Each needs its own name
 second live node of the same name), and all need the same encryption key:
 set RELAYFN_KEY (64 hex digits) or server.encryption_key_file on every
 node. The URL carries the connection pool's settings, such as
-?pool_max_conns=20; its password is never printed.`,
+?pool_max_conns=8; its password is never printed.`,
 		Example: `  fnctl serve
   fnctl serve --config relay.yaml
   fnctl serve --store sqlite:///var/lib/relayfn/relay.db --listen 127.0.0.1:9000
   RELAYFN_KEY=$(cat relayfn.key) fnctl serve --config relay.yaml \
-      --store 'postgres://relay@db.internal/relayfn?pool_max_conns=20' --node relay-1`,
+      --store 'postgres://relay@db.internal/relayfn?sslmode=verify-full' --node relay-1`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			f, err := loadServerConfig(configPath, storeURL)

@@ -5,7 +5,7 @@
 //
 //	server:
 //	  listen: ":8080"                       # default ":8080"
-//	  store: "sqlite://relayfn.db"          # default; or postgres://user@host:5432/db?pool_max_conns=20
+//	  store: "sqlite://relayfn.db"          # default; or postgres://user@host:5432/db?sslmode=verify-full
 //	  encryption_key_file: "relayfn.key"    # default with SQLite; 32 bytes (64 hex digits), made on first start
 //	  node: "relay-1"                       # default: the host name; unique among the nodes of one store
 //	  unknown_input_status: 200             # default 200

@@ -64,7 +64,7 @@ func CheckStore(store string) error {
 // checkPostgres parses a PostgreSQL URL with the pool's own parser.
 func checkPostgres(dsn string) error {
 	if _, err := url.Parse(dsn); err != nil {
-		return fmt.Errorf("%s is not a PostgreSQL URL (want postgres://user@host:5432/db?pool_max_conns=20)", RedactStore(dsn))
+		return fmt.Errorf("%s is not a PostgreSQL URL (want postgres://user@host:5432/db)", RedactStore(dsn))
 	}
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {

@@ -15,10 +15,11 @@
 // database); nothing is written to a schema named in the code. The pool's
 // settings come from the DSN too: pool_max_conns (default: the larger of
 // 4 and the number of CPUs), pool_min_conns, pool_max_conn_lifetime,
-// pool_max_conn_idle_time and pool_health_check_period. A busy node wants
-// more than the default: ingest, attempts and claims each hold a
-// connection per statement in flight (BenchmarkRecordAttempt compares 16
-// with the default). Beside the pool, the store keeps one connection for
+// pool_max_conn_idle_time and pool_health_check_period. Concurrent
+// writes share transactions (see groupcommit.go), so a node needs few
+// connections: on a 2-core machine a pool of 16 was slower than the
+// default (more, smaller commits; internal/multinode's TestScaleOut
+// measures it), and BenchmarkRecordAttempt compares 16 with the default. Beside the pool, the store keeps one connection for
 // the node lock (when Options.Node is set; checked every few seconds, and
 // the lock taken again when it was cut) and each Watch one for LISTEN.
 // The DSN's password never appears in an error or a log.
