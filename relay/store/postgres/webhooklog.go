@@ -15,6 +15,7 @@ import (
 
 	"github.com/relayfn/relayfn/internal/jsonstr"
 	"github.com/relayfn/relayfn/relay"
+	"github.com/relayfn/relayfn/relay/store/internal/headerjson"
 )
 
 // The request log: the journey's columns and the listing of webhooks.
@@ -33,7 +34,7 @@ func (s *Store) sealJourney(w *relay.Webhook, sw *sealedWebhook) error {
 		sw.outcome = s.sealValue(b, "webhooks", w.ID, "function_outcome")
 	}
 	if len(w.Answer.Header) > 0 {
-		sw.answerHeaders = s.sealValue(appendHeaderJSON(nil, w.Answer.Header), "webhooks", w.ID, "answer_headers")
+		sw.answerHeaders = s.sealValue(headerjson.Append(nil, w.Answer.Header), "webhooks", w.ID, "answer_headers")
 	}
 	sw.answerSize = w.Answer.BodySize
 	return nil
@@ -139,7 +140,7 @@ func (d *requestDiff) appendJSON(b []byte) []byte {
 	}
 	if len(d.Header) > 0 {
 		field("h")
-		b = appendHeaderJSON(b, d.Header)
+		b = headerjson.Append(b, d.Header)
 	}
 	if len(d.Added) > 0 {
 		field("a")
@@ -219,7 +220,7 @@ func (s *Store) openAttemptResponse(a *relay.Attempt, id string, headers, body [
 func (s *Store) SetWebhookAnswer(ctx context.Context, id string, status int, a relay.Answer) error {
 	var headers []byte
 	if len(a.Header) > 0 {
-		headers = s.sealValue(appendHeaderJSON(nil, a.Header), "webhooks", id, "answer_headers")
+		headers = s.sealValue(headerjson.Append(nil, a.Header), "webhooks", id, "answer_headers")
 	}
 	tag, err := s.pool.Exec(ctx, `UPDATE webhooks w SET status = $1,
 		answer_headers = CASE WHEN b.ephemeral THEN NULL ELSE $2::bytea END,

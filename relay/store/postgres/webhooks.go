@@ -15,6 +15,7 @@ import (
 	"github.com/relayfn/relayfn/relay"
 	"github.com/relayfn/relayfn/relay/seal"
 	"github.com/relayfn/relayfn/relay/store"
+	"github.com/relayfn/relayfn/relay/store/internal/headerjson"
 )
 
 const (
@@ -64,7 +65,7 @@ type sealedWebhook struct {
 
 // sealWebhook seals w's secret columns.
 func (s *Store) sealWebhook(w *relay.Webhook) (*sealedWebhook, error) {
-	headers := appendHeaderJSON(nil, w.Request.Header)
+	headers := headerjson.Append(nil, w.Request.Header)
 	sw := &sealedWebhook{
 		rawQuery:      s.sealValue([]byte(w.Request.RawQuery), "webhooks", w.ID, "raw_query"),
 		headers:       s.sealValue(headers, "webhooks", w.ID, "headers"),
@@ -659,7 +660,7 @@ func (s *Store) RecordAttempt(ctx context.Context, d *relay.Delivery, a *relay.A
 		logs = s.sealer.Seal(l, attemptAAD(d.ID, n, "logs"))
 	}
 	if len(a.ResponseHeader) > 0 {
-		respHeaders = s.sealer.Seal(appendHeaderJSON(nil, a.ResponseHeader), attemptAAD(d.ID, n, "response_headers"))
+		respHeaders = s.sealer.Seal(headerjson.Append(nil, a.ResponseHeader), attemptAAD(d.ID, n, "response_headers"))
 	}
 	var respBody []byte
 	if len(a.ResponseBody) > 0 {

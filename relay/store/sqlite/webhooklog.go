@@ -14,6 +14,7 @@ import (
 
 	"github.com/relayfn/relayfn/internal/jsonstr"
 	"github.com/relayfn/relayfn/relay"
+	"github.com/relayfn/relayfn/relay/store/internal/headerjson"
 )
 
 // The request log: the columns of migration 5 and the listing of webhooks.
@@ -32,7 +33,7 @@ func (s *Store) sealJourney(w *relay.Webhook, sw *sealedWebhook) error {
 		sw.outcome = s.sealValue(b, "webhooks", w.ID, "function_outcome")
 	}
 	if len(w.Answer.Header) > 0 {
-		sw.answerHeaders = s.sealValue(appendHeaderJSON(nil, w.Answer.Header), "webhooks", w.ID, "answer_headers")
+		sw.answerHeaders = s.sealValue(headerjson.Append(nil, w.Answer.Header), "webhooks", w.ID, "answer_headers")
 	}
 	sw.answerSize = w.Answer.BodySize
 	return nil
@@ -138,7 +139,7 @@ func (d *requestDiff) appendJSON(b []byte) []byte {
 	}
 	if len(d.Header) > 0 {
 		field("h")
-		b = appendHeaderJSON(b, d.Header)
+		b = headerjson.Append(b, d.Header)
 	}
 	if len(d.Added) > 0 {
 		field("a")
@@ -233,7 +234,7 @@ func (s *Store) deliveryEphemeral(ctx context.Context, tx *sql.Tx, d *relay.Deli
 func (s *Store) SetWebhookAnswer(ctx context.Context, id string, status int, a relay.Answer) error {
 	var headers any
 	if len(a.Header) > 0 {
-		headers = s.sealValue(appendHeaderJSON(nil, a.Header), "webhooks", id, "answer_headers")
+		headers = s.sealValue(headerjson.Append(nil, a.Header), "webhooks", id, "answer_headers")
 	}
 	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE webhooks SET status = ?,

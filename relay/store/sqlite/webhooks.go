@@ -14,6 +14,7 @@ import (
 	"github.com/relayfn/relayfn/relay"
 	"github.com/relayfn/relayfn/relay/seal"
 	"github.com/relayfn/relayfn/relay/store"
+	"github.com/relayfn/relayfn/relay/store/internal/headerjson"
 )
 
 // The statements of the group-commit writes, prepared once at Open.
@@ -77,7 +78,7 @@ type sealedWebhook struct {
 
 // sealWebhook seals w's secret columns.
 func (s *Store) sealWebhook(w *relay.Webhook) (*sealedWebhook, error) {
-	headers := appendHeaderJSON(nil, w.Request.Header)
+	headers := headerjson.Append(nil, w.Request.Header)
 	sw := &sealedWebhook{
 		rawQuery:      s.sealValue([]byte(w.Request.RawQuery), "webhooks", w.ID, "raw_query"),
 		headers:       s.sealValue(headers, "webhooks", w.ID, "headers"),
@@ -606,7 +607,7 @@ func (s *Store) RecordAttempt(ctx context.Context, d *relay.Delivery, a *relay.A
 	var respHeaderJSON []byte
 	respBodyPlain := a.ResponseBody
 	if len(a.ResponseHeader) > 0 {
-		respHeaderJSON = appendHeaderJSON(nil, a.ResponseHeader)
+		respHeaderJSON = headerjson.Append(nil, a.ResponseHeader)
 	}
 	seal := func() {
 		if logs != nil {
