@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/relayfn/relayfn/relay"
-	"github.com/relayfn/relayfn/relay/store/internal/sealed"
 )
 
 // TestMigrateFromVersion1 opens a database written by the first schema:
@@ -34,7 +33,7 @@ func TestMigrateFromVersion1(t *testing.T) {
 	exec(`INSERT INTO deliveries (id, webhook_id, bucket_id, output_id, state, attempts, last_status, created_at, updated_at)
 		VALUES ('d1', 'w1', 'b1', 'o1', 'succeeded', 2, 200, 1, 3), ('d2', 'w1', 'b1', 'o1', 'pending', 0, 0, 2, 2)`)
 	exec(`INSERT INTO attempts (delivery_id, n, started_at, duration_ms, status, error) VALUES
-		('d1', 1, 10, 1.5, 503, ?), ('d1', 2, 20, 2.5, 200, NULL)`, sl.Seal([]byte("503 Service Unavailable"), sealed.AttemptAAD("d1", 1, "error")))
+		('d1', 1, 10, 1.5, 503, ?), ('d1', 2, 20, 2.5, 200, NULL)`, sl.Seal([]byte("503 Service Unavailable"), attemptAAD("d1", 1, "error")))
 	must(t, db.Close())
 
 	st := openAt(t, path, sl)
