@@ -56,35 +56,9 @@ const (
 		LEFT JOIN outputs o ON o.id = u.output_id AND o.bucket_id = u.bucket_id`
 )
 
-// sealedWebhook is a webhook's sealed columns.
-type sealedWebhook struct {
-	rawQuery, headers, body, functionError, logs any
-	// The request log's columns.
-	journal.Columns
-}
-
-// sealWebhook seals w's secret columns.
-func (s *Store) sealWebhook(w *relay.Webhook) (*sealedWebhook, error) {
-	headers := headerjson.Append(nil, w.Request.Header)
-	sw := &sealedWebhook{
-		rawQuery:      s.sealValue([]byte(w.Request.RawQuery), "webhooks", w.ID, "raw_query"),
-		headers:       s.sealValue(headers, "webhooks", w.ID, "headers"),
-		body:          s.sealValue(w.Request.Body, "webhooks", w.ID, "body"),
-		functionError: s.sealOptional([]byte(w.FunctionError), "webhooks", w.ID, "function_error"),
-	}
-	if len(w.Logs) > 0 {
-		logs, err := json.Marshal(w.Logs)
-		if err != nil {
-			return nil, fmt.Errorf("webhook %s: logs: %w", w.ID, err)
-		}
-		sw.logs = s.sealValue(logs, "webhooks", w.ID, "logs")
-	}
-	cols, err := journal.Seal(s.sealer, w)
-	if err != nil {
-		return nil, err
-	}
-	sw.Columns = cols
-	return sw, nil
+// sealWebhook seals w's secret columns (journal.SealWebhook).
+func (s *Store) sealWebhook(w *relay.Webhook) (*journal.Webhook, error) {
+	return journal.SealWebhook(s.sealer, w)
 }
 
 // prepareDelivery fills d's defaults: ID, state, times. The i-th delivery
@@ -200,7 +174,7 @@ func (s *Store) saveOne(ctx context.Context, req *saveReq) error {
 	w, ds, sw := req.w, req.ds, req.sw
 	b := &pgx.Batch{}
 	b.Queue(qInsertWebhook, w.ID, w.BucketID, w.InputID, ts(w.ReceivedAt), w.Request.Method, pathBytes(w.Request.Path), optionalBytes(w.Request.RawPath),
-		sw.rawQuery, sw.headers, sw.body, w.Status, sw.functionError, sw.logs,
+		sw.RawQuery, sw.Headers, sw.Body, w.Status, sw.FunctionError, sw.Logs,
 		sw.Received, sw.Outcome, sw.AnswerHeaders, sw.AnswerSize)
 	if len(ds) > 0 {
 		args, _ := s.deliveryArgs(ds)

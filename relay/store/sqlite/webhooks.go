@@ -67,36 +67,9 @@ var preparedQueries = []string{
 	qInsertWebhook, qBucketEphemeral, qInsertDelivery, qOutputInBucket, qWebhookBucket, qAttemptN, qMoveAttempt, qRecordAttempt,
 }
 
-// sealedWebhook is a webhook's sealed columns, made before it is queued so
-// that encryption runs on the callers' goroutines, not the writer's.
-type sealedWebhook struct {
-	rawQuery, headers, body, functionError, logs any
-	// The request log's columns.
-	journal.Columns
-}
-
-// sealWebhook seals w's secret columns.
-func (s *Store) sealWebhook(w *relay.Webhook) (*sealedWebhook, error) {
-	headers := headerjson.Append(nil, w.Request.Header)
-	sw := &sealedWebhook{
-		rawQuery:      s.sealValue([]byte(w.Request.RawQuery), "webhooks", w.ID, "raw_query"),
-		headers:       s.sealValue(headers, "webhooks", w.ID, "headers"),
-		body:          s.sealValue(w.Request.Body, "webhooks", w.ID, "body"),
-		functionError: s.sealOptional([]byte(w.FunctionError), "webhooks", w.ID, "function_error"),
-	}
-	if len(w.Logs) > 0 {
-		logs, err := json.Marshal(w.Logs)
-		if err != nil {
-			return nil, fmt.Errorf("webhook %s: logs: %w", w.ID, err)
-		}
-		sw.logs = s.sealValue(logs, "webhooks", w.ID, "logs")
-	}
-	cols, err := journal.Seal(s.sealer, w)
-	if err != nil {
-		return nil, err
-	}
-	sw.Columns = cols
-	return sw, nil
+// sealWebhook seals w's secret columns (journal.SealWebhook).
+func (s *Store) sealWebhook(w *relay.Webhook) (*journal.Webhook, error) {
+	return journal.SealWebhook(s.sealer, w)
 }
 
 // prepareDelivery fills d's defaults: ID, state, times. The i-th delivery
@@ -172,11 +145,11 @@ func (s *Store) saveWebhookFunc(w *relay.Webhook, ds []*relay.Delivery) (func(co
 			rawPath = w.Request.RawPath
 		}
 		if ephemeral {
-			cols, path, rawPath = sealedWebhook{}, nil, nil
+			cols, path, rawPath = journal.Webhook{}, nil, nil
 		}
 		_, err = s.txExec(ctx, tx, qInsertWebhook,
 			w.ID, w.BucketID, w.InputID, ts(w.ReceivedAt), w.Request.Method, path,
-			cols.rawQuery, cols.headers, cols.body, w.Status, cols.functionError, cols.logs, rawPath,
+			cols.RawQuery, cols.Headers, cols.Body, w.Status, cols.FunctionError, cols.Logs, rawPath,
 			cols.Received, cols.Outcome, cols.AnswerHeaders, cols.AnswerSize)
 		if err != nil {
 			return mapWriteErr(err, "webhook", w.ID)

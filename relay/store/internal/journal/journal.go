@@ -1,7 +1,7 @@
 // Package journal holds the store-independent part of the request log
 // (a webhook's journey): the diff between the request as received and as
-// forwarded, and the sealing of the journey's columns. Each store keeps
-// its own SQL.
+// forwarded, and the sealing of a webhook's secret and journey columns.
+// Each store keeps its own SQL.
 package journal
 
 import (
@@ -18,6 +18,42 @@ import (
 	"github.com/relayfn/relayfn/relay/store/internal/headerjson"
 	"github.com/relayfn/relayfn/relay/store/internal/sealed"
 )
+
+// Webhook is a webhook's sealed columns, as written: a nil value is NULL.
+// Stores make it before a write is queued, so that encryption runs on the
+// callers' goroutines, not the writer's.
+type Webhook struct {
+	RawQuery, Headers, Body, FunctionError, Logs any
+	// The request log's columns.
+	Columns
+}
+
+// SealWebhook seals w's secret columns and its request log columns, each
+// bound to the webhooks table, w's ID and its column.
+func SealWebhook(s *seal.Sealer, w *relay.Webhook) (*Webhook, error) {
+	value := func(b []byte, column string) []byte { return sealed.Value(s, b, "webhooks", w.ID, column) }
+	sw := &Webhook{
+		RawQuery: value([]byte(w.Request.RawQuery), "raw_query"),
+		Headers:  value(headerjson.Append(nil, w.Request.Header), "headers"),
+		Body:     value(w.Request.Body, "body"),
+	}
+	if w.FunctionError != "" {
+		sw.FunctionError = value([]byte(w.FunctionError), "function_error")
+	}
+	if len(w.Logs) > 0 {
+		logs, err := json.Marshal(w.Logs)
+		if err != nil {
+			return nil, fmt.Errorf("webhook %s: logs: %w", w.ID, err)
+		}
+		sw.Logs = value(logs, "logs")
+	}
+	cols, err := Seal(s, w)
+	if err != nil {
+		return nil, err
+	}
+	sw.Columns = cols
+	return sw, nil
+}
 
 // Columns are a webhook's request log columns, sealed, as written: a nil
 // value is NULL.
