@@ -6,10 +6,10 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/relayfn/relayfn/relay"
+	"github.com/relayfn/relayfn/relay/store/internal/records"
 )
 
 const agentTokenColumns = `id, name, bucket_ids, secret_hash, created_at`
@@ -17,14 +17,8 @@ const agentTokenColumns = `id, name, bucket_ids, secret_hash, created_at`
 // CreateAgentToken saves t, filling t.ID (when empty) and t.CreatedAt.
 // Its buckets must exist.
 func (s *Store) CreateAgentToken(ctx context.Context, t *relay.AgentToken) error {
-	if t.SecretHash == "" || len(t.BucketIDs) == 0 {
-		return errors.New("agent token: a secret hash and a bucket are required")
-	}
-	if t.ID == "" {
-		t.ID = uuid.NewString()
-	}
-	if t.CreatedAt.IsZero() {
-		t.CreatedAt = now()
+	if err := records.AgentToken(t, now()); err != nil {
+		return err
 	}
 	ids, err := json.Marshal(t.BucketIDs)
 	if err != nil {

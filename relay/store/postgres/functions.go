@@ -2,42 +2,30 @@ package postgres
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/relayfn/relayfn/functions"
 	"github.com/relayfn/relayfn/relay/seal"
 	"github.com/relayfn/relayfn/relay/store"
+	"github.com/relayfn/relayfn/relay/store/internal/records"
 )
 
-// sourceHash is the hex SHA-256 of source, as the runtime computes it.
-func sourceHash(source string) string {
-	sum := sha256.Sum256([]byte(source))
-	return hex.EncodeToString(sum[:])
-}
+// sourceHash is the hex SHA-256 of source, as the runtime computes it
+// (records.SourceHash).
+func sourceHash(source string) string { return records.SourceHash(source) }
 
 // CreateFunction saves f with its first version (f.Source); it fills f.ID
 // (when empty), Version, Hash (when empty: the hex SHA-256 of the source)
 // and the times.
 func (s *Store) CreateFunction(ctx context.Context, f *functions.Function) error {
-	if f.Name == "" {
-		return errors.New("function: a name is required")
-	}
-	if f.ID == "" {
-		f.ID = uuid.NewString()
-	}
-	if f.Hash == "" {
-		f.Hash = sourceHash(f.Source)
-	}
-	f.Version = 1
 	t := now()
-	f.CreatedAt, f.UpdatedAt = t, t
+	if err := records.Function(f, t); err != nil {
+		return err
+	}
 	return s.routesTx(ctx, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `INSERT INTO functions (id, name, driver, version, timeout_ns, created_at, updated_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7)`, f.ID, f.Name, f.Driver, f.Version, int64(f.Timeout), ts(t), ts(t))

@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/relayfn/relayfn/relay"
+	"github.com/relayfn/relayfn/relay/store/internal/journal"
 )
 
 const (
@@ -50,7 +51,7 @@ type saveReq struct {
 	ctx       context.Context
 	w         *relay.Webhook
 	ds        []*relay.Delivery
-	sw        *sealedWebhook
+	sw        *journal.Webhook
 	unclaimed bool // a delivery is stored due without a lease
 	done      chan error
 }
@@ -193,10 +194,10 @@ func (s *Store) saveMany(ctx context.Context, reqs []*saveReq) error {
 		w, sw := r.w, r.sw
 		ids[i], buckets[i], inputs[i], methods[i] = w.ID, w.BucketID, w.InputID, w.Request.Method
 		paths[i], rawPaths[i] = pathBytes(w.Request.Path), optionalBytes(w.Request.RawPath)
-		received[i], statuses[i], sizes[i] = ts(w.ReceivedAt), int32(w.Status), int32(sw.answerSize)
-		rawQueries[i], headers[i], bodies[i] = bytesOf(sw.rawQuery), bytesOf(sw.headers), bytesOf(sw.body)
-		fnErrs[i], logs[i] = bytesOf(sw.functionError), bytesOf(sw.logs)
-		diffs[i], outcomes[i], answerHeaders[i] = bytesOf(sw.received), bytesOf(sw.outcome), bytesOf(sw.answerHeaders)
+		received[i], statuses[i], sizes[i] = ts(w.ReceivedAt), int32(w.Status), int32(sw.AnswerSize)
+		rawQueries[i], headers[i], bodies[i] = bytesOf(sw.RawQuery), bytesOf(sw.Headers), bytesOf(sw.Body)
+		fnErrs[i], logs[i] = bytesOf(sw.FunctionError), bytesOf(sw.Logs)
+		diffs[i], outcomes[i], answerHeaders[i] = bytesOf(sw.Received), bytesOf(sw.Outcome), bytesOf(sw.AnswerHeaders)
 		ds = append(ds, r.ds...)
 	}
 	b := &pgx.Batch{}

@@ -134,6 +134,7 @@ import (
 	"github.com/relayfn/relayfn/relay"
 	"github.com/relayfn/relayfn/relay/seal"
 	"github.com/relayfn/relayfn/relay/store"
+	"github.com/relayfn/relayfn/relay/store/internal/sealed"
 )
 
 var (
@@ -485,7 +486,7 @@ func deref(p *string) string {
 
 // sealValue seals b bound to table, row id and column.
 func (s *Store) sealValue(b []byte, table, id, column string) []byte {
-	return s.sealer.Seal(b, seal.AAD(table, id, column))
+	return sealed.Value(s.sealer, b, table, id, column)
 }
 
 // sealOptional seals b, or returns nil (NULL) when b is empty.
@@ -498,27 +499,7 @@ func (s *Store) sealOptional(b []byte, table, id, column string) []byte {
 
 // openValue opens a value sealed by sealValue; NULL opens to nil.
 func (s *Store) openValue(b []byte, table, id, column string) ([]byte, error) {
-	if b == nil {
-		return nil, nil
-	}
-	p, err := s.sealer.Open(b, seal.AAD(table, id, column))
-	if err != nil {
-		return nil, fmt.Errorf("%s %s: %s: %w", recordKind(table), id, column, err)
-	}
-	return p, nil
-}
-
-// recordKind names a record of table in messages.
-func recordKind(table string) string {
-	switch table {
-	case "deliveries":
-		return "delivery"
-	case "webhooks":
-		return "webhook"
-	case "attempts":
-		return "attempt"
-	}
-	return table
+	return sealed.Open(s.sealer, b, table, id, column)
 }
 
 // PostgreSQL error codes the store tells apart.

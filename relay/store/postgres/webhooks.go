@@ -13,8 +13,10 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/relayfn/relayfn/relay"
-	"github.com/relayfn/relayfn/relay/seal"
 	"github.com/relayfn/relayfn/relay/store"
+	"github.com/relayfn/relayfn/relay/store/internal/headerjson"
+	"github.com/relayfn/relayfn/relay/store/internal/journal"
+	"github.com/relayfn/relayfn/relay/store/internal/sealed"
 )
 
 const (
@@ -54,34 +56,9 @@ const (
 		LEFT JOIN outputs o ON o.id = u.output_id AND o.bucket_id = u.bucket_id`
 )
 
-// sealedWebhook is a webhook's sealed columns.
-type sealedWebhook struct {
-	rawQuery, headers, body, functionError, logs any
-	// The request log's columns.
-	received, outcome, answerHeaders any
-	answerSize                       int
-}
-
-// sealWebhook seals w's secret columns.
-func (s *Store) sealWebhook(w *relay.Webhook) (*sealedWebhook, error) {
-	headers := appendHeaderJSON(nil, w.Request.Header)
-	sw := &sealedWebhook{
-		rawQuery:      s.sealValue([]byte(w.Request.RawQuery), "webhooks", w.ID, "raw_query"),
-		headers:       s.sealValue(headers, "webhooks", w.ID, "headers"),
-		body:          s.sealValue(w.Request.Body, "webhooks", w.ID, "body"),
-		functionError: s.sealOptional([]byte(w.FunctionError), "webhooks", w.ID, "function_error"),
-	}
-	if len(w.Logs) > 0 {
-		logs, err := json.Marshal(w.Logs)
-		if err != nil {
-			return nil, fmt.Errorf("webhook %s: logs: %w", w.ID, err)
-		}
-		sw.logs = s.sealValue(logs, "webhooks", w.ID, "logs")
-	}
-	if err := s.sealJourney(w, sw); err != nil {
-		return nil, err
-	}
-	return sw, nil
+// sealWebhook seals w's secret columns (journal.SealWebhook).
+func (s *Store) sealWebhook(w *relay.Webhook) (*journal.Webhook, error) {
+	return journal.SealWebhook(s.sealer, w)
 }
 
 // prepareDelivery fills d's defaults: ID, state, times. The i-th delivery
@@ -197,8 +174,8 @@ func (s *Store) saveOne(ctx context.Context, req *saveReq) error {
 	w, ds, sw := req.w, req.ds, req.sw
 	b := &pgx.Batch{}
 	b.Queue(qInsertWebhook, w.ID, w.BucketID, w.InputID, ts(w.ReceivedAt), w.Request.Method, pathBytes(w.Request.Path), optionalBytes(w.Request.RawPath),
-		sw.rawQuery, sw.headers, sw.body, w.Status, sw.functionError, sw.logs,
-		sw.received, sw.outcome, sw.answerHeaders, sw.answerSize)
+		sw.RawQuery, sw.Headers, sw.Body, w.Status, sw.FunctionError, sw.Logs,
+		sw.Received, sw.Outcome, sw.AnswerHeaders, sw.AnswerSize)
 	if len(ds) > 0 {
 		args, _ := s.deliveryArgs(ds)
 		b.Queue(qInsertDeliveries, args...)
@@ -277,7 +254,7 @@ func (s *Store) GetWebhook(ctx context.Context, id string) (*relay.Webhook, erro
 			return nil, fmt.Errorf("webhook %s: logs: %w", w.ID, err)
 		}
 	}
-	if err := s.openJourney(&w, sealedReceived, outcome, answerHeaders); err != nil {
+	if err := journal.Open(s.sealer, &w, sealedReceived, outcome, answerHeaders); err != nil {
 		return nil, err
 	}
 	return &w, nil
@@ -567,11 +544,6 @@ func (s *Store) ListDeliveries(ctx context.Context, f relay.DeliveryFilter) ([]*
 	return ds, nil
 }
 
-// attemptAAD binds an attempt's column to the attempt.
-func attemptAAD(deliveryID string, n int, column string) []byte {
-	return seal.AAD("attempts", deliveryID, strconv.Itoa(n), column)
-}
-
 // qRecordAttempt records attempt $2 of delivery $1 in one statement: it
 // locks the delivery's row (d), and, when the row holds an earlier
 // attempt and is still under claim $3 (or $3 is empty), moves the
@@ -656,17 +628,17 @@ func (s *Store) RecordAttempt(ctx context.Context, d *relay.Delivery, a *relay.A
 		if err != nil {
 			return fmt.Errorf("delivery %s: attempt logs: %w", d.ID, err)
 		}
-		logs = s.sealer.Seal(l, attemptAAD(d.ID, n, "logs"))
+		logs = s.sealer.Seal(l, sealed.AttemptAAD(d.ID, n, "logs"))
 	}
 	if len(a.ResponseHeader) > 0 {
-		respHeaders = s.sealer.Seal(appendHeaderJSON(nil, a.ResponseHeader), attemptAAD(d.ID, n, "response_headers"))
+		respHeaders = s.sealer.Seal(headerjson.Append(nil, a.ResponseHeader), sealed.AttemptAAD(d.ID, n, "response_headers"))
 	}
 	var respBody []byte
 	if len(a.ResponseBody) > 0 {
-		respBody = s.sealer.Seal(a.ResponseBody, attemptAAD(d.ID, n, "response_body"))
+		respBody = s.sealer.Seal(a.ResponseBody, sealed.AttemptAAD(d.ID, n, "response_body"))
 	}
 	if a.Error != "" {
-		sealedErr = s.sealer.Seal([]byte(a.Error), attemptAAD(d.ID, n, "error"))
+		sealedErr = s.sealer.Seal([]byte(a.Error), sealed.AttemptAAD(d.ID, n, "error"))
 	}
 	lastErr := s.sealOptional([]byte(d.LastError), "deliveries", d.ID, "last_error")
 	res := s.recordAttempt(ctx, []any{d.ID, n, d.LeaseID,
@@ -736,19 +708,19 @@ func (s *Store) scanAttempt(sc pgx.Row, id string) (*relay.Attempt, error) {
 	if err := sc.Scan(&a.N, &started, &a.DurationMS, &a.Status, &sealedErr, &sealedLogs, &respHeaders, &respBody); err != nil {
 		return nil, fmt.Errorf("attempts: %w", err)
 	}
-	if err := s.openAttemptResponse(a, id, respHeaders, respBody); err != nil {
+	if err := journal.OpenAttemptResponse(s.sealer, a, id, respHeaders, respBody); err != nil {
 		return nil, err
 	}
 	a.StartedAt = fromTS(started)
 	if sealedErr != nil {
-		e, err := s.sealer.Open(sealedErr, attemptAAD(id, a.N, "error"))
+		e, err := s.sealer.Open(sealedErr, sealed.AttemptAAD(id, a.N, "error"))
 		if err != nil {
 			return nil, fmt.Errorf("attempt %d: error: %w", a.N, err)
 		}
 		a.Error = string(e)
 	}
 	if sealedLogs != nil {
-		l, err := s.sealer.Open(sealedLogs, attemptAAD(id, a.N, "logs"))
+		l, err := s.sealer.Open(sealedLogs, sealed.AttemptAAD(id, a.N, "logs"))
 		if err != nil {
 			return nil, fmt.Errorf("attempt %d: logs: %w", a.N, err)
 		}

@@ -8,9 +8,8 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/relayfn/relayfn/relay"
+	"github.com/relayfn/relayfn/relay/store/internal/records"
 )
 
 const bucketColumns = `id, name, description, auth_type, auth_username, auth_password_hash, ephemeral, created_at`
@@ -18,17 +17,8 @@ const bucketColumns = `id, name, description, auth_type, auth_username, auth_pas
 // CreateBucket saves b, filling b.ID (when empty), b.Auth.Type (when empty)
 // and b.CreatedAt.
 func (s *Store) CreateBucket(ctx context.Context, b *relay.Bucket) error {
-	if b.Name == "" {
-		return errors.New("bucket: a name is required")
-	}
-	if b.ID == "" {
-		b.ID = uuid.NewString()
-	}
-	if b.Auth.Type == "" {
-		b.Auth.Type = relay.AuthNone
-	}
-	if b.CreatedAt.IsZero() {
-		b.CreatedAt = now()
+	if err := records.Bucket(b, now()); err != nil {
+		return err
 	}
 	_, err := s.wdb.ExecContext(ctx, `INSERT INTO buckets (`+bucketColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 		b.ID, b.Name, b.Description, b.Auth.Type, b.Auth.Username, b.Auth.PasswordHash, boolInt(b.Ephemeral), ts(b.CreatedAt))
@@ -157,17 +147,8 @@ const inputColumns = `id, bucket_id, name, description, function_id, response, c
 // CreateInput saves in, filling in.ID (when empty), in.Response.Mode (when
 // empty) and in.CreatedAt. Its bucket and function must exist.
 func (s *Store) CreateInput(ctx context.Context, in *relay.Input) error {
-	if in.Name == "" || in.BucketID == "" {
-		return errors.New("input: a name and a bucket are required")
-	}
-	if in.ID == "" {
-		in.ID = uuid.NewString()
-	}
-	if in.Response.Mode == "" {
-		in.Response.Mode = relay.ResponseDefault
-	}
-	if in.CreatedAt.IsZero() {
-		in.CreatedAt = now()
+	if err := records.Input(in, now()); err != nil {
+		return err
 	}
 	resp, err := json.Marshal(in.Response)
 	if err != nil {
@@ -265,28 +246,8 @@ func scanInput(sc scanner) (*relay.Input, error) {
 // checkRefs checks, for a record of kind named name, that the bucket (when
 // bucketID is not empty) and the functions (those not empty) exist.
 func checkRefs(ctx context.Context, q querier, kind, name, bucketID string, functionIDs ...string) error {
-	if bucketID != "" {
-		ok, err := exists(ctx, q, "buckets", bucketID)
-		if err != nil {
-			return fmt.Errorf("%s %q: %w", kind, name, err)
-		}
-		if !ok {
-			return fmt.Errorf("%s %q: %w", kind, name, notFound("bucket", bucketID))
-		}
-	}
-	for _, id := range functionIDs {
-		if id == "" {
-			continue
-		}
-		ok, err := exists(ctx, q, "functions", id)
-		if err != nil {
-			return fmt.Errorf("%s %q: %w", kind, name, err)
-		}
-		if !ok {
-			return fmt.Errorf("%s %q: %w", kind, name, notFound("function", id))
-		}
-	}
-	return nil
+	has := func(ctx context.Context, table, id string) (bool, error) { return exists(ctx, q, table, id) }
+	return records.CheckRefs(ctx, has, notFound, kind, name, bucketID, functionIDs...)
 }
 
 const outputColumns = `id, bucket_id, name, destination, function_id, response_function_id, lock_path, timeout_ns,
@@ -295,14 +256,8 @@ const outputColumns = `id, bucket_id, name, destination, function_id, response_f
 // CreateOutput saves out, filling out.ID (when empty) and out.CreatedAt.
 // Its bucket and functions must exist.
 func (s *Store) CreateOutput(ctx context.Context, out *relay.Output) error {
-	if out.Name == "" || out.BucketID == "" {
-		return errors.New("output: a name and a bucket are required")
-	}
-	if out.ID == "" {
-		out.ID = uuid.NewString()
-	}
-	if out.CreatedAt.IsZero() {
-		out.CreatedAt = now()
+	if err := records.Output(out, now()); err != nil {
+		return err
 	}
 	return s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if err := checkRefs(ctx, tx, "output", out.Name, out.BucketID, out.FunctionID, out.ResponseFunctionID); err != nil {
@@ -431,14 +386,8 @@ const tokenColumns = `id, bucket_id, name, secret_hash, created_at`
 // CreateToken saves t, filling t.ID (when empty) and t.CreatedAt. A token
 // with a BucketID needs that bucket to exist.
 func (s *Store) CreateToken(ctx context.Context, t *relay.Token) error {
-	if t.SecretHash == "" {
-		return errors.New("token: a secret hash is required")
-	}
-	if t.ID == "" {
-		t.ID = uuid.NewString()
-	}
-	if t.CreatedAt.IsZero() {
-		t.CreatedAt = now()
+	if err := records.Token(t, now()); err != nil {
+		return err
 	}
 	return s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if err := checkRefs(ctx, tx, "token", t.ID, t.BucketID); err != nil {

@@ -7,13 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/relayfn/relayfn/relay"
-	"github.com/relayfn/relayfn/relay/seal"
 	"github.com/relayfn/relayfn/relay/store"
+	"github.com/relayfn/relayfn/relay/store/internal/headerjson"
+	"github.com/relayfn/relayfn/relay/store/internal/journal"
+	"github.com/relayfn/relayfn/relay/store/internal/sealed"
 )
 
 // The statements of the group-commit writes, prepared once at Open.
@@ -66,35 +67,9 @@ var preparedQueries = []string{
 	qInsertWebhook, qBucketEphemeral, qInsertDelivery, qOutputInBucket, qWebhookBucket, qAttemptN, qMoveAttempt, qRecordAttempt,
 }
 
-// sealedWebhook is a webhook's sealed columns, made before it is queued so
-// that encryption runs on the callers' goroutines, not the writer's.
-type sealedWebhook struct {
-	rawQuery, headers, body, functionError, logs any
-	// The request log's columns.
-	received, outcome, answerHeaders any
-	answerSize                       int
-}
-
-// sealWebhook seals w's secret columns.
-func (s *Store) sealWebhook(w *relay.Webhook) (*sealedWebhook, error) {
-	headers := appendHeaderJSON(nil, w.Request.Header)
-	sw := &sealedWebhook{
-		rawQuery:      s.sealValue([]byte(w.Request.RawQuery), "webhooks", w.ID, "raw_query"),
-		headers:       s.sealValue(headers, "webhooks", w.ID, "headers"),
-		body:          s.sealValue(w.Request.Body, "webhooks", w.ID, "body"),
-		functionError: s.sealOptional([]byte(w.FunctionError), "webhooks", w.ID, "function_error"),
-	}
-	if len(w.Logs) > 0 {
-		logs, err := json.Marshal(w.Logs)
-		if err != nil {
-			return nil, fmt.Errorf("webhook %s: logs: %w", w.ID, err)
-		}
-		sw.logs = s.sealValue(logs, "webhooks", w.ID, "logs")
-	}
-	if err := s.sealJourney(w, sw); err != nil {
-		return nil, err
-	}
-	return sw, nil
+// sealWebhook seals w's secret columns (journal.SealWebhook).
+func (s *Store) sealWebhook(w *relay.Webhook) (*journal.Webhook, error) {
+	return journal.SealWebhook(s.sealer, w)
 }
 
 // prepareDelivery fills d's defaults: ID, state, times. The i-th delivery
@@ -170,12 +145,12 @@ func (s *Store) saveWebhookFunc(w *relay.Webhook, ds []*relay.Delivery) (func(co
 			rawPath = w.Request.RawPath
 		}
 		if ephemeral {
-			cols, path, rawPath = sealedWebhook{}, nil, nil
+			cols, path, rawPath = journal.Webhook{}, nil, nil
 		}
 		_, err = s.txExec(ctx, tx, qInsertWebhook,
 			w.ID, w.BucketID, w.InputID, ts(w.ReceivedAt), w.Request.Method, path,
-			cols.rawQuery, cols.headers, cols.body, w.Status, cols.functionError, cols.logs, rawPath,
-			cols.received, cols.outcome, cols.answerHeaders, cols.answerSize)
+			cols.RawQuery, cols.Headers, cols.Body, w.Status, cols.FunctionError, cols.Logs, rawPath,
+			cols.Received, cols.Outcome, cols.AnswerHeaders, cols.AnswerSize)
 		if err != nil {
 			return mapWriteErr(err, "webhook", w.ID)
 		}
@@ -289,7 +264,7 @@ func (s *Store) GetWebhook(ctx context.Context, id string) (*relay.Webhook, erro
 			return nil, fmt.Errorf("webhook %s: logs: %w", w.ID, err)
 		}
 	}
-	if err := s.openJourney(&w, sealedReceived, outcome, answerHeaders); err != nil {
+	if err := journal.Open(s.sealer, &w, sealedReceived, outcome, answerHeaders); err != nil {
 		return nil, err
 	}
 	return &w, nil
@@ -558,11 +533,6 @@ func (s *Store) ListDeliveries(ctx context.Context, f relay.DeliveryFilter) ([]*
 	return s.queryDeliveries(ctx, s.rdb, "list deliveries", query, args...)
 }
 
-// attemptAAD binds an attempt's column to the attempt.
-func attemptAAD(deliveryID string, n int, column string) []byte {
-	return seal.AAD("attempts", deliveryID, strconv.Itoa(n), column)
-}
-
 // RecordAttempt saves a and d's new state, attempts, next attempt time,
 // last status, last error and update time together. It fills
 // a.DeliveryID (d's), a.N (the next number), a.StartedAt and d.UpdatedAt
@@ -606,20 +576,20 @@ func (s *Store) RecordAttempt(ctx context.Context, d *relay.Delivery, a *relay.A
 	var respHeaderJSON []byte
 	respBodyPlain := a.ResponseBody
 	if len(a.ResponseHeader) > 0 {
-		respHeaderJSON = appendHeaderJSON(nil, a.ResponseHeader)
+		respHeaderJSON = headerjson.Append(nil, a.ResponseHeader)
 	}
 	seal := func() {
 		if logs != nil {
-			sealedLogs = s.sealer.Seal(logs, attemptAAD(d.ID, n, "logs"))
+			sealedLogs = s.sealer.Seal(logs, sealed.AttemptAAD(d.ID, n, "logs"))
 		}
 		if respHeaderJSON != nil {
-			respHeaders = s.sealer.Seal(respHeaderJSON, attemptAAD(d.ID, n, "response_headers"))
+			respHeaders = s.sealer.Seal(respHeaderJSON, sealed.AttemptAAD(d.ID, n, "response_headers"))
 		}
 		if len(respBodyPlain) > 0 {
-			respBody = s.sealer.Seal(respBodyPlain, attemptAAD(d.ID, n, "response_body"))
+			respBody = s.sealer.Seal(respBodyPlain, sealed.AttemptAAD(d.ID, n, "response_body"))
 		}
 		if a.Error != "" {
-			sealedErr = s.sealer.Seal([]byte(a.Error), attemptAAD(d.ID, n, "error"))
+			sealedErr = s.sealer.Seal([]byte(a.Error), sealed.AttemptAAD(d.ID, n, "error"))
 		}
 	}
 	if n > 0 {
@@ -736,19 +706,19 @@ func (s *Store) scanAttempt(sc scanner, id string) (*relay.Attempt, error) {
 	if err := sc.Scan(&a.N, &started, &a.DurationMS, &a.Status, &sealedErr, &sealedLogs, &respHeaders, &respBody); err != nil {
 		return nil, fmt.Errorf("attempts: %w", err)
 	}
-	if err := s.openAttemptResponse(a, id, respHeaders, respBody); err != nil {
+	if err := journal.OpenAttemptResponse(s.sealer, a, id, respHeaders, respBody); err != nil {
 		return nil, err
 	}
 	a.StartedAt = fromTS(started)
 	if sealedErr != nil {
-		e, err := s.sealer.Open(sealedErr, attemptAAD(id, a.N, "error"))
+		e, err := s.sealer.Open(sealedErr, sealed.AttemptAAD(id, a.N, "error"))
 		if err != nil {
 			return nil, fmt.Errorf("attempt %d: error: %w", a.N, err)
 		}
 		a.Error = string(e)
 	}
 	if sealedLogs != nil {
-		l, err := s.sealer.Open(sealedLogs, attemptAAD(id, a.N, "logs"))
+		l, err := s.sealer.Open(sealedLogs, sealed.AttemptAAD(id, a.N, "logs"))
 		if err != nil {
 			return nil, fmt.Errorf("attempt %d: logs: %w", a.N, err)
 		}

@@ -1,4 +1,4 @@
-package sqlite
+package headerjson
 
 import (
 	"encoding/json"
@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-func TestAppendHeaderJSON(t *testing.T) {
+func TestAppend(t *testing.T) {
 	tests := []http.Header{
 		nil,
 		{},
@@ -17,23 +17,23 @@ func TestAppendHeaderJSON(t *testing.T) {
 		{"X-Bad": {"ok\xffbad\xc3(", "\xed\xa0\x80"}},
 	}
 	for _, h := range tests {
-		got := appendHeaderJSON(nil, h)
+		got := Append(nil, h)
 		// encoding/json is the reference: the same bytes.
 		want, err := json.Marshal(h)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if string(got) != string(want) {
-			t.Errorf("appendHeaderJSON(%q) =\n%s\nencoding/json:\n%s", h, got, want)
+			t.Errorf("Append(%q) =\n%s\nencoding/json:\n%s", h, got, want)
 		}
 		var back http.Header
 		if err := json.Unmarshal(got, &back); err != nil {
-			t.Fatalf("appendHeaderJSON(%q) = %s: not JSON: %v", h, got, err)
+			t.Fatalf("Append(%q) = %s: not JSON: %v", h, got, err)
 		}
 	}
 }
 
-// BenchmarkHeaderJSON compares appendHeaderJSON with its baseline,
+// BenchmarkHeaderJSON compares Append with its baseline,
 // encoding/json, on a webhook's usual headers.
 func BenchmarkHeaderJSON(b *testing.B) {
 	h := http.Header{
@@ -47,7 +47,7 @@ func BenchmarkHeaderJSON(b *testing.B) {
 	b.Run("append", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			appendHeaderJSON(nil, h)
+			Append(nil, h)
 		}
 	})
 	b.Run("encoding-json", func(b *testing.B) {

@@ -1,4 +1,7 @@
-package postgres
+// Package headerjson encodes an http.Header as JSON, the bytes
+// encoding/json makes of it, without reflection: both stores keep every
+// webhook's headers in this form.
+package headerjson
 
 import (
 	"net/http"
@@ -7,10 +10,10 @@ import (
 	"github.com/relayfn/relayfn/internal/jsonstr"
 )
 
-// appendHeaderJSON appends h as a JSON object of string arrays, keys in
+// Append appends h as a JSON object of string arrays, keys in
 // order: the bytes encoding/json makes of an http.Header, in a fraction of
 // the time, since every webhook's headers are stored. A nil h is null.
-func appendHeaderJSON(b []byte, h http.Header) []byte {
+func Append(b []byte, h http.Header) []byte {
 	if h == nil {
 		return append(b, "null"...)
 	}

@@ -1,4 +1,4 @@
-package sqlite
+package journal
 
 import (
 	"encoding/json"
@@ -10,7 +10,7 @@ func TestRequestDiffJSON(t *testing.T) {
 	s := func(v string) *string { return &v }
 	body := []byte("b\x00dy")
 	empty := []byte{}
-	for _, d := range []*requestDiff{
+	for _, d := range []*Diff{
 		{},
 		{Method: s("GET"), Path: s("/a\"b"), RawPath: s("/a%2Fb"), RawQuery: s("x=<1>&y")},
 		{Header: http.Header{"X-A": {"1", "2"}, "Content-Type": {"text/plain"}}, Added: []string{"X-New", "X-\u00e9"}},
@@ -21,8 +21,8 @@ func TestRequestDiffJSON(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := d.appendJSON(nil); string(got) != string(want) {
-			t.Errorf("appendJSON = %s, want %s", got, want)
+		if got := d.AppendJSON(nil); string(got) != string(want) {
+			t.Errorf("AppendJSON = %s, want %s", got, want)
 		}
 	}
 }

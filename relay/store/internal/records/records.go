@@ -1,0 +1,155 @@
+// Package records checks a record before a store creates it and fills its
+// defaults (ID, times, modes), the same in both stores, so that a record
+// is refused or completed alike whichever store keeps it.
+package records
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/relayfn/relayfn/functions"
+	"github.com/relayfn/relayfn/relay"
+)
+
+// Bucket checks b and fills its ID (when empty), Auth.Type (when empty)
+// and CreatedAt (when zero, with now).
+func Bucket(b *relay.Bucket, now time.Time) error {
+	if b.Name == "" {
+		return errors.New("bucket: a name is required")
+	}
+	if b.ID == "" {
+		b.ID = uuid.NewString()
+	}
+	if b.Auth.Type == "" {
+		b.Auth.Type = relay.AuthNone
+	}
+	if b.CreatedAt.IsZero() {
+		b.CreatedAt = now
+	}
+	return nil
+}
+
+// Input checks in and fills its ID (when empty), Response.Mode (when
+// empty) and CreatedAt (when zero, with now).
+func Input(in *relay.Input, now time.Time) error {
+	if in.Name == "" || in.BucketID == "" {
+		return errors.New("input: a name and a bucket are required")
+	}
+	if in.ID == "" {
+		in.ID = uuid.NewString()
+	}
+	if in.Response.Mode == "" {
+		in.Response.Mode = relay.ResponseDefault
+	}
+	if in.CreatedAt.IsZero() {
+		in.CreatedAt = now
+	}
+	return nil
+}
+
+// Output checks out and fills its ID (when empty) and CreatedAt (when
+// zero, with now).
+func Output(out *relay.Output, now time.Time) error {
+	if out.Name == "" || out.BucketID == "" {
+		return errors.New("output: a name and a bucket are required")
+	}
+	if out.ID == "" {
+		out.ID = uuid.NewString()
+	}
+	if out.CreatedAt.IsZero() {
+		out.CreatedAt = now
+	}
+	return nil
+}
+
+// Token checks t and fills its ID (when empty) and CreatedAt (when zero,
+// with now).
+func Token(t *relay.Token, now time.Time) error {
+	if t.SecretHash == "" {
+		return errors.New("token: a secret hash is required")
+	}
+	if t.ID == "" {
+		t.ID = uuid.NewString()
+	}
+	if t.CreatedAt.IsZero() {
+		t.CreatedAt = now
+	}
+	return nil
+}
+
+// AgentToken checks t and fills its ID (when empty) and CreatedAt (when
+// zero, with now).
+func AgentToken(t *relay.AgentToken, now time.Time) error {
+	if t.SecretHash == "" || len(t.BucketIDs) == 0 {
+		return errors.New("agent token: a secret hash and a bucket are required")
+	}
+	if t.ID == "" {
+		t.ID = uuid.NewString()
+	}
+	if t.CreatedAt.IsZero() {
+		t.CreatedAt = now
+	}
+	return nil
+}
+
+// Function checks a new function f and fills its ID (when empty), Hash
+// (when empty: SourceHash of its source), Version (1) and times (now).
+func Function(f *functions.Function, now time.Time) error {
+	if f.Name == "" {
+		return errors.New("function: a name is required")
+	}
+	if f.ID == "" {
+		f.ID = uuid.NewString()
+	}
+	if f.Hash == "" {
+		f.Hash = SourceHash(f.Source)
+	}
+	f.Version = 1
+	f.CreatedAt, f.UpdatedAt = now, now
+	return nil
+}
+
+// SourceHash is the hex SHA-256 of source, as the runtime computes it.
+func SourceHash(source string) string {
+	sum := sha256.Sum256([]byte(source))
+	return hex.EncodeToString(sum[:])
+}
+
+// Exists reports whether table holds a row with ID id.
+type Exists func(ctx context.Context, table, id string) (bool, error)
+
+// CheckRefs checks, for a record of kind named name, that the bucket (when
+// bucketID is not empty) and the functions (those not empty) exist.
+// notFound makes the error of a missing record of a kind.
+func CheckRefs(ctx context.Context, exists Exists, notFound func(kind, id string) error, kind, name, bucketID string, functionIDs ...string) error {
+	check := func(table, refKind, id string) error {
+		ok, err := exists(ctx, table, id)
+		if err != nil {
+			return fmt.Errorf("%s %q: %w", kind, name, err)
+		}
+		if !ok {
+			return fmt.Errorf("%s %q: %w", kind, name, notFound(refKind, id))
+		}
+		return nil
+	}
+	if bucketID != "" {
+		if err := check("buckets", "bucket", bucketID); err != nil {
+			return err
+		}
+	}
+	for _, id := range functionIDs {
+		if id == "" {
+			continue
+		}
+		if err := check("functions", "function", id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
