@@ -137,3 +137,5 @@ func pendingDeliveries(ctx context.Context, st *Store) ([]*relay.Delivery, error
 	})
 	return ds, nil
 }
+
+func errOf[T any](_ T, err error) error { return err }

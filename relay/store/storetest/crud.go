@@ -642,9 +642,13 @@ func (s *suite) TestDeletedHidden(t *testing.T) {
 	if gw, err := st.ListWebhooks(ctx, relay.WebhookFilter{BucketID: gone.bucket.ID}); err != nil || len(gw) != 0 {
 		t.Errorf("ListWebhooks of the deleted bucket = %d webhooks, %v; want none", len(gw), err)
 	}
+	// The only failed delivery is the deleted output's.
+	if fw, err := st.ListWebhooks(ctx, relay.WebhookFilter{Failed: true}); err != nil || len(fw) != 0 {
+		t.Errorf("ListWebhooks(Failed) = %d webhooks, %v; want none: the failed delivery's output is deleted", len(fw), err)
+	}
 	// The kept webhooks count only the deliveries of the kept output.
 	for _, w := range ws {
-		if w.Deliveries[relay.DeliveryPending] != 1 {
+		if len(w.Deliveries) != 1 || w.Deliveries[relay.DeliveryPending] != 1 {
 			t.Errorf("webhook %s lists deliveries %v, want the kept output's one pending", w.ID, w.Deliveries)
 		}
 	}

@@ -87,7 +87,7 @@ func (s *suite) TestPurge(t *testing.T) {
 	}
 	w, err := st.GetWebhook(ctx, gone.ID)
 	must(t, err)
-	if w.Request.Body != nil || w.Request.Header != nil || w.Request.RawQuery != "" || w.Logs != nil || w.Status != 200 {
+	if w.Request.Body != nil || w.Request.Header != nil || w.Request.Path != "" || w.Request.RawQuery != "" || w.Logs != nil || w.Status != 200 {
 		t.Fatalf("purged webhook = %+v, want its metadata only", w)
 	}
 	ds, err := st.ListDeliveries(ctx, relay.DeliveryFilter{WebhookID: gone.ID})
