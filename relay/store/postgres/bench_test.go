@@ -10,6 +10,7 @@ import (
 
 	"github.com/relayfn/relayfn/internal/pgtest"
 	"github.com/relayfn/relayfn/relay"
+	"github.com/relayfn/relayfn/relay/store/storetest"
 )
 
 // benchPools are the pool sizes the benchmarks run with: pgxpool's
@@ -24,7 +25,7 @@ func benchStore(b *testing.B, conns int) *Store {
 	if conns > 0 {
 		dsn += fmt.Sprintf("&pool_max_conns=%d", conns)
 	}
-	return openAt(b, dsn, testSealer(b, 1), Options{})
+	return openAt(b, dsn, storetest.Sealer(b, 1), Options{})
 }
 
 // BenchmarkSaveWebhook saves webhooks with a 2 KB body and one delivery
@@ -44,7 +45,7 @@ func BenchmarkSaveWebhook(b *testing.B) {
 		conns := bench.conns
 		b.Run(name, func(b *testing.B) {
 			st := benchStore(b, conns)
-			fx := newFixture(b, st, "bench", false)
+			fx := storetest.NewFixture(b, st, "bench", false)
 			ctx := context.Background()
 			b.SetParallelism(16)
 			b.SetBytes(int64(len(body)))
@@ -52,8 +53,8 @@ func BenchmarkSaveWebhook(b *testing.B) {
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
 					w := &relay.Webhook{
-						BucketID: fx.bucket.ID,
-						InputID:  fx.input.ID,
+						BucketID: fx.Bucket.ID,
+						InputID:  fx.Input.ID,
 						Request: relay.HTTPRequest{
 							Method: http.MethodPost, Path: "/", RawQuery: "a=1",
 							Header: http.Header{"Content-Type": {"application/json"}, "X-Signature": {"sha256=0123456789abcdef"}},
@@ -61,7 +62,7 @@ func BenchmarkSaveWebhook(b *testing.B) {
 						},
 						Status: 200,
 					}
-					d := &relay.Delivery{OutputID: fx.out1.ID}
+					d := &relay.Delivery{OutputID: fx.Out1.ID}
 					if bench.leased {
 						d.LeaseOwner, d.LeaseID, d.LeaseUntil = "bench", "lease", time.Now().Add(time.Minute)
 					}
@@ -82,12 +83,12 @@ func BenchmarkRecordAttempt(b *testing.B) {
 	for _, conns := range benchPools {
 		b.Run(fmt.Sprintf("conns=%d", conns), func(b *testing.B) {
 			st := benchStore(b, conns)
-			fx := newFixture(b, st, "bench", false)
+			fx := storetest.NewFixture(b, st, "bench", false)
 			ctx := context.Background()
 			ds := make(chan *relay.Delivery, b.N)
 			for range b.N {
-				d := &relay.Delivery{OutputID: fx.out1.ID}
-				if err := st.SaveWebhook(ctx, fx.webhook("x"), []*relay.Delivery{d}); err != nil {
+				d := &relay.Delivery{OutputID: fx.Out1.ID}
+				if err := st.SaveWebhook(ctx, fx.Webhook("x"), []*relay.Delivery{d}); err != nil {
 					b.Fatal(err)
 				}
 				ds <- d
@@ -121,15 +122,15 @@ func BenchmarkWebhookLifecycle(b *testing.B) {
 	for _, conns := range benchPools {
 		b.Run(fmt.Sprintf("conns=%d", conns), func(b *testing.B) {
 			st := benchStore(b, conns)
-			fx := newFixture(b, st, "bench", false)
+			fx := storetest.NewFixture(b, st, "bench", false)
 			ctx := context.Background()
 			b.SetParallelism(16)
 			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
 					w := &relay.Webhook{
-						BucketID: fx.bucket.ID,
-						InputID:  fx.input.ID,
+						BucketID: fx.Bucket.ID,
+						InputID:  fx.Input.ID,
 						Request: relay.HTTPRequest{
 							Method: http.MethodPost, Path: "/hooks",
 							Header: http.Header{"Content-Type": {"application/json"}, "X-Relayed": {"1"}},
@@ -137,7 +138,7 @@ func BenchmarkWebhookLifecycle(b *testing.B) {
 						},
 						Status: 200,
 					}
-					d := &relay.Delivery{OutputID: fx.out1.ID, LeaseOwner: "bench", LeaseID: relay.NewRecordID(),
+					d := &relay.Delivery{OutputID: fx.Out1.ID, LeaseOwner: "bench", LeaseID: relay.NewRecordID(),
 						LeaseUntil: time.Now().Add(time.Minute)}
 					if err := st.SaveWebhook(ctx, w, []*relay.Delivery{d}); err != nil {
 						b.Error(err)

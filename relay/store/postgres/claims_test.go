@@ -8,26 +8,8 @@ import (
 
 	"github.com/relayfn/relayfn/relay"
 	"github.com/relayfn/relayfn/relay/store"
+	"github.com/relayfn/relayfn/relay/store/storetest"
 )
-
-// saveDue stores n webhooks of fx, each with a delivery to each output
-// due at due, and returns the deliveries by output.
-func saveDue(t *testing.T, st *Store, fx *fixture, n int, due time.Time) map[string][]*relay.Delivery {
-	t.Helper()
-	ctx := context.Background()
-	byOut := map[string][]*relay.Delivery{}
-	for range n {
-		ds := fx.deliveries()
-		for _, d := range ds {
-			d.NextAttemptAt = due
-		}
-		must(t, st.SaveWebhook(ctx, fx.webhook("x"), ds))
-		for _, d := range ds {
-			byOut[d.OutputID] = append(byOut[d.OutputID], d)
-		}
-	}
-	return byOut
-}
 
 // TestMigrateFromVersion2: pending deliveries written before leases are
 // due at their next attempt time, unclaimed, and outputs get the default
@@ -37,12 +19,12 @@ func saveDue(t *testing.T, st *Store, fx *fixture, n int, due time.Time) map[str
 func TestAttemptBatchIsolation(t *testing.T) {
 	st, _ := newStore(t)
 	ctx := context.Background()
-	fx := newFixture(t, st, "attempts", false)
+	fx := storetest.NewFixture(t, st, "attempts", false)
 	const n = 90
 	ds := make([]*relay.Delivery, n)
 	for i := range ds {
-		d := &relay.Delivery{OutputID: fx.out1.ID, LeaseOwner: "a", LeaseID: "lease", LeaseUntil: time.Now().Add(time.Hour)}
-		must(t, st.SaveWebhook(ctx, fx.webhook("x"), []*relay.Delivery{d}))
+		d := &relay.Delivery{OutputID: fx.Out1.ID, LeaseOwner: "a", LeaseID: "lease", LeaseUntil: time.Now().Add(time.Hour)}
+		must(t, st.SaveWebhook(ctx, fx.Webhook("x"), []*relay.Delivery{d}))
 		d.Attempts = 1
 		must(t, st.RecordAttempt(ctx, d, &relay.Attempt{N: 1, Status: 503}))
 		ds[i] = d

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/relayfn/relayfn/relay"
+	"github.com/relayfn/relayfn/relay/store/storetest"
 )
 
 func TestMigrations(t *testing.T) {
@@ -19,7 +20,7 @@ func TestMigrations(t *testing.T) {
 	must(t, st.Close())
 
 	// Reopening applies nothing and keeps the version.
-	st = openAt(t, dsn, testSealer(t, 1), Options{})
+	st = openAt(t, dsn, storetest.Sealer(t, 1), Options{})
 	must(t, st.Pool().QueryRow(ctx, `SELECT COUNT(*) FROM schema_version`).Scan(&v))
 	if v != 1 {
 		t.Fatalf("schema_version has %d rows, want 1", v)
@@ -29,7 +30,7 @@ func TestMigrations(t *testing.T) {
 	must(t, st.Close())
 
 	// A newer schema is refused.
-	_, err = Open(ctx, dsn, testSealer(t, 1), Options{})
+	_, err = Open(ctx, dsn, storetest.Sealer(t, 1), Options{})
 	if err == nil || !strings.Contains(err.Error(), "newer") {
 		t.Fatalf("Open of a newer schema: err = %v, want a version error", err)
 	}

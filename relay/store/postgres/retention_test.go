@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/relayfn/relayfn/relay"
+	"github.com/relayfn/relayfn/relay/store/storetest"
 )
 
 // sweepDeleted runs PurgeDeleted until it says there is no more, and
@@ -33,20 +34,20 @@ func sweepDeleted(t testing.TB, st *Store, limit int) (webhooks, deliveries int)
 func TestDeleteLeavesOrphansToPurge(t *testing.T) {
 	st, _ := newStore(t)
 	ctx := context.Background()
-	kept := newFixture(t, st, "kept", false)
-	gone := newFixture(t, st, "gone", false)
+	kept := storetest.NewFixture(t, st, "kept", false)
+	gone := storetest.NewFixture(t, st, "gone", false)
 	t0 := time.Unix(1000, 0).UTC()
-	keptByOut := saveDue(t, st, kept, 5, t0)
-	saveDue(t, st, gone, 3, t0)
-	failed := keptByOut[kept.out2.ID][0]
+	keptByOut := storetest.SaveDue(t, st, kept, 5, t0)
+	storetest.SaveDue(t, st, gone, 3, t0)
+	failed := keptByOut[kept.Out2.ID][0]
 	failed.State, failed.Attempts = relay.DeliveryFailed, 1
 	must(t, st.RecordAttempt(ctx, failed, &relay.Attempt{N: 1, Status: 500}))
 
-	must(t, st.DeleteOutput(ctx, kept.out2.ID))
-	must(t, st.DeleteBucket(ctx, gone.bucket.ID))
+	must(t, st.DeleteOutput(ctx, kept.Out2.ID))
+	must(t, st.DeleteBucket(ctx, gone.Bucket.ID))
 	for _, tt := range []struct{ table, where string }{
-		{"buckets", "id = '" + gone.bucket.ID + "'"}, {"inputs", "id = '" + gone.input.ID + "'"},
-		{"outputs", "bucket_id = '" + gone.bucket.ID + "'"}, {"outputs", "id = '" + kept.out2.ID + "'"},
+		{"buckets", "id = '" + gone.Bucket.ID + "'"}, {"inputs", "id = '" + gone.Input.ID + "'"},
+		{"outputs", "bucket_id = '" + gone.Bucket.ID + "'"}, {"outputs", "id = '" + kept.Out2.ID + "'"},
 	} {
 		if n := count(t, st, tt.table, tt.where); n != 0 {
 			t.Errorf("%s %s: %d rows left", tt.table, tt.where, n)
@@ -63,10 +64,10 @@ func TestDeleteLeavesOrphansToPurge(t *testing.T) {
 	if w != 3 || d != 5 {
 		t.Errorf("PurgeDeleted removed %d webhooks and %d deliveries, want 3 and 5", w, d)
 	}
-	if n := count(t, st, "webhooks", "bucket_id = $1", gone.bucket.ID); n != 0 {
+	if n := count(t, st, "webhooks", "bucket_id = $1", gone.Bucket.ID); n != 0 {
 		t.Errorf("%d webhooks of the deleted bucket left", n)
 	}
-	if n := count(t, st, "deliveries", "output_id = ANY($1)", []string{kept.out2.ID, gone.out1.ID, gone.out2.ID}); n != 0 {
+	if n := count(t, st, "deliveries", "output_id = ANY($1)", []string{kept.Out2.ID, gone.Out1.ID, gone.Out2.ID}); n != 0 {
 		t.Errorf("%d deliveries of deleted outputs left", n)
 	}
 	if n := count(t, st, "attempts", ""); n != 0 {
@@ -85,10 +86,10 @@ func TestDeleteLeavesOrphansToPurge(t *testing.T) {
 func TestRecreateDeletedID(t *testing.T) {
 	st, _ := newStore(t)
 	ctx := context.Background()
-	fx := newFixture(t, st, "again", false)
-	saveDue(t, st, fx, 3, time.Unix(1000, 0))
-	must(t, st.DeleteBucket(ctx, fx.bucket.ID))
-	b := &relay.Bucket{ID: fx.bucket.ID, Name: "again"}
+	fx := storetest.NewFixture(t, st, "again", false)
+	storetest.SaveDue(t, st, fx, 3, time.Unix(1000, 0))
+	must(t, st.DeleteBucket(ctx, fx.Bucket.ID))
+	b := &relay.Bucket{ID: fx.Bucket.ID, Name: "again"}
 	must(t, st.CreateBucket(ctx, b))
 	ws, err := st.ListWebhooks(ctx, relay.WebhookFilter{BucketID: b.ID})
 	must(t, err)

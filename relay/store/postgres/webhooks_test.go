@@ -14,12 +14,13 @@ import (
 	"github.com/relayfn/relayfn/internal/pgtest"
 	"github.com/relayfn/relayfn/relay"
 	"github.com/relayfn/relayfn/relay/seal"
+	"github.com/relayfn/relayfn/relay/store/storetest"
 )
 
 func TestEncryptedAtRest(t *testing.T) {
 	st, _ := newStore(t)
 	ctx := context.Background()
-	fx := newFixture(t, st, "a", false)
+	fx := storetest.NewFixture(t, st, "a", false)
 
 	markers := []string{
 		"BODYMARKER-7f3a9c", "HEADERMARKER-c0ffee", "QUERYMARKER-b16b00b5", "CONFIGMARKER-deadbeef",
@@ -30,12 +31,12 @@ func TestEncryptedAtRest(t *testing.T) {
 	must(t, st.CreateFunction(ctx, f))
 	must(t, st.SetConfig(ctx, f.ID, "SECRET", "CONFIGMARKER-deadbeef"))
 	for i := range 20 {
-		w := fx.webhook(`{"secret":"BODYMARKER-7f3a9c"}`)
+		w := fx.Webhook(`{"secret":"BODYMARKER-7f3a9c"}`)
 		w.Request.Header.Set("X-Api-Key", "HEADERMARKER-c0ffee")
 		w.Request.RawQuery = "token=QUERYMARKER-b16b00b5"
 		w.Logs = []string{"LOGMARKER-5eed"}
 		w.FunctionError = "FUNCERRMARKER-0ddba11"
-		ds := fx.deliveries()
+		ds := fx.Deliveries()
 		must(t, st.SaveWebhook(ctx, w, ds))
 		if i%5 == 0 {
 			d := ds[0]
@@ -70,7 +71,7 @@ func TestEncryptedAtRest(t *testing.T) {
 				case string:
 					b = []byte(v)
 				}
-				if bytes.Contains(b, []byte(fx.bucket.ID)) {
+				if bytes.Contains(b, []byte(fx.Bucket.ID)) {
 					sawBucket = true // the check sees plaintext
 				}
 				for _, m := range markers {
@@ -97,13 +98,13 @@ func TestEncryptedAtRest(t *testing.T) {
 func TestEphemeralBucketColumnsNull(t *testing.T) {
 	st, _ := newStore(t)
 	ctx := context.Background()
-	fx := newFixture(t, st, "eph", true)
+	fx := storetest.NewFixture(t, st, "eph", true)
 
-	w := fx.webhook("EPHEMERAL-BODY")
+	w := fx.Webhook("EPHEMERAL-BODY")
 	w.Request.Header.Set("Authorization", "secret")
 	w.Logs = []string{"log"}
 	w.FunctionError = "err"
-	ds := fx.deliveries()
+	ds := fx.Deliveries()
 	must(t, st.SaveWebhook(ctx, w, ds))
 	d := ds[0]
 	d.Attempts = 1
@@ -133,20 +134,20 @@ func TestEphemeralBucketColumnsNull(t *testing.T) {
 func TestWrongKey(t *testing.T) {
 	path := pgtest.DSN(t)
 	ctx := context.Background()
-	st := openAt(t, path, testSealer(t, 1), Options{})
-	fx := newFixture(t, st, "a", false)
+	st := openAt(t, path, storetest.Sealer(t, 1), Options{})
+	fx := storetest.NewFixture(t, st, "a", false)
 	f := &functions.Function{Name: "f"}
 	must(t, st.CreateFunction(ctx, f))
 	must(t, st.SetConfig(ctx, f.ID, "K", "TOPSECRET"))
-	w := fx.webhook("TOPSECRET")
-	ds := fx.deliveries()
+	w := fx.Webhook("TOPSECRET")
+	ds := fx.Deliveries()
 	ds[0].LastError = "TOPSECRET"
 	must(t, st.SaveWebhook(ctx, w, ds))
 	must(t, st.RecordAttempt(ctx, ds[1], &relay.Attempt{Error: "TOPSECRET"}))
 	must(t, st.Close())
 
 	// Open refuses another key.
-	_, err := Open(ctx, path, testSealer(t, 2), Options{})
+	_, err := Open(ctx, path, storetest.Sealer(t, 2), Options{})
 	wantErr(t, err, seal.ErrOpen)
 	if !strings.Contains(err.Error(), "encryption key") || !strings.Contains(err.Error(), "127.0.0.1") {
 		t.Errorf("Open with the wrong key: error %q does not explain itself", err)
@@ -155,12 +156,12 @@ func TestWrongKey(t *testing.T) {
 
 	// Values sealed with another key do not open, without a panic or
 	// plaintext in the error.
-	st = openAt(t, path, testSealer(t, 1), Options{})
-	st.sealer = testSealer(t, 2)
+	st = openAt(t, path, storetest.Sealer(t, 1), Options{})
+	st.sealer = storetest.Sealer(t, 2)
 	errs := map[string]error{
 		"GetWebhook":     errOf(st.GetWebhook(ctx, w.ID)),
 		"Config":         errOf(st.Config(ctx, f.ID)),
-		"ListDeliveries": errOf(pendingDeliveries(ctx, st)),
+		"ListDeliveries": errOf(storetest.PendingDeliveries(ctx, st)),
 		"GetDelivery":    errOf2(st.GetDelivery(ctx, ds[1].ID)),
 	}
 	for name, err := range errs {
@@ -186,8 +187,8 @@ func errOf2[A, B any](_ A, _ B, err error) error { return err }
 func TestSwappedCiphertext(t *testing.T) {
 	st, _ := newStore(t)
 	ctx := context.Background()
-	fx := newFixture(t, st, "a", false)
-	w1, w2 := fx.webhook("one"), fx.webhook("two")
+	fx := storetest.NewFixture(t, st, "a", false)
+	w1, w2 := fx.Webhook("one"), fx.Webhook("two")
 	must(t, st.SaveWebhook(ctx, w1, nil))
 	must(t, st.SaveWebhook(ctx, w2, nil))
 
@@ -208,18 +209,18 @@ func TestSwappedCiphertext(t *testing.T) {
 func TestGroupCommitMixed(t *testing.T) {
 	st, _ := newStore(t)
 	ctx := context.Background()
-	eph := newFixture(t, st, "eph", true)
-	kept := newFixture(t, st, "kept", false)
+	eph := storetest.NewFixture(t, st, "eph", true)
+	kept := storetest.NewFixture(t, st, "kept", false)
 	const n = 150
 	ws := make([]*relay.Webhook, n)
 	errs := make([]error, n)
 	var wg sync.WaitGroup
 	start := make(chan struct{})
 	for i := range n {
-		f := []*fixture{eph, kept, kept}[i%3]
-		ws[i] = f.webhook(fmt.Sprint("body ", i))
+		f := []*storetest.Fixture{eph, kept, kept}[i%3]
+		ws[i] = f.Webhook(fmt.Sprint("body ", i))
 		ws[i].Request.RawPath = "/a%2Fb"
-		ds := f.deliveries()
+		ds := f.Deliveries()
 		if i%3 == 2 {
 			ws[i].BucketID = "missing"
 			ds = nil

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/relayfn/relayfn/relay"
+	"github.com/relayfn/relayfn/relay/store/storetest"
 )
 
 // saveWebhookOneTx is the baseline SaveWebhook: the same write in a
@@ -37,8 +38,8 @@ func BenchmarkSaveWebhook(b *testing.B) {
 		for _, m := range modes {
 			b.Run(fmt.Sprintf("sync=%s/%s", sync, m.name), func(b *testing.B) {
 				dsn := filepath.Join(b.TempDir(), "bench.db") + "?synchronous=" + sync
-				st := openAt(b, dsn, testSealer(b, 1))
-				fx := newFixture(b, st, "bench", false)
+				st := openAt(b, dsn, storetest.Sealer(b, 1))
+				fx := storetest.NewFixture(b, st, "bench", false)
 				ctx := context.Background()
 				b.SetParallelism(16) // 16 × GOMAXPROCS concurrent callers, like an HTTP server's
 				b.SetBytes(int64(len(body)))
@@ -46,8 +47,8 @@ func BenchmarkSaveWebhook(b *testing.B) {
 				b.RunParallel(func(pb *testing.PB) {
 					for pb.Next() {
 						w := &relay.Webhook{
-							BucketID: fx.bucket.ID,
-							InputID:  fx.input.ID,
+							BucketID: fx.Bucket.ID,
+							InputID:  fx.Input.ID,
 							Request: relay.HTTPRequest{
 								Method: http.MethodPost, Path: "/", RawQuery: "a=1",
 								Header: http.Header{"Content-Type": {"application/json"}, "X-Signature": {"sha256=0123456789abcdef"}},
@@ -55,7 +56,7 @@ func BenchmarkSaveWebhook(b *testing.B) {
 							},
 							Status: 200,
 						}
-						if err := m.save(st, ctx, w, []*relay.Delivery{{OutputID: fx.out1.ID}}); err != nil {
+						if err := m.save(st, ctx, w, []*relay.Delivery{{OutputID: fx.Out1.ID}}); err != nil {
 							b.Error(err)
 							return
 						}
@@ -74,16 +75,16 @@ func BenchmarkSaveWebhook(b *testing.B) {
 // per CPU, with group commit.
 func BenchmarkWebhookLifecycle(b *testing.B) {
 	body := []byte(`{"action":"opened","number":42,"repository":{"full_name":"mona/demo"},"sender":{"login":"mona"}}`)
-	st := openAt(b, filepath.Join(b.TempDir(), "bench.db"), testSealer(b, 1))
-	fx := newFixture(b, st, "bench", false)
+	st := openAt(b, filepath.Join(b.TempDir(), "bench.db"), storetest.Sealer(b, 1))
+	fx := storetest.NewFixture(b, st, "bench", false)
 	ctx := context.Background()
 	b.SetParallelism(16)
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			w := &relay.Webhook{
-				BucketID: fx.bucket.ID,
-				InputID:  fx.input.ID,
+				BucketID: fx.Bucket.ID,
+				InputID:  fx.Input.ID,
 				Request: relay.HTTPRequest{
 					Method: http.MethodPost, Path: "/hooks",
 					Header: http.Header{"Content-Type": {"application/json"}, "X-Relayed": {"1"}},
@@ -91,7 +92,7 @@ func BenchmarkWebhookLifecycle(b *testing.B) {
 				},
 				Status: 200,
 			}
-			d := &relay.Delivery{OutputID: fx.out1.ID}
+			d := &relay.Delivery{OutputID: fx.Out1.ID}
 			if err := st.SaveWebhook(ctx, w, []*relay.Delivery{d}); err != nil {
 				b.Error(err)
 				return
