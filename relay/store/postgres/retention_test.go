@@ -9,25 +9,6 @@ import (
 	"github.com/relayfn/relayfn/relay/store/storetest"
 )
 
-// sweepDeleted runs PurgeDeleted until it says there is no more, and
-// returns what it removed.
-func sweepDeleted(t testing.TB, st *Store, limit int) (webhooks, deliveries int) {
-	t.Helper()
-	p := relay.Purge{Kind: relay.PurgeDeleted, Limit: limit}
-	for range 1000 {
-		res, err := st.Purge(context.Background(), p)
-		must(t, err)
-		webhooks += res.Webhooks
-		deliveries += res.Deliveries
-		if !res.More {
-			return webhooks, deliveries
-		}
-		p.After = res.Next
-	}
-	t.Fatal("PurgeDeleted does not end")
-	return 0, 0
-}
-
 // TestDeleteLeavesOrphansToPurge: deleting a bucket or an output removes
 // the catalog rows at once, leaves their webhooks and deliveries in the
 // tables, and PurgeDeleted removes those in batches.
@@ -60,7 +41,7 @@ func TestDeleteLeavesOrphansToPurge(t *testing.T) {
 	// What is hidden from readers meanwhile is storetest.TestDeletedHidden's.
 
 	// The sweep.
-	w, d := sweepDeleted(t, st, 2)
+	w, d := storetest.SweepDeleted(t, st, 2)
 	if w != 3 || d != 5 {
 		t.Errorf("PurgeDeleted removed %d webhooks and %d deliveries, want 3 and 5", w, d)
 	}
@@ -76,7 +57,7 @@ func TestDeleteLeavesOrphansToPurge(t *testing.T) {
 	if n := count(t, st, "deliveries", ""); n != 5 {
 		t.Errorf("%d deliveries left, want the 5 live ones", n)
 	}
-	if w, d := sweepDeleted(t, st, 2); w+d != 0 {
+	if w, d := storetest.SweepDeleted(t, st, 2); w+d != 0 {
 		t.Errorf("a second sweep removed %d and %d", w, d)
 	}
 }

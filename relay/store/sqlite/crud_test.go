@@ -162,7 +162,7 @@ func TestDeleteBucketCascades(t *testing.T) {
 	}
 	wantHidden(t, st, fx, doomed[0].ID, ids(doomedDeliveries))
 
-	w, d := sweepDeleted(t, st)
+	w, d := storetest.SweepDeleted(t, st, 2)
 	if w != 1 || d != 0 {
 		t.Errorf("PurgeDeleted removed %d webhooks and %d deliveries, want 1 and 0", w, d)
 	}
@@ -183,7 +183,7 @@ func TestDeleteBucketCascades(t *testing.T) {
 	if n := count(t, st, "deleted_owners", ""); n != 0 {
 		t.Errorf("%d deletions still recorded after the sweep", n)
 	}
-	if w, d := sweepDeleted(t, st); w != 0 || d != 0 {
+	if w, d := storetest.SweepDeleted(t, st, 2); w != 0 || d != 0 {
 		t.Errorf("a second sweep removed %d webhooks and %d deliveries", w, d)
 	}
 }
@@ -264,7 +264,7 @@ func TestDeleteOutputAndInput(t *testing.T) {
 	}
 	// Storing a delivery to the deleted output fails.
 	wantNotFound(t, st.AddDeliveries(ctx, []*relay.Delivery{{WebhookID: w.ID, OutputID: fx.Out1.ID}}))
-	if wh, d := sweepDeleted(t, st); wh != 0 || d != 1 {
+	if wh, d := storetest.SweepDeleted(t, st, 2); wh != 0 || d != 1 {
 		t.Errorf("PurgeDeleted removed %d webhooks and %d deliveries, want 0 and 1", wh, d)
 	}
 	if n := count(t, st, "deliveries", "output_id = ?", fx.Out1.ID); n != 0 {

@@ -3,7 +3,6 @@ package sqlite
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"errors"
 	"flag"
 	"fmt"
@@ -21,51 +20,6 @@ import (
 	"github.com/relayfn/relayfn/relay/store"
 	"github.com/relayfn/relayfn/relay/store/storetest"
 )
-
-// idAt is a time-ordered record ID made at t.
-func idAt(t testing.TB, at time.Time) string {
-	t.Helper()
-	id, err := uuid.NewV7()
-	must(t, err)
-	var ms [8]byte
-	binary.BigEndian.PutUint64(ms[:], uint64(at.UnixMilli()))
-	copy(id[:6], ms[2:])
-	return id.String()
-}
-
-// purgeAll runs batches of p until none is left and returns the count.
-func purgeAll(t testing.TB, st *Store, p relay.Purge) int {
-	t.Helper()
-	total := 0
-	for {
-		res, err := st.Purge(context.Background(), p)
-		must(t, err)
-		total += res.Webhooks
-		if !res.More {
-			return total
-		}
-		p.After = res.Next
-	}
-}
-
-// sweepDeleted runs a sweep of PurgeDeleted to its end and returns the
-// webhooks and deliveries it removed.
-func sweepDeleted(t testing.TB, st *Store) (webhooks, deliveries int) {
-	t.Helper()
-	p := relay.Purge{Kind: relay.PurgeDeleted, Limit: 2}
-	for range 1_000_000 {
-		res, err := st.Purge(context.Background(), p)
-		must(t, err)
-		webhooks += res.Webhooks
-		deliveries += res.Deliveries
-		if !res.More {
-			return webhooks, deliveries
-		}
-		p.After = res.Next
-	}
-	t.Fatal("PurgeDeleted does not end")
-	return 0, 0
-}
 
 // pauseRows is the size of TestPurgePause and TestDeletePaged: small
 // enough by default for CI; the README's numbers are of
@@ -376,7 +330,7 @@ func TestDeleteBucketWhileStoring(t *testing.T) {
 	if ds, err := st.ListDeliveries(ctx, relay.DeliveryFilter{Limit: 1 << 20}); err != nil || len(ds) != 0 {
 		t.Fatalf("ListDeliveries after the deletion: %d, %v", len(ds), err)
 	}
-	w, _ := sweepDeleted(t, st)
+	w, _ := storetest.SweepDeleted(t, st, 2)
 	if int64(w) != stored.Load() {
 		t.Errorf("PurgeDeleted removed %d webhooks, want the %d stored", w, stored.Load())
 	}
@@ -395,14 +349,14 @@ func TestPurgeErasesCiphertext(t *testing.T) {
 	fx := storetest.NewFixture(t, st, "log", false)
 	old := time.Now().Add(-2 * time.Hour)
 	w := fx.Webhook("old-and-done-0123456789")
-	w.ID, w.ReceivedAt = idAt(t, old), old.UTC()
+	w.ID, w.ReceivedAt = storetest.IDAt(t, old), old.UTC()
 	must(t, st.SaveWebhook(ctx, w, nil))
 	var sealed []byte
 	must(t, st.DB().QueryRow(`SELECT body FROM webhooks WHERE id = ?`, w.ID).Scan(&sealed))
 	if len(sealed) < 16 {
 		t.Fatalf("sealed body = %x", sealed)
 	}
-	if n := purgeAll(t, st, relay.Purge{Kind: relay.PurgePayload, BucketID: fx.Bucket.ID, Before: time.Now().Add(-time.Hour)}); n != 1 {
+	if n := storetest.PurgeAll(t, st, relay.Purge{Kind: relay.PurgePayload, BucketID: fx.Bucket.ID, Before: time.Now().Add(-time.Hour)}); n != 1 {
 		t.Fatalf("payload purge = %d webhooks, want 1", n)
 	}
 	_, err := st.cdb.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`)

@@ -88,7 +88,7 @@ func TestMigrateFromVersion1(t *testing.T) {
 	// Deleting the bucket, then purging what it left, takes everything
 	// with it.
 	must(t, st.DeleteBucket(ctx, "b1"))
-	sweepDeleted(t, st)
+	storetest.SweepDeleted(t, st, 2)
 	for _, table := range []string{"webhooks", "deliveries", "attempts"} {
 		if n := count(t, st, table, ""); n != 0 {
 			t.Errorf("%d %s rows remain", n, table)

@@ -119,9 +119,8 @@ func (s *suite) TestClaimDueQuotaPerOutput(t *testing.T) {
 // delivery is due at its next attempt time, not before, and NextDue says
 // when.
 func (s *suite) TestClaimDueRetryWakesAtItsTime(t *testing.T) {
-	st := s.open(t)
+	st, fx := s.openFixture(t, "retry", false)
 	ctx := context.Background()
-	fx := NewFixture(t, st, "retry", false)
 	t0 := time.Unix(1000, 0).UTC()
 	SaveDue(t, st, fx, 1, t0)
 	quota := map[string]int{fx.Out1.ID: 10, fx.Out2.ID: 10}
@@ -171,9 +170,8 @@ func (s *suite) TestClaimDueRetryWakesAtItsTime(t *testing.T) {
 // the lease ends; ReleaseClaims makes them due at once, only for their
 // owner.
 func (s *suite) TestSaveWebhookLeased(t *testing.T) {
-	st := s.open(t)
+	st, fx := s.openFixture(t, "fresh", false)
 	ctx := context.Background()
-	fx := NewFixture(t, st, "fresh", false)
 	t0 := time.Unix(1000, 0).UTC()
 	ds := fx.Deliveries()
 	for _, d := range ds {

@@ -414,9 +414,8 @@ func (s *suite) TestConfig(t *testing.T) {
 // it; another bucket's records and the admin tokens stay. (What becomes of
 // its webhooks and deliveries is relay.PurgeDeleted's.)
 func (s *suite) TestDeleteBucket(t *testing.T) {
-	st := s.open(t)
+	st, fx := s.openFixture(t, "doomed", false)
 	ctx := context.Background()
-	fx := NewFixture(t, st, "doomed", false)
 	keep := NewFixture(t, st, "kept", false)
 	tok := &relay.Token{BucketID: fx.Bucket.ID, SecretHash: "h"}
 	Must(t, st.CreateToken(ctx, tok))
@@ -474,9 +473,8 @@ func (s *suite) TestDeleteBucket(t *testing.T) {
 // TestDeleteOutputAndInput: a deleted output is gone and another keeps its
 // deliveries; a deleted input's webhooks stay.
 func (s *suite) TestDeleteOutputAndInput(t *testing.T) {
-	st := s.open(t)
+	st, fx := s.openFixture(t, "b", false)
 	ctx := context.Background()
-	fx := NewFixture(t, st, "b", false)
 	w := fx.Webhook("x")
 	Must(t, st.SaveWebhook(ctx, w, fx.Deliveries()))
 
@@ -657,9 +655,8 @@ func (s *suite) TestDeletedHidden(t *testing.T) {
 // TestCloseTwice: Close may be called again, and a closed store refuses
 // reads and writes with an error.
 func (s *suite) TestCloseTwice(t *testing.T) {
-	st := s.open(t)
+	st, fx := s.openFixture(t, "closing", false)
 	ctx := context.Background()
-	fx := NewFixture(t, st, "closing", false)
 	Must(t, st.Close())
 	Must(t, st.Close())
 	if err := st.SaveWebhook(ctx, fx.Webhook("late"), nil); err == nil {

@@ -50,9 +50,8 @@ func sorted(s []string) []string {
 // delivery again after its lease ran out; a delivery stored leased keeps
 // the lease ID it was given.
 func (s *suite) TestClaimGivesNewLeaseIDs(t *testing.T) {
-	st := s.open(t)
+	st, fx := s.openFixture(t, "lease-ids", false)
 	ctx := context.Background()
-	fx := NewFixture(t, st, "lease-ids", false)
 	t0 := time.Unix(1000, 0).UTC()
 	SaveDue(t, st, fx, 2, t0)
 	one := map[string]int{fx.Out1.ID: 1, fx.Out2.ID: 1}
@@ -118,9 +117,8 @@ func (s *suite) TestClaimGivesNewLeaseIDs(t *testing.T) {
 // wraps store.ErrLeaseLost; under the current claim it is, and ends the
 // lease; without a lease ID it is recorded whoever holds the delivery.
 func (s *suite) TestRecordAttemptLeaseLost(t *testing.T) {
-	st := s.open(t)
+	st, fx := s.openFixture(t, "lease-lost", false)
 	ctx := context.Background()
-	fx := NewFixture(t, st, "lease-lost", false)
 	t0 := time.Unix(1000, 0).UTC()
 	all := map[string]int{fx.Out1.ID: 10, fx.Out2.ID: 10}
 	byOut := SaveDue(t, st, fx, 1, t0)
@@ -225,9 +223,8 @@ func (s *suite) TestRecordAttemptLeaseLost(t *testing.T) {
 // claims, so that no one claims those deliveries until the new end, and
 // returns as lost the deliveries whose claim changed or ended.
 func (s *suite) TestRenewClaims(t *testing.T) {
-	st := s.open(t)
+	st, fx := s.openFixture(t, "renew", false)
 	ctx := context.Background()
-	fx := NewFixture(t, st, "renew", false)
 	t0 := time.Unix(1000, 0).UTC()
 	all := map[string]int{fx.Out1.ID: 10, fx.Out2.ID: 10}
 	byOut := SaveDue(t, st, fx, 2, t0)
@@ -312,9 +309,8 @@ func (s *suite) TestRenewClaims(t *testing.T) {
 // are due again at once (or at their next attempt time); another owner's
 // release and a finished delivery's are no-ops.
 func (s *suite) TestReleaseClaims(t *testing.T) {
-	st := s.open(t)
+	st, fx := s.openFixture(t, "release", false)
 	ctx := context.Background()
-	fx := NewFixture(t, st, "release", false)
 	t0 := time.Unix(1000, 0).UTC()
 	all := map[string]int{fx.Out1.ID: 10, fx.Out2.ID: 10}
 	SaveDue(t, st, fx, 3, t0)
@@ -368,9 +364,8 @@ func (s *suite) TestReleaseClaims(t *testing.T) {
 // claimed deliveries come earliest due first. A quota of zero or less,
 // or of an unknown output, claims nothing.
 func (s *suite) TestClaimDueOrder(t *testing.T) {
-	st := s.open(t)
+	st, fx := s.openFixture(t, "order", false)
 	ctx := context.Background()
-	fx := NewFixture(t, st, "order", false)
 	t0 := time.Unix(1000, 0).UTC()
 	save := func(out *relay.Output, offsets ...time.Duration) []*relay.Delivery {
 		var ds []*relay.Delivery
@@ -701,9 +696,8 @@ func (s *suite) TestClaimWhileSaving(t *testing.T) {
 // TestClaimNeedsOwnerAndLease: a claim without an owner or a positive
 // lease, and a release without an owner, are refused and change nothing.
 func (s *suite) TestClaimNeedsOwnerAndLease(t *testing.T) {
-	st := s.open(t)
+	st, fx := s.openFixture(t, "bad-claims", false)
 	ctx := context.Background()
-	fx := NewFixture(t, st, "bad-claims", false)
 	t0 := time.Unix(1000, 0).UTC()
 	SaveDue(t, st, fx, 1, t0)
 	quota := map[string]int{fx.Out1.ID: 10, fx.Out2.ID: 10}

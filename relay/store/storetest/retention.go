@@ -12,8 +12,9 @@ import (
 	"github.com/relayfn/relayfn/relay"
 )
 
-// purgeAll runs batches of p until none is left and returns the count.
-func purgeAll(t testing.TB, st Store, p relay.Purge) int {
+// PurgeAll runs batches of p until none is left and returns the count of
+// webhooks purged.
+func PurgeAll(t testing.TB, st relay.RetentionStore, p relay.Purge) int {
 	t.Helper()
 	total := 0
 	for {
@@ -27,10 +28,28 @@ func purgeAll(t testing.TB, st Store, p relay.Purge) int {
 	}
 }
 
+// SweepDeleted runs a sweep of relay.PurgeDeleted in batches of limit to
+// its end and returns the webhooks and deliveries it removed.
+func SweepDeleted(t testing.TB, st relay.RetentionStore, limit int) (webhooks, deliveries int) {
+	t.Helper()
+	p := relay.Purge{Kind: relay.PurgeDeleted, Limit: limit}
+	for range 1_000_000 {
+		res, err := st.Purge(context.Background(), p)
+		Must(t, err)
+		webhooks += res.Webhooks
+		deliveries += res.Deliveries
+		if !res.More {
+			return webhooks, deliveries
+		}
+		p.After = res.Next
+	}
+	t.Fatal("PurgeDeleted does not end")
+	return 0, 0
+}
+
 func (s *suite) TestRetentionPolicy(t *testing.T) {
-	st := s.open(t)
+	st, fx := s.openFixture(t, "kept", false)
 	ctx := context.Background()
-	fx := NewFixture(t, st, "kept", false)
 	other := NewFixture(t, st, "other", false)
 	r := relay.Retention{Payload: 72 * time.Hour, Metadata: 30 * 24 * time.Hour}
 	Must(t, st.SetRetention(ctx, fx.Bucket.ID, r))
@@ -51,15 +70,14 @@ func (s *suite) TestRetentionPolicy(t *testing.T) {
 }
 
 func (s *suite) TestPurge(t *testing.T) {
-	st := s.open(t)
+	st, fx := s.openFixture(t, "log", false)
 	ctx := context.Background()
-	fx := NewFixture(t, st, "log", false)
 	other := NewFixture(t, st, "other", false)
 	old := time.Now().Add(-2 * time.Hour)
 
 	save := func(f *Fixture, at time.Time, body string, finish bool) *relay.Webhook {
 		w := f.Webhook(body)
-		w.ID, w.ReceivedAt = idAt(t, at), at.UTC()
+		w.ID, w.ReceivedAt = IDAt(t, at), at.UTC()
 		w.Logs = []string{"log line " + body}
 		ds := f.Deliveries()
 		Must(t, st.SaveWebhook(ctx, w, ds))
@@ -78,11 +96,11 @@ func (s *suite) TestPurge(t *testing.T) {
 	otherOld := save(other, old, "other-bucket", true)
 
 	before := time.Now().Add(-time.Hour)
-	n := purgeAll(t, st, relay.Purge{Kind: relay.PurgePayload, BucketID: fx.Bucket.ID, Before: before, Limit: 1})
+	n := PurgeAll(t, st, relay.Purge{Kind: relay.PurgePayload, BucketID: fx.Bucket.ID, Before: before, Limit: 1})
 	if n != 1 {
 		t.Fatalf("payload purge = %d webhooks, want 1", n)
 	}
-	if n := purgeAll(t, st, relay.Purge{Kind: relay.PurgePayload, BucketID: fx.Bucket.ID, Before: before}); n != 0 {
+	if n := PurgeAll(t, st, relay.Purge{Kind: relay.PurgePayload, BucketID: fx.Bucket.ID, Before: before}); n != 0 {
 		t.Fatalf("second payload purge = %d webhooks, want 0", n)
 	}
 	w, err := st.GetWebhook(ctx, gone.ID)
@@ -112,7 +130,7 @@ func (s *suite) TestPurge(t *testing.T) {
 	}
 
 	// Metadata.
-	if n := purgeAll(t, st, relay.Purge{Kind: relay.PurgeMetadata, BucketID: fx.Bucket.ID, Before: before, Limit: 1}); n != 1 {
+	if n := PurgeAll(t, st, relay.Purge{Kind: relay.PurgeMetadata, BucketID: fx.Bucket.ID, Before: before, Limit: 1}); n != 1 {
 		t.Fatalf("metadata purge = %d webhooks, want 1", n)
 	}
 	_, err = st.GetWebhook(ctx, gone.ID)
@@ -135,7 +153,7 @@ func (s *suite) TestPurge(t *testing.T) {
 		d.State, d.Attempts = relay.DeliveryFailed, 1
 		Must(t, st.RecordAttempt(ctx, d, &relay.Attempt{Status: 500}))
 	}
-	if n := purgeAll(t, st, relay.Purge{Kind: relay.PurgeMetadata, BucketID: fx.Bucket.ID, Before: before}); n != 1 {
+	if n := PurgeAll(t, st, relay.Purge{Kind: relay.PurgeMetadata, BucketID: fx.Bucket.ID, Before: before}); n != 1 {
 		t.Fatalf("metadata purge after the deliveries ended = %d, want 1", n)
 	}
 }
@@ -145,12 +163,11 @@ func (s *suite) TestPurge(t *testing.T) {
 // answer headers, the destinations' answers and attempt logs) and keeps
 // the metadata: ids, times, method, statuses, errors of attempts.
 func (s *suite) TestPurgePayloadFields(t *testing.T) {
-	st := s.open(t)
+	st, fx := s.openFixture(t, "fields", false)
 	ctx := context.Background()
-	fx := NewFixture(t, st, "fields", false)
 	at := time.Now().Add(-2 * time.Hour).UTC()
 	w := fx.Webhook(`{"rewritten":true}`)
-	w.ID, w.ReceivedAt = idAt(t, at), at
+	w.ID, w.ReceivedAt = IDAt(t, at), at
 	w.Request.Path, w.Request.RawPath = "/a/b%2Fc", "/a/b%2Fc"
 	received := w.Request
 	received.Body = []byte(`{"original":true}`)
@@ -172,7 +189,7 @@ func (s *suite) TestPurgePayloadFields(t *testing.T) {
 		}
 	}
 
-	if n := purgeAll(t, st, relay.Purge{Kind: relay.PurgePayload, BucketID: fx.Bucket.ID, Before: time.Now().Add(-time.Hour)}); n != 1 {
+	if n := PurgeAll(t, st, relay.Purge{Kind: relay.PurgePayload, BucketID: fx.Bucket.ID, Before: time.Now().Add(-time.Hour)}); n != 1 {
 		t.Fatalf("payload purge = %d webhooks, want 1", n)
 	}
 	got, err := st.GetWebhook(ctx, w.ID)
@@ -209,9 +226,8 @@ func (s *suite) TestPurgePayloadFields(t *testing.T) {
 // saying when a full batch may leave more; a zero Before purges nothing,
 // and an unknown kind is an error.
 func (s *suite) TestPurgeBatches(t *testing.T) {
-	st := s.open(t)
+	st, fx := s.openFixture(t, "batches", false)
 	ctx := context.Background()
-	fx := NewFixture(t, st, "batches", false)
 	before := time.Now().Add(-time.Hour).Truncate(time.Millisecond)
 	var ws []*relay.Webhook
 	for i, at := range []time.Time{
@@ -220,7 +236,7 @@ func (s *suite) TestPurgeBatches(t *testing.T) {
 		before, before.Add(time.Minute), // not before Before
 	} {
 		w := fx.Webhook(fmt.Sprint("body ", i))
-		w.ID, w.ReceivedAt = idAt(t, at), at.UTC()
+		w.ID, w.ReceivedAt = IDAt(t, at), at.UTC()
 		Must(t, st.SaveWebhook(ctx, w, nil))
 		ws = append(ws, w)
 	}

@@ -42,7 +42,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"net/http"
@@ -51,8 +50,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/google/uuid"
 
 	"github.com/relayfn/relayfn/relay"
 	"github.com/relayfn/relayfn/relay/seal"
@@ -119,6 +116,14 @@ func (s *suite) pair(t *testing.T) (Store, Store) {
 	}
 	st := s.open(t)
 	return st, st
+}
+
+// openFixture opens a new store and makes in it a Fixture named name:
+// where most tests start.
+func (s *suite) openFixture(t *testing.T, name string, ephemeral bool) (Store, *Fixture) {
+	t.Helper()
+	st := s.open(t)
+	return st, NewFixture(t, st, name, ephemeral)
 }
 
 // Fixture is a bucket with an input and two outputs: the records most
@@ -264,13 +269,11 @@ func sourceHash(source string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// idAt is a time-ordered record ID made at t.
-func idAt(t testing.TB, at time.Time) string {
+// IDAt is a time-ordered record ID made at at (RecordIDAt, failing t on
+// an error).
+func IDAt(t testing.TB, at time.Time) string {
 	t.Helper()
-	id, err := uuid.NewV7()
+	id, err := RecordIDAt(at)
 	Must(t, err)
-	var ms [8]byte
-	binary.BigEndian.PutUint64(ms[:], uint64(at.UnixMilli()))
-	copy(id[:6], ms[2:])
-	return id.String()
+	return id
 }

@@ -11,9 +11,8 @@ import (
 )
 
 func (s *suite) TestWebhookJourney(t *testing.T) {
-	st := s.open(t)
+	st, fx := s.openFixture(t, "log", false)
 	ctx := context.Background()
-	fx := NewFixture(t, st, "log", false)
 
 	w := fx.Webhook(`{"rewritten":true}`)
 	received := w.Request
@@ -66,9 +65,8 @@ func (s *suite) TestWebhookJourney(t *testing.T) {
 }
 
 func (s *suite) TestWebhookJourneyEphemeral(t *testing.T) {
-	st := s.open(t)
+	st, fx := s.openFixture(t, "eph", true)
 	ctx := context.Background()
-	fx := NewFixture(t, st, "eph", true)
 	w := fx.Webhook(`secret`)
 	r := w.Request
 	w.Received = &r

@@ -16,9 +16,8 @@ import (
 )
 
 func (s *suite) TestWebhookLifecycle(t *testing.T) {
-	st := s.open(t)
+	st, fx := s.openFixture(t, "ci", false)
 	ctx := context.Background()
-	fx := NewFixture(t, st, "ci", false)
 
 	w := fx.Webhook(`{"ref":"main"}`)
 	w.Request.Header.Add("X-Multi", "a")
@@ -237,9 +236,8 @@ func (s *suite) TestSaveWebhookErrors(t *testing.T) {
 
 // TestBatchIsolation checks that writes failing inside a batch fail alone.
 func (s *suite) TestBatchIsolation(t *testing.T) {
-	st := s.open(t)
+	st, fx := s.openFixture(t, "a", false)
 	ctx := context.Background()
-	fx := NewFixture(t, st, "a", false)
 
 	const n = 200
 	errs := make([]error, n)
@@ -296,9 +294,8 @@ func (s *suite) TestCanceledWriteIsNotStored(t *testing.T) {
 }
 
 func (s *suite) TestConcurrentSaveWebhook(t *testing.T) {
-	st := s.open(t)
+	st, fx := s.openFixture(t, "a", false)
 	ctx := context.Background()
-	fx := NewFixture(t, st, "a", false)
 	const n = 100
 	ws := make([]*relay.Webhook, n)
 	var wg sync.WaitGroup
@@ -327,9 +324,8 @@ func (s *suite) TestConcurrentSaveWebhook(t *testing.T) {
 }
 
 func (s *suite) TestEphemeralBucket(t *testing.T) {
-	st := s.open(t)
+	st, fx := s.openFixture(t, "eph", true)
 	ctx := context.Background()
-	fx := NewFixture(t, st, "eph", true)
 
 	w := fx.Webhook("EPHEMERAL-BODY")
 	w.Request.Header.Set("Authorization", "secret")
@@ -397,9 +393,8 @@ func (s *suite) TestEphemeralBucket(t *testing.T) {
 // TestDeliveriesListedNewestFirst checks the order listings rely on:
 // deliveries made later list first, across webhooks and replays.
 func (s *suite) TestDeliveriesListedNewestFirst(t *testing.T) {
-	st := s.open(t)
+	st, fx := s.openFixture(t, "order", false)
 	ctx := context.Background()
-	fx := NewFixture(t, st, "order", false)
 	var made []string
 	for range 5 {
 		w := fx.Webhook("x")
@@ -424,9 +419,8 @@ func (s *suite) TestDeliveriesListedNewestFirst(t *testing.T) {
 // a path decoded from any escapes (a NUL, bytes that are not UTF-8), a
 // query and body of any bytes, headers of many values.
 func (s *suite) TestRequestBytesKept(t *testing.T) {
-	st := s.open(t)
+	st, fx := s.openFixture(t, "bytes", false)
 	ctx := context.Background()
-	fx := NewFixture(t, st, "bytes", false)
 	body := make([]byte, 1<<20)
 	for i := range body {
 		body[i] = byte(i * 7)
