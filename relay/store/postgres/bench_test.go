@@ -1,12 +1,10 @@
 package postgres
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net/http"
 	"testing"
-	"time"
 
 	"github.com/relayfn/relayfn/internal/pgtest"
 	"github.com/relayfn/relayfn/relay"
@@ -33,7 +31,6 @@ func benchStore(b *testing.B, conns int) *Store {
 // same name does: the delivery stored leased (the relay's hot path) or
 // unclaimed (the relay is behind; the nodes are notified).
 func BenchmarkSaveWebhook(b *testing.B) {
-	body := bytes.Repeat([]byte("x"), 2048)
 	for _, bench := range []struct {
 		conns  int
 		leased bool
@@ -42,37 +39,10 @@ func BenchmarkSaveWebhook(b *testing.B) {
 		if !bench.leased {
 			name = fmt.Sprintf("conns=%d/unclaimed", bench.conns)
 		}
-		conns := bench.conns
+		conns, leased := bench.conns, bench.leased
 		b.Run(name, func(b *testing.B) {
 			st := benchStore(b, conns)
-			fx := storetest.NewFixture(b, st, "bench", false)
-			ctx := context.Background()
-			b.SetParallelism(16)
-			b.SetBytes(int64(len(body)))
-			b.ResetTimer()
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					w := &relay.Webhook{
-						BucketID: fx.Bucket.ID,
-						InputID:  fx.Input.ID,
-						Request: relay.HTTPRequest{
-							Method: http.MethodPost, Path: "/", RawQuery: "a=1",
-							Header: http.Header{"Content-Type": {"application/json"}, "X-Signature": {"sha256=0123456789abcdef"}},
-							Body:   body,
-						},
-						Status: 200,
-					}
-					d := &relay.Delivery{OutputID: fx.Out1.ID}
-					if bench.leased {
-						d.LeaseOwner, d.LeaseID, d.LeaseUntil = "bench", "lease", time.Now().Add(time.Minute)
-					}
-					if err := st.SaveWebhook(ctx, w, []*relay.Delivery{d}); err != nil {
-						b.Error(err)
-						return
-					}
-				}
-			})
-			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "webhooks/s")
+			storetest.BenchSaveWebhook(b, st, st.SaveWebhook, leased)
 		})
 	}
 }
