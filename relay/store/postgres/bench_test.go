@@ -1,15 +1,14 @@
 package postgres
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net/http"
 	"testing"
-	"time"
 
 	"github.com/relayfn/relayfn/internal/pgtest"
 	"github.com/relayfn/relayfn/relay"
+	"github.com/relayfn/relayfn/relay/store/storetest"
 )
 
 // benchPools are the pool sizes the benchmarks run with: pgxpool's
@@ -24,7 +23,7 @@ func benchStore(b *testing.B, conns int) *Store {
 	if conns > 0 {
 		dsn += fmt.Sprintf("&pool_max_conns=%d", conns)
 	}
-	return openAt(b, dsn, testSealer(b, 1), Options{})
+	return openAt(b, dsn, storetest.Sealer(b, 1), Options{})
 }
 
 // BenchmarkSaveWebhook saves webhooks with a 2 KB body and one delivery
@@ -32,7 +31,6 @@ func benchStore(b *testing.B, conns int) *Store {
 // same name does: the delivery stored leased (the relay's hot path) or
 // unclaimed (the relay is behind; the nodes are notified).
 func BenchmarkSaveWebhook(b *testing.B) {
-	body := bytes.Repeat([]byte("x"), 2048)
 	for _, bench := range []struct {
 		conns  int
 		leased bool
@@ -41,37 +39,10 @@ func BenchmarkSaveWebhook(b *testing.B) {
 		if !bench.leased {
 			name = fmt.Sprintf("conns=%d/unclaimed", bench.conns)
 		}
-		conns := bench.conns
+		conns, leased := bench.conns, bench.leased
 		b.Run(name, func(b *testing.B) {
 			st := benchStore(b, conns)
-			fx := newFixture(b, st, "bench", false)
-			ctx := context.Background()
-			b.SetParallelism(16)
-			b.SetBytes(int64(len(body)))
-			b.ResetTimer()
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					w := &relay.Webhook{
-						BucketID: fx.bucket.ID,
-						InputID:  fx.input.ID,
-						Request: relay.HTTPRequest{
-							Method: http.MethodPost, Path: "/", RawQuery: "a=1",
-							Header: http.Header{"Content-Type": {"application/json"}, "X-Signature": {"sha256=0123456789abcdef"}},
-							Body:   body,
-						},
-						Status: 200,
-					}
-					d := &relay.Delivery{OutputID: fx.out1.ID}
-					if bench.leased {
-						d.LeaseOwner, d.LeaseID, d.LeaseUntil = "bench", "lease", time.Now().Add(time.Minute)
-					}
-					if err := st.SaveWebhook(ctx, w, []*relay.Delivery{d}); err != nil {
-						b.Error(err)
-						return
-					}
-				}
-			})
-			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "webhooks/s")
+			storetest.BenchSaveWebhook(b, st, st.SaveWebhook, leased)
 		})
 	}
 }
@@ -82,12 +53,12 @@ func BenchmarkRecordAttempt(b *testing.B) {
 	for _, conns := range benchPools {
 		b.Run(fmt.Sprintf("conns=%d", conns), func(b *testing.B) {
 			st := benchStore(b, conns)
-			fx := newFixture(b, st, "bench", false)
+			fx := storetest.NewFixture(b, st, "bench", false)
 			ctx := context.Background()
 			ds := make(chan *relay.Delivery, b.N)
 			for range b.N {
-				d := &relay.Delivery{OutputID: fx.out1.ID}
-				if err := st.SaveWebhook(ctx, fx.webhook("x"), []*relay.Delivery{d}); err != nil {
+				d := &relay.Delivery{OutputID: fx.Out1.ID}
+				if err := st.SaveWebhook(ctx, fx.Webhook("x"), []*relay.Delivery{d}); err != nil {
 					b.Fatal(err)
 				}
 				ds <- d
@@ -111,46 +82,13 @@ func BenchmarkRecordAttempt(b *testing.B) {
 	}
 }
 
-// BenchmarkWebhookLifecycle is the relay's write pattern for one webhook
-// with one output whose destination answers at once: SaveWebhook, then
-// RecordAttempt of a successful first attempt under the lease it was
-// stored with, each goroutine doing both in turn, 16 goroutines per CPU
-// (relay/store/sqlite's benchmark of the same name).
+// BenchmarkWebhookLifecycle is storetest.BenchWebhookLifecycle, the
+// delivery stored under a lease, for each pool size (the same as
+// relay/store/sqlite's benchmark of the same name).
 func BenchmarkWebhookLifecycle(b *testing.B) {
-	body := []byte(`{"action":"opened","number":42,"repository":{"full_name":"mona/demo"},"sender":{"login":"mona"}}`)
 	for _, conns := range benchPools {
 		b.Run(fmt.Sprintf("conns=%d", conns), func(b *testing.B) {
-			st := benchStore(b, conns)
-			fx := newFixture(b, st, "bench", false)
-			ctx := context.Background()
-			b.SetParallelism(16)
-			b.ResetTimer()
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					w := &relay.Webhook{
-						BucketID: fx.bucket.ID,
-						InputID:  fx.input.ID,
-						Request: relay.HTTPRequest{
-							Method: http.MethodPost, Path: "/hooks",
-							Header: http.Header{"Content-Type": {"application/json"}, "X-Relayed": {"1"}},
-							Body:   body,
-						},
-						Status: 200,
-					}
-					d := &relay.Delivery{OutputID: fx.out1.ID, LeaseOwner: "bench", LeaseID: relay.NewRecordID(),
-						LeaseUntil: time.Now().Add(time.Minute)}
-					if err := st.SaveWebhook(ctx, w, []*relay.Delivery{d}); err != nil {
-						b.Error(err)
-						return
-					}
-					d.State, d.Attempts, d.LastStatus = relay.DeliverySucceeded, 1, 200
-					if err := st.RecordAttempt(ctx, d, &relay.Attempt{N: 1, Status: 200, DurationMS: 0.3}); err != nil {
-						b.Error(err)
-						return
-					}
-				}
-			})
-			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "webhooks/s")
+			storetest.BenchWebhookLifecycle(b, benchStore(b, conns), true)
 		})
 	}
 }

@@ -1,14 +1,13 @@
 package sqlite
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"net/http"
 	"path/filepath"
 	"testing"
 
 	"github.com/relayfn/relayfn/relay"
+	"github.com/relayfn/relayfn/relay/store/storetest"
 )
 
 // saveWebhookOneTx is the baseline SaveWebhook: the same write in a
@@ -25,7 +24,6 @@ func (s *Store) saveWebhookOneTx(ctx context.Context, w *relay.Webhook, ds []*re
 // from parallel goroutines, with group commit and with one transaction per
 // webhook, under both synchronous settings.
 func BenchmarkSaveWebhook(b *testing.B) {
-	body := bytes.Repeat([]byte("x"), 2048)
 	modes := []struct {
 		name string
 		save func(*Store, context.Context, *relay.Webhook, []*relay.Delivery) error
@@ -37,71 +35,17 @@ func BenchmarkSaveWebhook(b *testing.B) {
 		for _, m := range modes {
 			b.Run(fmt.Sprintf("sync=%s/%s", sync, m.name), func(b *testing.B) {
 				dsn := filepath.Join(b.TempDir(), "bench.db") + "?synchronous=" + sync
-				st := openAt(b, dsn, testSealer(b, 1))
-				fx := newFixture(b, st, "bench", false)
-				ctx := context.Background()
-				b.SetParallelism(16) // 16 × GOMAXPROCS concurrent callers, like an HTTP server's
-				b.SetBytes(int64(len(body)))
-				b.ResetTimer()
-				b.RunParallel(func(pb *testing.PB) {
-					for pb.Next() {
-						w := &relay.Webhook{
-							BucketID: fx.bucket.ID,
-							InputID:  fx.input.ID,
-							Request: relay.HTTPRequest{
-								Method: http.MethodPost, Path: "/", RawQuery: "a=1",
-								Header: http.Header{"Content-Type": {"application/json"}, "X-Signature": {"sha256=0123456789abcdef"}},
-								Body:   body,
-							},
-							Status: 200,
-						}
-						if err := m.save(st, ctx, w, []*relay.Delivery{{OutputID: fx.out1.ID}}); err != nil {
-							b.Error(err)
-							return
-						}
-					}
-				})
-				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "webhooks/s")
+				st := openAt(b, dsn, storetest.Sealer(b, 1))
+				storetest.BenchSaveWebhook(b, st, func(ctx context.Context, w *relay.Webhook, ds []*relay.Delivery) error {
+					return m.save(st, ctx, w, ds)
+				}, false)
 			})
 		}
 	}
 }
 
-// BenchmarkWebhookLifecycle is the relay's write pattern for one webhook
-// with one output whose destination answers at once: SaveWebhook, then
-// RecordAttempt of a successful first attempt, each goroutine doing both
-// in turn (as a sender and then a delivery worker would), 16 goroutines
-// per CPU, with group commit.
+// BenchmarkWebhookLifecycle is storetest.BenchWebhookLifecycle, with
+// group commit.
 func BenchmarkWebhookLifecycle(b *testing.B) {
-	body := []byte(`{"action":"opened","number":42,"repository":{"full_name":"mona/demo"},"sender":{"login":"mona"}}`)
-	st := openAt(b, filepath.Join(b.TempDir(), "bench.db"), testSealer(b, 1))
-	fx := newFixture(b, st, "bench", false)
-	ctx := context.Background()
-	b.SetParallelism(16)
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			w := &relay.Webhook{
-				BucketID: fx.bucket.ID,
-				InputID:  fx.input.ID,
-				Request: relay.HTTPRequest{
-					Method: http.MethodPost, Path: "/hooks",
-					Header: http.Header{"Content-Type": {"application/json"}, "X-Relayed": {"1"}},
-					Body:   body,
-				},
-				Status: 200,
-			}
-			d := &relay.Delivery{OutputID: fx.out1.ID}
-			if err := st.SaveWebhook(ctx, w, []*relay.Delivery{d}); err != nil {
-				b.Error(err)
-				return
-			}
-			d.State, d.Attempts, d.LastStatus = relay.DeliverySucceeded, 1, 200
-			if err := st.RecordAttempt(ctx, d, &relay.Attempt{N: 1, Status: 200, DurationMS: 0.3}); err != nil {
-				b.Error(err)
-				return
-			}
-		}
-	})
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "webhooks/s")
+	storetest.BenchWebhookLifecycle(b, openAt(b, filepath.Join(b.TempDir(), "bench.db"), storetest.Sealer(b, 1)), false)
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/relayfn/relayfn/relay"
+	"github.com/relayfn/relayfn/relay/store/storetest"
 )
 
 func TestParseDSN(t *testing.T) {
@@ -68,7 +69,7 @@ func TestOpenSettings(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.dsn, func(t *testing.T) {
-			st := openAt(t, tt.dsn, testSealer(t, 1))
+			st := openAt(t, tt.dsn, storetest.Sealer(t, 1))
 			ctx := context.Background()
 			conn, err := st.wdb.Conn(ctx)
 			must(t, err)
@@ -106,7 +107,7 @@ func TestMigrations(t *testing.T) {
 	must(t, st.Close())
 
 	// Reopening applies nothing and keeps the version.
-	st = openAt(t, path, testSealer(t, 1))
+	st = openAt(t, path, storetest.Sealer(t, 1))
 	must(t, st.DB().QueryRow(`SELECT COUNT(*) FROM schema_version`).Scan(&v))
 	if v != 1 {
 		t.Fatalf("schema_version has %d rows, want 1", v)
@@ -116,7 +117,7 @@ func TestMigrations(t *testing.T) {
 	must(t, st.Close())
 
 	// A newer schema is refused.
-	_, err = Open(context.Background(), path, testSealer(t, 1))
+	_, err = Open(context.Background(), path, storetest.Sealer(t, 1))
 	if err == nil || !strings.Contains(err.Error(), "newer") {
 		t.Fatalf("Open of a newer schema: err = %v, want a version error", err)
 	}
@@ -127,49 +128,49 @@ func TestMigrations(t *testing.T) {
 func TestDeleteBucketCascades(t *testing.T) {
 	st, _ := newStore(t)
 	ctx := context.Background()
-	fx := newFixture(t, st, "doomed", false)
-	keep := newFixture(t, st, "kept", false)
-	must(t, st.CreateToken(ctx, &relay.Token{BucketID: fx.bucket.ID, SecretHash: "h"}))
+	fx := storetest.NewFixture(t, st, "doomed", false)
+	keep := storetest.NewFixture(t, st, "kept", false)
+	must(t, st.CreateToken(ctx, &relay.Token{BucketID: fx.Bucket.ID, SecretHash: "h"}))
 	must(t, st.CreateToken(ctx, &relay.Token{SecretHash: "admin"}))
-	for _, f := range []*fixture{fx, keep} {
-		ds := f.deliveries()
-		must(t, st.SaveWebhook(ctx, f.webhook("x"), ds))
+	for _, f := range []*storetest.Fixture{fx, keep} {
+		ds := f.Deliveries()
+		must(t, st.SaveWebhook(ctx, f.Webhook("x"), ds))
 		// The first attempt moves to the attempts table when the second
 		// is recorded.
 		must(t, st.RecordAttempt(ctx, ds[0], &relay.Attempt{Status: 500}))
 		must(t, st.RecordAttempt(ctx, ds[0], &relay.Attempt{Status: 500}))
 	}
 
-	doomed, err := st.ListWebhooks(ctx, relay.WebhookFilter{BucketID: fx.bucket.ID})
+	doomed, err := st.ListWebhooks(ctx, relay.WebhookFilter{BucketID: fx.Bucket.ID})
 	must(t, err)
-	doomedDeliveries, err := st.ListDeliveries(ctx, relay.DeliveryFilter{BucketID: fx.bucket.ID})
+	doomedDeliveries, err := st.ListDeliveries(ctx, relay.DeliveryFilter{BucketID: fx.Bucket.ID})
 	must(t, err)
 	if len(doomed) != 1 || len(doomedDeliveries) != 2 {
 		t.Fatalf("before the deletion: %d webhooks, %d deliveries", len(doomed), len(doomedDeliveries))
 	}
 
-	must(t, st.DeleteBucket(ctx, fx.bucket.ID))
-	wantNotFound(t, st.DeleteBucket(ctx, fx.bucket.ID))
+	must(t, st.DeleteBucket(ctx, fx.Bucket.ID))
+	wantNotFound(t, st.DeleteBucket(ctx, fx.Bucket.ID))
 	for _, table := range []string{"inputs", "outputs", "tokens", "bucket_retention"} {
-		if n := count(t, st, table, "bucket_id = ?", fx.bucket.ID); n != 0 {
+		if n := count(t, st, table, "bucket_id = ?", fx.Bucket.ID); n != 0 {
 			t.Errorf("%d %s rows of the deleted bucket remain", n, table)
 		}
 	}
 	// The records stay until the purge, and no reader shows them.
-	if n := count(t, st, "webhooks", "bucket_id = ?", fx.bucket.ID); n != 1 {
+	if n := count(t, st, "webhooks", "bucket_id = ?", fx.Bucket.ID); n != 1 {
 		t.Errorf("%d webhooks of the deleted bucket before the purge, want 1 (hidden)", n)
 	}
 	wantHidden(t, st, fx, doomed[0].ID, ids(doomedDeliveries))
 
-	w, d := sweepDeleted(t, st)
+	w, d := storetest.SweepDeleted(t, st, 2)
 	if w != 1 || d != 0 {
 		t.Errorf("PurgeDeleted removed %d webhooks and %d deliveries, want 1 and 0", w, d)
 	}
 	for _, table := range []string{"inputs", "outputs", "tokens", "webhooks", "deliveries"} {
-		if n := count(t, st, table, "bucket_id = ?", fx.bucket.ID); n != 0 {
+		if n := count(t, st, table, "bucket_id = ?", fx.Bucket.ID); n != 0 {
 			t.Errorf("%d %s rows of the deleted bucket remain", n, table)
 		}
-		if n := count(t, st, table, "bucket_id = ?", keep.bucket.ID); n == 0 && table != "tokens" {
+		if n := count(t, st, table, "bucket_id = ?", keep.Bucket.ID); n == 0 && table != "tokens" {
 			t.Errorf("the other bucket lost its %s", table)
 		}
 	}
@@ -182,14 +183,14 @@ func TestDeleteBucketCascades(t *testing.T) {
 	if n := count(t, st, "deleted_owners", ""); n != 0 {
 		t.Errorf("%d deletions still recorded after the sweep", n)
 	}
-	if w, d := sweepDeleted(t, st); w != 0 || d != 0 {
+	if w, d := storetest.SweepDeleted(t, st, 2); w != 0 || d != 0 {
 		t.Errorf("a second sweep removed %d webhooks and %d deliveries", w, d)
 	}
 }
 
 // wantHidden checks that no reader shows the webhook webhookID, nor the
 // deliveries ds, of fx's deleted bucket or outputs.
-func wantHidden(t *testing.T, st *Store, fx *fixture, webhookID string, ds []string) {
+func wantHidden(t *testing.T, st *Store, fx *storetest.Fixture, webhookID string, ds []string) {
 	t.Helper()
 	ctx := context.Background()
 	if webhookID != "" {
@@ -216,9 +217,9 @@ func wantHidden(t *testing.T, st *Store, fx *fixture, webhookID string, ds []str
 	}
 	stats, err := st.OutputStats(ctx)
 	must(t, err)
-	outs := []string{fx.out1.ID}
+	outs := []string{fx.Out1.ID}
 	if webhookID != "" {
-		outs = append(outs, fx.out2.ID)
+		outs = append(outs, fx.Out2.ID)
 	}
 	for _, o := range outs {
 		if _, ok := stats[o]; ok {
@@ -246,30 +247,30 @@ func wantHidden(t *testing.T, st *Store, fx *fixture, webhookID string, ds []str
 func TestDeleteOutputAndInput(t *testing.T) {
 	st, _ := newStore(t)
 	ctx := context.Background()
-	fx := newFixture(t, st, "b", false)
-	w := fx.webhook("x")
-	must(t, st.SaveWebhook(ctx, w, fx.deliveries()))
+	fx := storetest.NewFixture(t, st, "b", false)
+	w := fx.Webhook("x")
+	must(t, st.SaveWebhook(ctx, w, fx.Deliveries()))
 
-	ds, err := st.ListDeliveries(ctx, relay.DeliveryFilter{OutputID: fx.out1.ID})
+	ds, err := st.ListDeliveries(ctx, relay.DeliveryFilter{OutputID: fx.Out1.ID})
 	must(t, err)
-	must(t, st.DeleteOutput(ctx, fx.out1.ID))
-	wantNotFound(t, st.DeleteOutput(ctx, fx.out1.ID))
+	must(t, st.DeleteOutput(ctx, fx.Out1.ID))
+	wantNotFound(t, st.DeleteOutput(ctx, fx.Out1.ID))
 	wantHidden(t, st, fx, "", ids(ds))
 	// The webhook lists without the deleted output's delivery.
-	ws, err := st.ListWebhooks(ctx, relay.WebhookFilter{BucketID: fx.bucket.ID})
+	ws, err := st.ListWebhooks(ctx, relay.WebhookFilter{BucketID: fx.Bucket.ID})
 	must(t, err)
 	if len(ws) != 1 || len(ws[0].Deliveries) != 1 || ws[0].Deliveries[relay.DeliveryPending] != 1 {
 		t.Errorf("ListWebhooks after deleting an output = %+v", ws)
 	}
 	// Storing a delivery to the deleted output fails.
-	wantNotFound(t, st.AddDeliveries(ctx, []*relay.Delivery{{WebhookID: w.ID, OutputID: fx.out1.ID}}))
-	if wh, d := sweepDeleted(t, st); wh != 0 || d != 1 {
+	wantNotFound(t, st.AddDeliveries(ctx, []*relay.Delivery{{WebhookID: w.ID, OutputID: fx.Out1.ID}}))
+	if wh, d := storetest.SweepDeleted(t, st, 2); wh != 0 || d != 1 {
 		t.Errorf("PurgeDeleted removed %d webhooks and %d deliveries, want 0 and 1", wh, d)
 	}
-	if n := count(t, st, "deliveries", "output_id = ?", fx.out1.ID); n != 0 {
+	if n := count(t, st, "deliveries", "output_id = ?", fx.Out1.ID); n != 0 {
 		t.Errorf("%d deliveries of the deleted output remain", n)
 	}
-	if n := count(t, st, "deliveries", "output_id = ?", fx.out2.ID); n != 1 {
+	if n := count(t, st, "deliveries", "output_id = ?", fx.Out2.ID); n != 1 {
 		t.Errorf("the other output has %d deliveries, want 1", n)
 	}
 }

@@ -3,7 +3,6 @@ package sqlite
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"errors"
 	"flag"
 	"fmt"
@@ -21,51 +20,6 @@ import (
 	"github.com/relayfn/relayfn/relay/store"
 	"github.com/relayfn/relayfn/relay/store/storetest"
 )
-
-// idAt is a time-ordered record ID made at t.
-func idAt(t testing.TB, at time.Time) string {
-	t.Helper()
-	id, err := uuid.NewV7()
-	must(t, err)
-	var ms [8]byte
-	binary.BigEndian.PutUint64(ms[:], uint64(at.UnixMilli()))
-	copy(id[:6], ms[2:])
-	return id.String()
-}
-
-// purgeAll runs batches of p until none is left and returns the count.
-func purgeAll(t testing.TB, st *Store, p relay.Purge) int {
-	t.Helper()
-	total := 0
-	for {
-		res, err := st.Purge(context.Background(), p)
-		must(t, err)
-		total += res.Webhooks
-		if !res.More {
-			return total
-		}
-		p.After = res.Next
-	}
-}
-
-// sweepDeleted runs a sweep of PurgeDeleted to its end and returns the
-// webhooks and deliveries it removed.
-func sweepDeleted(t testing.TB, st *Store) (webhooks, deliveries int) {
-	t.Helper()
-	p := relay.Purge{Kind: relay.PurgeDeleted, Limit: 2}
-	for range 1_000_000 {
-		res, err := st.Purge(context.Background(), p)
-		must(t, err)
-		webhooks += res.Webhooks
-		deliveries += res.Deliveries
-		if !res.More {
-			return webhooks, deliveries
-		}
-		p.After = res.Next
-	}
-	t.Fatal("PurgeDeleted does not end")
-	return 0, 0
-}
 
 // pauseRows is the size of TestPurgePause and TestDeletePaged: small
 // enough by default for CI; the README's numbers are of
@@ -94,8 +48,8 @@ var purgeBatch = relay.DefaultPurgeBatch
 
 // fill stores rows finished webhooks of fx received at old, directly:
 // 1 KiB bodies, 200-byte headers, one delivery each with a 512-byte answer.
-func fill(t *testing.T, st *Store, fx *fixture, rows int, old time.Time) {
-	fillRows(t, st, fx.bucket.ID, fx.input.ID, fx.out1.ID, rows, old)
+func fill(t *testing.T, st *Store, fx *storetest.Fixture, rows int, old time.Time) {
+	fillRows(t, st, fx.Bucket.ID, fx.Input.ID, fx.Out1.ID, rows, old)
 }
 
 // fillRows is fill, for a bucket, input and output given by ID.
@@ -115,7 +69,7 @@ func fillRows(t *testing.T, st *Store, bucketID, inputID, outputID string, rows 
 
 // measureWrites runs during while a writer stores webhooks of fx one
 // after another, and reports the writer's waits.
-func measureWrites(t *testing.T, st *Store, fx *fixture, name string, during func()) {
+func measureWrites(t *testing.T, st *Store, fx *storetest.Fixture, name string, during func()) {
 	ctx := context.Background()
 	var (
 		wg    sync.WaitGroup
@@ -132,7 +86,7 @@ func measureWrites(t *testing.T, st *Store, fx *fixture, name string, during fun
 			default:
 			}
 			start := time.Now()
-			if err := st.SaveWebhook(ctx, fx.webhook("concurrent"), []*relay.Delivery{{OutputID: fx.out2.ID}}); err != nil {
+			if err := st.SaveWebhook(ctx, fx.Webhook("concurrent"), []*relay.Delivery{{OutputID: fx.Out2.ID}}); err != nil {
 				t.Error(err)
 				return
 			}
@@ -170,15 +124,15 @@ func TestDeletePaged(t *testing.T) {
 	rows := *pauseRows
 	st, _ := newStore(t)
 	ctx := context.Background()
-	out := newFixture(t, st, "out", false)
-	other := newFixture(t, st, "other", false)
+	out := storetest.NewFixture(t, st, "out", false)
+	other := storetest.NewFixture(t, st, "other", false)
 	fill(t, st, out, rows, time.Now().Add(-2*time.Hour))
 	measureWrites(t, st, other, fmt.Sprintf("deleting an output of %d deliveries (the call)", rows), func() {
-		must(t, st.DeleteOutput(ctx, out.out1.ID))
+		must(t, st.DeleteOutput(ctx, out.Out1.ID))
 	})
-	_, err := st.GetOutput(ctx, out.out1.ID)
+	_, err := st.GetOutput(ctx, out.Out1.ID)
 	wantNotFound(t, err)
-	if ds, err := st.ListDeliveries(ctx, relay.DeliveryFilter{BucketID: out.bucket.ID}); err != nil || len(ds) != 0 {
+	if ds, err := st.ListDeliveries(ctx, relay.DeliveryFilter{BucketID: out.Bucket.ID}); err != nil || len(ds) != 0 {
 		t.Fatalf("the deleted output's deliveries list: %d, %v", len(ds), err)
 	}
 	var deleted int
@@ -197,10 +151,10 @@ func TestDeletePaged(t *testing.T) {
 	if deleted != rows {
 		t.Fatalf("PurgeDeleted removed %d deliveries, want %d", deleted, rows)
 	}
-	if c := count(t, st, "deliveries", "output_id = ?", out.out1.ID); c != 0 {
+	if c := count(t, st, "deliveries", "output_id = ?", out.Out1.ID); c != 0 {
 		t.Fatalf("%d deliveries of the deleted output left", c)
 	}
-	if c := count(t, st, "webhooks", "bucket_id = ?", out.bucket.ID); c != rows {
+	if c := count(t, st, "webhooks", "bucket_id = ?", out.Bucket.ID); c != rows {
 		t.Fatalf("the output's bucket has %d webhooks, want %d", c, rows)
 	}
 }
@@ -214,19 +168,19 @@ func TestDeletePaged(t *testing.T) {
 func TestPayloadGoneFromFiles(t *testing.T) {
 	st, path := newStore(t)
 	ctx := context.Background()
-	fx := newFixture(t, st, "log", false)
-	other := newFixture(t, st, "other", false)
-	must(t, st.SetRetention(ctx, fx.bucket.ID, relay.Retention{Payload: time.Hour, Metadata: 2 * time.Hour}))
+	fx := storetest.NewFixture(t, st, "log", false)
+	other := storetest.NewFixture(t, st, "other", false)
+	must(t, st.SetRetention(ctx, fx.Bucket.ID, relay.Retention{Payload: time.Hour, Metadata: 2 * time.Hour}))
 	marker := "payload-marker-" + uuid.NewString()
 
-	save := func(f *fixture) (*relay.Webhook, []*relay.Delivery) {
-		w := f.webhook(marker + "-body")
+	save := func(f *storetest.Fixture) (*relay.Webhook, []*relay.Delivery) {
+		w := f.Webhook(marker + "-body")
 		w.Request.Path = "/" + marker + "/path"
 		w.Request.RawQuery = "q=" + marker
 		w.Request.Header.Set("X-Marker", marker)
 		w.Logs = []string{"log " + marker}
 		w.Answer = relay.Answer{Header: http.Header{"X-Answer": {marker}}, BodySize: 10}
-		ds := f.deliveries()
+		ds := f.Deliveries()
 		must(t, st.SaveWebhook(ctx, w, ds))
 		for _, d := range ds {
 			for i := range 2 { // the first attempt moves to the attempts table
@@ -301,7 +255,7 @@ func TestPayloadGoneFromFiles(t *testing.T) {
 	}
 	// The other bucket keeps its webhook whole: its path holds the marker
 	// too, so it goes first, to look for the purged one's.
-	must(t, st.DeleteBucket(ctx, other.bucket.ID))
+	must(t, st.DeleteBucket(ctx, other.Bucket.ID))
 	must(t, p.Run(ctx))
 	if n := p.Status().LastPurged[relay.PurgeDeleted]; n != 1 {
 		t.Fatalf("deleted purge: %d, want 1 (the other bucket's webhook)", n)
@@ -346,7 +300,7 @@ func TestPayloadGoneFromFiles(t *testing.T) {
 func TestDeleteBucketWhileStoring(t *testing.T) {
 	st, _ := newStore(t)
 	ctx := context.Background()
-	fx := newFixture(t, st, "doomed", false)
+	fx := storetest.NewFixture(t, st, "doomed", false)
 	var wg sync.WaitGroup
 	var stored atomic.Int64
 	for range 4 {
@@ -354,7 +308,7 @@ func TestDeleteBucketWhileStoring(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := 0; ; i++ {
-				err := st.SaveWebhook(ctx, fx.webhook("x"), fx.deliveries())
+				err := st.SaveWebhook(ctx, fx.Webhook("x"), fx.Deliveries())
 				if err != nil {
 					if !errors.Is(err, store.ErrNotFound) {
 						t.Errorf("SaveWebhook after the deletion: %v, want not found", err)
@@ -368,7 +322,7 @@ func TestDeleteBucketWhileStoring(t *testing.T) {
 	for stored.Load() < 50 {
 		time.Sleep(time.Millisecond)
 	}
-	must(t, st.DeleteBucket(ctx, fx.bucket.ID))
+	must(t, st.DeleteBucket(ctx, fx.Bucket.ID))
 	wg.Wait()
 	if ws, err := st.ListWebhooks(ctx, relay.WebhookFilter{Limit: 1 << 20}); err != nil || len(ws) != 0 {
 		t.Fatalf("ListWebhooks after the deletion: %d, %v", len(ws), err)
@@ -376,7 +330,7 @@ func TestDeleteBucketWhileStoring(t *testing.T) {
 	if ds, err := st.ListDeliveries(ctx, relay.DeliveryFilter{Limit: 1 << 20}); err != nil || len(ds) != 0 {
 		t.Fatalf("ListDeliveries after the deletion: %d, %v", len(ds), err)
 	}
-	w, _ := sweepDeleted(t, st)
+	w, _ := storetest.SweepDeleted(t, st, 2)
 	if int64(w) != stored.Load() {
 		t.Errorf("PurgeDeleted removed %d webhooks, want the %d stored", w, stored.Load())
 	}
@@ -392,17 +346,17 @@ func TestDeleteBucketWhileStoring(t *testing.T) {
 func TestPurgeErasesCiphertext(t *testing.T) {
 	st, path := newStore(t)
 	ctx := context.Background()
-	fx := newFixture(t, st, "log", false)
+	fx := storetest.NewFixture(t, st, "log", false)
 	old := time.Now().Add(-2 * time.Hour)
-	w := fx.webhook("old-and-done-0123456789")
-	w.ID, w.ReceivedAt = idAt(t, old), old.UTC()
+	w := fx.Webhook("old-and-done-0123456789")
+	w.ID, w.ReceivedAt = storetest.IDAt(t, old), old.UTC()
 	must(t, st.SaveWebhook(ctx, w, nil))
 	var sealed []byte
 	must(t, st.DB().QueryRow(`SELECT body FROM webhooks WHERE id = ?`, w.ID).Scan(&sealed))
 	if len(sealed) < 16 {
 		t.Fatalf("sealed body = %x", sealed)
 	}
-	if n := purgeAll(t, st, relay.Purge{Kind: relay.PurgePayload, BucketID: fx.bucket.ID, Before: time.Now().Add(-time.Hour)}); n != 1 {
+	if n := storetest.PurgeAll(t, st, relay.Purge{Kind: relay.PurgePayload, BucketID: fx.Bucket.ID, Before: time.Now().Add(-time.Hour)}); n != 1 {
 		t.Fatalf("payload purge = %d webhooks, want 1", n)
 	}
 	_, err := st.cdb.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`)

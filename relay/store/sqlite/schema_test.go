@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/relayfn/relayfn/relay"
+	"github.com/relayfn/relayfn/relay/store/storetest"
 )
 
 // TestMigrateFromVersion1 opens a database written by the first schema:
@@ -17,7 +18,7 @@ import (
 func TestMigrateFromVersion1(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "v1.db")
-	sl := testSealer(t, 1)
+	sl := storetest.Sealer(t, 1)
 	db, err := sql.Open("sqlite", path)
 	must(t, err)
 	must(t, applyMigrations(ctx, db, migrations[:1]))
@@ -62,7 +63,7 @@ func TestMigrateFromVersion1(t *testing.T) {
 		t.Errorf("d1 = %+v", d1)
 	}
 
-	pending, err := pendingDeliveries(ctx, st)
+	pending, err := storetest.PendingDeliveries(ctx, st)
 	must(t, err)
 	if len(pending) != 1 || pending[0].ID != "d2" {
 		t.Fatalf("pending = %v, want d2", ids(pending))
@@ -87,7 +88,7 @@ func TestMigrateFromVersion1(t *testing.T) {
 	// Deleting the bucket, then purging what it left, takes everything
 	// with it.
 	must(t, st.DeleteBucket(ctx, "b1"))
-	sweepDeleted(t, st)
+	storetest.SweepDeleted(t, st, 2)
 	for _, table := range []string{"webhooks", "deliveries", "attempts"} {
 		if n := count(t, st, table, ""); n != 0 {
 			t.Errorf("%d %s rows remain", n, table)
@@ -117,7 +118,7 @@ func TestMigrateFromVersion2(t *testing.T) {
 		}
 	}
 	must(t, db.Close())
-	st := openAt(t, path, testSealer(t, 1))
+	st := openAt(t, path, storetest.Sealer(t, 1))
 	out, err := st.GetOutput(ctx, "o1")
 	must(t, err)
 	if out.MaxInFlight != 0 {

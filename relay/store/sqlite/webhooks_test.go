@@ -22,24 +22,25 @@ import (
 	"github.com/relayfn/relayfn/functions"
 	"github.com/relayfn/relayfn/relay"
 	"github.com/relayfn/relayfn/relay/seal"
+	"github.com/relayfn/relayfn/relay/store/storetest"
 )
 
 func TestDurableAcrossReopen(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "relay.db")
-	sl := testSealer(t, 1)
+	sl := storetest.Sealer(t, 1)
 	ctx := context.Background()
 
 	st := openAt(t, path, sl)
-	fx := newFixture(t, st, "a", false)
+	fx := storetest.NewFixture(t, st, "a", false)
 	f := &functions.Function{Name: "f", Source: "return"}
 	must(t, st.CreateFunction(ctx, f))
 	must(t, st.SetConfig(ctx, f.ID, "KEY", "value"))
-	w := fx.webhook("persisted")
-	ds := fx.deliveries()
+	w := fx.Webhook("persisted")
+	ds := fx.Deliveries()
 	must(t, st.SaveWebhook(ctx, w, ds))
 	must(t, st.Close())
 	must(t, st.Close()) // idempotent
-	if err := st.SaveWebhook(ctx, fx.webhook("late"), nil); !errors.Is(err, ErrClosed) {
+	if err := st.SaveWebhook(ctx, fx.Webhook("late"), nil); !errors.Is(err, ErrClosed) {
 		t.Errorf("SaveWebhook after Close: err = %v, want ErrClosed", err)
 	}
 
@@ -49,7 +50,7 @@ func TestDurableAcrossReopen(t *testing.T) {
 	if !reflect.DeepEqual(got, w) {
 		t.Errorf("after reopen: %+v, want %+v", got, w)
 	}
-	pending, err := pendingDeliveries(ctx, st)
+	pending, err := storetest.PendingDeliveries(ctx, st)
 	must(t, err)
 	if !reflect.DeepEqual(pending, ds) {
 		t.Errorf("pending after reopen = %+v, want %+v", pending, ds)
@@ -63,9 +64,9 @@ func TestDurableAcrossReopen(t *testing.T) {
 
 func TestCloseDrainsQueue(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "relay.db")
-	sl := testSealer(t, 1)
+	sl := storetest.Sealer(t, 1)
 	st := openAt(t, path, sl)
-	fx := newFixture(t, st, "a", false)
+	fx := storetest.NewFixture(t, st, "a", false)
 	ctx := context.Background()
 
 	const n = 300
@@ -73,8 +74,8 @@ func TestCloseDrainsQueue(t *testing.T) {
 	errs := make([]error, n)
 	var wg sync.WaitGroup
 	for i := range n {
-		ws[i] = fx.webhook("x")
-		wg.Go(func() { errs[i] = st.SaveWebhook(ctx, ws[i], fx.deliveries()) })
+		ws[i] = fx.Webhook("x")
+		wg.Go(func() { errs[i] = st.SaveWebhook(ctx, ws[i], fx.Deliveries()) })
 	}
 	time.Sleep(time.Millisecond)
 	must(t, st.Close())
@@ -160,16 +161,16 @@ func TestCrashWriter(t *testing.T) {
 	must(t, err)
 	st, err := Open(context.Background(), path, sl)
 	must(t, err)
-	fx := newFixture(t, st, "crash", false)
+	fx := storetest.NewFixture(t, st, "crash", false)
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for range 8 {
 		wg.Go(func() {
 			for {
-				w := fx.webhook("")
+				w := fx.Webhook("")
 				w.ID = uuid.NewString()
 				w.Request.Body = []byte("crash " + w.ID)
-				if err := st.SaveWebhook(context.Background(), w, fx.deliveries()); err != nil {
+				if err := st.SaveWebhook(context.Background(), w, fx.Deliveries()); err != nil {
 					fmt.Println("ERR", err)
 					return
 				}
@@ -185,9 +186,9 @@ func TestCrashWriter(t *testing.T) {
 func TestEncryptedAtRest(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "relay.db")
-	st := openAt(t, path, testSealer(t, 1))
+	st := openAt(t, path, storetest.Sealer(t, 1))
 	ctx := context.Background()
-	fx := newFixture(t, st, "a", false)
+	fx := storetest.NewFixture(t, st, "a", false)
 
 	markers := []string{
 		"BODYMARKER-7f3a9c", "HEADERMARKER-c0ffee", "QUERYMARKER-b16b00b5", "CONFIGMARKER-deadbeef",
@@ -198,12 +199,12 @@ func TestEncryptedAtRest(t *testing.T) {
 	must(t, st.CreateFunction(ctx, f))
 	must(t, st.SetConfig(ctx, f.ID, "SECRET", "CONFIGMARKER-deadbeef"))
 	for i := range 50 {
-		w := fx.webhook(`{"secret":"BODYMARKER-7f3a9c"}`)
+		w := fx.Webhook(`{"secret":"BODYMARKER-7f3a9c"}`)
 		w.Request.Header.Set("X-Api-Key", "HEADERMARKER-c0ffee")
 		w.Request.RawQuery = "token=QUERYMARKER-b16b00b5"
 		w.Logs = []string{"LOGMARKER-5eed"}
 		w.FunctionError = "FUNCERRMARKER-0ddba11"
-		ds := fx.deliveries()
+		ds := fx.Deliveries()
 		must(t, st.SaveWebhook(ctx, w, ds))
 		if i%10 == 0 {
 			d := ds[0]
@@ -236,7 +237,7 @@ func TestEncryptedAtRest(t *testing.T) {
 			}
 			// The plain metadata is there, which shows the check can see
 			// plaintext.
-			if strings.HasSuffix(file, ".db") && stage == "after close" && !bytes.Contains(data, []byte(fx.bucket.ID)) {
+			if strings.HasSuffix(file, ".db") && stage == "after close" && !bytes.Contains(data, []byte(fx.Bucket.ID)) {
 				t.Errorf("%s: %s does not hold the bucket ID", stage, filepath.Base(file))
 			}
 		}
@@ -252,20 +253,12 @@ func TestEncryptedAtRest(t *testing.T) {
 func TestWrongKey(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "relay.db")
 	ctx := context.Background()
-	st := openAt(t, path, testSealer(t, 1))
-	fx := newFixture(t, st, "a", false)
-	f := &functions.Function{Name: "f"}
-	must(t, st.CreateFunction(ctx, f))
-	must(t, st.SetConfig(ctx, f.ID, "K", "TOPSECRET"))
-	w := fx.webhook("TOPSECRET")
-	ds := fx.deliveries()
-	ds[0].LastError = "TOPSECRET"
-	must(t, st.SaveWebhook(ctx, w, ds))
-	must(t, st.RecordAttempt(ctx, ds[1], &relay.Attempt{Error: "TOPSECRET"}))
+	st := openAt(t, path, storetest.Sealer(t, 1))
+	sealed := storetest.SaveSealed(t, st)
 	must(t, st.Close())
 
 	// Open refuses another key.
-	_, err := Open(ctx, path, testSealer(t, 2))
+	_, err := Open(ctx, path, storetest.Sealer(t, 2))
 	wantErr(t, err, seal.ErrOpen)
 	if !strings.Contains(err.Error(), "encryption key") || !strings.Contains(err.Error(), path) {
 		t.Errorf("Open with the wrong key: error %q does not explain itself", err)
@@ -274,39 +267,18 @@ func TestWrongKey(t *testing.T) {
 
 	// Values sealed with another key do not open, without a panic or
 	// plaintext in the error.
-	st = openAt(t, path, testSealer(t, 1))
-	st.sealer = testSealer(t, 2)
-	errs := map[string]error{
-		"GetWebhook":     errOf(st.GetWebhook(ctx, w.ID)),
-		"Config":         errOf(st.Config(ctx, f.ID)),
-		"ListDeliveries": errOf(pendingDeliveries(ctx, st)),
-		"GetDelivery":    errOf2(st.GetDelivery(ctx, ds[1].ID)),
-	}
-	for name, err := range errs {
-		if !errors.Is(err, seal.ErrOpen) {
-			t.Errorf("%s with the wrong key: err = %v, want one wrapping seal.ErrOpen", name, err)
-			continue
-		}
-		if strings.Contains(err.Error(), "TOPSECRET") {
-			t.Errorf("%s: error %q holds plaintext", name, err)
-		}
-		t.Logf("%s: %v", name, err)
-	}
-	// Plaintext records are still readable.
-	if _, err := st.GetBucket(ctx, "a"); err != nil {
-		t.Errorf("GetBucket with the wrong key: %v", err)
-	}
+	st = openAt(t, path, storetest.Sealer(t, 1))
+	st.sealer = storetest.Sealer(t, 2)
+	sealed.WantUnreadable(t, st)
 }
-
-func errOf2[A, B any](_ A, _ B, err error) error { return err }
 
 // TestSwappedCiphertext checks that a sealed value copied to another row or
 // column does not open.
 func TestSwappedCiphertext(t *testing.T) {
 	st, _ := newStore(t)
 	ctx := context.Background()
-	fx := newFixture(t, st, "a", false)
-	w1, w2 := fx.webhook("one"), fx.webhook("two")
+	fx := storetest.NewFixture(t, st, "a", false)
+	w1, w2 := fx.Webhook("one"), fx.Webhook("two")
 	must(t, st.SaveWebhook(ctx, w1, nil))
 	must(t, st.SaveWebhook(ctx, w2, nil))
 
@@ -327,13 +299,13 @@ func TestSwappedCiphertext(t *testing.T) {
 func TestEphemeralBucketColumns(t *testing.T) {
 	st, _ := newStore(t)
 	ctx := context.Background()
-	fx := newFixture(t, st, "eph", true)
+	fx := storetest.NewFixture(t, st, "eph", true)
 
-	w := fx.webhook("EPHEMERAL-BODY")
+	w := fx.Webhook("EPHEMERAL-BODY")
 	w.Request.Header.Set("Authorization", "secret")
 	w.Logs = []string{"log"}
 	w.FunctionError = "err"
-	ds := fx.deliveries()
+	ds := fx.Deliveries()
 	must(t, st.SaveWebhook(ctx, w, ds))
 	d := ds[0]
 	d.Attempts = 1
@@ -360,12 +332,12 @@ func TestEphemeralBucketColumns(t *testing.T) {
 	}
 
 	// Off and on again: the next webhook's secrets are not written.
-	fx.bucket.Ephemeral = false
-	must(t, st.UpdateBucket(ctx, fx.bucket))
-	must(t, st.SaveWebhook(ctx, fx.webhook("kept"), nil))
-	fx.bucket.Ephemeral = true
-	must(t, st.UpdateBucket(ctx, fx.bucket))
-	w3 := fx.webhook("EPHEMERAL-AGAIN")
+	fx.Bucket.Ephemeral = false
+	must(t, st.UpdateBucket(ctx, fx.Bucket))
+	must(t, st.SaveWebhook(ctx, fx.Webhook("kept"), nil))
+	fx.Bucket.Ephemeral = true
+	must(t, st.UpdateBucket(ctx, fx.Bucket))
+	w3 := fx.Webhook("EPHEMERAL-AGAIN")
 	must(t, st.SaveWebhook(ctx, w3, nil))
 	if n := count(t, st, "webhooks", "id = ? AND body IS NULL AND headers IS NULL", w3.ID); n != 1 {
 		t.Error("a webhook saved after the bucket became ephemeral again has its body or headers stored")

@@ -93,7 +93,7 @@ func (s *suite) TestWatchReportsChanges(t *testing.T) {
 	// make changes until one is reported.
 	deadline := time.Now().Add(changeWait)
 	for i := 0; ; i++ {
-		must(t, a.CreateBucket(ctx, &relay.Bucket{Name: fmt.Sprintf("warmup-%d", i)}))
+		Must(t, a.CreateBucket(ctx, &relay.Bucket{Name: fmt.Sprintf("warmup-%d", i)}))
 		select {
 		case <-ch:
 		case <-time.After(100 * time.Millisecond):
@@ -105,12 +105,12 @@ func (s *suite) TestWatchReportsChanges(t *testing.T) {
 		break
 	}
 
-	fx := newFixture(t, a, "watched", false)
+	fx := NewFixture(t, a, "watched", false)
 	f := &functions.Function{Name: "f", Source: "return"}
-	tok := &relay.Token{BucketID: fx.bucket.ID, SecretHash: "h"}
-	agent := &relay.AgentToken{BucketIDs: []string{fx.bucket.ID}, SecretHash: "sha256:x"}
-	in := &relay.Input{BucketID: fx.bucket.ID, Name: "extra"}
-	out := &relay.Output{BucketID: fx.bucket.ID, Name: "extra"}
+	tok := &relay.Token{BucketID: fx.Bucket.ID, SecretHash: "h"}
+	agent := &relay.AgentToken{BucketIDs: []string{fx.Bucket.ID}, SecretHash: "sha256:x"}
+	in := &relay.Input{BucketID: fx.Bucket.ID, Name: "extra"}
+	out := &relay.Output{BucketID: fx.Bucket.ID, Name: "extra"}
 	t0 := time.Unix(1000, 0).UTC()
 	var w1 *relay.Webhook
 	var claimed []*relay.Delivery
@@ -119,7 +119,7 @@ func (s *suite) TestWatchReportsChanges(t *testing.T) {
 		change func(st Store) error
 	}{
 		{"CreateBucket", func(st Store) error { return st.CreateBucket(ctx, &relay.Bucket{Name: "new"}) }},
-		{"UpdateBucket", func(st Store) error { fx.bucket.Description = "changed"; return st.UpdateBucket(ctx, fx.bucket) }},
+		{"UpdateBucket", func(st Store) error { fx.Bucket.Description = "changed"; return st.UpdateBucket(ctx, fx.Bucket) }},
 		{"CreateInput", func(st Store) error { return st.CreateInput(ctx, in) }},
 		{"UpdateInput", func(st Store) error { in.Description = "changed"; return st.UpdateInput(ctx, in) }},
 		{"DeleteInput", func(st Store) error { return st.DeleteInput(ctx, in.ID) }},
@@ -138,7 +138,7 @@ func (s *suite) TestWatchReportsChanges(t *testing.T) {
 		{"CreateAgentToken", func(st Store) error { return st.CreateAgentToken(ctx, agent) }},
 		{"DeleteAgentToken", func(st Store) error { return st.DeleteAgentToken(ctx, agent.ID) }},
 		{"SetRetention", func(st Store) error {
-			return st.SetRetention(ctx, fx.bucket.ID, relay.Retention{Payload: time.Hour})
+			return st.SetRetention(ctx, fx.Bucket.ID, relay.Retention{Payload: time.Hour})
 		}},
 	}
 	work := []struct {
@@ -146,20 +146,20 @@ func (s *suite) TestWatchReportsChanges(t *testing.T) {
 		change func(st Store) error
 	}{
 		{"SaveWebhook of unclaimed deliveries", func(st Store) error {
-			w1 = fx.webhook("x")
-			ds := fx.deliveries()
+			w1 = fx.Webhook("x")
+			ds := fx.Deliveries()
 			for _, d := range ds {
 				d.NextAttemptAt = t0
 			}
 			return st.SaveWebhook(ctx, w1, ds)
 		}},
 		{"AddDeliveries", func(st Store) error {
-			return st.AddDeliveries(ctx, []*relay.Delivery{{WebhookID: w1.ID, OutputID: fx.out1.ID, NextAttemptAt: t0}})
+			return st.AddDeliveries(ctx, []*relay.Delivery{{WebhookID: w1.ID, OutputID: fx.Out1.ID, NextAttemptAt: t0}})
 		}},
 		{"ReleaseClaims", func(st Store) error {
 			var err error
 			claimed, err = st.ClaimDue(ctx, relay.Claim{Owner: "node", Now: t0, Lease: time.Hour,
-				Quota: map[string]int{fx.out1.ID: 10, fx.out2.ID: 10}})
+				Quota: map[string]int{fx.Out1.ID: 10, fx.Out2.ID: 10}})
 			if err != nil {
 				return err
 			}
@@ -172,17 +172,17 @@ func (s *suite) TestWatchReportsChanges(t *testing.T) {
 	for i, c := range routes {
 		st := []Store{a, b}[i%2] // another handle's changes and its own
 		drain(ch)
-		must(t, c.change(st))
+		Must(t, c.change(st))
 		waitChange(t, ch, relay.ChangeRoutes, c.what)
 	}
 	for i, c := range work {
 		st := []Store{a, b}[i%2]
 		drain(ch)
-		must(t, c.change(st))
+		Must(t, c.change(st))
 		waitChange(t, ch, relay.ChangeWork, c.what)
 	}
 	drain(ch)
-	must(t, a.DeleteBucket(ctx, fx.bucket.ID))
+	Must(t, a.DeleteBucket(ctx, fx.Bucket.ID))
 	waitChange(t, ch, relay.ChangeRoutes, "DeleteBucket")
 }
 

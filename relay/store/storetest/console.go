@@ -17,14 +17,14 @@ func (s *suite) TestSpecs(t *testing.T) {
 	st := s.open(t)
 	ctx := context.Background()
 	f := &functions.Function{Name: "f", Source: "return"}
-	must(t, st.CreateFunction(ctx, f))
+	Must(t, st.CreateFunction(ctx, f))
 	other := &functions.Function{Name: "other", Source: "return"}
-	must(t, st.CreateFunction(ctx, other))
+	Must(t, st.CreateFunction(ctx, other))
 
 	spec := func(id string) []byte {
 		t.Helper()
 		b, err := st.Spec(ctx, id)
-		must(t, err)
+		Must(t, err)
 		return b
 	}
 	if b := spec(f.ID); b != nil {
@@ -44,7 +44,7 @@ func (s *suite) TestSpecs(t *testing.T) {
 		{"removed by empty", []byte{}, nil},
 		{"set once more", second, second},
 	} {
-		must(t, st.SetSpec(ctx, f.ID, tt.set))
+		Must(t, st.SetSpec(ctx, f.ID, tt.set))
 		if got := spec(f.ID); !bytes.Equal(got, tt.want) || (tt.want == nil) != (got == nil) {
 			t.Errorf("%s: Spec = %q, want %q", tt.name, got, tt.want)
 		}
@@ -53,12 +53,12 @@ func (s *suite) TestSpecs(t *testing.T) {
 		}
 	}
 
-	wantNotFound(t, st.SetSpec(ctx, "nope", second))
-	wantNotFound(t, errOf(st.Spec(ctx, "nope")))
+	WantNotFound(t, st.SetSpec(ctx, "nope", second))
+	WantNotFound(t, errOf(st.Spec(ctx, "nope")))
 	// It goes with its function: one made again with the ID has none.
-	must(t, st.DeleteFunction(ctx, f.ID))
-	wantNotFound(t, errOf(st.Spec(ctx, f.ID)))
-	must(t, st.CreateFunction(ctx, &functions.Function{ID: f.ID, Name: "reborn", Source: "return"}))
+	Must(t, st.DeleteFunction(ctx, f.ID))
+	WantNotFound(t, errOf(st.Spec(ctx, f.ID)))
+	Must(t, st.CreateFunction(ctx, &functions.Function{ID: f.ID, Name: "reborn", Source: "return"}))
 	if b := spec(f.ID); b != nil {
 		t.Errorf("Spec of a function made again with a deleted one's ID = %q, want nil", b)
 	}
@@ -70,12 +70,12 @@ func (s *suite) TestOutputStats(t *testing.T) {
 	st := s.open(t)
 	ctx := context.Background()
 	stats, err := st.OutputStats(ctx)
-	must(t, err)
+	Must(t, err)
 	if len(stats) != 0 {
 		t.Fatalf("OutputStats of an empty store = %v", stats)
 	}
-	fx := newFixture(t, st, "stats", false)
-	idle := newFixture(t, st, "idle", false)
+	fx := NewFixture(t, st, "stats", false)
+	idle := NewFixture(t, st, "idle", false)
 	t0 := time.Date(2026, 3, 4, 5, 6, 7, 8, time.UTC)
 	// Output one: two successes, a failure, a retry, one not tried yet.
 	// Output two: pending deliveries never tried.
@@ -91,27 +91,27 @@ func (s *suite) TestOutputStats(t *testing.T) {
 		{relay.DeliveryPending, 0, time.Time{}},
 	}
 	for _, o := range outcomes {
-		ds := fx.deliveries()
-		must(t, st.SaveWebhook(ctx, fx.webhook("x"), ds))
+		ds := fx.Deliveries()
+		Must(t, st.SaveWebhook(ctx, fx.Webhook("x"), ds))
 		d := ds[0]
 		for n := range o.attempts {
 			d.State, d.Attempts, d.UpdatedAt = relay.DeliveryPending, n+1, o.at
 			if n == o.attempts-1 {
 				d.State = o.state
 			}
-			must(t, st.RecordAttempt(ctx, d, &relay.Attempt{Status: 500}))
+			Must(t, st.RecordAttempt(ctx, d, &relay.Attempt{Status: 500}))
 		}
 	}
 	stats, err = st.OutputStats(ctx)
-	must(t, err)
+	Must(t, err)
 	want := relay.OutputStats{LastSuccess: t0.Add(2 * time.Minute), Failed: 1, Retrying: 1}
-	if got := stats[fx.out1.ID]; !got.LastSuccess.Equal(want.LastSuccess) || got.Failed != want.Failed || got.Retrying != want.Retrying {
+	if got := stats[fx.Out1.ID]; !got.LastSuccess.Equal(want.LastSuccess) || got.Failed != want.Failed || got.Retrying != want.Retrying {
 		t.Errorf("OutputStats of output one = %+v, want %+v", got, want)
 	}
-	if got := stats[fx.out2.ID]; !got.LastSuccess.IsZero() || got.Failed != 0 || got.Retrying != 0 {
+	if got := stats[fx.Out2.ID]; !got.LastSuccess.IsZero() || got.Failed != 0 || got.Retrying != 0 {
 		t.Errorf("OutputStats of output two = %+v, want nothing succeeded, failed or retrying", got)
 	}
-	for _, out := range []*relay.Output{idle.out1, idle.out2} {
+	for _, out := range []*relay.Output{idle.Out1, idle.Out2} {
 		if got, ok := stats[out.ID]; ok {
 			t.Errorf("OutputStats of an output without deliveries = %+v, want none", got)
 		}

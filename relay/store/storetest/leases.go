@@ -20,7 +20,7 @@ import (
 func claim(t *testing.T, st Store, owner string, now time.Time, lease time.Duration, quota map[string]int) []*relay.Delivery {
 	t.Helper()
 	ds, err := st.ClaimDue(context.Background(), relay.Claim{Owner: owner, Now: now, Lease: lease, Quota: quota})
-	must(t, err)
+	Must(t, err)
 	for _, d := range ds {
 		if d.LeaseOwner != owner || !d.LeaseUntil.Equal(now.Add(lease)) || d.LeaseID == "" || d.State != relay.DeliveryPending {
 			t.Errorf("claimed %+v, want it pending and leased to %s until %v with a lease ID", d, owner, now.Add(lease))
@@ -33,7 +33,7 @@ func claim(t *testing.T, st Store, owner string, now time.Time, lease time.Durat
 func getDelivery(t *testing.T, st Store, id string) (*relay.Delivery, []*relay.Attempt) {
 	t.Helper()
 	d, as, err := st.GetDelivery(context.Background(), id)
-	must(t, err)
+	Must(t, err)
 	return d, as
 }
 
@@ -50,13 +50,12 @@ func sorted(s []string) []string {
 // delivery again after its lease ran out; a delivery stored leased keeps
 // the lease ID it was given.
 func (s *suite) TestClaimGivesNewLeaseIDs(t *testing.T) {
-	st := s.open(t)
+	st, fx := s.openFixture(t, "lease-ids", false)
 	ctx := context.Background()
-	fx := newFixture(t, st, "lease-ids", false)
 	t0 := time.Unix(1000, 0).UTC()
-	saveDue(t, st, fx, 2, t0)
-	one := map[string]int{fx.out1.ID: 1, fx.out2.ID: 1}
-	all := map[string]int{fx.out1.ID: 10, fx.out2.ID: 10}
+	SaveDue(t, st, fx, 2, t0)
+	one := map[string]int{fx.Out1.ID: 1, fx.Out2.ID: 1}
+	all := map[string]int{fx.Out1.ID: 10, fx.Out2.ID: 10}
 
 	seen := map[string]bool{} // lease IDs of earlier calls
 	for i, c := range []struct {
@@ -89,11 +88,11 @@ func (s *suite) TestClaimGivesNewLeaseIDs(t *testing.T) {
 	}
 
 	// Stored leased: the given lease ID is kept, and is the claim's.
-	ds := fx.deliveries()
+	ds := fx.Deliveries()
 	for i, d := range ds {
 		d.NextAttemptAt, d.LeaseOwner, d.LeaseUntil, d.LeaseID = t0, "b", t0.Add(time.Hour), fmt.Sprintf("given-%d", i)
 	}
-	must(t, st.SaveWebhook(ctx, fx.webhook("leased"), ds))
+	Must(t, st.SaveWebhook(ctx, fx.Webhook("leased"), ds))
 	for i, d := range ds {
 		if d.LeaseID != fmt.Sprintf("given-%d", i) {
 			t.Errorf("SaveWebhook changed the lease ID to %q", d.LeaseID)
@@ -104,12 +103,12 @@ func (s *suite) TestClaimGivesNewLeaseIDs(t *testing.T) {
 		}
 	}
 	lost, err := st.RenewClaims(ctx, t0.Add(2*time.Hour), []relay.LeaseRef{{ID: ds[0].ID, LeaseID: ds[0].LeaseID}})
-	must(t, err)
+	Must(t, err)
 	if len(lost) != 0 {
 		t.Errorf("renewing the given lease lost %v", lost)
 	}
 	ds[1].State, ds[1].Attempts = relay.DeliverySucceeded, 1
-	must(t, st.RecordAttempt(ctx, ds[1], &relay.Attempt{Status: 200}))
+	Must(t, st.RecordAttempt(ctx, ds[1], &relay.Attempt{Status: 200}))
 }
 
 // TestRecordAttemptLeaseLost: an attempt recorded under a claim that no
@@ -118,18 +117,17 @@ func (s *suite) TestClaimGivesNewLeaseIDs(t *testing.T) {
 // wraps store.ErrLeaseLost; under the current claim it is, and ends the
 // lease; without a lease ID it is recorded whoever holds the delivery.
 func (s *suite) TestRecordAttemptLeaseLost(t *testing.T) {
-	st := s.open(t)
+	st, fx := s.openFixture(t, "lease-lost", false)
 	ctx := context.Background()
-	fx := newFixture(t, st, "lease-lost", false)
 	t0 := time.Unix(1000, 0).UTC()
-	all := map[string]int{fx.out1.ID: 10, fx.out2.ID: 10}
-	byOut := saveDue(t, st, fx, 1, t0)
-	d, e := byOut[fx.out1.ID][0], byOut[fx.out2.ID][0]
+	all := map[string]int{fx.Out1.ID: 10, fx.Out2.ID: 10}
+	byOut := SaveDue(t, st, fx, 1, t0)
+	d, e := byOut[fx.Out1.ID][0], byOut[fx.Out2.ID][0]
 	// d has a first attempt (without a lease), so that the next one
 	// follows it.
 	d.Attempts, d.LastStatus, d.LastError = 1, 503, "503"
 	first := &relay.Attempt{N: 1, Status: 503, Error: "503", StartedAt: t0.Add(-time.Second)}
-	must(t, st.RecordAttempt(ctx, d, first))
+	Must(t, st.RecordAttempt(ctx, d, first))
 
 	// a claims both; its leases run out and b claims them.
 	a := claim(t, st, "a", t0, time.Minute, all)
@@ -171,7 +169,7 @@ func (s *suite) TestRecordAttemptLeaseLost(t *testing.T) {
 	// b's is recorded, and ends the lease.
 	lease := db.LeaseID
 	db.State, db.Attempts, db.LastStatus, db.LastError = relay.DeliverySucceeded, 2, 200, ""
-	must(t, st.RecordAttempt(ctx, db, &relay.Attempt{Status: 200, ResponseBody: []byte("b's answer")}))
+	Must(t, st.RecordAttempt(ctx, db, &relay.Attempt{Status: 200, ResponseBody: []byte("b's answer")}))
 	if db.LeaseOwner != "" || db.LeaseID != "" || !db.LeaseUntil.IsZero() {
 		t.Errorf("RecordAttempt left the lease in %+v", db)
 	}
@@ -198,7 +196,7 @@ func (s *suite) TestRecordAttemptLeaseLost(t *testing.T) {
 	ea := byID(a, e.ID)
 	retryAt := t0.Add(10 * time.Minute)
 	ea.LeaseID, ea.Attempts, ea.NextAttemptAt, ea.LastStatus = "", 1, retryAt, 503
-	must(t, st.RecordAttempt(ctx, ea, &relay.Attempt{Status: 503}))
+	Must(t, st.RecordAttempt(ctx, ea, &relay.Attempt{Status: 503}))
 	got, as = getDelivery(t, st, e.ID)
 	if got.State != relay.DeliveryPending || got.Attempts != 1 || got.LeaseOwner != "" || got.LeaseID != "" || len(as) != 1 {
 		t.Errorf("after an attempt without a lease ID, delivery = %+v with %d attempts", got, len(as))
@@ -211,7 +209,7 @@ func (s *suite) TestRecordAttemptLeaseLost(t *testing.T) {
 		t.Fatalf("at the retry's time claimed %v, want %s", ids(c), e.ID)
 	}
 	// A released claim is lost too.
-	must(t, st.ReleaseClaims(ctx, "c", nil))
+	Must(t, st.ReleaseClaims(ctx, "c", nil))
 	c[0].State, c[0].Attempts = relay.DeliveryFailed, 2
 	if err := st.RecordAttempt(ctx, c[0], &relay.Attempt{Status: 500}); !errors.Is(err, store.ErrLeaseLost) {
 		t.Errorf("RecordAttempt under a released lease: err = %v, want one wrapping store.ErrLeaseLost", err)
@@ -225,14 +223,13 @@ func (s *suite) TestRecordAttemptLeaseLost(t *testing.T) {
 // claims, so that no one claims those deliveries until the new end, and
 // returns as lost the deliveries whose claim changed or ended.
 func (s *suite) TestRenewClaims(t *testing.T) {
-	st := s.open(t)
+	st, fx := s.openFixture(t, "renew", false)
 	ctx := context.Background()
-	fx := newFixture(t, st, "renew", false)
 	t0 := time.Unix(1000, 0).UTC()
-	all := map[string]int{fx.out1.ID: 10, fx.out2.ID: 10}
-	byOut := saveDue(t, st, fx, 2, t0)
-	d1, d2 := byOut[fx.out1.ID][0].ID, byOut[fx.out1.ID][1].ID
-	e1, e2, e3 := byOut[fx.out2.ID][0].ID, byOut[fx.out2.ID][1].ID, "no-such-delivery"
+	all := map[string]int{fx.Out1.ID: 10, fx.Out2.ID: 10}
+	byOut := SaveDue(t, st, fx, 2, t0)
+	d1, d2 := byOut[fx.Out1.ID][0].ID, byOut[fx.Out1.ID][1].ID
+	e1, e2, e3 := byOut[fx.Out2.ID][0].ID, byOut[fx.Out2.ID][1].ID, "no-such-delivery"
 
 	lost, err := st.RenewClaims(ctx, t0.Add(time.Hour), nil)
 	if err != nil || len(lost) != 0 {
@@ -249,7 +246,7 @@ func (s *suite) TestRenewClaims(t *testing.T) {
 		if d.ID == e2 {
 			// e2 is done: its lease ended.
 			d.State, d.Attempts = relay.DeliverySucceeded, 1
-			must(t, st.RecordAttempt(ctx, d, &relay.Attempt{Status: 200}))
+			Must(t, st.RecordAttempt(ctx, d, &relay.Attempt{Status: 200}))
 		}
 	}
 	renewed := t0.Add(5 * time.Minute)
@@ -260,7 +257,7 @@ func (s *suite) TestRenewClaims(t *testing.T) {
 		{ID: e2, LeaseID: leases[e2]},
 		{ID: e3, LeaseID: leases[d1]},
 	})
-	must(t, err)
+	Must(t, err)
 	if want := sorted([]string{d2, e2, e3}); !reflect.DeepEqual(sorted(lost), want) {
 		t.Errorf("RenewClaims lost %v, want %v (another lease, ended, missing)", sorted(lost), want)
 	}
@@ -277,12 +274,12 @@ func (s *suite) TestRenewClaims(t *testing.T) {
 	if !reflect.DeepEqual(ids(b), []string{d2}) {
 		t.Fatalf("between the old and new ends of the leases claimed %v, want only %s", ids(b), d2)
 	}
-	next, ok, err := st.NextDue(ctx, []string{fx.out1.ID, fx.out2.ID})
-	must(t, err)
+	next, ok, err := st.NextDue(ctx, []string{fx.Out1.ID, fx.Out2.ID})
+	Must(t, err)
 	if !ok || !next.Equal(t0.Add(3*time.Minute)) {
 		t.Errorf("NextDue = %v, %v; want the end of b's lease %v", next, ok, t0.Add(3*time.Minute))
 	}
-	if ds := claim(t, st, "b", renewed.Add(-time.Nanosecond), time.Minute, map[string]int{fx.out2.ID: 10}); len(ds) != 0 {
+	if ds := claim(t, st, "b", renewed.Add(-time.Nanosecond), time.Minute, map[string]int{fx.Out2.ID: 10}); len(ds) != 0 {
 		t.Fatalf("claimed %v before the renewed lease's end", ids(ds))
 	}
 	// At the new end, they are due again: a's claim on them is lost.
@@ -291,18 +288,18 @@ func (s *suite) TestRenewClaims(t *testing.T) {
 		t.Fatalf("at the renewed leases' end claimed %v, want %v", sorted(ids(c)), want)
 	}
 	lost, err = st.RenewClaims(ctx, renewed.Add(time.Hour), []relay.LeaseRef{{ID: d1, LeaseID: leases[d1]}, {ID: d2, LeaseID: b[0].LeaseID}})
-	must(t, err)
+	Must(t, err)
 	if want := sorted([]string{d1, d2}); !reflect.DeepEqual(sorted(lost), want) {
 		t.Errorf("renewing claims taken by another lost %v, want %v", sorted(lost), want)
 	}
 	// A released claim is lost.
-	must(t, st.ReleaseClaims(ctx, "c", []string{d1}))
+	Must(t, st.ReleaseClaims(ctx, "c", []string{d1}))
 	refs := make([]relay.LeaseRef, 0, len(c))
 	for _, d := range c {
 		refs = append(refs, relay.LeaseRef{ID: d.ID, LeaseID: d.LeaseID})
 	}
 	lost, err = st.RenewClaims(ctx, renewed.Add(time.Hour), refs)
-	must(t, err)
+	Must(t, err)
 	if !reflect.DeepEqual(lost, []string{d1}) {
 		t.Errorf("renewing c's claims after releasing one lost %v, want %s", lost, d1)
 	}
@@ -312,12 +309,11 @@ func (s *suite) TestRenewClaims(t *testing.T) {
 // are due again at once (or at their next attempt time); another owner's
 // release and a finished delivery's are no-ops.
 func (s *suite) TestReleaseClaims(t *testing.T) {
-	st := s.open(t)
+	st, fx := s.openFixture(t, "release", false)
 	ctx := context.Background()
-	fx := newFixture(t, st, "release", false)
 	t0 := time.Unix(1000, 0).UTC()
-	all := map[string]int{fx.out1.ID: 10, fx.out2.ID: 10}
-	saveDue(t, st, fx, 3, t0)
+	all := map[string]int{fx.Out1.ID: 10, fx.Out2.ID: 10}
+	SaveDue(t, st, fx, 3, t0)
 	a := claim(t, st, "a", t0, time.Hour, all)
 	if len(a) != 6 {
 		t.Fatalf("claimed %d, want 6", len(a))
@@ -325,11 +321,11 @@ func (s *suite) TestReleaseClaims(t *testing.T) {
 	// A finished delivery stays finished.
 	done := a[5]
 	done.State, done.Attempts = relay.DeliverySucceeded, 1
-	must(t, st.RecordAttempt(ctx, done, &relay.Attempt{Status: 200}))
+	Must(t, st.RecordAttempt(ctx, done, &relay.Attempt{Status: 200}))
 	// One stored leased whose next attempt is later.
-	later := &relay.Delivery{OutputID: fx.out1.ID, NextAttemptAt: t0.Add(10 * time.Second), LeaseOwner: "a",
+	later := &relay.Delivery{OutputID: fx.Out1.ID, NextAttemptAt: t0.Add(10 * time.Second), LeaseOwner: "a",
 		LeaseUntil: t0.Add(time.Hour), LeaseID: "stored"}
-	must(t, st.SaveWebhook(ctx, fx.webhook("later"), []*relay.Delivery{later}))
+	Must(t, st.SaveWebhook(ctx, fx.Webhook("later"), []*relay.Delivery{later}))
 
 	steps := []struct {
 		name    string
@@ -343,7 +339,7 @@ func (s *suite) TestReleaseClaims(t *testing.T) {
 		{"all of a's", func() error { return st.ReleaseClaims(ctx, "a", nil) }, []string{a[1].ID, a[2].ID, a[4].ID}},
 	}
 	for _, step := range steps {
-		must(t, step.release())
+		Must(t, step.release())
 		got := claim(t, st, "b", t0, time.Hour, all)
 		if !reflect.DeepEqual(sorted(ids(got)), sorted(step.want)) {
 			t.Errorf("after %s, claimed %v, want %v", step.name, sorted(ids(got)), sorted(step.want))
@@ -353,8 +349,8 @@ func (s *suite) TestReleaseClaims(t *testing.T) {
 		t.Errorf("released finished delivery = %+v", got)
 	}
 	// The released one stored leased is due at its next attempt time.
-	next, ok, err := st.NextDue(ctx, []string{fx.out1.ID})
-	must(t, err)
+	next, ok, err := st.NextDue(ctx, []string{fx.Out1.ID})
+	Must(t, err)
 	if !ok || !next.Equal(later.NextAttemptAt) {
 		t.Errorf("NextDue = %v, %v; want the released delivery's next attempt time %v", next, ok, later.NextAttemptAt)
 	}
@@ -368,21 +364,20 @@ func (s *suite) TestReleaseClaims(t *testing.T) {
 // claimed deliveries come earliest due first. A quota of zero or less,
 // or of an unknown output, claims nothing.
 func (s *suite) TestClaimDueOrder(t *testing.T) {
-	st := s.open(t)
+	st, fx := s.openFixture(t, "order", false)
 	ctx := context.Background()
-	fx := newFixture(t, st, "order", false)
 	t0 := time.Unix(1000, 0).UTC()
 	save := func(out *relay.Output, offsets ...time.Duration) []*relay.Delivery {
 		var ds []*relay.Delivery
 		for _, off := range offsets {
 			d := &relay.Delivery{OutputID: out.ID, NextAttemptAt: t0.Add(off)}
-			must(t, st.SaveWebhook(ctx, fx.webhook("x"), []*relay.Delivery{d}))
+			Must(t, st.SaveWebhook(ctx, fx.Webhook("x"), []*relay.Delivery{d}))
 			ds = append(ds, d)
 		}
 		return ds
 	}
-	one := save(fx.out1, -time.Second, -5*time.Second, -3*time.Second, time.Second)
-	two := save(fx.out2, 0, -2*time.Second)
+	one := save(fx.Out1, -time.Second, -5*time.Second, -3*time.Second, time.Second)
+	two := save(fx.Out2, 0, -2*time.Second)
 
 	for _, tt := range []struct {
 		name  string
@@ -391,12 +386,12 @@ func (s *suite) TestClaimDueOrder(t *testing.T) {
 		want  []string
 	}{
 		{"no quota", t0, nil, nil},
-		{"zero and negative quotas", t0, map[string]int{fx.out1.ID: 0, fx.out2.ID: -1}, nil},
+		{"zero and negative quotas", t0, map[string]int{fx.Out1.ID: 0, fx.Out2.ID: -1}, nil},
 		{"an unknown output", t0, map[string]int{"no-such-output": 5}, nil},
-		{"earliest due first", t0, map[string]int{fx.out1.ID: 2, fx.out2.ID: 5}, []string{one[1].ID, one[2].ID, two[1].ID, two[0].ID}},
-		{"the rest due", t0, map[string]int{fx.out1.ID: 5, fx.out2.ID: 5}, []string{one[0].ID}},
-		{"not before due", t0.Add(time.Second - time.Nanosecond), map[string]int{fx.out1.ID: 5}, nil},
-		{"when due", t0.Add(time.Second), map[string]int{fx.out1.ID: 5}, []string{one[3].ID}},
+		{"earliest due first", t0, map[string]int{fx.Out1.ID: 2, fx.Out2.ID: 5}, []string{one[1].ID, one[2].ID, two[1].ID, two[0].ID}},
+		{"the rest due", t0, map[string]int{fx.Out1.ID: 5, fx.Out2.ID: 5}, []string{one[0].ID}},
+		{"not before due", t0.Add(time.Second - time.Nanosecond), map[string]int{fx.Out1.ID: 5}, nil},
+		{"when due", t0.Add(time.Second), map[string]int{fx.Out1.ID: 5}, []string{one[3].ID}},
 	} {
 		got := claim(t, st, "a", tt.now, time.Hour, tt.quota)
 		if !reflect.DeepEqual(ids(got), tt.want) {
@@ -412,8 +407,8 @@ func (s *suite) TestClaimDueOrder(t *testing.T) {
 			t.Errorf("NextDue of %s = %v, %v, %v; want none", tt.name, at, ok, err)
 		}
 	}
-	next, ok, err := st.NextDue(ctx, []string{"no-such-output", fx.out2.ID})
-	must(t, err)
+	next, ok, err := st.NextDue(ctx, []string{"no-such-output", fx.Out2.ID})
+	Must(t, err)
 	if !ok || !next.Equal(t0.Add(time.Hour)) {
 		t.Errorf("NextDue = %v, %v; want the end of output two's leases %v", next, ok, t0.Add(time.Hour))
 	}
@@ -428,11 +423,11 @@ func (s *suite) TestConcurrentClaims(t *testing.T) {
 	h1, h2 := s.pair(t)
 	handles := []Store{h1, h2}
 	ctx := context.Background()
-	fx := newFixture(t, h1, "race", false)
+	fx := NewFixture(t, h1, "race", false)
 	t0 := time.Unix(1000, 0).UTC()
 	const webhooks, workers = 150, 8
-	saveDue(t, h1, fx, webhooks, t0)
-	quota := map[string]int{fx.out1.ID: 3, fx.out2.ID: 3}
+	SaveDue(t, h1, fx, webhooks, t0)
+	quota := map[string]int{fx.Out1.ID: 3, fx.Out2.ID: 3}
 
 	// race runs workers that claim at now until nothing is left, and
 	// returns each delivery's claim.
@@ -534,7 +529,7 @@ func (s *suite) TestConcurrentClaims(t *testing.T) {
 		}
 	}
 	ds, err := h1.ListDeliveries(ctx, relay.DeliveryFilter{Limit: everything})
-	must(t, err)
+	Must(t, err)
 	for _, d := range ds {
 		if _, as := getDelivery(t, h2, d.ID); d.Attempts != 1 || len(as) != 1 {
 			t.Errorf("delivery %s: %d attempts (%d listed), want 1", d.ID, d.Attempts, len(as))
@@ -548,11 +543,11 @@ func (s *suite) TestConcurrentClaims(t *testing.T) {
 func (s *suite) TestRenewRacesClaim(t *testing.T) {
 	a, b := s.pair(t)
 	ctx := context.Background()
-	fx := newFixture(t, a, "renew-race", false)
+	fx := NewFixture(t, a, "renew-race", false)
 	t0 := time.Unix(1000, 0).UTC()
 	const webhooks = 100
-	saveDue(t, a, fx, webhooks, t0)
-	held := claim(t, a, "a", t0, time.Minute, map[string]int{fx.out1.ID: 2 * webhooks, fx.out2.ID: 2 * webhooks})
+	SaveDue(t, a, fx, webhooks, t0)
+	held := claim(t, a, "a", t0, time.Minute, map[string]int{fx.Out1.ID: 2 * webhooks, fx.Out2.ID: 2 * webhooks})
 	if len(held) != 2*webhooks {
 		t.Fatalf("claimed %d, want %d", len(held), 2*webhooks)
 	}
@@ -581,7 +576,7 @@ func (s *suite) TestRenewRacesClaim(t *testing.T) {
 	wg.Go(func() {
 		for {
 			ds, err := b.ClaimDue(ctx, relay.Claim{Owner: "b", Now: t0.Add(time.Minute), Lease: time.Minute,
-				Quota: map[string]int{fx.out1.ID: 5, fx.out2.ID: 5}})
+				Quota: map[string]int{fx.Out1.ID: 5, fx.Out2.ID: 5}})
 			if err != nil {
 				t.Errorf("ClaimDue: %v", err)
 				return
@@ -619,10 +614,10 @@ func (s *suite) TestClaimWhileSaving(t *testing.T) {
 	a, b := s.pair(t)
 	handles := []Store{a, b}
 	ctx := context.Background()
-	fx := newFixture(t, a, "claim-while-saving", false)
+	fx := NewFixture(t, a, "claim-while-saving", false)
 	t0 := time.Unix(1000, 0).UTC()
 	const writers, perWriter, claimers = 4, 40, 4
-	quota := map[string]int{fx.out1.ID: 4, fx.out2.ID: 4}
+	quota := map[string]int{fx.Out1.ID: 4, fx.Out2.ID: 4}
 	var (
 		mu      sync.Mutex
 		claimed = map[string]string{}
@@ -635,11 +630,11 @@ func (s *suite) TestClaimWhileSaving(t *testing.T) {
 		st := handles[w%2]
 		writing.Go(func() {
 			for range perWriter {
-				ds := fx.deliveries()
+				ds := fx.Deliveries()
 				for _, d := range ds {
 					d.NextAttemptAt = t0
 				}
-				if err := st.SaveWebhook(ctx, fx.webhook("x"), ds); err != nil {
+				if err := st.SaveWebhook(ctx, fx.Webhook("x"), ds); err != nil {
 					t.Errorf("SaveWebhook: %v", err)
 					return
 				}
@@ -701,12 +696,11 @@ func (s *suite) TestClaimWhileSaving(t *testing.T) {
 // TestClaimNeedsOwnerAndLease: a claim without an owner or a positive
 // lease, and a release without an owner, are refused and change nothing.
 func (s *suite) TestClaimNeedsOwnerAndLease(t *testing.T) {
-	st := s.open(t)
+	st, fx := s.openFixture(t, "bad-claims", false)
 	ctx := context.Background()
-	fx := newFixture(t, st, "bad-claims", false)
 	t0 := time.Unix(1000, 0).UTC()
-	saveDue(t, st, fx, 1, t0)
-	quota := map[string]int{fx.out1.ID: 10, fx.out2.ID: 10}
+	SaveDue(t, st, fx, 1, t0)
+	quota := map[string]int{fx.Out1.ID: 10, fx.Out2.ID: 10}
 	for _, c := range []relay.Claim{
 		{Owner: "", Now: t0, Lease: time.Minute, Quota: quota},
 		{Owner: "a", Now: t0, Lease: 0, Quota: quota},

@@ -12,13 +12,14 @@ import (
 	"github.com/relayfn/relayfn/relay"
 )
 
-// purgeAll runs batches of p until none is left and returns the count.
-func purgeAll(t testing.TB, st Store, p relay.Purge) int {
+// PurgeAll runs batches of p until none is left and returns the count of
+// webhooks purged.
+func PurgeAll(t testing.TB, st relay.RetentionStore, p relay.Purge) int {
 	t.Helper()
 	total := 0
 	for {
 		res, err := st.Purge(context.Background(), p)
-		must(t, err)
+		Must(t, err)
 		total += res.Webhooks
 		if !res.More {
 			return total
@@ -27,46 +28,63 @@ func purgeAll(t testing.TB, st Store, p relay.Purge) int {
 	}
 }
 
+// SweepDeleted runs a sweep of relay.PurgeDeleted in batches of limit to
+// its end and returns the webhooks and deliveries it removed.
+func SweepDeleted(t testing.TB, st relay.RetentionStore, limit int) (webhooks, deliveries int) {
+	t.Helper()
+	p := relay.Purge{Kind: relay.PurgeDeleted, Limit: limit}
+	for range 1_000_000 {
+		res, err := st.Purge(context.Background(), p)
+		Must(t, err)
+		webhooks += res.Webhooks
+		deliveries += res.Deliveries
+		if !res.More {
+			return webhooks, deliveries
+		}
+		p.After = res.Next
+	}
+	t.Fatal("PurgeDeleted does not end")
+	return 0, 0
+}
+
 func (s *suite) TestRetentionPolicy(t *testing.T) {
-	st := s.open(t)
+	st, fx := s.openFixture(t, "kept", false)
 	ctx := context.Background()
-	fx := newFixture(t, st, "kept", false)
-	other := newFixture(t, st, "other", false)
+	other := NewFixture(t, st, "other", false)
 	r := relay.Retention{Payload: 72 * time.Hour, Metadata: 30 * 24 * time.Hour}
-	must(t, st.SetRetention(ctx, fx.bucket.ID, r))
-	must(t, st.SetRetention(ctx, other.bucket.ID, relay.Retention{Payload: time.Hour}))
+	Must(t, st.SetRetention(ctx, fx.Bucket.ID, r))
+	Must(t, st.SetRetention(ctx, other.Bucket.ID, relay.Retention{Payload: time.Hour}))
 	got, err := st.Retentions(ctx)
-	must(t, err)
-	if len(got) != 2 || got[fx.bucket.ID] != r || got[other.bucket.ID].Payload != time.Hour {
+	Must(t, err)
+	if len(got) != 2 || got[fx.Bucket.ID] != r || got[other.Bucket.ID].Payload != time.Hour {
 		t.Fatalf("Retentions = %v", got)
 	}
-	must(t, st.SetRetention(ctx, other.bucket.ID, relay.Retention{}))
-	must(t, st.DeleteBucket(ctx, fx.bucket.ID))
+	Must(t, st.SetRetention(ctx, other.Bucket.ID, relay.Retention{}))
+	Must(t, st.DeleteBucket(ctx, fx.Bucket.ID))
 	got, err = st.Retentions(ctx)
-	must(t, err)
+	Must(t, err)
 	if len(got) != 0 {
 		t.Fatalf("Retentions after clearing and deleting = %v, want none", got)
 	}
-	wantNotFound(t, st.SetRetention(ctx, "no-such-bucket", r))
+	WantNotFound(t, st.SetRetention(ctx, "no-such-bucket", r))
 }
 
 func (s *suite) TestPurge(t *testing.T) {
-	st := s.open(t)
+	st, fx := s.openFixture(t, "log", false)
 	ctx := context.Background()
-	fx := newFixture(t, st, "log", false)
-	other := newFixture(t, st, "other", false)
+	other := NewFixture(t, st, "other", false)
 	old := time.Now().Add(-2 * time.Hour)
 
-	save := func(f *fixture, at time.Time, body string, finish bool) *relay.Webhook {
-		w := f.webhook(body)
-		w.ID, w.ReceivedAt = idAt(t, at), at.UTC()
+	save := func(f *Fixture, at time.Time, body string, finish bool) *relay.Webhook {
+		w := f.Webhook(body)
+		w.ID, w.ReceivedAt = IDAt(t, at), at.UTC()
 		w.Logs = []string{"log line " + body}
-		ds := f.deliveries()
-		must(t, st.SaveWebhook(ctx, w, ds))
+		ds := f.Deliveries()
+		Must(t, st.SaveWebhook(ctx, w, ds))
 		if finish {
 			for _, d := range ds {
 				d.State, d.Attempts = relay.DeliverySucceeded, 1
-				must(t, st.RecordAttempt(ctx, d, &relay.Attempt{Status: 200,
+				Must(t, st.RecordAttempt(ctx, d, &relay.Attempt{Status: 200,
 					ResponseHeader: http.Header{"X-Answer": {"secret-answer"}}, ResponseBody: []byte("answer of " + body)}))
 			}
 		}
@@ -78,64 +96,64 @@ func (s *suite) TestPurge(t *testing.T) {
 	otherOld := save(other, old, "other-bucket", true)
 
 	before := time.Now().Add(-time.Hour)
-	n := purgeAll(t, st, relay.Purge{Kind: relay.PurgePayload, BucketID: fx.bucket.ID, Before: before, Limit: 1})
+	n := PurgeAll(t, st, relay.Purge{Kind: relay.PurgePayload, BucketID: fx.Bucket.ID, Before: before, Limit: 1})
 	if n != 1 {
 		t.Fatalf("payload purge = %d webhooks, want 1", n)
 	}
-	if n := purgeAll(t, st, relay.Purge{Kind: relay.PurgePayload, BucketID: fx.bucket.ID, Before: before}); n != 0 {
+	if n := PurgeAll(t, st, relay.Purge{Kind: relay.PurgePayload, BucketID: fx.Bucket.ID, Before: before}); n != 0 {
 		t.Fatalf("second payload purge = %d webhooks, want 0", n)
 	}
 	w, err := st.GetWebhook(ctx, gone.ID)
-	must(t, err)
-	if w.Request.Body != nil || w.Request.Header != nil || w.Request.RawQuery != "" || w.Logs != nil || w.Status != 200 {
+	Must(t, err)
+	if w.Request.Body != nil || w.Request.Header != nil || w.Request.Path != "" || w.Request.RawQuery != "" || w.Logs != nil || w.Status != 200 {
 		t.Fatalf("purged webhook = %+v, want its metadata only", w)
 	}
 	ds, err := st.ListDeliveries(ctx, relay.DeliveryFilter{WebhookID: gone.ID})
-	must(t, err)
+	Must(t, err)
 	if len(ds) != 2 {
 		t.Fatalf("deliveries of the purged webhook = %d, want 2", len(ds))
 	}
 	goneDeliveries := ds
 	for _, d := range ds {
 		d, as, err := st.GetDelivery(ctx, d.ID)
-		must(t, err)
+		Must(t, err)
 		if d.State != relay.DeliverySucceeded || len(as) != 1 || as[0].ResponseBody != nil || as[0].ResponseHeader != nil || as[0].Status != 200 {
 			t.Fatalf("purged delivery = %+v %+v, want the status without the answer", d, as)
 		}
 	}
 	for _, k := range []*relay.Webhook{pending, fresh, otherOld} {
 		w, err := st.GetWebhook(ctx, k.ID)
-		must(t, err)
+		Must(t, err)
 		if !bytes.Equal(w.Request.Body, k.Request.Body) {
 			t.Fatalf("webhook %q lost its body", k.Request.Body)
 		}
 	}
 
 	// Metadata.
-	if n := purgeAll(t, st, relay.Purge{Kind: relay.PurgeMetadata, BucketID: fx.bucket.ID, Before: before, Limit: 1}); n != 1 {
+	if n := PurgeAll(t, st, relay.Purge{Kind: relay.PurgeMetadata, BucketID: fx.Bucket.ID, Before: before, Limit: 1}); n != 1 {
 		t.Fatalf("metadata purge = %d webhooks, want 1", n)
 	}
 	_, err = st.GetWebhook(ctx, gone.ID)
-	wantNotFound(t, err)
+	WantNotFound(t, err)
 	if c := countDeliveries(t, st, relay.DeliveryFilter{WebhookID: gone.ID}); c != 0 {
 		t.Fatalf("%d deliveries left of a purged webhook", c)
 	}
 	for _, d := range goneDeliveries {
 		_, _, err := st.GetDelivery(ctx, d.ID)
-		wantNotFound(t, err)
+		WantNotFound(t, err)
 	}
 	for _, k := range []*relay.Webhook{pending, fresh, otherOld} {
 		_, err := st.GetWebhook(ctx, k.ID)
-		must(t, err)
+		Must(t, err)
 	}
 	// Once its deliveries end, the pending one goes too.
 	ds, err = st.ListDeliveries(ctx, relay.DeliveryFilter{WebhookID: pending.ID})
-	must(t, err)
+	Must(t, err)
 	for _, d := range ds {
 		d.State, d.Attempts = relay.DeliveryFailed, 1
-		must(t, st.RecordAttempt(ctx, d, &relay.Attempt{Status: 500}))
+		Must(t, st.RecordAttempt(ctx, d, &relay.Attempt{Status: 500}))
 	}
-	if n := purgeAll(t, st, relay.Purge{Kind: relay.PurgeMetadata, BucketID: fx.bucket.ID, Before: before}); n != 1 {
+	if n := PurgeAll(t, st, relay.Purge{Kind: relay.PurgeMetadata, BucketID: fx.Bucket.ID, Before: before}); n != 1 {
 		t.Fatalf("metadata purge after the deliveries ended = %d, want 1", n)
 	}
 }
@@ -145,12 +163,11 @@ func (s *suite) TestPurge(t *testing.T) {
 // answer headers, the destinations' answers and attempt logs) and keeps
 // the metadata: ids, times, method, statuses, errors of attempts.
 func (s *suite) TestPurgePayloadFields(t *testing.T) {
-	st := s.open(t)
+	st, fx := s.openFixture(t, "fields", false)
 	ctx := context.Background()
-	fx := newFixture(t, st, "fields", false)
 	at := time.Now().Add(-2 * time.Hour).UTC()
-	w := fx.webhook(`{"rewritten":true}`)
-	w.ID, w.ReceivedAt = idAt(t, at), at
+	w := fx.Webhook(`{"rewritten":true}`)
+	w.ID, w.ReceivedAt = IDAt(t, at), at
 	w.Request.Path, w.Request.RawPath = "/a/b%2Fc", "/a/b%2Fc"
 	received := w.Request
 	received.Body = []byte(`{"original":true}`)
@@ -159,24 +176,24 @@ func (s *suite) TestPurgePayloadFields(t *testing.T) {
 	w.FunctionError = "boom"
 	w.Function = &relay.FunctionOutcome{Response: &relay.FunctionResponse{Status: 202, Header: http.Header{"X-A": {"b"}}, Body: []byte("ok")}, DurationMS: 1.5}
 	w.Status, w.Answer = 202, relay.Answer{Header: http.Header{"X-A": {"b"}}, BodySize: 2}
-	ds := fx.deliveries()
-	must(t, st.SaveWebhook(ctx, w, ds))
+	ds := fx.Deliveries()
+	Must(t, st.SaveWebhook(ctx, w, ds))
 	for _, d := range ds {
 		for n := 1; n <= 2; n++ {
 			d.Attempts, d.LastStatus, d.LastError = n, 500, "500 Internal Server Error"
 			if n == 2 {
 				d.State = relay.DeliveryFailed
 			}
-			must(t, st.RecordAttempt(ctx, d, &relay.Attempt{N: n, Status: 500, Error: "500 Internal Server Error",
+			Must(t, st.RecordAttempt(ctx, d, &relay.Attempt{N: n, Status: 500, Error: "500 Internal Server Error",
 				Logs: []string{"tried"}, ResponseHeader: http.Header{"X-Answer": {"no"}}, ResponseBody: []byte("answer")}))
 		}
 	}
 
-	if n := purgeAll(t, st, relay.Purge{Kind: relay.PurgePayload, BucketID: fx.bucket.ID, Before: time.Now().Add(-time.Hour)}); n != 1 {
+	if n := PurgeAll(t, st, relay.Purge{Kind: relay.PurgePayload, BucketID: fx.Bucket.ID, Before: time.Now().Add(-time.Hour)}); n != 1 {
 		t.Fatalf("payload purge = %d webhooks, want 1", n)
 	}
 	got, err := st.GetWebhook(ctx, w.ID)
-	must(t, err)
+	Must(t, err)
 	want := &relay.Webhook{ID: w.ID, BucketID: w.BucketID, InputID: w.InputID, ReceivedAt: w.ReceivedAt,
 		Request: relay.HTTPRequest{Method: http.MethodPost}, Status: 202, Answer: relay.Answer{BodySize: 2}}
 	if !reflect.DeepEqual(got, want) {
@@ -184,7 +201,7 @@ func (s *suite) TestPurgePayloadFields(t *testing.T) {
 	}
 	for _, d := range ds {
 		gd, as, err := st.GetDelivery(ctx, d.ID)
-		must(t, err)
+		Must(t, err)
 		if gd.State != relay.DeliveryFailed || gd.Attempts != 2 || gd.LastStatus != 500 || gd.LastError != d.LastError {
 			t.Errorf("purged delivery = %+v, want its state kept", gd)
 		}
@@ -197,8 +214,8 @@ func (s *suite) TestPurgePayloadFields(t *testing.T) {
 			}
 		}
 	}
-	sums, err := st.ListWebhooks(ctx, relay.WebhookFilter{BucketID: fx.bucket.ID})
-	must(t, err)
+	sums, err := st.ListWebhooks(ctx, relay.WebhookFilter{BucketID: fx.Bucket.ID})
+	Must(t, err)
 	if len(sums) != 1 || sums[0].Path != "" || sums[0].FunctionError != "" || sums[0].Status != 202 || sums[0].Deliveries[relay.DeliveryFailed] != 2 {
 		t.Errorf("purged webhook listed as %+v", sums)
 	}
@@ -209,9 +226,8 @@ func (s *suite) TestPurgePayloadFields(t *testing.T) {
 // saying when a full batch may leave more; a zero Before purges nothing,
 // and an unknown kind is an error.
 func (s *suite) TestPurgeBatches(t *testing.T) {
-	st := s.open(t)
+	st, fx := s.openFixture(t, "batches", false)
 	ctx := context.Background()
-	fx := newFixture(t, st, "batches", false)
 	before := time.Now().Add(-time.Hour).Truncate(time.Millisecond)
 	var ws []*relay.Webhook
 	for i, at := range []time.Time{
@@ -219,9 +235,9 @@ func (s *suite) TestPurgeBatches(t *testing.T) {
 		before.Add(-2 * time.Minute), before.Add(-time.Millisecond),
 		before, before.Add(time.Minute), // not before Before
 	} {
-		w := fx.webhook(fmt.Sprint("body ", i))
-		w.ID, w.ReceivedAt = idAt(t, at), at.UTC()
-		must(t, st.SaveWebhook(ctx, w, nil))
+		w := fx.Webhook(fmt.Sprint("body ", i))
+		w.ID, w.ReceivedAt = IDAt(t, at), at.UTC()
+		Must(t, st.SaveWebhook(ctx, w, nil))
 		ws = append(ws, w)
 	}
 	hasBody := func() []bool {
@@ -229,23 +245,23 @@ func (s *suite) TestPurgeBatches(t *testing.T) {
 		var out []bool
 		for _, w := range ws {
 			got, err := st.GetWebhook(ctx, w.ID)
-			must(t, err)
+			Must(t, err)
 			out = append(out, got.Request.Body != nil)
 		}
 		return out
 	}
 
-	if _, err := st.Purge(ctx, relay.Purge{Kind: "everything", BucketID: fx.bucket.ID, Before: before}); err == nil {
+	if _, err := st.Purge(ctx, relay.Purge{Kind: "everything", BucketID: fx.Bucket.ID, Before: before}); err == nil {
 		t.Error("Purge of an unknown kind succeeded")
 	}
-	res, err := st.Purge(ctx, relay.Purge{Kind: relay.PurgePayload, BucketID: fx.bucket.ID})
-	must(t, err)
+	res, err := st.Purge(ctx, relay.Purge{Kind: relay.PurgePayload, BucketID: fx.Bucket.ID})
+	Must(t, err)
 	if res.Webhooks != 0 || res.More {
 		t.Errorf("Purge without Before = %+v, want nothing", res)
 	}
 	// From the cursor: the webhooks after the third.
-	res, err = st.Purge(ctx, relay.Purge{Kind: relay.PurgePayload, BucketID: fx.bucket.ID, Before: before, After: ws[2].ID, Limit: 10})
-	must(t, err)
+	res, err = st.Purge(ctx, relay.Purge{Kind: relay.PurgePayload, BucketID: fx.Bucket.ID, Before: before, After: ws[2].ID, Limit: 10})
+	Must(t, err)
 	if res.Webhooks != 2 || res.More {
 		t.Errorf("Purge after the third = %+v, want 2 webhooks and no more", res)
 	}
@@ -253,11 +269,11 @@ func (s *suite) TestPurgeBatches(t *testing.T) {
 		t.Errorf("bodies kept after purging from the cursor = %v, want %v", got, want)
 	}
 	// In batches of two: full batches say there may be more.
-	p := relay.Purge{Kind: relay.PurgePayload, BucketID: fx.bucket.ID, Before: before, Limit: 2}
+	p := relay.Purge{Kind: relay.PurgePayload, BucketID: fx.Bucket.ID, Before: before, Limit: 2}
 	var batches []relay.PurgeResult
 	for {
 		res, err := st.Purge(ctx, p)
-		must(t, err)
+		Must(t, err)
 		batches = append(batches, res)
 		if !res.More || len(batches) > 10 {
 			break

@@ -115,13 +115,13 @@ func RetentionPause(t *testing.T, open func(t *testing.T) Store, opts PauseOptio
 	measure(fmt.Sprintf("no purge (%v)", opts.Idle), func() { time.Sleep(opts.Idle) })
 
 	day := 24 * time.Hour
-	pauseMust(t, st.SetRetention(ctx, big.Bucket.ID, relay.Retention{Payload: day}))
+	Must(t, st.SetRetention(ctx, big.Bucket.ID, relay.Retention{Payload: day}))
 	measure(fmt.Sprintf("payload purge of %d webhooks", opts.Rows), func() { purged = run(relay.PurgePayload) })
 	if purged != int64(opts.Rows) {
 		t.Fatalf("payload purge: %d webhooks, want %d", purged, opts.Rows)
 	}
 
-	pauseMust(t, st.SetRetention(ctx, big.Bucket.ID, relay.Retention{Payload: day, Metadata: day}))
+	Must(t, st.SetRetention(ctx, big.Bucket.ID, relay.Retention{Payload: day, Metadata: day}))
 	measure(fmt.Sprintf("metadata purge of %d webhooks", opts.Rows), func() { purged = run(relay.PurgeMetadata) })
 	if purged != int64(opts.Rows) {
 		t.Fatalf("metadata purge: %d webhooks, want %d", purged, opts.Rows)
@@ -138,7 +138,7 @@ func RetentionPause(t *testing.T, open func(t *testing.T) Store, opts PauseOptio
 		t.Fatalf("the bucket to delete lists %d webhooks, want %d", n, opts.Rows)
 	}
 	measure(fmt.Sprintf("DeleteBucket of a bucket of %d webhooks (the call)", opts.Rows), func() {
-		pauseMust(t, st.DeleteBucket(ctx, doomed.Bucket.ID))
+		Must(t, st.DeleteBucket(ctx, doomed.Bucket.ID))
 	})
 	measure(fmt.Sprintf("purge of what the deleted bucket left (%d webhooks)", opts.Rows), func() {
 		purged = run(relay.PurgeDeleted)
@@ -200,11 +200,11 @@ func newPauseFixture(t *testing.T, st Store, name string) *PauseFixture {
 	t.Helper()
 	ctx := context.Background()
 	f := &PauseFixture{Bucket: &relay.Bucket{Name: name}}
-	pauseMust(t, st.CreateBucket(ctx, f.Bucket))
+	Must(t, st.CreateBucket(ctx, f.Bucket))
 	f.Input = &relay.Input{BucketID: f.Bucket.ID, Name: "in"}
-	pauseMust(t, st.CreateInput(ctx, f.Input))
+	Must(t, st.CreateInput(ctx, f.Input))
 	f.Output = &relay.Output{BucketID: f.Bucket.ID, Name: "out", Destination: "http://out.example"}
-	pauseMust(t, st.CreateOutput(ctx, f.Output))
+	Must(t, st.CreateOutput(ctx, f.Output))
 	return f
 }
 
@@ -212,7 +212,7 @@ func newPauseFixture(t *testing.T, st Store, name string) *PauseFixture {
 func pauseCount(t *testing.T, st Store, bucketID string) int {
 	t.Helper()
 	ws, err := st.ListWebhooks(context.Background(), relay.WebhookFilter{BucketID: bucketID, Limit: 1 << 30})
-	pauseMust(t, err)
+	Must(t, err)
 	return len(ws)
 }
 
@@ -274,11 +274,4 @@ func fillThroughStore(ctx context.Context, st Store, f *PauseFixture, n int, at 
 		}
 	}
 	return first
-}
-
-func pauseMust(t testing.TB, err error) {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
-	}
 }

@@ -39,9 +39,9 @@
 package storetest
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"net/http"
@@ -51,9 +51,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/relayfn/relayfn/relay"
+	"github.com/relayfn/relayfn/relay/seal"
 	"github.com/relayfn/relayfn/relay/store"
 )
 
@@ -119,35 +118,46 @@ func (s *suite) pair(t *testing.T) (Store, Store) {
 	return st, st
 }
 
-// fixture is a bucket with an input and two outputs.
-type fixture struct {
-	bucket *relay.Bucket
-	input  *relay.Input
-	out1   *relay.Output
-	out2   *relay.Output
+// openFixture opens a new store and makes in it a Fixture named name:
+// where most tests start.
+func (s *suite) openFixture(t *testing.T, name string, ephemeral bool) (Store, *Fixture) {
+	t.Helper()
+	st := s.open(t)
+	return st, NewFixture(t, st, name, ephemeral)
 }
 
-func newFixture(t testing.TB, st Store, name string, ephemeral bool) *fixture {
+// Fixture is a bucket with an input and two outputs: the records most
+// tests start from, in the suite and in each store's own tests.
+type Fixture struct {
+	Bucket *relay.Bucket
+	Input  *relay.Input
+	Out1   *relay.Output
+	Out2   *relay.Output
+}
+
+// NewFixture creates in st a bucket named name (ephemeral or not) with an
+// input and two outputs, failing t if a write fails.
+func NewFixture(t testing.TB, st relay.Store, name string, ephemeral bool) *Fixture {
 	t.Helper()
 	ctx := context.Background()
-	f := &fixture{
-		bucket: &relay.Bucket{Name: name, Ephemeral: ephemeral},
+	f := &Fixture{
+		Bucket: &relay.Bucket{Name: name, Ephemeral: ephemeral},
 	}
-	must(t, st.CreateBucket(ctx, f.bucket))
-	f.input = &relay.Input{BucketID: f.bucket.ID, Name: "in"}
-	must(t, st.CreateInput(ctx, f.input))
-	f.out1 = &relay.Output{BucketID: f.bucket.ID, Name: "one", Destination: "http://one.example"}
-	must(t, st.CreateOutput(ctx, f.out1))
-	f.out2 = &relay.Output{BucketID: f.bucket.ID, Name: "two", Destination: "http://two.example"}
-	must(t, st.CreateOutput(ctx, f.out2))
+	Must(t, st.CreateBucket(ctx, f.Bucket))
+	f.Input = &relay.Input{BucketID: f.Bucket.ID, Name: "in"}
+	Must(t, st.CreateInput(ctx, f.Input))
+	f.Out1 = &relay.Output{BucketID: f.Bucket.ID, Name: "one", Destination: "http://one.example"}
+	Must(t, st.CreateOutput(ctx, f.Out1))
+	f.Out2 = &relay.Output{BucketID: f.Bucket.ID, Name: "two", Destination: "http://two.example"}
+	Must(t, st.CreateOutput(ctx, f.Out2))
 	return f
 }
 
-// webhook is a webhook of f's input with the given body.
-func (f *fixture) webhook(body string) *relay.Webhook {
+// Webhook is a new webhook of f's input with the given body (not stored).
+func (f *Fixture) Webhook(body string) *relay.Webhook {
 	return &relay.Webhook{
-		BucketID: f.bucket.ID,
-		InputID:  f.input.ID,
+		BucketID: f.Bucket.ID,
+		InputID:  f.Input.ID,
 		Request: relay.HTTPRequest{
 			Method:   http.MethodPost,
 			Path:     "/extra",
@@ -159,33 +169,48 @@ func (f *fixture) webhook(body string) *relay.Webhook {
 	}
 }
 
-// deliveries are pending deliveries to f's outputs.
-func (f *fixture) deliveries() []*relay.Delivery {
-	return []*relay.Delivery{{OutputID: f.out1.ID}, {OutputID: f.out2.ID}}
+// Deliveries are new pending deliveries to f's two outputs (not stored).
+func (f *Fixture) Deliveries() []*relay.Delivery {
+	return []*relay.Delivery{{OutputID: f.Out1.ID}, {OutputID: f.Out2.ID}}
 }
 
-func must(t testing.TB, err error) {
+// Sealer is a sealer whose key is the byte b repeated: stores opened with
+// the same b read each other's data.
+func Sealer(t testing.TB, b byte) *seal.Sealer {
+	t.Helper()
+	s, err := seal.New(bytes.Repeat([]byte{b}, seal.KeySize))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// Must fails t at once if err is not nil.
+func Must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
 	}
 }
 
-func wantErr(t testing.TB, err, target error) {
+// WantErr fails t at once unless err wraps target.
+func WantErr(t testing.TB, err, target error) {
 	t.Helper()
 	if !errors.Is(err, target) {
 		t.Fatalf("err = %v, want one wrapping %v", err, target)
 	}
 }
 
-func wantNotFound(t testing.TB, err error) {
+// WantNotFound fails t at once unless err wraps store.ErrNotFound.
+func WantNotFound(t testing.TB, err error) {
 	t.Helper()
-	wantErr(t, err, store.ErrNotFound)
+	WantErr(t, err, store.ErrNotFound)
 }
 
-func wantConflict(t testing.TB, err error) {
+// WantConflict fails t at once unless err wraps store.ErrConflict.
+func WantConflict(t testing.TB, err error) {
 	t.Helper()
-	wantErr(t, err, store.ErrConflict)
+	WantErr(t, err, store.ErrConflict)
 }
 
 // errOf keeps the error of a two-result call.
@@ -205,8 +230,8 @@ func ids(ds []*relay.Delivery) []string {
 // everything is a limit that lists every record of a test.
 const everything = 1 << 30
 
-// pendingDeliveries lists every pending delivery, oldest first.
-func pendingDeliveries(ctx context.Context, st Store) ([]*relay.Delivery, error) {
+// PendingDeliveries lists every pending delivery of st, oldest first.
+func PendingDeliveries(ctx context.Context, st relay.Store) ([]*relay.Delivery, error) {
 	ds, err := st.ListDeliveries(ctx, relay.DeliveryFilter{State: relay.DeliveryPending, Limit: everything})
 	if err != nil {
 		return nil, err
@@ -224,7 +249,7 @@ func pendingDeliveries(ctx context.Context, st Store) ([]*relay.Delivery, error)
 func countWebhooks(t testing.TB, st Store) int {
 	t.Helper()
 	ws, err := st.ListWebhooks(context.Background(), relay.WebhookFilter{Limit: everything})
-	must(t, err)
+	Must(t, err)
 	return len(ws)
 }
 
@@ -233,7 +258,7 @@ func countDeliveries(t testing.TB, st Store, f relay.DeliveryFilter) int {
 	t.Helper()
 	f.Limit = everything
 	ds, err := st.ListDeliveries(context.Background(), f)
-	must(t, err)
+	Must(t, err)
 	return len(ds)
 }
 
@@ -244,13 +269,11 @@ func sourceHash(source string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// idAt is a time-ordered record ID made at t.
-func idAt(t testing.TB, at time.Time) string {
+// IDAt is a time-ordered record ID made at at (RecordIDAt, failing t on
+// an error).
+func IDAt(t testing.TB, at time.Time) string {
 	t.Helper()
-	id, err := uuid.NewV7()
-	must(t, err)
-	var ms [8]byte
-	binary.BigEndian.PutUint64(ms[:], uint64(at.UnixMilli()))
-	copy(id[:6], ms[2:])
-	return id.String()
+	id, err := RecordIDAt(at)
+	Must(t, err)
+	return id
 }

@@ -16,36 +16,35 @@ import (
 )
 
 func (s *suite) TestWebhookLifecycle(t *testing.T) {
-	st := s.open(t)
+	st, fx := s.openFixture(t, "ci", false)
 	ctx := context.Background()
-	fx := newFixture(t, st, "ci", false)
 
-	w := fx.webhook(`{"ref":"main"}`)
+	w := fx.Webhook(`{"ref":"main"}`)
 	w.Request.Header.Add("X-Multi", "a")
 	w.Request.Header.Add("X-Multi", "b")
 	w.FunctionError = "boom at line 3"
 	w.Logs = []string{"first", "second"}
-	ds := fx.deliveries()
-	must(t, st.SaveWebhook(ctx, w, ds))
+	ds := fx.Deliveries()
+	Must(t, st.SaveWebhook(ctx, w, ds))
 	if w.ID == "" || w.ReceivedAt.IsZero() {
 		t.Fatalf("SaveWebhook did not fill the ID or time: %+v", w)
 	}
 	for _, d := range ds {
-		if d.ID == "" || d.WebhookID != w.ID || d.BucketID != fx.bucket.ID || d.State != relay.DeliveryPending || d.CreatedAt.IsZero() {
+		if d.ID == "" || d.WebhookID != w.ID || d.BucketID != fx.Bucket.ID || d.State != relay.DeliveryPending || d.CreatedAt.IsZero() {
 			t.Fatalf("SaveWebhook did not fill the delivery: %+v", d)
 		}
 	}
 
 	got, err := st.GetWebhook(ctx, w.ID)
-	must(t, err)
+	Must(t, err)
 	if !reflect.DeepEqual(got, w) {
 		t.Errorf("GetWebhook =\n%+v\nwant\n%+v", got, w)
 	}
 	_, err = st.GetWebhook(ctx, "nope")
-	wantNotFound(t, err)
+	WantNotFound(t, err)
 
-	pending, err := pendingDeliveries(ctx, st)
-	must(t, err)
+	pending, err := PendingDeliveries(ctx, st)
+	Must(t, err)
 	if len(pending) != 2 || pending[0].ID != ds[0].ID || pending[1].ID != ds[1].ID {
 		t.Fatalf("PendingDeliveries = %+v, want the two deliveries in order", pending)
 	}
@@ -59,22 +58,22 @@ func (s *suite) TestWebhookLifecycle(t *testing.T) {
 	d.Attempts, d.LastStatus, d.LastError, d.NextAttemptAt = 1, 503, "503 Service Unavailable", next
 	d.UpdatedAt = time.Time{}
 	a1 := &relay.Attempt{N: 1, StartedAt: time.Now().UTC(), DurationMS: 12.5, Status: 503, Error: "503 Service Unavailable", Logs: []string{"tried"}}
-	must(t, st.RecordAttempt(ctx, d, a1))
+	Must(t, st.RecordAttempt(ctx, d, a1))
 	if a1.DeliveryID != d.ID || d.UpdatedAt.IsZero() {
 		t.Errorf("RecordAttempt did not fill a.DeliveryID or d.UpdatedAt: %+v %+v", a1, d)
 	}
 	// A successful one, numbered by the store.
 	d.State, d.Attempts, d.LastStatus, d.LastError = relay.DeliverySucceeded, 2, 200, ""
 	a2 := &relay.Attempt{Status: 200, DurationMS: 3}
-	must(t, st.RecordAttempt(ctx, d, a2))
+	Must(t, st.RecordAttempt(ctx, d, a2))
 	if a2.N != 2 {
 		t.Errorf("second attempt numbered %d, want 2", a2.N)
 	}
-	wantConflict(t, st.RecordAttempt(ctx, d, &relay.Attempt{N: 2}))
-	wantNotFound(t, st.RecordAttempt(ctx, &relay.Delivery{ID: "nope"}, &relay.Attempt{}))
+	WantConflict(t, st.RecordAttempt(ctx, d, &relay.Attempt{N: 2}))
+	WantNotFound(t, st.RecordAttempt(ctx, &relay.Delivery{ID: "nope"}, &relay.Attempt{}))
 
 	gd, as, err := st.GetDelivery(ctx, d.ID)
-	must(t, err)
+	Must(t, err)
 	if !reflect.DeepEqual(gd, d) {
 		t.Errorf("GetDelivery = %+v, want %+v", gd, d)
 	}
@@ -82,31 +81,31 @@ func (s *suite) TestWebhookLifecycle(t *testing.T) {
 		t.Errorf("attempts = %+v %+v, want %+v %+v", as[0], as[1], a1, a2)
 	}
 	_, _, err = st.GetDelivery(ctx, "nope")
-	wantNotFound(t, err)
+	WantNotFound(t, err)
 
-	pending, err = pendingDeliveries(ctx, st)
-	must(t, err)
+	pending, err = PendingDeliveries(ctx, st)
+	Must(t, err)
 	if len(pending) != 1 || pending[0].ID != ds[1].ID {
 		t.Fatalf("PendingDeliveries after success = %+v", pending)
 	}
 
 	// A replay adds deliveries to the stored webhook.
-	replay := []*relay.Delivery{{WebhookID: w.ID, OutputID: fx.out1.ID}}
-	must(t, st.AddDeliveries(ctx, replay))
-	if replay[0].BucketID != fx.bucket.ID || replay[0].State != relay.DeliveryPending {
+	replay := []*relay.Delivery{{WebhookID: w.ID, OutputID: fx.Out1.ID}}
+	Must(t, st.AddDeliveries(ctx, replay))
+	if replay[0].BucketID != fx.Bucket.ID || replay[0].State != relay.DeliveryPending {
 		t.Errorf("AddDeliveries filled %+v", replay[0])
 	}
-	wantNotFound(t, st.AddDeliveries(ctx, []*relay.Delivery{{WebhookID: "nope", OutputID: fx.out1.ID}}))
-	wantNotFound(t, st.AddDeliveries(ctx, []*relay.Delivery{{WebhookID: w.ID, OutputID: "nope"}}))
+	WantNotFound(t, st.AddDeliveries(ctx, []*relay.Delivery{{WebhookID: "nope", OutputID: fx.Out1.ID}}))
+	WantNotFound(t, st.AddDeliveries(ctx, []*relay.Delivery{{WebhookID: w.ID, OutputID: "nope"}}))
 	// All or nothing.
-	ok := &relay.Delivery{WebhookID: w.ID, OutputID: fx.out2.ID}
-	wantNotFound(t, st.AddDeliveries(ctx, []*relay.Delivery{ok, {WebhookID: w.ID, OutputID: "nope"}}))
+	ok := &relay.Delivery{WebhookID: w.ID, OutputID: fx.Out2.ID}
+	WantNotFound(t, st.AddDeliveries(ctx, []*relay.Delivery{ok, {WebhookID: w.ID, OutputID: "nope"}}))
 	_, _, err = st.GetDelivery(ctx, ok.ID)
-	wantNotFound(t, err)
-	must(t, st.AddDeliveries(ctx, nil))
+	WantNotFound(t, err)
+	Must(t, st.AddDeliveries(ctx, nil))
 
-	pending, err = pendingDeliveries(ctx, st)
-	must(t, err)
+	pending, err = PendingDeliveries(ctx, st)
+	Must(t, err)
 	if len(pending) != 2 || pending[0].ID != ds[1].ID || pending[1].ID != replay[0].ID {
 		t.Errorf("PendingDeliveries after replay = %v", ids(pending))
 	}
@@ -115,22 +114,22 @@ func (s *suite) TestWebhookLifecycle(t *testing.T) {
 func (s *suite) TestListDeliveries(t *testing.T) {
 	st := s.open(t)
 	ctx := context.Background()
-	a := newFixture(t, st, "a", false)
-	b := newFixture(t, st, "b", false)
+	a := NewFixture(t, st, "a", false)
+	b := NewFixture(t, st, "b", false)
 	var all []*relay.Delivery // oldest first
 	var webhooks []*relay.Webhook
 	for i := range 5 {
-		for _, f := range []*fixture{a, b} {
-			w := f.webhook(fmt.Sprint(i))
-			ds := f.deliveries()
-			must(t, st.SaveWebhook(ctx, w, ds))
+		for _, f := range []*Fixture{a, b} {
+			w := f.Webhook(fmt.Sprint(i))
+			ds := f.Deliveries()
+			Must(t, st.SaveWebhook(ctx, w, ds))
 			all = append(all, ds...)
 			webhooks = append(webhooks, w)
 		}
 	}
 	failed := all[0]
 	failed.State, failed.Attempts = relay.DeliveryFailed, 1
-	must(t, st.RecordAttempt(ctx, failed, &relay.Attempt{Status: 500}))
+	Must(t, st.RecordAttempt(ctx, failed, &relay.Attempt{Status: 500}))
 
 	newest := func(pred func(*relay.Delivery) bool) []string {
 		var out []string
@@ -148,11 +147,11 @@ func (s *suite) TestListDeliveries(t *testing.T) {
 		want []string
 	}{
 		{"all", relay.DeliveryFilter{}, newest(func(*relay.Delivery) bool { return true })},
-		{"bucket", relay.DeliveryFilter{BucketID: a.bucket.ID}, newest(func(d *relay.Delivery) bool { return d.BucketID == a.bucket.ID })},
-		{"output", relay.DeliveryFilter{OutputID: b.out2.ID}, newest(func(d *relay.Delivery) bool { return d.OutputID == b.out2.ID })},
+		{"bucket", relay.DeliveryFilter{BucketID: a.Bucket.ID}, newest(func(d *relay.Delivery) bool { return d.BucketID == a.Bucket.ID })},
+		{"output", relay.DeliveryFilter{OutputID: b.Out2.ID}, newest(func(d *relay.Delivery) bool { return d.OutputID == b.Out2.ID })},
 		{"webhook", relay.DeliveryFilter{WebhookID: webhooks[3].ID}, newest(func(d *relay.Delivery) bool { return d.WebhookID == webhooks[3].ID })},
 		{"state", relay.DeliveryFilter{State: relay.DeliveryFailed}, []string{failed.ID}},
-		{"bucket and state", relay.DeliveryFilter{BucketID: b.bucket.ID, State: relay.DeliveryFailed}, nil},
+		{"bucket and state", relay.DeliveryFilter{BucketID: b.Bucket.ID, State: relay.DeliveryFailed}, nil},
 		{"limit", relay.DeliveryFilter{Limit: 3}, limit(newest(func(*relay.Delivery) bool { return true }), 3)},
 		{"before", relay.DeliveryFilter{Before: all[4].CreatedAt}, newest(func(d *relay.Delivery) bool { return d.CreatedAt.Before(all[4].CreatedAt) })},
 		{"none", relay.DeliveryFilter{BucketID: "nope"}, nil},
@@ -160,7 +159,7 @@ func (s *suite) TestListDeliveries(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := st.ListDeliveries(ctx, tt.f)
-			must(t, err)
+			Must(t, err)
 			if !reflect.DeepEqual(ids(got), tt.want) {
 				t.Errorf("got %v\nwant %v", ids(got), tt.want)
 			}
@@ -169,10 +168,10 @@ func (s *suite) TestListDeliveries(t *testing.T) {
 
 	// The default limit is 100, and paging by Before visits everything once.
 	for range 30 {
-		must(t, st.SaveWebhook(ctx, a.webhook("more"), []*relay.Delivery{{OutputID: a.out1.ID}, {OutputID: a.out2.ID}, {OutputID: a.out1.ID}}))
+		Must(t, st.SaveWebhook(ctx, a.Webhook("more"), []*relay.Delivery{{OutputID: a.Out1.ID}, {OutputID: a.Out2.ID}, {OutputID: a.Out1.ID}}))
 	}
 	got, err := st.ListDeliveries(ctx, relay.DeliveryFilter{})
-	must(t, err)
+	Must(t, err)
 	if len(got) != 100 {
 		t.Errorf("ListDeliveries with no limit = %d deliveries, want 100", len(got))
 	}
@@ -180,7 +179,7 @@ func (s *suite) TestListDeliveries(t *testing.T) {
 	f := relay.DeliveryFilter{Limit: 7}
 	for {
 		page, err := st.ListDeliveries(ctx, f)
-		must(t, err)
+		Must(t, err)
 		if len(page) == 0 {
 			break
 		}
@@ -200,11 +199,11 @@ func (s *suite) TestListDeliveries(t *testing.T) {
 func (s *suite) TestSaveWebhookErrors(t *testing.T) {
 	st := s.open(t)
 	ctx := context.Background()
-	a := newFixture(t, st, "a", false)
-	b := newFixture(t, st, "b", false)
+	a := NewFixture(t, st, "a", false)
+	b := NewFixture(t, st, "b", false)
 
-	dup := a.webhook("x")
-	must(t, st.SaveWebhook(ctx, dup, nil))
+	dup := a.Webhook("x")
+	Must(t, st.SaveWebhook(ctx, dup, nil))
 
 	tests := []struct {
 		name  string
@@ -212,11 +211,11 @@ func (s *suite) TestSaveWebhookErrors(t *testing.T) {
 		ds    []*relay.Delivery
 		check func(testing.TB, error)
 	}{
-		{"missing bucket", &relay.Webhook{BucketID: "nope", InputID: "i"}, nil, wantNotFound},
-		{"missing output", a.webhook("x"), []*relay.Delivery{{OutputID: "nope"}}, wantNotFound},
-		{"output of another bucket", a.webhook("x"), []*relay.Delivery{{OutputID: b.out1.ID}}, wantNotFound},
-		{"duplicate webhook", &relay.Webhook{ID: dup.ID, BucketID: a.bucket.ID}, nil, wantConflict},
-		{"duplicate delivery", a.webhook("x"), []*relay.Delivery{{ID: "d1", OutputID: a.out1.ID}, {ID: "d1", OutputID: a.out2.ID}}, wantConflict},
+		{"missing bucket", &relay.Webhook{BucketID: "nope", InputID: "i"}, nil, WantNotFound},
+		{"missing output", a.Webhook("x"), []*relay.Delivery{{OutputID: "nope"}}, WantNotFound},
+		{"output of another bucket", a.Webhook("x"), []*relay.Delivery{{OutputID: b.Out1.ID}}, WantNotFound},
+		{"duplicate webhook", &relay.Webhook{ID: dup.ID, BucketID: a.Bucket.ID}, nil, WantConflict},
+		{"duplicate delivery", a.Webhook("x"), []*relay.Delivery{{ID: "d1", OutputID: a.Out1.ID}, {ID: "d1", OutputID: a.Out2.ID}}, WantConflict},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -230,16 +229,15 @@ func (s *suite) TestSaveWebhookErrors(t *testing.T) {
 	if err := st.SaveWebhook(ctx, &relay.Webhook{}, nil); err == nil {
 		t.Error("SaveWebhook without a bucket succeeded")
 	}
-	if err := st.SaveWebhook(ctx, a.webhook("x"), []*relay.Delivery{{WebhookID: "other", OutputID: a.out1.ID}}); err == nil {
+	if err := st.SaveWebhook(ctx, a.Webhook("x"), []*relay.Delivery{{WebhookID: "other", OutputID: a.Out1.ID}}); err == nil {
 		t.Error("SaveWebhook with another webhook's delivery succeeded")
 	}
 }
 
 // TestBatchIsolation checks that writes failing inside a batch fail alone.
 func (s *suite) TestBatchIsolation(t *testing.T) {
-	st := s.open(t)
+	st, fx := s.openFixture(t, "a", false)
 	ctx := context.Background()
-	fx := newFixture(t, st, "a", false)
 
 	const n = 200
 	errs := make([]error, n)
@@ -247,8 +245,8 @@ func (s *suite) TestBatchIsolation(t *testing.T) {
 	var wg sync.WaitGroup
 	start := make(chan struct{})
 	for i := range n {
-		ws[i] = fx.webhook(fmt.Sprint(i))
-		ds := fx.deliveries()
+		ws[i] = fx.Webhook(fmt.Sprint(i))
+		ds := fx.Deliveries()
 		if i%3 == 0 {
 			ds[1].OutputID = "missing" // fails after the webhook row was inserted
 		}
@@ -262,11 +260,11 @@ func (s *suite) TestBatchIsolation(t *testing.T) {
 	for i := range n {
 		_, err := st.GetWebhook(ctx, ws[i].ID)
 		if i%3 == 0 {
-			wantNotFound(t, errs[i])
-			wantNotFound(t, err)
+			WantNotFound(t, errs[i])
+			WantNotFound(t, err)
 		} else {
-			must(t, errs[i])
-			must(t, err)
+			Must(t, errs[i])
+			Must(t, err)
 		}
 	}
 	if got, want := countDeliveries(t, st, relay.DeliveryFilter{}), 2*(n-(n+2)/3); got != want {
@@ -279,16 +277,16 @@ func (s *suite) TestBatchIsolation(t *testing.T) {
 // times, since a store may notice the end at more than one point.
 func (s *suite) TestCanceledWriteIsNotStored(t *testing.T) {
 	st := s.open(t)
-	fx := newFixture(t, st, "a", false)
+	fx := NewFixture(t, st, "a", false)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	for range 20 {
-		w := fx.webhook("x")
-		if err := st.SaveWebhook(ctx, w, fx.deliveries()); !errors.Is(err, context.Canceled) {
+		w := fx.Webhook("x")
+		if err := st.SaveWebhook(ctx, w, fx.Deliveries()); !errors.Is(err, context.Canceled) {
 			t.Fatalf("err = %v, want context.Canceled", err)
 		}
 		_, err := st.GetWebhook(context.Background(), w.ID)
-		wantNotFound(t, err)
+		WantNotFound(t, err)
 	}
 	if n := countWebhooks(t, st); n != 0 {
 		t.Errorf("%d webhooks stored by canceled writes", n)
@@ -296,18 +294,17 @@ func (s *suite) TestCanceledWriteIsNotStored(t *testing.T) {
 }
 
 func (s *suite) TestConcurrentSaveWebhook(t *testing.T) {
-	st := s.open(t)
+	st, fx := s.openFixture(t, "a", false)
 	ctx := context.Background()
-	fx := newFixture(t, st, "a", false)
 	const n = 100
 	ws := make([]*relay.Webhook, n)
 	var wg sync.WaitGroup
 	start := make(chan struct{})
 	for i := range n {
-		ws[i] = fx.webhook(fmt.Sprintf("body %d", i))
+		ws[i] = fx.Webhook(fmt.Sprintf("body %d", i))
 		wg.Go(func() {
 			<-start
-			if err := st.SaveWebhook(ctx, ws[i], fx.deliveries()); err != nil {
+			if err := st.SaveWebhook(ctx, ws[i], fx.Deliveries()); err != nil {
 				t.Errorf("SaveWebhook %d: %v", i, err)
 			}
 		})
@@ -316,7 +313,7 @@ func (s *suite) TestConcurrentSaveWebhook(t *testing.T) {
 	wg.Wait()
 	for i, w := range ws {
 		got, err := st.GetWebhook(ctx, w.ID)
-		must(t, err)
+		Must(t, err)
 		if string(got.Request.Body) != fmt.Sprintf("body %d", i) {
 			t.Errorf("webhook %d body = %q", i, got.Request.Body)
 		}
@@ -327,29 +324,28 @@ func (s *suite) TestConcurrentSaveWebhook(t *testing.T) {
 }
 
 func (s *suite) TestEphemeralBucket(t *testing.T) {
-	st := s.open(t)
+	st, fx := s.openFixture(t, "eph", true)
 	ctx := context.Background()
-	fx := newFixture(t, st, "eph", true)
 
-	w := fx.webhook("EPHEMERAL-BODY")
+	w := fx.Webhook("EPHEMERAL-BODY")
 	w.Request.Header.Set("Authorization", "secret")
 	w.Logs = []string{"log"}
 	w.FunctionError = "err"
 	orig := *w
-	ds := fx.deliveries()
-	must(t, st.SaveWebhook(ctx, w, ds))
+	ds := fx.Deliveries()
+	Must(t, st.SaveWebhook(ctx, w, ds))
 	if string(w.Request.Body) != "EPHEMERAL-BODY" || w.Request.Header.Get("Authorization") != "secret" || w.FunctionError != orig.FunctionError {
 		t.Error("SaveWebhook changed the caller's webhook")
 	}
 	d := ds[0]
 	d.Attempts = 1
-	must(t, st.RecordAttempt(ctx, d, &relay.Attempt{Status: 500, Error: "500", Logs: []string{"attempt log"}}))
+	Must(t, st.RecordAttempt(ctx, d, &relay.Attempt{Status: 500, Error: "500", Logs: []string{"attempt log"}}))
 
 	// Recording the next attempt keeps the first, still without logs.
 	d.Attempts = 2
-	must(t, st.RecordAttempt(ctx, d, &relay.Attempt{Status: 500, Error: "500", Logs: []string{"attempt log"}}))
+	Must(t, st.RecordAttempt(ctx, d, &relay.Attempt{Status: 500, Error: "500", Logs: []string{"attempt log"}}))
 	_, as, err := st.GetDelivery(ctx, d.ID)
-	must(t, err)
+	Must(t, err)
 	if len(as) != 2 {
 		t.Fatalf("%d attempts, want 2", len(as))
 	}
@@ -360,35 +356,35 @@ func (s *suite) TestEphemeralBucket(t *testing.T) {
 	}
 
 	got, err := st.GetWebhook(ctx, w.ID)
-	must(t, err)
+	Must(t, err)
 	want := &relay.Webhook{ID: w.ID, BucketID: w.BucketID, InputID: w.InputID, ReceivedAt: w.ReceivedAt,
 		Request: relay.HTTPRequest{Method: http.MethodPost}, Status: 200}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("GetWebhook = %+v, want %+v", got, want)
 	}
-	pending, err := pendingDeliveries(ctx, st)
-	must(t, err)
+	pending, err := PendingDeliveries(ctx, st)
+	Must(t, err)
 	if len(pending) != 2 {
 		t.Errorf("ephemeral deliveries: %d pending, want 2", len(pending))
 	}
 
 	// Turning the flag off applies to later webhooks only.
-	fx.bucket.Ephemeral = false
-	must(t, st.UpdateBucket(ctx, fx.bucket))
-	w2 := fx.webhook("kept")
-	must(t, st.SaveWebhook(ctx, w2, nil))
+	fx.Bucket.Ephemeral = false
+	Must(t, st.UpdateBucket(ctx, fx.Bucket))
+	w2 := fx.Webhook("kept")
+	Must(t, st.SaveWebhook(ctx, w2, nil))
 	got, err = st.GetWebhook(ctx, w2.ID)
-	must(t, err)
+	Must(t, err)
 	if string(got.Request.Body) != "kept" {
 		t.Errorf("body of a webhook saved after the bucket stopped being ephemeral = %q", got.Request.Body)
 	}
 	// And on again: the next webhook's secrets are not written.
-	fx.bucket.Ephemeral = true
-	must(t, st.UpdateBucket(ctx, fx.bucket))
-	w3 := fx.webhook("EPHEMERAL-AGAIN")
-	must(t, st.SaveWebhook(ctx, w3, nil))
+	fx.Bucket.Ephemeral = true
+	Must(t, st.UpdateBucket(ctx, fx.Bucket))
+	w3 := fx.Webhook("EPHEMERAL-AGAIN")
+	Must(t, st.SaveWebhook(ctx, w3, nil))
 	got, err = st.GetWebhook(ctx, w3.ID)
-	must(t, err)
+	Must(t, err)
 	if got.Request.Body != nil || got.Request.Header != nil {
 		t.Error("a webhook saved after the bucket became ephemeral again has its body or headers stored")
 	}
@@ -397,20 +393,19 @@ func (s *suite) TestEphemeralBucket(t *testing.T) {
 // TestDeliveriesListedNewestFirst checks the order listings rely on:
 // deliveries made later list first, across webhooks and replays.
 func (s *suite) TestDeliveriesListedNewestFirst(t *testing.T) {
-	st := s.open(t)
+	st, fx := s.openFixture(t, "order", false)
 	ctx := context.Background()
-	fx := newFixture(t, st, "order", false)
 	var made []string
 	for range 5 {
-		w := fx.webhook("x")
-		ds := fx.deliveries()
-		must(t, st.SaveWebhook(ctx, w, ds))
-		replay := []*relay.Delivery{{WebhookID: w.ID, OutputID: fx.out1.ID}}
-		must(t, st.AddDeliveries(ctx, replay))
+		w := fx.Webhook("x")
+		ds := fx.Deliveries()
+		Must(t, st.SaveWebhook(ctx, w, ds))
+		replay := []*relay.Delivery{{WebhookID: w.ID, OutputID: fx.Out1.ID}}
+		Must(t, st.AddDeliveries(ctx, replay))
 		made = append(made, ds[0].ID, ds[1].ID, replay[0].ID)
 	}
 	listed, err := st.ListDeliveries(ctx, relay.DeliveryFilter{})
-	must(t, err)
+	Must(t, err)
 	got := ids(listed)
 	for i, j := 0, len(made)-1; i < j; i, j = i+1, j-1 {
 		made[i], made[j] = made[j], made[i]
@@ -424,9 +419,8 @@ func (s *suite) TestDeliveriesListedNewestFirst(t *testing.T) {
 // a path decoded from any escapes (a NUL, bytes that are not UTF-8), a
 // query and body of any bytes, headers of many values.
 func (s *suite) TestRequestBytesKept(t *testing.T) {
-	st := s.open(t)
+	st, fx := s.openFixture(t, "bytes", false)
 	ctx := context.Background()
-	fx := newFixture(t, st, "bytes", false)
 	body := make([]byte, 1<<20)
 	for i := range body {
 		body[i] = byte(i * 7)
@@ -443,16 +437,16 @@ func (s *suite) TestRequestBytesKept(t *testing.T) {
 		{"unicode", "/ünï/cødé/✓", ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			w := fx.webhook("")
+			w := fx.Webhook("")
 			w.Request.Path, w.Request.RawPath = tt.path, tt.rawPath
 			w.Request.RawQuery = "q=%00%ff&x=\x01\xfe"
 			w.Request.Body = body
 			w.Request.Header = http.Header{"X-Many": {"a", "", "b c", "ünï"}, "X-Empty": {""}}
 			w.Logs = []string{"line\x00with NUL", "ünï ✓"}
 			w.FunctionError = "error at line 3:\n\tdetails"
-			must(t, st.SaveWebhook(ctx, w, fx.deliveries()))
+			Must(t, st.SaveWebhook(ctx, w, fx.Deliveries()))
 			got, err := st.GetWebhook(ctx, w.ID)
-			must(t, err)
+			Must(t, err)
 			if r := got.Request; r.Path != tt.path || r.RawPath != tt.rawPath || r.RawQuery != w.Request.RawQuery ||
 				!bytes.Equal(r.Body, body) || !reflect.DeepEqual(r.Header, w.Request.Header) {
 				t.Errorf("GetWebhook's request: path %+q raw path %+q query %+q headers %+q, body kept %v; want %+q %+q %+q %+q",
@@ -462,7 +456,7 @@ func (s *suite) TestRequestBytesKept(t *testing.T) {
 				t.Errorf("GetWebhook's logs %+q and function error %+q, want %+q and %+q", got.Logs, got.FunctionError, w.Logs, w.FunctionError)
 			}
 			sums, err := st.ListWebhooks(ctx, relay.WebhookFilter{Limit: 1})
-			must(t, err)
+			Must(t, err)
 			if len(sums) != 1 || sums[0].ID != w.ID || sums[0].Path != tt.path {
 				t.Errorf("ListWebhooks = %+v, want the webhook with path %q", sums, tt.path)
 			}
@@ -478,7 +472,7 @@ func (s *suite) TestErrorMeansNotStored(t *testing.T) {
 	a, b := s.pair(t)
 	handles := []Store{a, b}
 	ctx := context.Background()
-	fx := newFixture(t, a, "errors", false)
+	fx := NewFixture(t, a, "errors", false)
 	canceled, cancel := context.WithCancel(ctx)
 	cancel()
 	const n = 150
@@ -487,8 +481,8 @@ func (s *suite) TestErrorMeansNotStored(t *testing.T) {
 	var wg sync.WaitGroup
 	start := make(chan struct{})
 	for i := range n {
-		ws[i] = fx.webhook(fmt.Sprint(i))
-		ds := fx.deliveries()
+		ws[i] = fx.Webhook(fmt.Sprint(i))
+		ds := fx.Deliveries()
 		c := ctx
 		switch i % 3 {
 		case 0:
@@ -516,10 +510,10 @@ func (s *suite) TestErrorMeansNotStored(t *testing.T) {
 			t.Errorf("SaveWebhook %d: %v", i, errs[i])
 		}
 		if errs[i] == nil {
-			must(t, err)
+			Must(t, err)
 			stored++
 		} else {
-			wantNotFound(t, err)
+			WantNotFound(t, err)
 		}
 	}
 	if got := countDeliveries(t, a, relay.DeliveryFilter{}); got != 2*stored {
