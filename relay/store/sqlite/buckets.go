@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/relayfn/relayfn/relay"
+	"github.com/relayfn/relayfn/relay/store"
 	"github.com/relayfn/relayfn/relay/store/internal/records"
 )
 
@@ -20,9 +21,30 @@ func (s *Store) CreateBucket(ctx context.Context, b *relay.Bucket) error {
 	if err := records.Bucket(b, now()); err != nil {
 		return err
 	}
-	_, err := s.wdb.ExecContext(ctx, `INSERT INTO buckets (`+bucketColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		b.ID, b.Name, b.Description, b.Auth.Type, b.Auth.Username, b.Auth.PasswordHash, boolInt(b.Ephemeral), ts(b.CreatedAt))
-	return mapWriteErr(err, "bucket", b.Name)
+	return s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		if err := notDeleted(ctx, tx, "bucket", b.ID); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO buckets (`+bucketColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+			b.ID, b.Name, b.Description, b.Auth.Type, b.Auth.Username, b.Auth.PasswordHash, boolInt(b.Ephemeral), ts(b.CreatedAt))
+		return mapWriteErr(err, "bucket", b.Name)
+	})
+}
+
+// notDeleted refuses the ID of a deleted bucket or output whose records
+// the purge has not removed yet (see deleted.go): a new one of that ID
+// would show them as its own. IDs are made new for each record, so only a
+// caller that gives one can meet this.
+func notDeleted(ctx context.Context, tx *sql.Tx, kind, id string) error {
+	var deleted bool
+	err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM deleted_owners WHERE id = ?)`, id).Scan(&deleted)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", kind, id, err)
+	}
+	if deleted {
+		return fmt.Errorf("%s %s: the records of a deleted %s of this ID are still being removed: %w", kind, id, kind, store.ErrConflict)
+	}
+	return nil
 }
 
 // GetBucket finds a bucket by ID or, failing that, by name.
@@ -261,6 +283,9 @@ func (s *Store) CreateOutput(ctx context.Context, out *relay.Output) error {
 	}
 	return s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if err := checkRefs(ctx, tx, "output", out.Name, out.BucketID, out.FunctionID, out.ResponseFunctionID); err != nil {
+			return err
+		}
+		if err := notDeleted(ctx, tx, "output", out.ID); err != nil {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO outputs (`+outputColumns+`)

@@ -2,12 +2,14 @@ package sqlite
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/relayfn/relayfn/relay"
+	"github.com/relayfn/relayfn/relay/store"
 	"github.com/relayfn/relayfn/relay/store/storetest"
 )
 
@@ -161,10 +163,20 @@ func TestDeleteBucketCascades(t *testing.T) {
 		t.Errorf("%d webhooks of the deleted bucket before the purge, want 1 (hidden)", n)
 	}
 	wantHidden(t, st, fx, doomed[0].ID, ids(doomedDeliveries))
+	// Its ID is not taken again until then: a bucket of that ID would
+	// show the records as its own.
+	again := &relay.Bucket{ID: fx.Bucket.ID, Name: "again"}
+	if err := st.CreateBucket(ctx, again); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("CreateBucket with a deleted bucket's ID before the purge: %v, want a conflict", err)
+	}
 
 	w, d := storetest.SweepDeleted(t, st, 2)
 	if w != 1 || d != 0 {
 		t.Errorf("PurgeDeleted removed %d webhooks and %d deliveries, want 1 and 0", w, d)
+	}
+	must(t, st.CreateBucket(ctx, again))
+	if ws, err := st.ListWebhooks(ctx, relay.WebhookFilter{BucketID: again.ID}); err != nil || len(ws) != 0 {
+		t.Fatalf("a new bucket of a deleted one's ID lists %d webhooks (%v), want none", len(ws), err)
 	}
 	for _, table := range []string{"inputs", "outputs", "tokens", "webhooks", "deliveries"} {
 		if n := count(t, st, table, "bucket_id = ?", fx.Bucket.ID); n != 0 {
