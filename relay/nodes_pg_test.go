@@ -233,12 +233,16 @@ func TestNodeClaimsWorkStoredElsewhere(t *testing.T) {
 	if err := a.CreateOutput(ctx, out); err != nil {
 		t.Fatal(err)
 	}
-	startPGNode(t, dsn, sl, "b", relay.Options{})
+	b := startPGNode(t, dsn, sl, "b", relay.Options{})
 
-	// The first is claimed once B's watch is live; the next ones are
-	// measured.
+	// The first is claimed once B's watch is live; then B's poll is made
+	// an hour long, so that only the notification can wake its claimer
+	// within the wait; the next ones are measured.
 	var took []time.Duration
 	for i := range 6 {
+		if i == 1 {
+			relay.SetClaimPoll(b.srv, time.Hour)
+		}
 		now := time.Now().UTC()
 		wh := &relay.Webhook{ID: relay.NewRecordID(), BucketID: bk.ID, InputID: in.ID, ReceivedAt: now, Status: http.StatusOK,
 			Request: relay.HTTPRequest{Method: http.MethodPost, Path: "/", Body: []byte(fmt.Sprint("stored by a ", i))}}
@@ -261,7 +265,7 @@ func TestNodeClaimsWorkStoredElsewhere(t *testing.T) {
 			t.Errorf("delivery %s: %d attempts, want 1", d.ID, last.Attempts)
 		}
 	}
-	t.Logf("deliveries stored unclaimed by node A reached node B's destination after %v (B's claim poll: 5s)", took)
+	t.Logf("deliveries stored unclaimed by node A reached node B's destination after %v (B's claim poll: an hour)", took)
 }
 
 // An internal output's delivery accepted by node A reaches the agent

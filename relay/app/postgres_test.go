@@ -354,8 +354,8 @@ func TestPostgresHealthFollowsOutage(t *testing.T) {
 	opts.Apply = true
 	a := start(t, pgFile(t, dsn, "outage", dest.URL), opts)
 
-	if st, body, _ := health(a); st != http.StatusOK {
-		t.Fatalf("/healthz before the outage: %d %s", st, body)
+	if st, body, _ := health(a); st != http.StatusOK || strings.TrimSpace(body) != `{"status":"ok"}` {
+		t.Fatalf("/healthz before the outage: %d %s, want 200 ok", st, body)
 	}
 	p.down()
 	downAt := time.Now()
@@ -380,6 +380,9 @@ func TestPostgresHealthFollowsOutage(t *testing.T) {
 		return st == http.StatusOK
 	})
 	t.Logf("after the outage, %v after it ended: %d %s", time.Since(upAt).Round(time.Millisecond), st, strings.TrimSpace(body))
+	if got := strings.TrimSpace(body); got != `{"status":"ok"}` {
+		t.Errorf("/healthz after the outage = %q, want ok", got)
+	}
 	if st := post(t, a, "after the outage"); st != http.StatusOK {
 		t.Errorf("a webhook after the outage was answered %d", st)
 	}

@@ -11,9 +11,6 @@ import (
 	"github.com/relayfn/relayfn/relay/store/storetest"
 )
 
-// TestMigrateFromVersion2: pending deliveries written before leases are
-// due at their next attempt time, unclaimed, and outputs get the default
-
 // TestAttemptBatchIsolation: attempts recorded at once share
 // transactions, yet one's conflict or lost lease is its own.
 func TestAttemptBatchIsolation(t *testing.T) {

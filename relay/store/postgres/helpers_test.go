@@ -6,7 +6,6 @@ import (
 
 	"github.com/relayfn/relayfn/internal/pgtest"
 	"github.com/relayfn/relayfn/relay/seal"
-	"github.com/relayfn/relayfn/relay/store"
 	"github.com/relayfn/relayfn/relay/store/storetest"
 )
 
@@ -31,7 +30,7 @@ func newStore(t testing.TB) (*Store, string) {
 // The assertions of the contract suite, under short names.
 func must(t testing.TB, err error)            { t.Helper(); storetest.Must(t, err) }
 func wantErr(t testing.TB, err, target error) { t.Helper(); storetest.WantErr(t, err, target) }
-func wantNotFound(t testing.TB, err error)    { t.Helper(); storetest.WantErr(t, err, store.ErrNotFound) }
+func wantNotFound(t testing.TB, err error)    { t.Helper(); storetest.WantNotFound(t, err) }
 func errOf[T any](_ T, err error) error       { return err }
 
 // count counts the rows of a table matching where.

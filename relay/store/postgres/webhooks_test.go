@@ -97,17 +97,8 @@ func TestEncryptedAtRest(t *testing.T) {
 func TestEphemeralBucketColumnsNull(t *testing.T) {
 	st, _ := newStore(t)
 	ctx := context.Background()
-	fx := storetest.NewFixture(t, st, "eph", true)
-
-	w := fx.Webhook("EPHEMERAL-BODY")
-	w.Request.Header.Set("Authorization", "secret")
-	w.Logs = []string{"log"}
-	w.FunctionError = "err"
-	ds := fx.Deliveries()
-	must(t, st.SaveWebhook(ctx, w, ds))
-	d := ds[0]
-	d.Attempts = 1
-	must(t, st.RecordAttempt(ctx, d, &relay.Attempt{Status: 500, Error: "500", Logs: []string{"attempt log"}}))
+	e := storetest.SaveEphemeral(t, st)
+	w, d := e.Webhook, e.Delivery
 
 	var nulls int
 	must(t, st.Pool().QueryRow(ctx, `SELECT (path IS NULL)::int + (raw_query IS NULL)::int + (headers IS NULL)::int
@@ -120,8 +111,7 @@ func TestEphemeralBucketColumnsNull(t *testing.T) {
 	}
 	// Recording the next attempt moves the first to the attempts table,
 	// still without logs.
-	d.Attempts = 2
-	must(t, st.RecordAttempt(ctx, d, &relay.Attempt{Status: 500, Error: "500", Logs: []string{"attempt log"}}))
+	e.Attempt(t, st, 2)
 	if n := count(t, st, "attempts", "delivery_id = $1 AND n = 1 AND logs IS NULL", d.ID); n != 1 {
 		t.Errorf("the ephemeral first attempt's logs are stored")
 	}

@@ -299,17 +299,8 @@ func TestSwappedCiphertext(t *testing.T) {
 func TestEphemeralBucketColumns(t *testing.T) {
 	st, _ := newStore(t)
 	ctx := context.Background()
-	fx := storetest.NewFixture(t, st, "eph", true)
-
-	w := fx.Webhook("EPHEMERAL-BODY")
-	w.Request.Header.Set("Authorization", "secret")
-	w.Logs = []string{"log"}
-	w.FunctionError = "err"
-	ds := fx.Deliveries()
-	must(t, st.SaveWebhook(ctx, w, ds))
-	d := ds[0]
-	d.Attempts = 1
-	must(t, st.RecordAttempt(ctx, d, &relay.Attempt{Status: 500, Error: "500", Logs: []string{"attempt log"}}))
+	e := storetest.SaveEphemeral(t, st)
+	fx, w, d := e.Fixture, e.Webhook, e.Delivery
 
 	var nulls int
 	must(t, st.DB().QueryRow(`SELECT (path IS NULL) + (raw_query IS NULL) + (headers IS NULL) + (body IS NULL)
@@ -322,8 +313,7 @@ func TestEphemeralBucketColumns(t *testing.T) {
 	}
 	// Recording the next attempt moves the first to the attempts table,
 	// still without logs.
-	d.Attempts = 2
-	must(t, st.RecordAttempt(ctx, d, &relay.Attempt{Status: 500, Error: "500", Logs: []string{"attempt log"}}))
+	e.Attempt(t, st, 2)
 	if n := count(t, st, "attempts", "delivery_id = ? AND n = 1 AND logs IS NULL", d.ID); n != 1 {
 		t.Errorf("the ephemeral first attempt's logs are stored")
 	}

@@ -277,3 +277,38 @@ func IDAt(t testing.TB, at time.Time) string {
 	Must(t, err)
 	return id
 }
+
+// Ephemeral is a webhook of an ephemeral bucket stored with every secret
+// field set (body, path, query, headers, logs, function error) and its
+// first delivery: what a store's own tests inspect to see that none of it
+// reached the tables.
+type Ephemeral struct {
+	Fixture  *Fixture
+	Webhook  *relay.Webhook
+	Delivery *relay.Delivery
+}
+
+// SaveEphemeral creates in st an ephemeral bucket named "eph", stores a
+// webhook of it with every secret field set, and records the first of
+// its deliveries' attempts (with logs), failing t if a write fails.
+func SaveEphemeral(t testing.TB, st relay.Store) *Ephemeral {
+	t.Helper()
+	fx := NewFixture(t, st, "eph", true)
+	w := fx.Webhook("EPHEMERAL-BODY")
+	w.Request.Header.Set("Authorization", "secret")
+	w.Logs = []string{"log"}
+	w.FunctionError = "err"
+	ds := fx.Deliveries()
+	Must(t, st.SaveWebhook(context.Background(), w, ds))
+	e := &Ephemeral{Fixture: fx, Webhook: w, Delivery: ds[0]}
+	e.Attempt(t, st, 1)
+	return e
+}
+
+// Attempt records attempt n of e's delivery in st: a failure (status
+// 500) with logs.
+func (e *Ephemeral) Attempt(t testing.TB, st relay.Store, n int) {
+	t.Helper()
+	e.Delivery.Attempts = n
+	Must(t, st.RecordAttempt(context.Background(), e.Delivery, &relay.Attempt{Status: 500, Error: "500", Logs: []string{"attempt log"}}))
+}
