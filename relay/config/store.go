@@ -1,15 +1,12 @@
 package config
 
 import (
-	"encoding/hex"
 	"fmt"
 	"net/url"
 	"regexp"
 	"strings"
 
 	"github.com/jackc/pgx/v5/pgxpool"
-
-	"github.com/relayfn/relayfn/relay/seal"
 )
 
 // EnvKey is the environment variable that, when set, holds the seal key
@@ -206,19 +203,4 @@ func CheckNode(node string) error {
 		}
 	}
 	return nil
-}
-
-// ParseKey decodes a key given as 64 hex digits (the key file's format),
-// surrounding white space ignored. Its errors never quote the value.
-func ParseKey(v string) ([]byte, error) {
-	v = strings.TrimSpace(v)
-	if len(v) != hex.EncodedLen(seal.KeySize) {
-		return nil, fmt.Errorf("holds %d characters, want %d hex digits (a %d-byte key, such as `openssl rand -hex 32` prints)",
-			len(v), hex.EncodedLen(seal.KeySize), seal.KeySize)
-	}
-	key, err := hex.DecodeString(v)
-	if err != nil {
-		return nil, fmt.Errorf("not hex-encoded (want %d hex digits)", hex.EncodedLen(seal.KeySize))
-	}
-	return key, nil
 }
