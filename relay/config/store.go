@@ -74,15 +74,15 @@ func checkPostgres(dsn string) error {
 		}
 		return fmt.Errorf("%s: %s", RedactStore(dsn), ScrubStore(msg, dsn))
 	}
-	if cfg.MaxConns < MinPoolConns {
+	if cfg.MaxConns < minPoolConns {
 		return fmt.Errorf("%s: pool_max_conns is %d, want at least %d (a node holds a connection for work that runs on one node at a time while it works on others)",
-			RedactStore(dsn), cfg.MaxConns, MinPoolConns)
+			RedactStore(dsn), cfg.MaxConns, minPoolConns)
 	}
 	return nil
 }
 
-// MinPoolConns is the least pool_max_conns a PostgreSQL store may have.
-const MinPoolConns = 2
+// minPoolConns is the least pool_max_conns a PostgreSQL store may have.
+const minPoolConns = 2
 
 // passwordParams are the query parameters of a PostgreSQL URL that hold
 // secrets.
