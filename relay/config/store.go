@@ -108,9 +108,6 @@ func RedactStore(store string) string {
 		}
 		return scheme + "://" + queryPasswords.ReplaceAllString(rest, "${1}=xxxxx")
 	}
-	if _, ok := u.User.Password(); ok {
-		u.User = url.UserPassword(u.User.Username(), "xxxxx")
-	}
 	if u.RawQuery != "" {
 		q := u.Query()
 		for _, p := range passwordParams {
@@ -120,7 +117,7 @@ func RedactStore(store string) string {
 		}
 		u.RawQuery = q.Encode()
 	}
-	return u.String()
+	return u.Redacted() // the user part's password, as relay.RedactURL
 }
 
 // queryPasswords matches a password parameter in the query of a URL that
