@@ -370,6 +370,9 @@ func (p *Purger) Kick() {
 // what deleted buckets and outputs left.
 func (p *Purger) Run(ctx context.Context) error {
 	start := p.opts.Now()
+	p.mu.Lock()
+	p.current = map[PurgeKind]int64{} // a run that fails early purged nothing
+	p.mu.Unlock()
 	ran, err := p.exclusively(ctx, func(ctx context.Context) error { return p.run(ctx, start) })
 	if !ran && err == nil {
 		return nil // another node ran the round: this node's status stays
@@ -407,7 +410,6 @@ func (p *Purger) run(ctx context.Context, now time.Time) error {
 		return fmt.Errorf("retention: %w", err)
 	}
 	p.mu.Lock()
-	p.current = map[PurgeKind]int64{}
 	p.runs++
 	if p.runs%cursorRestart == 0 {
 		clear(p.cursors)
