@@ -430,6 +430,9 @@ func TestPurgeRunsOnOneNode(t *testing.T) {
 	if _, err := a.GetWebhook(ctx, wh.ID); err != nil {
 		t.Fatalf("a round while another node purges purged: %v", err)
 	}
+	if st := p.Status(); !st.LastRun.IsZero() {
+		t.Fatalf("a round another node ran: LastRun = %v, want none (this node ran nothing)", st.LastRun)
+	}
 	close(leave)
 	if err := <-held; err != nil {
 		t.Fatal(err)

@@ -259,8 +259,9 @@ const cursorRestart = 60
 type RetentionStatus struct {
 	Default  Retention
 	Interval time.Duration
-	// LastRun is when the last run ended (zero: none yet); LastError is
-	// its error, if any; LastDuration how long it took.
+	// LastRun is when the last run this node ran ended (zero: none yet;
+	// a round another node ran is not this node's); LastError is its
+	// error, if any; LastDuration how long it took.
 	LastRun      time.Time
 	LastDuration time.Duration
 	LastError    string
@@ -369,7 +370,13 @@ func (p *Purger) Kick() {
 // what deleted buckets and outputs left.
 func (p *Purger) Run(ctx context.Context) error {
 	start := p.opts.Now()
-	err := p.exclusively(ctx, func(ctx context.Context) error { return p.run(ctx, start) })
+	p.mu.Lock()
+	p.current = map[PurgeKind]int64{} // a run that fails early purged nothing
+	p.mu.Unlock()
+	ran, err := p.exclusively(ctx, func(ctx context.Context) error { return p.run(ctx, start) })
+	if !ran && err == nil {
+		return nil // another node ran the round: this node's status stays
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.status.LastRun = p.opts.Now()
@@ -384,14 +391,13 @@ func (p *Purger) Run(ctx context.Context) error {
 
 // exclusively runs round, or, on a store several nodes share (an
 // Exclusive), runs it unless another node is purging: then this node
-// skips the round.
-func (p *Purger) exclusively(ctx context.Context, round func(context.Context) error) error {
+// skips the round, and ran is false.
+func (p *Purger) exclusively(ctx context.Context, round func(context.Context) error) (ran bool, err error) {
 	ex, ok := p.opts.Store.(Exclusive)
 	if !ok {
-		return round(ctx)
+		return true, round(ctx)
 	}
-	_, err := ex.Exclusively(ctx, "retention", round)
-	return err
+	return ex.Exclusively(ctx, "retention", round)
 }
 
 func (p *Purger) run(ctx context.Context, now time.Time) error {
@@ -404,7 +410,6 @@ func (p *Purger) run(ctx context.Context, now time.Time) error {
 		return fmt.Errorf("retention: %w", err)
 	}
 	p.mu.Lock()
-	p.current = map[PurgeKind]int64{}
 	p.runs++
 	if p.runs%cursorRestart == 0 {
 		clear(p.cursors)

@@ -114,7 +114,7 @@ func resetPostgres(ctx context.Context, a *app, s config.Server) error {
 	var key []byte
 	var err error
 	if v := a.getenv(config.EnvKey); v != "" {
-		if key, err = config.ParseKey(v); err != nil {
+		if key, err = seal.ParseKey(v); err != nil {
 			return usage("%s: %v", config.EnvKey, err)
 		}
 	} else if file := s.KeyFile(); file != "" {

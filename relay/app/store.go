@@ -41,7 +41,7 @@ func (a *App) keySource(s config.Server) (keySource, error) {
 		return keySource{key: a.opts.Key}, nil
 	}
 	if v := a.getenv(config.EnvKey); v != "" {
-		key, err := config.ParseKey(v)
+		key, err := seal.ParseKey(v)
 		if err != nil {
 			return keySource{}, fmt.Errorf("%s: %w", config.EnvKey, err)
 		}

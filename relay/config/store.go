@@ -1,15 +1,12 @@
 package config
 
 import (
-	"encoding/hex"
 	"fmt"
 	"net/url"
 	"regexp"
 	"strings"
 
 	"github.com/jackc/pgx/v5/pgxpool"
-
-	"github.com/relayfn/relayfn/relay/seal"
 )
 
 // EnvKey is the environment variable that, when set, holds the seal key
@@ -77,15 +74,15 @@ func checkPostgres(dsn string) error {
 		}
 		return fmt.Errorf("%s: %s", RedactStore(dsn), ScrubStore(msg, dsn))
 	}
-	if cfg.MaxConns < MinPoolConns {
+	if cfg.MaxConns < minPoolConns {
 		return fmt.Errorf("%s: pool_max_conns is %d, want at least %d (a node holds a connection for work that runs on one node at a time while it works on others)",
-			RedactStore(dsn), cfg.MaxConns, MinPoolConns)
+			RedactStore(dsn), cfg.MaxConns, minPoolConns)
 	}
 	return nil
 }
 
-// MinPoolConns is the least pool_max_conns a PostgreSQL store may have.
-const MinPoolConns = 2
+// minPoolConns is the least pool_max_conns a PostgreSQL store may have.
+const minPoolConns = 2
 
 // passwordParams are the query parameters of a PostgreSQL URL that hold
 // secrets.
@@ -111,9 +108,6 @@ func RedactStore(store string) string {
 		}
 		return scheme + "://" + queryPasswords.ReplaceAllString(rest, "${1}=xxxxx")
 	}
-	if _, ok := u.User.Password(); ok {
-		u.User = url.UserPassword(u.User.Username(), "xxxxx")
-	}
 	if u.RawQuery != "" {
 		q := u.Query()
 		for _, p := range passwordParams {
@@ -123,7 +117,7 @@ func RedactStore(store string) string {
 		}
 		u.RawQuery = q.Encode()
 	}
-	return u.String()
+	return u.Redacted() // the user part's password, as relay.RedactURL
 }
 
 // queryPasswords matches a password parameter in the query of a URL that
@@ -206,19 +200,4 @@ func CheckNode(node string) error {
 		}
 	}
 	return nil
-}
-
-// ParseKey decodes a key given as 64 hex digits (the key file's format),
-// surrounding white space ignored. Its errors never quote the value.
-func ParseKey(v string) ([]byte, error) {
-	v = strings.TrimSpace(v)
-	if len(v) != hex.EncodedLen(seal.KeySize) {
-		return nil, fmt.Errorf("holds %d characters, want %d hex digits (a %d-byte key, such as `openssl rand -hex 32` prints)",
-			len(v), hex.EncodedLen(seal.KeySize), seal.KeySize)
-	}
-	key, err := hex.DecodeString(v)
-	if err != nil {
-		return nil, fmt.Errorf("not hex-encoded (want %d hex digits)", hex.EncodedLen(seal.KeySize))
-	}
-	return key, nil
 }

@@ -51,15 +51,30 @@ func readKey(path string) ([]byte, error) {
 		}
 		return nil, fmt.Errorf("seal: key file %s: %w", path, err)
 	}
+	key, err := parseKey(data)
+	if err != nil {
+		return nil, fmt.Errorf("seal: key file %s: %w", path, err)
+	}
+	return key, nil
+}
+
+// ParseKey decodes a key given as 64 hex digits (the key file's format),
+// surrounding white space ignored: the key handed over by other means
+// than the file (an environment variable). Its errors never quote the
+// value.
+func ParseKey(v string) ([]byte, error) { return parseKey([]byte(v)) }
+
+// parseKey decodes the hex text of a key, without quoting it in errors.
+func parseKey(data []byte) ([]byte, error) {
 	text := bytes.TrimSpace(data)
 	if len(text) != hex.EncodedLen(KeySize) {
-		return nil, fmt.Errorf("seal: key file %s: holds %d characters, want %d hex digits (a %d-byte key)",
-			path, len(text), hex.EncodedLen(KeySize), KeySize)
+		return nil, fmt.Errorf("holds %d characters, want %d hex digits (a %d-byte key, such as `openssl rand -hex 32` prints)",
+			len(text), hex.EncodedLen(KeySize), KeySize)
 	}
 	key := make([]byte, KeySize)
 	if _, err := hex.Decode(key, text); err != nil {
 		// hex's error quotes the offending character: do not pass it on.
-		return nil, fmt.Errorf("seal: key file %s: not hex-encoded (want %d hex digits)", path, hex.EncodedLen(KeySize))
+		return nil, fmt.Errorf("not hex-encoded (want %d hex digits)", hex.EncodedLen(KeySize))
 	}
 	return key, nil
 }
