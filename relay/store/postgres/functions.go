@@ -14,10 +14,6 @@ import (
 	"github.com/relayfn/relayfn/relay/store/internal/records"
 )
 
-// sourceHash is the hex SHA-256 of source, as the runtime computes it
-// (records.SourceHash).
-func sourceHash(source string) string { return records.SourceHash(source) }
-
 // CreateFunction saves f with its first version (f.Source); it fills f.ID
 // (when empty), Version, Hash (when empty: the hex SHA-256 of the source)
 // and the times.
@@ -42,7 +38,7 @@ func (s *Store) CreateFunction(ctx context.Context, f *functions.Function) error
 // and makes it current. An empty hash is computed from source.
 func (s *Store) AddVersion(ctx context.Context, id, source, hash string) (*functions.Function, error) {
 	if hash == "" {
-		hash = sourceHash(source)
+		hash = records.SourceHash(source)
 	}
 	var f *functions.Function
 	err := s.routesTx(ctx, func(tx pgx.Tx) error {
