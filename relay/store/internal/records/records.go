@@ -23,15 +23,10 @@ func Bucket(b *relay.Bucket, now time.Time) error {
 	if b.Name == "" {
 		return errors.New("bucket: a name is required")
 	}
-	if b.ID == "" {
-		b.ID = uuid.NewString()
-	}
 	if b.Auth.Type == "" {
 		b.Auth.Type = relay.AuthNone
 	}
-	if b.CreatedAt.IsZero() {
-		b.CreatedAt = now
-	}
+	stamp(&b.ID, &b.CreatedAt, now)
 	return nil
 }
 
@@ -41,15 +36,10 @@ func Input(in *relay.Input, now time.Time) error {
 	if in.Name == "" || in.BucketID == "" {
 		return errors.New("input: a name and a bucket are required")
 	}
-	if in.ID == "" {
-		in.ID = uuid.NewString()
-	}
 	if in.Response.Mode == "" {
 		in.Response.Mode = relay.ResponseDefault
 	}
-	if in.CreatedAt.IsZero() {
-		in.CreatedAt = now
-	}
+	stamp(&in.ID, &in.CreatedAt, now)
 	return nil
 }
 
@@ -59,12 +49,7 @@ func Output(out *relay.Output, now time.Time) error {
 	if out.Name == "" || out.BucketID == "" {
 		return errors.New("output: a name and a bucket are required")
 	}
-	if out.ID == "" {
-		out.ID = uuid.NewString()
-	}
-	if out.CreatedAt.IsZero() {
-		out.CreatedAt = now
-	}
+	stamp(&out.ID, &out.CreatedAt, now)
 	return nil
 }
 
@@ -74,12 +59,7 @@ func Token(t *relay.Token, now time.Time) error {
 	if t.SecretHash == "" {
 		return errors.New("token: a secret hash is required")
 	}
-	if t.ID == "" {
-		t.ID = uuid.NewString()
-	}
-	if t.CreatedAt.IsZero() {
-		t.CreatedAt = now
-	}
+	stamp(&t.ID, &t.CreatedAt, now)
 	return nil
 }
 
@@ -89,12 +69,7 @@ func AgentToken(t *relay.AgentToken, now time.Time) error {
 	if t.SecretHash == "" || len(t.BucketIDs) == 0 {
 		return errors.New("agent token: a secret hash and a bucket are required")
 	}
-	if t.ID == "" {
-		t.ID = uuid.NewString()
-	}
-	if t.CreatedAt.IsZero() {
-		t.CreatedAt = now
-	}
+	stamp(&t.ID, &t.CreatedAt, now)
 	return nil
 }
 
@@ -113,6 +88,17 @@ func Function(f *functions.Function, now time.Time) error {
 	f.Version = 1
 	f.CreatedAt, f.UpdatedAt = now, now
 	return nil
+}
+
+// stamp fills *id with a new UUID when empty and *createdAt with now when
+// zero: the defaults every created record shares.
+func stamp(id *string, createdAt *time.Time, now time.Time) {
+	if *id == "" {
+		*id = uuid.NewString()
+	}
+	if createdAt.IsZero() {
+		*createdAt = now
+	}
 }
 
 // SourceHash is the hex SHA-256 of source, as the runtime computes it.
