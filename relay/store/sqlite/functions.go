@@ -11,24 +11,25 @@ import (
 	"github.com/relayfn/relayfn/relay/seal"
 	"github.com/relayfn/relayfn/relay/store"
 	"github.com/relayfn/relayfn/relay/store/internal/records"
+	"github.com/relayfn/relayfn/relay/store/internal/unixtime"
 )
 
 // CreateFunction saves f with its first version (f.Source); it fills f.ID
 // (when empty), Version, Hash (when empty: the hex SHA-256 of the source)
 // and the times.
 func (s *Store) CreateFunction(ctx context.Context, f *functions.Function) error {
-	t := now()
+	t := unixtime.Now()
 	if err := records.Function(f, t); err != nil {
 		return err
 	}
 	return s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO functions (id, name, driver, version, timeout_ns, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?)`, f.ID, f.Name, f.Driver, f.Version, int64(f.Timeout), ts(t), ts(t))
+			VALUES (?, ?, ?, ?, ?, ?, ?)`, f.ID, f.Name, f.Driver, f.Version, int64(f.Timeout), unixtime.Nanos(t), unixtime.Nanos(t))
 		if err != nil {
 			return mapWriteErr(err, "function", f.Name)
 		}
 		_, err = tx.ExecContext(ctx, `INSERT INTO function_versions (function_id, version, hash, source, created_at)
-			VALUES (?, ?, ?, ?, ?)`, f.ID, f.Version, f.Hash, f.Source, ts(t))
+			VALUES (?, ?, ?, ?, ?)`, f.ID, f.Version, f.Hash, f.Source, unixtime.Nanos(t))
 		return mapWriteErr(err, "function", f.Name)
 	})
 }
@@ -46,14 +47,14 @@ func (s *Store) AddVersion(ctx context.Context, id, source, hash string) (*funct
 		if err != nil {
 			return err
 		}
-		t := now()
+		t := unixtime.Now()
 		f.Version++
 		f.Hash, f.Source, f.UpdatedAt = hash, source, t
 		if _, err := tx.ExecContext(ctx, `INSERT INTO function_versions (function_id, version, hash, source, created_at)
-			VALUES (?, ?, ?, ?, ?)`, id, f.Version, hash, source, ts(t)); err != nil {
+			VALUES (?, ?, ?, ?, ?)`, id, f.Version, hash, source, unixtime.Nanos(t)); err != nil {
 			return mapWriteErr(err, "function", id)
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE functions SET version = ?, updated_at = ? WHERE id = ?`, f.Version, ts(t), id)
+		_, err = tx.ExecContext(ctx, `UPDATE functions SET version = ?, updated_at = ? WHERE id = ?`, f.Version, unixtime.Nanos(t), id)
 		return mapWriteErr(err, "function", id)
 	})
 	if err != nil {
@@ -67,9 +68,9 @@ func (s *Store) UpdateFunction(ctx context.Context, f *functions.Function) error
 	if f.Name == "" {
 		return errors.New("function: a name is required")
 	}
-	t := now()
+	t := unixtime.Now()
 	res, err := s.wdb.ExecContext(ctx, `UPDATE functions SET name = ?, timeout_ns = ?, updated_at = ? WHERE id = ?`,
-		f.Name, int64(f.Timeout), ts(t), f.ID)
+		f.Name, int64(f.Timeout), unixtime.Nanos(t), f.ID)
 	if err := checkUpdated(res, mapWriteErr(err, "function", f.Name), "function", f.ID); err != nil {
 		return err
 	}
@@ -126,8 +127,8 @@ func scanFunction(sc scanner) (*functions.Function, error) {
 		return nil, err
 	}
 	f.Timeout = time.Duration(timeout)
-	f.CreatedAt = fromTS(created)
-	f.UpdatedAt = fromTS(updated)
+	f.CreatedAt = unixtime.Time(created)
+	f.UpdatedAt = unixtime.Time(updated)
 	return &f, nil
 }
 
@@ -155,7 +156,7 @@ func (s *Store) ListVersions(ctx context.Context, id string) ([]*functions.Versi
 		if err := rows.Scan(&v.FunctionID, &v.Version, &v.Hash, &v.Source, &created); err != nil {
 			return nil, fmt.Errorf("function %q: versions: %w", id, err)
 		}
-		v.CreatedAt = fromTS(created)
+		v.CreatedAt = unixtime.Time(created)
 		vs = append(vs, &v)
 	}
 	if err := rows.Err(); err != nil {
