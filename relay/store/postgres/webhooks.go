@@ -16,6 +16,7 @@ import (
 	"github.com/relayfn/relayfn/relay/store"
 	"github.com/relayfn/relayfn/relay/store/internal/headerjson"
 	"github.com/relayfn/relayfn/relay/store/internal/journal"
+	"github.com/relayfn/relayfn/relay/store/internal/records"
 	"github.com/relayfn/relayfn/relay/store/internal/sealed"
 	"github.com/relayfn/relayfn/relay/store/internal/unixtime"
 )
@@ -60,24 +61,6 @@ const (
 // sealWebhook seals w's secret columns (journal.SealWebhook).
 func (s *Store) sealWebhook(w *relay.Webhook) (*journal.Webhook, error) {
 	return journal.SealWebhook(s.sealer, w)
-}
-
-// prepareDelivery fills d's defaults: ID, state, times. The i-th delivery
-// of a call is stamped i nanoseconds after t, so that deliveries made
-// together keep their order and page cleanly by creation time.
-func prepareDelivery(d *relay.Delivery, i int, t time.Time) {
-	if d.ID == "" {
-		d.ID = relay.NewRecordID()
-	}
-	if d.State == "" {
-		d.State = relay.DeliveryPending
-	}
-	if d.CreatedAt.IsZero() {
-		d.CreatedAt = t.Add(time.Duration(i))
-	}
-	if d.UpdatedAt.IsZero() {
-		d.UpdatedAt = d.CreatedAt
-	}
 }
 
 // deliveryArgs are the arguments of qInsertDeliveries for ds, and whether
@@ -136,28 +119,11 @@ func (s *Store) deliveriesErr(ctx context.Context, err error, ds []*relay.Delive
 // Concurrent calls share transactions (group commit): see the package
 // documentation.
 func (s *Store) SaveWebhook(ctx context.Context, w *relay.Webhook, ds []*relay.Delivery) error {
-	if w.BucketID == "" {
-		return errors.New("webhook: a bucket is required")
-	}
-	if w.ID == "" {
-		w.ID = relay.NewRecordID()
-	}
-	t := unixtime.Now()
-	if w.ReceivedAt.IsZero() {
-		w.ReceivedAt = t
+	if err := records.Webhook(w, ds, unixtime.Now()); err != nil {
+		return err
 	}
 	req := &saveReq{ctx: ctx, w: w, ds: ds, done: make(chan error, 1)}
-	for i, d := range ds {
-		if d.WebhookID == "" {
-			d.WebhookID = w.ID
-		}
-		if d.BucketID == "" {
-			d.BucketID = w.BucketID
-		}
-		prepareDelivery(d, i, t)
-		if d.WebhookID != w.ID || d.BucketID != w.BucketID {
-			return fmt.Errorf("webhook %s: delivery %s belongs to another webhook or bucket", w.ID, d.ID)
-		}
+	for _, d := range ds {
 		if d.LeaseOwner == "" && d.State == relay.DeliveryPending {
 			req.unclaimed = true
 		}
@@ -274,7 +240,7 @@ func (s *Store) AddDeliveries(ctx context.Context, ds []*relay.Delivery) error {
 		if d.WebhookID == "" {
 			return errors.New("delivery: a webhook is required")
 		}
-		prepareDelivery(d, i, t)
+		records.Delivery(d, i, t)
 		webhookIDs = append(webhookIDs, d.WebhookID)
 	}
 	return s.inTx(ctx, func(tx pgx.Tx) error {

@@ -14,6 +14,7 @@ import (
 	"github.com/relayfn/relayfn/relay/store"
 	"github.com/relayfn/relayfn/relay/store/internal/headerjson"
 	"github.com/relayfn/relayfn/relay/store/internal/journal"
+	"github.com/relayfn/relayfn/relay/store/internal/records"
 	"github.com/relayfn/relayfn/relay/store/internal/sealed"
 	"github.com/relayfn/relayfn/relay/store/internal/unixtime"
 )
@@ -73,24 +74,6 @@ func (s *Store) sealWebhook(w *relay.Webhook) (*journal.Webhook, error) {
 	return journal.SealWebhook(s.sealer, w)
 }
 
-// prepareDelivery fills d's defaults: ID, state, times. The i-th delivery
-// of a call is stamped i nanoseconds after t, so that deliveries made
-// together keep their order and page cleanly by creation time.
-func prepareDelivery(d *relay.Delivery, i int, t time.Time) {
-	if d.ID == "" {
-		d.ID = relay.NewRecordID()
-	}
-	if d.State == "" {
-		d.State = relay.DeliveryPending
-	}
-	if d.CreatedAt.IsZero() {
-		d.CreatedAt = t.Add(time.Duration(i))
-	}
-	if d.UpdatedAt.IsZero() {
-		d.UpdatedAt = d.CreatedAt
-	}
-}
-
 // SaveWebhook stores w and its deliveries ds in one transaction, filling
 // w.ID and w.ReceivedAt when empty and, in each delivery, the ID, WebhookID,
 // BucketID, State (pending) and times when empty. When it returns nil, they
@@ -109,27 +92,8 @@ func (s *Store) SaveWebhook(ctx context.Context, w *relay.Webhook, ds []*relay.D
 // saveWebhookFunc prepares w and ds and returns the write that stores
 // them.
 func (s *Store) saveWebhookFunc(w *relay.Webhook, ds []*relay.Delivery) (func(context.Context, *sql.Tx) error, error) {
-	if w.BucketID == "" {
-		return nil, errors.New("webhook: a bucket is required")
-	}
-	if w.ID == "" {
-		w.ID = relay.NewRecordID()
-	}
-	t := unixtime.Now()
-	if w.ReceivedAt.IsZero() {
-		w.ReceivedAt = t
-	}
-	for i, d := range ds {
-		if d.WebhookID == "" {
-			d.WebhookID = w.ID
-		}
-		if d.BucketID == "" {
-			d.BucketID = w.BucketID
-		}
-		prepareDelivery(d, i, t)
-		if d.WebhookID != w.ID || d.BucketID != w.BucketID {
-			return nil, fmt.Errorf("webhook %s: delivery %s belongs to another webhook or bucket", w.ID, d.ID)
-		}
+	if err := records.Webhook(w, ds, unixtime.Now()); err != nil {
+		return nil, err
 	}
 	sw, err := s.sealWebhook(w)
 	if err != nil {
@@ -283,7 +247,7 @@ func (s *Store) AddDeliveries(ctx context.Context, ds []*relay.Delivery) error {
 		if d.WebhookID == "" {
 			return errors.New("delivery: a webhook is required")
 		}
-		prepareDelivery(d, i, t)
+		records.Delivery(d, i, t)
 	}
 	lastErrs := s.sealLastErrors(ds)
 	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {

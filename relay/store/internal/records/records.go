@@ -90,6 +90,54 @@ func Function(f *functions.Function, now time.Time) error {
 	return nil
 }
 
+// Webhook checks a webhook w about to be saved with its deliveries ds and
+// fills w's ID and ReceivedAt (with now) when empty and, in each delivery,
+// the WebhookID and BucketID of w when empty and the defaults of Delivery.
+// Every delivery must belong to w and its bucket.
+func Webhook(w *relay.Webhook, ds []*relay.Delivery, now time.Time) error {
+	if w.BucketID == "" {
+		return errors.New("webhook: a bucket is required")
+	}
+	if w.ID == "" {
+		w.ID = relay.NewRecordID()
+	}
+	if w.ReceivedAt.IsZero() {
+		w.ReceivedAt = now
+	}
+	for i, d := range ds {
+		if d.WebhookID == "" {
+			d.WebhookID = w.ID
+		}
+		if d.BucketID == "" {
+			d.BucketID = w.BucketID
+		}
+		Delivery(d, i, now)
+		if d.WebhookID != w.ID || d.BucketID != w.BucketID {
+			return fmt.Errorf("webhook %s: delivery %s belongs to another webhook or bucket", w.ID, d.ID)
+		}
+	}
+	return nil
+}
+
+// Delivery fills d's defaults: ID, state (pending), times. The i-th
+// delivery of a call is stamped i nanoseconds after now, so that
+// deliveries made together keep their order and page cleanly by creation
+// time.
+func Delivery(d *relay.Delivery, i int, now time.Time) {
+	if d.ID == "" {
+		d.ID = relay.NewRecordID()
+	}
+	if d.State == "" {
+		d.State = relay.DeliveryPending
+	}
+	if d.CreatedAt.IsZero() {
+		d.CreatedAt = now.Add(time.Duration(i))
+	}
+	if d.UpdatedAt.IsZero() {
+		d.UpdatedAt = d.CreatedAt
+	}
+}
+
 // stamp fills *id with a new UUID when empty and *createdAt with now when
 // zero: the defaults every created record shares.
 func stamp(id *string, createdAt *time.Time, now time.Time) {
