@@ -58,11 +58,6 @@ const (
 		LEFT JOIN outputs o ON o.id = u.output_id AND o.bucket_id = u.bucket_id`
 )
 
-// sealWebhook seals w's secret columns (journal.SealWebhook).
-func (s *Store) sealWebhook(w *relay.Webhook) (*journal.Webhook, error) {
-	return journal.SealWebhook(s.sealer, w)
-}
-
 // deliveryArgs are the arguments of qInsertDeliveries for ds, and whether
 // one of them is due unclaimed (a node should be woken).
 func (s *Store) deliveryArgs(ds []*relay.Delivery) (args []any, unclaimed bool) {
@@ -129,7 +124,7 @@ func (s *Store) SaveWebhook(ctx context.Context, w *relay.Webhook, ds []*relay.D
 		}
 	}
 	var err error
-	if req.sw, err = s.sealWebhook(w); err != nil {
+	if req.sw, err = journal.SealWebhook(s.sealer, w); err != nil {
 		return err
 	}
 	return s.save(req)

@@ -69,11 +69,6 @@ var preparedQueries = []string{
 	qInsertWebhook, qBucketEphemeral, qInsertDelivery, qOutputInBucket, qWebhookBucket, qAttemptN, qMoveAttempt, qRecordAttempt,
 }
 
-// sealWebhook seals w's secret columns (journal.SealWebhook).
-func (s *Store) sealWebhook(w *relay.Webhook) (*journal.Webhook, error) {
-	return journal.SealWebhook(s.sealer, w)
-}
-
 // SaveWebhook stores w and its deliveries ds in one transaction, filling
 // w.ID and w.ReceivedAt when empty and, in each delivery, the ID, WebhookID,
 // BucketID, State (pending) and times when empty. When it returns nil, they
@@ -95,7 +90,7 @@ func (s *Store) saveWebhookFunc(w *relay.Webhook, ds []*relay.Delivery) (func(co
 	if err := records.Webhook(w, ds, unixtime.Now()); err != nil {
 		return nil, err
 	}
-	sw, err := s.sealWebhook(w)
+	sw, err := journal.SealWebhook(s.sealer, w)
 	if err != nil {
 		return nil, err
 	}
