@@ -9,9 +9,9 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/relayfn/relayfn/functions"
-	"github.com/relayfn/relayfn/relay/seal"
 	"github.com/relayfn/relayfn/relay/store"
 	"github.com/relayfn/relayfn/relay/store/internal/records"
+	"github.com/relayfn/relayfn/relay/store/internal/sealed"
 	"github.com/relayfn/relayfn/relay/store/internal/unixtime"
 )
 
@@ -186,24 +186,19 @@ func (s *Store) DeleteFunction(ctx context.Context, id string) error {
 	})
 }
 
-// configAAD binds a configuration value to its function and key.
-func configAAD(functionID, key string) []byte {
-	return seal.AAD("function_config", functionID, key, "value")
-}
-
 // SetConfig sets a configuration variable of the function with ID id. The
 // value is sealed at rest.
 func (s *Store) SetConfig(ctx context.Context, id, key, value string) error {
 	if key == "" {
 		return fmt.Errorf("function %q: config: a key is required", id)
 	}
-	sealed := s.sealer.Seal([]byte(value), configAAD(id, key))
+	box := s.sealer.Seal([]byte(value), sealed.ConfigAAD(id, key))
 	return s.routesTx(ctx, func(tx pgx.Tx) error {
 		if err := mustExist(ctx, tx, "functions", "function", id); err != nil {
 			return err
 		}
 		_, err := tx.Exec(ctx, `INSERT INTO function_config (function_id, key, value) VALUES ($1, $2, $3)
-			ON CONFLICT (function_id, key) DO UPDATE SET value = excluded.value`, id, key, sealed)
+			ON CONFLICT (function_id, key) DO UPDATE SET value = excluded.value`, id, key, box)
 		if err != nil {
 			return fmt.Errorf("function %q: config %q: %w", id, key, err)
 		}
@@ -238,11 +233,11 @@ func (s *Store) Config(ctx context.Context, id string) (map[string]string, error
 		rows, err := tx.Query(ctx, `SELECT key, value FROM function_config WHERE function_id = $1`, id)
 		_, err = collect(rows, err, func(r pgx.Rows) (struct{}, error) {
 			var key string
-			var sealed []byte
-			if err := r.Scan(&key, &sealed); err != nil {
+			var box []byte
+			if err := r.Scan(&key, &box); err != nil {
 				return struct{}{}, err
 			}
-			value, err := s.sealer.Open(sealed, configAAD(id, key))
+			value, err := s.sealer.Open(box, sealed.ConfigAAD(id, key))
 			if err != nil {
 				return struct{}{}, fmt.Errorf("config %q: %w", key, err)
 			}

@@ -8,9 +8,9 @@ import (
 	"time"
 
 	"github.com/relayfn/relayfn/functions"
-	"github.com/relayfn/relayfn/relay/seal"
 	"github.com/relayfn/relayfn/relay/store"
 	"github.com/relayfn/relayfn/relay/store/internal/records"
+	"github.com/relayfn/relayfn/relay/store/internal/sealed"
 	"github.com/relayfn/relayfn/relay/store/internal/unixtime"
 )
 
@@ -188,24 +188,19 @@ func (s *Store) DeleteFunction(ctx context.Context, id string) error {
 	})
 }
 
-// configAAD binds a configuration value to its function and key.
-func configAAD(functionID, key string) []byte {
-	return seal.AAD("function_config", functionID, key, "value")
-}
-
 // SetConfig sets a configuration variable of the function with ID id. The
 // value is sealed at rest.
 func (s *Store) SetConfig(ctx context.Context, id, key, value string) error {
 	if key == "" {
 		return fmt.Errorf("function %q: config: a key is required", id)
 	}
-	sealed := s.sealer.Seal([]byte(value), configAAD(id, key))
+	box := s.sealer.Seal([]byte(value), sealed.ConfigAAD(id, key))
 	return s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if err := mustExist(ctx, tx, "functions", "function", id); err != nil {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO function_config (function_id, key, value) VALUES (?, ?, ?)
-			ON CONFLICT (function_id, key) DO UPDATE SET value = excluded.value`, id, key, sealed)
+			ON CONFLICT (function_id, key) DO UPDATE SET value = excluded.value`, id, key, box)
 		if err != nil {
 			return fmt.Errorf("function %q: config %q: %w", id, key, err)
 		}
@@ -251,11 +246,11 @@ func (s *Store) Config(ctx context.Context, id string) (map[string]string, error
 	cfg := map[string]string{}
 	for rows.Next() {
 		var key string
-		var sealed []byte
-		if err := rows.Scan(&key, &sealed); err != nil {
+		var box []byte
+		if err := rows.Scan(&key, &box); err != nil {
 			return nil, fmt.Errorf("function %q: config: %w", id, err)
 		}
-		value, err := s.sealer.Open(sealed, configAAD(id, key))
+		value, err := s.sealer.Open(box, sealed.ConfigAAD(id, key))
 		if err != nil {
 			return nil, fmt.Errorf("function %q: config %q: %w", id, key, err)
 		}
