@@ -10,6 +10,7 @@ import (
 
 	"github.com/relayfn/relayfn/relay"
 	"github.com/relayfn/relayfn/relay/store/internal/records"
+	"github.com/relayfn/relayfn/relay/store/internal/unixtime"
 )
 
 const agentTokenColumns = `id, name, bucket_ids, secret_hash, created_at`
@@ -17,7 +18,7 @@ const agentTokenColumns = `id, name, bucket_ids, secret_hash, created_at`
 // CreateAgentToken saves t, filling t.ID (when empty) and t.CreatedAt.
 // Its buckets must exist.
 func (s *Store) CreateAgentToken(ctx context.Context, t *relay.AgentToken) error {
-	if err := records.AgentToken(t, now()); err != nil {
+	if err := records.AgentToken(t, unixtime.Now()); err != nil {
 		return err
 	}
 	ids, err := json.Marshal(t.BucketIDs)
@@ -31,7 +32,7 @@ func (s *Store) CreateAgentToken(ctx context.Context, t *relay.AgentToken) error
 			}
 		}
 		_, err := tx.Exec(ctx, `INSERT INTO agent_tokens (`+agentTokenColumns+`) VALUES ($1, $2, $3, $4, $5)`,
-			t.ID, t.Name, string(ids), t.SecretHash, ts(t.CreatedAt))
+			t.ID, t.Name, string(ids), t.SecretHash, unixtime.Nanos(t.CreatedAt))
 		return mapWriteErr(err, "agent token", t.ID)
 	})
 }
@@ -76,6 +77,6 @@ func scanAgentToken(sc pgx.Row) (*relay.AgentToken, error) {
 	if err := json.Unmarshal([]byte(ids), &t.BucketIDs); err != nil {
 		return nil, fmt.Errorf("agent token %s: buckets: %w", t.ID, err)
 	}
-	t.CreatedAt = fromTS(created)
+	t.CreatedAt = unixtime.Time(created)
 	return &t, nil
 }

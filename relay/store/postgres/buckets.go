@@ -11,6 +11,7 @@ import (
 
 	"github.com/relayfn/relayfn/relay"
 	"github.com/relayfn/relayfn/relay/store/internal/records"
+	"github.com/relayfn/relayfn/relay/store/internal/unixtime"
 )
 
 const bucketColumns = `id, name, description, auth_type, auth_username, auth_password_hash, ephemeral, created_at`
@@ -20,7 +21,7 @@ const bucketColumns = `id, name, description, auth_type, auth_username, auth_pas
 // are not purged yet, they are purged first.
 func (s *Store) CreateBucket(ctx context.Context, b *relay.Bucket) error {
 	given := b.ID != ""
-	if err := records.Bucket(b, now()); err != nil {
+	if err := records.Bucket(b, unixtime.Now()); err != nil {
 		return err
 	}
 	if given {
@@ -30,7 +31,7 @@ func (s *Store) CreateBucket(ctx context.Context, b *relay.Bucket) error {
 	}
 	return s.routesTx(ctx, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `INSERT INTO buckets (`+bucketColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-			b.ID, b.Name, b.Description, b.Auth.Type, b.Auth.Username, b.Auth.PasswordHash, b.Ephemeral, ts(b.CreatedAt))
+			b.ID, b.Name, b.Description, b.Auth.Type, b.Auth.Username, b.Auth.PasswordHash, b.Ephemeral, unixtime.Nanos(b.CreatedAt))
 		return mapWriteErr(err, "bucket", b.Name)
 	})
 }
@@ -92,7 +93,7 @@ func (s *Store) DeleteBucket(ctx context.Context, id string) error {
 // addTombstone records that the bucket or output id was deleted.
 func addTombstone(ctx context.Context, tx pgx.Tx, kind, id string) error {
 	_, err := tx.Exec(ctx, `INSERT INTO tombstones (kind, id, deleted_at) VALUES ($1, $2, $3)
-		ON CONFLICT (kind, id) DO UPDATE SET deleted_at = excluded.deleted_at`, kind, id, ts(now()))
+		ON CONFLICT (kind, id) DO UPDATE SET deleted_at = excluded.deleted_at`, kind, id, unixtime.Nanos(unixtime.Now()))
 	if err != nil {
 		return fmt.Errorf("%s %q: %w", kind, id, err)
 	}
@@ -105,7 +106,7 @@ func scanBucket(sc pgx.Row) (*relay.Bucket, error) {
 	if err := sc.Scan(&b.ID, &b.Name, &b.Description, &b.Auth.Type, &b.Auth.Username, &b.Auth.PasswordHash, &b.Ephemeral, &created); err != nil {
 		return nil, err
 	}
-	b.CreatedAt = fromTS(created)
+	b.CreatedAt = unixtime.Time(created)
 	return &b, nil
 }
 
@@ -114,7 +115,7 @@ const inputColumns = `id, bucket_id, name, description, function_id, response, c
 // CreateInput saves in, filling in.ID (when empty), in.Response.Mode (when
 // empty) and in.CreatedAt. Its bucket and function must exist.
 func (s *Store) CreateInput(ctx context.Context, in *relay.Input) error {
-	if err := records.Input(in, now()); err != nil {
+	if err := records.Input(in, unixtime.Now()); err != nil {
 		return err
 	}
 	resp, err := json.Marshal(in.Response)
@@ -126,7 +127,7 @@ func (s *Store) CreateInput(ctx context.Context, in *relay.Input) error {
 			return err
 		}
 		_, err := tx.Exec(ctx, `INSERT INTO inputs (`+inputColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-			in.ID, in.BucketID, in.Name, in.Description, nullString(in.FunctionID), string(resp), ts(in.CreatedAt))
+			in.ID, in.BucketID, in.Name, in.Description, nullString(in.FunctionID), string(resp), unixtime.Nanos(in.CreatedAt))
 		return mapWriteErr(err, "input", in.Name)
 	})
 }
@@ -197,7 +198,7 @@ func scanInput(sc pgx.Row) (*relay.Input, error) {
 	if err := json.Unmarshal([]byte(resp), &in.Response); err != nil {
 		return nil, fmt.Errorf("input %s: response: %w", in.ID, err)
 	}
-	in.CreatedAt = fromTS(created)
+	in.CreatedAt = unixtime.Time(created)
 	return &in, nil
 }
 
@@ -216,7 +217,7 @@ const outputColumns = `id, bucket_id, name, destination, function_id, response_f
 // output whose deliveries are not purged yet, they are purged first.
 func (s *Store) CreateOutput(ctx context.Context, out *relay.Output) error {
 	given := out.ID != ""
-	if err := records.Output(out, now()); err != nil {
+	if err := records.Output(out, unixtime.Now()); err != nil {
 		return err
 	}
 	if given {
@@ -233,7 +234,7 @@ func (s *Store) CreateOutput(ctx context.Context, out *relay.Output) error {
 			out.ID, out.BucketID, out.Name, out.Destination, nullString(out.FunctionID), nullString(out.ResponseFunctionID),
 			out.LockPath, int64(out.Timeout), out.Retries.MaxAttempts, string(out.Retries.Backoff),
 			int64(out.Retries.InitialInterval), int64(out.Retries.MaxInterval), out.Internal, out.Disabled,
-			ts(out.CreatedAt), out.MaxInFlight, int64(out.AgentWindow))
+			unixtime.Nanos(out.CreatedAt), out.MaxInFlight, int64(out.AgentWindow))
 		return mapWriteErr(err, "output", out.Name)
 	})
 }
@@ -312,7 +313,7 @@ func scanOutput(sc pgx.Row) (*relay.Output, error) {
 	out.Retries.InitialInterval = time.Duration(initial)
 	out.Retries.MaxInterval = time.Duration(maxi)
 	out.AgentWindow = time.Duration(window)
-	out.CreatedAt = fromTS(created)
+	out.CreatedAt = unixtime.Time(created)
 	return &out, nil
 }
 
@@ -321,7 +322,7 @@ const tokenColumns = `id, bucket_id, name, secret_hash, created_at`
 // CreateToken saves t, filling t.ID (when empty) and t.CreatedAt. A token
 // with a BucketID needs that bucket to exist.
 func (s *Store) CreateToken(ctx context.Context, t *relay.Token) error {
-	if err := records.Token(t, now()); err != nil {
+	if err := records.Token(t, unixtime.Now()); err != nil {
 		return err
 	}
 	return s.routesTx(ctx, func(tx pgx.Tx) error {
@@ -329,7 +330,7 @@ func (s *Store) CreateToken(ctx context.Context, t *relay.Token) error {
 			return err
 		}
 		_, err := tx.Exec(ctx, `INSERT INTO tokens (`+tokenColumns+`) VALUES ($1, $2, $3, $4, $5)`,
-			t.ID, nullString(t.BucketID), t.Name, t.SecretHash, ts(t.CreatedAt))
+			t.ID, nullString(t.BucketID), t.Name, t.SecretHash, unixtime.Nanos(t.CreatedAt))
 		return mapWriteErr(err, "token", t.ID)
 	})
 }
@@ -374,6 +375,6 @@ func scanToken(sc pgx.Row) (*relay.Token, error) {
 		return nil, err
 	}
 	t.BucketID = deref(bucket)
-	t.CreatedAt = fromTS(created)
+	t.CreatedAt = unixtime.Time(created)
 	return &t, nil
 }

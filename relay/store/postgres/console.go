@@ -7,6 +7,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/relayfn/relayfn/relay"
+	"github.com/relayfn/relayfn/relay/store/internal/unixtime"
 )
 
 // OutputStats returns, for each output that has deliveries, when one last
@@ -26,7 +27,7 @@ func (s *Store) OutputStats(ctx context.Context) (map[string]relay.OutputStats, 
 		if err := r.Scan(&id, &last, &failed, &retrying); err != nil {
 			return struct{}{}, err
 		}
-		out[id] = relay.OutputStats{LastSuccess: fromTS(last), Failed: int(failed), Retrying: int(retrying)}
+		out[id] = relay.OutputStats{LastSuccess: unixtime.Time(last), Failed: int(failed), Retrying: int(retrying)}
 		return struct{}{}, nil
 	})
 	if err != nil {

@@ -9,31 +9,28 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/relayfn/relayfn/functions"
-	"github.com/relayfn/relayfn/relay/seal"
 	"github.com/relayfn/relayfn/relay/store"
 	"github.com/relayfn/relayfn/relay/store/internal/records"
+	"github.com/relayfn/relayfn/relay/store/internal/sealed"
+	"github.com/relayfn/relayfn/relay/store/internal/unixtime"
 )
-
-// sourceHash is the hex SHA-256 of source, as the runtime computes it
-// (records.SourceHash).
-func sourceHash(source string) string { return records.SourceHash(source) }
 
 // CreateFunction saves f with its first version (f.Source); it fills f.ID
 // (when empty), Version, Hash (when empty: the hex SHA-256 of the source)
 // and the times.
 func (s *Store) CreateFunction(ctx context.Context, f *functions.Function) error {
-	t := now()
+	t := unixtime.Now()
 	if err := records.Function(f, t); err != nil {
 		return err
 	}
 	return s.routesTx(ctx, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `INSERT INTO functions (id, name, driver, version, timeout_ns, created_at, updated_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7)`, f.ID, f.Name, f.Driver, f.Version, int64(f.Timeout), ts(t), ts(t))
+			VALUES ($1, $2, $3, $4, $5, $6, $7)`, f.ID, f.Name, f.Driver, f.Version, int64(f.Timeout), unixtime.Nanos(t), unixtime.Nanos(t))
 		if err != nil {
 			return mapWriteErr(err, "function", f.Name)
 		}
 		_, err = tx.Exec(ctx, `INSERT INTO function_versions (function_id, version, hash, source, created_at)
-			VALUES ($1, $2, $3, $4, $5)`, f.ID, f.Version, f.Hash, f.Source, ts(t))
+			VALUES ($1, $2, $3, $4, $5)`, f.ID, f.Version, f.Hash, f.Source, unixtime.Nanos(t))
 		return mapWriteErr(err, "function", f.Name)
 	})
 }
@@ -42,7 +39,7 @@ func (s *Store) CreateFunction(ctx context.Context, f *functions.Function) error
 // and makes it current. An empty hash is computed from source.
 func (s *Store) AddVersion(ctx context.Context, id, source, hash string) (*functions.Function, error) {
 	if hash == "" {
-		hash = sourceHash(source)
+		hash = records.SourceHash(source)
 	}
 	var f *functions.Function
 	err := s.routesTx(ctx, func(tx pgx.Tx) error {
@@ -51,14 +48,14 @@ func (s *Store) AddVersion(ctx context.Context, id, source, hash string) (*funct
 		if err != nil {
 			return err
 		}
-		t := now()
+		t := unixtime.Now()
 		f.Version++
 		f.Hash, f.Source, f.UpdatedAt = hash, source, t
 		if _, err := tx.Exec(ctx, `INSERT INTO function_versions (function_id, version, hash, source, created_at)
-			VALUES ($1, $2, $3, $4, $5)`, id, f.Version, hash, source, ts(t)); err != nil {
+			VALUES ($1, $2, $3, $4, $5)`, id, f.Version, hash, source, unixtime.Nanos(t)); err != nil {
 			return mapWriteErr(err, "function", id)
 		}
-		_, err = tx.Exec(ctx, `UPDATE functions SET version = $1, updated_at = $2 WHERE id = $3`, f.Version, ts(t), id)
+		_, err = tx.Exec(ctx, `UPDATE functions SET version = $1, updated_at = $2 WHERE id = $3`, f.Version, unixtime.Nanos(t), id)
 		return mapWriteErr(err, "function", id)
 	})
 	if err != nil {
@@ -72,10 +69,10 @@ func (s *Store) UpdateFunction(ctx context.Context, f *functions.Function) error
 	if f.Name == "" {
 		return errors.New("function: a name is required")
 	}
-	t := now()
+	t := unixtime.Now()
 	err := s.routesTx(ctx, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `UPDATE functions SET name = $1, timeout_ns = $2, updated_at = $3 WHERE id = $4`,
-			f.Name, int64(f.Timeout), ts(t), f.ID)
+			f.Name, int64(f.Timeout), unixtime.Nanos(t), f.ID)
 		return checkUpdated(tag, mapWriteErr(err, "function", f.Name), "function", f.ID)
 	})
 	if err != nil {
@@ -123,8 +120,8 @@ func scanFunction(sc pgx.Row) (*functions.Function, error) {
 		return nil, err
 	}
 	f.Timeout = time.Duration(timeout)
-	f.CreatedAt = fromTS(created)
-	f.UpdatedAt = fromTS(updated)
+	f.CreatedAt = unixtime.Time(created)
+	f.UpdatedAt = unixtime.Time(updated)
 	return &f, nil
 }
 
@@ -144,7 +141,7 @@ func (s *Store) ListVersions(ctx context.Context, id string) ([]*functions.Versi
 			if err := r.Scan(&v.FunctionID, &v.Version, &v.Hash, &v.Source, &created); err != nil {
 				return nil, err
 			}
-			v.CreatedAt = fromTS(created)
+			v.CreatedAt = unixtime.Time(created)
 			return &v, nil
 		})
 		if err != nil {
@@ -189,24 +186,19 @@ func (s *Store) DeleteFunction(ctx context.Context, id string) error {
 	})
 }
 
-// configAAD binds a configuration value to its function and key.
-func configAAD(functionID, key string) []byte {
-	return seal.AAD("function_config", functionID, key, "value")
-}
-
 // SetConfig sets a configuration variable of the function with ID id. The
 // value is sealed at rest.
 func (s *Store) SetConfig(ctx context.Context, id, key, value string) error {
 	if key == "" {
 		return fmt.Errorf("function %q: config: a key is required", id)
 	}
-	sealed := s.sealer.Seal([]byte(value), configAAD(id, key))
+	box := s.sealer.Seal([]byte(value), sealed.ConfigAAD(id, key))
 	return s.routesTx(ctx, func(tx pgx.Tx) error {
 		if err := mustExist(ctx, tx, "functions", "function", id); err != nil {
 			return err
 		}
 		_, err := tx.Exec(ctx, `INSERT INTO function_config (function_id, key, value) VALUES ($1, $2, $3)
-			ON CONFLICT (function_id, key) DO UPDATE SET value = excluded.value`, id, key, sealed)
+			ON CONFLICT (function_id, key) DO UPDATE SET value = excluded.value`, id, key, box)
 		if err != nil {
 			return fmt.Errorf("function %q: config %q: %w", id, key, err)
 		}
@@ -241,11 +233,11 @@ func (s *Store) Config(ctx context.Context, id string) (map[string]string, error
 		rows, err := tx.Query(ctx, `SELECT key, value FROM function_config WHERE function_id = $1`, id)
 		_, err = collect(rows, err, func(r pgx.Rows) (struct{}, error) {
 			var key string
-			var sealed []byte
-			if err := r.Scan(&key, &sealed); err != nil {
+			var box []byte
+			if err := r.Scan(&key, &box); err != nil {
 				return struct{}{}, err
 			}
-			value, err := s.sealer.Open(sealed, configAAD(id, key))
+			value, err := s.sealer.Open(box, sealed.ConfigAAD(id, key))
 			if err != nil {
 				return struct{}{}, fmt.Errorf("config %q: %w", key, err)
 			}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/relayfn/relayfn/relay"
 	"github.com/relayfn/relayfn/relay/store/internal/journal"
+	"github.com/relayfn/relayfn/relay/store/internal/unixtime"
 )
 
 const (
@@ -194,7 +195,7 @@ func (s *Store) saveMany(ctx context.Context, reqs []*saveReq) error {
 		w, sw := r.w, r.sw
 		ids[i], buckets[i], inputs[i], methods[i] = w.ID, w.BucketID, w.InputID, w.Request.Method
 		paths[i], rawPaths[i] = pathBytes(w.Request.Path), optionalBytes(w.Request.RawPath)
-		received[i], statuses[i], sizes[i] = ts(w.ReceivedAt), int32(w.Status), int32(sw.AnswerSize)
+		received[i], statuses[i], sizes[i] = unixtime.Nanos(w.ReceivedAt), int32(w.Status), int32(sw.AnswerSize)
 		rawQueries[i], headers[i], bodies[i] = bytesOf(sw.RawQuery), bytesOf(sw.Headers), bytesOf(sw.Body)
 		fnErrs[i], logs[i] = bytesOf(sw.FunctionError), bytesOf(sw.Logs)
 		diffs[i], outcomes[i], answerHeaders[i] = bytesOf(sw.Received), bytesOf(sw.Outcome), bytesOf(sw.AnswerHeaders)

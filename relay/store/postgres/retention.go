@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/relayfn/relayfn/relay"
+	"github.com/relayfn/relayfn/relay/store/internal/unixtime"
 )
 
 const (
@@ -112,7 +113,7 @@ func (s *Store) Purge(ctx context.Context, p relay.Purge) (relay.PurgeResult, er
 	}
 	rows, err := s.pool.Query(ctx, `SELECT w.id FROM webhooks w
 		WHERE w.bucket_id = $1 AND w.id > $2 AND w.id < $3 AND w.received_at < $4`+extra+` AND `+notPending+`
-		ORDER BY w.id LIMIT $5`, p.BucketID, p.After, idBound(p.Before), ts(p.Before), p.Limit)
+		ORDER BY w.id LIMIT $5`, p.BucketID, p.After, idBound(p.Before), unixtime.Nanos(p.Before), p.Limit)
 	ids, err := collect(rows, err, scanID)
 	if err != nil {
 		return res, fmt.Errorf("postgres: bucket %s: purge %s: %w", p.BucketID, p.Kind, err)
@@ -207,7 +208,7 @@ func (s *Store) purgeDeleted(ctx context.Context, limit int) (relay.PurgeResult,
 		var t tombstone
 		var at int64
 		err := r.Scan(&t.kind, &t.id, &at)
-		t.deletedAt = fromTS(at)
+		t.deletedAt = unixtime.Time(at)
 		return t, err
 	})
 	if err != nil {
@@ -227,9 +228,9 @@ func (s *Store) purgeDeleted(ctx context.Context, limit int) (relay.PurgeResult,
 		if err != nil {
 			return res, fmt.Errorf("postgres: purge deleted: %s %s: %w", t.kind, t.id, err)
 		}
-		if n < left && now().Sub(t.deletedAt) >= tombstoneGrace {
+		if n < left && unixtime.Now().Sub(t.deletedAt) >= tombstoneGrace {
 			if _, err := s.pool.Exec(ctx, `DELETE FROM tombstones WHERE kind = $1 AND id = $2 AND deleted_at = $3`,
-				t.kind, t.id, ts(t.deletedAt)); err != nil {
+				t.kind, t.id, unixtime.Nanos(t.deletedAt)); err != nil {
 				return res, fmt.Errorf("postgres: purge deleted: %s %s: %w", t.kind, t.id, err)
 			}
 		}
@@ -264,7 +265,7 @@ func (s *Store) purgeTombstone(ctx context.Context, kind, id string) error {
 	if err != nil {
 		return fmt.Errorf("purge the deleted %s: %w", kind, err)
 	}
-	t := tombstone{kind: kind, id: id, deletedAt: fromTS(at)}
+	t := tombstone{kind: kind, id: id, deletedAt: unixtime.Time(at)}
 	for {
 		n, err := s.purgeStone(ctx, t, deletePage)
 		if err != nil {

@@ -6,6 +6,8 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/relayfn/relayfn/relay/store/internal/unixtime"
 )
 
 // SetSpec stores the spec of the function with ID id, replacing the one it
@@ -24,7 +26,7 @@ func (s *Store) SetSpec(ctx context.Context, id string, spec []byte) error {
 		}
 		_, err := tx.Exec(ctx, `INSERT INTO function_specs (function_id, spec, updated_at) VALUES ($1, $2, $3)
 			ON CONFLICT (function_id) DO UPDATE SET spec = excluded.spec, updated_at = excluded.updated_at`,
-			id, string(spec), ts(now()))
+			id, string(spec), unixtime.Nanos(unixtime.Now()))
 		if err != nil {
 			return fmt.Errorf("function %q: spec: %w", id, err)
 		}

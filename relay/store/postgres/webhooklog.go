@@ -10,6 +10,7 @@ import (
 
 	"github.com/relayfn/relayfn/relay"
 	"github.com/relayfn/relayfn/relay/store/internal/headerjson"
+	"github.com/relayfn/relayfn/relay/store/internal/unixtime"
 )
 
 // The request log: the journey's columns and the listing of webhooks.
@@ -71,10 +72,10 @@ func (s *Store) ListWebhooks(ctx context.Context, f relay.WebhookFilter) ([]*rel
 			WHERE d.webhook_id = w.id AND d.state = ?)`, string(f.DeliveryState))
 	}
 	if !f.Since.IsZero() {
-		add("w.received_at >= ?", ts(f.Since))
+		add("w.received_at >= ?", unixtime.Nanos(f.Since))
 	}
 	if !f.Until.IsZero() {
-		add("w.received_at < ?", ts(f.Until))
+		add("w.received_at < ?", unixtime.Nanos(f.Until))
 	}
 	if f.Before != "" {
 		add("w.id < ?", f.Before)
@@ -100,7 +101,7 @@ func (s *Store) ListWebhooks(ctx context.Context, f relay.WebhookFilter) ([]*rel
 		if err := r.Scan(&w.ID, &w.BucketID, &w.InputID, &received, &w.Method, &path, &w.Status, &fnErr, &states); err != nil {
 			return nil, err
 		}
-		w.ReceivedAt = fromTS(received)
+		w.ReceivedAt = unixtime.Time(received)
 		w.Path = string(path)
 		fe, err := s.openValue(fnErr, "webhooks", w.ID, "function_error")
 		if err != nil {

@@ -16,7 +16,9 @@ import (
 	"github.com/relayfn/relayfn/relay/store"
 	"github.com/relayfn/relayfn/relay/store/internal/headerjson"
 	"github.com/relayfn/relayfn/relay/store/internal/journal"
+	"github.com/relayfn/relayfn/relay/store/internal/records"
 	"github.com/relayfn/relayfn/relay/store/internal/sealed"
+	"github.com/relayfn/relayfn/relay/store/internal/unixtime"
 )
 
 const (
@@ -56,29 +58,6 @@ const (
 		LEFT JOIN outputs o ON o.id = u.output_id AND o.bucket_id = u.bucket_id`
 )
 
-// sealWebhook seals w's secret columns (journal.SealWebhook).
-func (s *Store) sealWebhook(w *relay.Webhook) (*journal.Webhook, error) {
-	return journal.SealWebhook(s.sealer, w)
-}
-
-// prepareDelivery fills d's defaults: ID, state, times. The i-th delivery
-// of a call is stamped i nanoseconds after t, so that deliveries made
-// together keep their order and page cleanly by creation time.
-func prepareDelivery(d *relay.Delivery, i int, t time.Time) {
-	if d.ID == "" {
-		d.ID = relay.NewRecordID()
-	}
-	if d.State == "" {
-		d.State = relay.DeliveryPending
-	}
-	if d.CreatedAt.IsZero() {
-		d.CreatedAt = t.Add(time.Duration(i))
-	}
-	if d.UpdatedAt.IsZero() {
-		d.UpdatedAt = d.CreatedAt
-	}
-}
-
 // deliveryArgs are the arguments of qInsertDeliveries for ds, and whether
 // one of them is due unclaimed (a node should be woken).
 func (s *Store) deliveryArgs(ds []*relay.Delivery) (args []any, unclaimed bool) {
@@ -91,10 +70,10 @@ func (s *Store) deliveryArgs(ds []*relay.Delivery) (args []any, unclaimed bool) 
 	for i, d := range ds {
 		ids[i], webhooks[i], buckets[i], outputs[i], states[i] = d.ID, d.WebhookID, d.BucketID, d.OutputID, string(d.State)
 		attempts[i], statuses[i] = int32(d.Attempts), int32(d.LastStatus)
-		next[i], created[i], updated[i] = ts(d.NextAttemptAt), ts(d.CreatedAt), ts(d.UpdatedAt)
-		due[i] = ts(d.NextAttemptAt)
+		next[i], created[i], updated[i] = unixtime.Nanos(d.NextAttemptAt), unixtime.Nanos(d.CreatedAt), unixtime.Nanos(d.UpdatedAt)
+		due[i] = unixtime.Nanos(d.NextAttemptAt)
 		if d.LeaseOwner != "" {
-			due[i] = ts(d.LeaseUntil)
+			due[i] = unixtime.Nanos(d.LeaseUntil)
 		} else if d.State == relay.DeliveryPending {
 			unclaimed = true
 		}
@@ -135,34 +114,17 @@ func (s *Store) deliveriesErr(ctx context.Context, err error, ds []*relay.Delive
 // Concurrent calls share transactions (group commit): see the package
 // documentation.
 func (s *Store) SaveWebhook(ctx context.Context, w *relay.Webhook, ds []*relay.Delivery) error {
-	if w.BucketID == "" {
-		return errors.New("webhook: a bucket is required")
-	}
-	if w.ID == "" {
-		w.ID = relay.NewRecordID()
-	}
-	t := now()
-	if w.ReceivedAt.IsZero() {
-		w.ReceivedAt = t
+	if err := records.Webhook(w, ds, unixtime.Now()); err != nil {
+		return err
 	}
 	req := &saveReq{ctx: ctx, w: w, ds: ds, done: make(chan error, 1)}
-	for i, d := range ds {
-		if d.WebhookID == "" {
-			d.WebhookID = w.ID
-		}
-		if d.BucketID == "" {
-			d.BucketID = w.BucketID
-		}
-		prepareDelivery(d, i, t)
-		if d.WebhookID != w.ID || d.BucketID != w.BucketID {
-			return fmt.Errorf("webhook %s: delivery %s belongs to another webhook or bucket", w.ID, d.ID)
-		}
+	for _, d := range ds {
 		if d.LeaseOwner == "" && d.State == relay.DeliveryPending {
 			req.unclaimed = true
 		}
 	}
 	var err error
-	if req.sw, err = s.sealWebhook(w); err != nil {
+	if req.sw, err = journal.SealWebhook(s.sealer, w); err != nil {
 		return err
 	}
 	return s.save(req)
@@ -173,7 +135,7 @@ func (s *Store) SaveWebhook(ctx context.Context, w *relay.Webhook, ds []*relay.D
 func (s *Store) saveOne(ctx context.Context, req *saveReq) error {
 	w, ds, sw := req.w, req.ds, req.sw
 	b := &pgx.Batch{}
-	b.Queue(qInsertWebhook, w.ID, w.BucketID, w.InputID, ts(w.ReceivedAt), w.Request.Method, pathBytes(w.Request.Path), optionalBytes(w.Request.RawPath),
+	b.Queue(qInsertWebhook, w.ID, w.BucketID, w.InputID, unixtime.Nanos(w.ReceivedAt), w.Request.Method, pathBytes(w.Request.Path), optionalBytes(w.Request.RawPath),
 		sw.RawQuery, sw.Headers, sw.Body, w.Status, sw.FunctionError, sw.Logs,
 		sw.Received, sw.Outcome, sw.AnswerHeaders, sw.AnswerSize)
 	if len(ds) > 0 {
@@ -223,7 +185,7 @@ func (s *Store) GetWebhook(ctx context.Context, id string) (*relay.Webhook, erro
 	if err != nil {
 		return nil, fmt.Errorf("webhook %q: %w", id, err)
 	}
-	w.ReceivedAt = fromTS(received)
+	w.ReceivedAt = unixtime.Time(received)
 	w.Request.Path = string(path)
 	w.Request.RawPath = string(rawPath)
 	open := func(b []byte, column string) []byte {
@@ -267,13 +229,13 @@ func (s *Store) AddDeliveries(ctx context.Context, ds []*relay.Delivery) error {
 	if len(ds) == 0 {
 		return nil
 	}
-	t := now()
+	t := unixtime.Now()
 	webhookIDs := make([]string, 0, len(ds))
 	for i, d := range ds {
 		if d.WebhookID == "" {
 			return errors.New("delivery: a webhook is required")
 		}
-		prepareDelivery(d, i, t)
+		records.Delivery(d, i, t)
 		webhookIDs = append(webhookIDs, d.WebhookID)
 	}
 	return s.inTx(ctx, func(tx pgx.Tx) error {
@@ -340,16 +302,16 @@ func (s *Store) scanDelivery(sc pgx.Row) (*relay.Delivery, error) {
 		return nil, err
 	}
 	if owner != nil {
-		d.LeaseOwner, d.LeaseUntil, d.LeaseID = *owner, fromTS(due), deref(leaseID)
+		d.LeaseOwner, d.LeaseUntil, d.LeaseID = *owner, unixtime.Time(due), deref(leaseID)
 	}
 	le, err := s.openValue(lastErr, "deliveries", d.ID, "last_error")
 	if err != nil {
 		return nil, err
 	}
 	d.LastError = string(le)
-	d.NextAttemptAt = fromTS(next)
-	d.CreatedAt = fromTS(created)
-	d.UpdatedAt = fromTS(updated)
+	d.NextAttemptAt = unixtime.Time(next)
+	d.CreatedAt = unixtime.Time(created)
+	d.UpdatedAt = unixtime.Time(updated)
 	return &d, nil
 }
 
@@ -383,7 +345,7 @@ func (s *Store) ClaimDue(ctx context.Context, c relay.Claim) ([]*relay.Delivery,
 	if c.Lease <= 0 {
 		return nil, errors.New("claim: the lease must be positive")
 	}
-	until, at := ts(c.Now.Add(c.Lease)), ts(c.Now)
+	until, at := unixtime.Nanos(c.Now.Add(c.Lease)), unixtime.Nanos(c.Now)
 	leaseID := relay.NewRecordID()
 	b := &pgx.Batch{}
 	for output, n := range c.Quota {
@@ -437,7 +399,7 @@ func (s *Store) NextDue(ctx context.Context, outputIDs []string) (time.Time, boo
 	if due == nil {
 		return time.Time{}, false, nil
 	}
-	return fromTS(*due), true, nil
+	return unixtime.Time(*due), true, nil
 }
 
 // ReleaseClaims ends owner's leases of the pending deliveries ids (all of
@@ -481,7 +443,7 @@ func (s *Store) RenewClaims(ctx context.Context, until time.Time, claims []relay
 	rows, err := s.pool.Query(ctx, `UPDATE deliveries d SET due_at = $1
 		FROM unnest($2::text[], $3::text[]) AS c(id, lease_id)
 		WHERE d.id = c.id AND d.state = 'pending' AND d.lease_id = c.lease_id
-		RETURNING d.id`, ts(until), ids, leases)
+		RETURNING d.id`, unixtime.Nanos(until), ids, leases)
 	renewed, err := collect(rows, err, func(r pgx.Rows) (string, error) {
 		var id string
 		err := r.Scan(&id)
@@ -525,7 +487,7 @@ func (s *Store) ListDeliveries(ctx context.Context, f relay.DeliveryFilter) ([]*
 		add("d.state = ?", string(f.State))
 	}
 	if !f.Before.IsZero() {
-		add("d.created_at < ?", ts(f.Before))
+		add("d.created_at < ?", unixtime.Nanos(f.Before))
 	}
 	limit := f.Limit
 	if limit <= 0 {
@@ -603,7 +565,7 @@ func (s *Store) RecordAttempt(ctx context.Context, d *relay.Delivery, a *relay.A
 	if d.State == "" {
 		d.State = relay.DeliveryPending
 	}
-	t := now()
+	t := unixtime.Now()
 	if a.StartedAt.IsZero() {
 		a.StartedAt = t
 	}
@@ -642,8 +604,8 @@ func (s *Store) RecordAttempt(ctx context.Context, d *relay.Delivery, a *relay.A
 	}
 	lastErr := s.sealOptional([]byte(d.LastError), "deliveries", d.ID, "last_error")
 	res := s.recordAttempt(ctx, []any{d.ID, n, d.LeaseID,
-		string(d.State), d.Attempts, ts(d.NextAttemptAt), d.LastStatus, lastErr, ts(d.UpdatedAt),
-		ts(a.StartedAt), a.DurationMS, a.Status, sealedErr, logs, respHeaders, respBody})
+		string(d.State), d.Attempts, unixtime.Nanos(d.NextAttemptAt), d.LastStatus, lastErr, unixtime.Nanos(d.UpdatedAt),
+		unixtime.Nanos(a.StartedAt), a.DurationMS, a.Status, sealedErr, logs, respHeaders, respBody})
 	last, leaseID, updated, err := res.last, res.leaseID, res.updated, res.err
 	if code, _ := pgCode(err); code == codeUnique {
 		return fmt.Errorf("delivery %s: attempt %d: %w", d.ID, n, store.ErrConflict)
@@ -711,7 +673,7 @@ func (s *Store) scanAttempt(sc pgx.Row, id string) (*relay.Attempt, error) {
 	if err := journal.OpenAttemptResponse(s.sealer, a, id, respHeaders, respBody); err != nil {
 		return nil, err
 	}
-	a.StartedAt = fromTS(started)
+	a.StartedAt = unixtime.Time(started)
 	if sealedErr != nil {
 		e, err := s.sealer.Open(sealedErr, sealed.AttemptAAD(id, a.N, "error"))
 		if err != nil {

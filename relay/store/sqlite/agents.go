@@ -9,6 +9,7 @@ import (
 
 	"github.com/relayfn/relayfn/relay"
 	"github.com/relayfn/relayfn/relay/store/internal/records"
+	"github.com/relayfn/relayfn/relay/store/internal/unixtime"
 )
 
 const agentTokenColumns = `id, name, bucket_ids, secret_hash, created_at`
@@ -16,7 +17,7 @@ const agentTokenColumns = `id, name, bucket_ids, secret_hash, created_at`
 // CreateAgentToken saves t, filling t.ID (when empty) and t.CreatedAt.
 // Its buckets must exist.
 func (s *Store) CreateAgentToken(ctx context.Context, t *relay.AgentToken) error {
-	if err := records.AgentToken(t, now()); err != nil {
+	if err := records.AgentToken(t, unixtime.Now()); err != nil {
 		return err
 	}
 	ids, err := json.Marshal(t.BucketIDs)
@@ -30,7 +31,7 @@ func (s *Store) CreateAgentToken(ctx context.Context, t *relay.AgentToken) error
 			}
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO agent_tokens (`+agentTokenColumns+`) VALUES (?, ?, ?, ?, ?)`,
-			t.ID, t.Name, string(ids), t.SecretHash, ts(t.CreatedAt))
+			t.ID, t.Name, string(ids), t.SecretHash, unixtime.Nanos(t.CreatedAt))
 		return mapWriteErr(err, "agent token", t.ID)
 	})
 }
@@ -84,6 +85,6 @@ func scanAgentToken(sc scanner) (*relay.AgentToken, error) {
 	if err := json.Unmarshal([]byte(ids), &t.BucketIDs); err != nil {
 		return nil, fmt.Errorf("agent token %s: buckets: %w", t.ID, err)
 	}
-	t.CreatedAt = fromTS(created)
+	t.CreatedAt = unixtime.Time(created)
 	return &t, nil
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/relayfn/relayfn/relay"
 	"github.com/relayfn/relayfn/relay/store"
 	"github.com/relayfn/relayfn/relay/store/internal/records"
+	"github.com/relayfn/relayfn/relay/store/internal/unixtime"
 )
 
 const bucketColumns = `id, name, description, auth_type, auth_username, auth_password_hash, ephemeral, created_at`
@@ -18,7 +19,7 @@ const bucketColumns = `id, name, description, auth_type, auth_username, auth_pas
 // CreateBucket saves b, filling b.ID (when empty), b.Auth.Type (when empty)
 // and b.CreatedAt.
 func (s *Store) CreateBucket(ctx context.Context, b *relay.Bucket) error {
-	if err := records.Bucket(b, now()); err != nil {
+	if err := records.Bucket(b, unixtime.Now()); err != nil {
 		return err
 	}
 	return s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
@@ -26,7 +27,7 @@ func (s *Store) CreateBucket(ctx context.Context, b *relay.Bucket) error {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO buckets (`+bucketColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-			b.ID, b.Name, b.Description, b.Auth.Type, b.Auth.Username, b.Auth.PasswordHash, boolInt(b.Ephemeral), ts(b.CreatedAt))
+			b.ID, b.Name, b.Description, b.Auth.Type, b.Auth.Username, b.Auth.PasswordHash, boolInt(b.Ephemeral), unixtime.Nanos(b.CreatedAt))
 		return mapWriteErr(err, "bucket", b.Name)
 	})
 }
@@ -119,7 +120,7 @@ func (s *Store) DeleteBucket(ctx context.Context, id string) error {
 			return err
 		}
 		_, err = tx.ExecContext(ctx, `INSERT INTO deleted_owners (id, kind, deleted_at) VALUES (?, 'bucket', ?)
-			ON CONFLICT (id) DO UPDATE SET sweep = 0`, id, ts(now()))
+			ON CONFLICT (id) DO UPDATE SET sweep = 0`, id, unixtime.Nanos(unixtime.Now()))
 		return err
 	})
 	s.ephemeral.forget(id)
@@ -160,7 +161,7 @@ func scanBucket(sc scanner) (*relay.Bucket, error) {
 		return nil, err
 	}
 	b.Ephemeral = eph != 0
-	b.CreatedAt = fromTS(created)
+	b.CreatedAt = unixtime.Time(created)
 	return &b, nil
 }
 
@@ -169,7 +170,7 @@ const inputColumns = `id, bucket_id, name, description, function_id, response, c
 // CreateInput saves in, filling in.ID (when empty), in.Response.Mode (when
 // empty) and in.CreatedAt. Its bucket and function must exist.
 func (s *Store) CreateInput(ctx context.Context, in *relay.Input) error {
-	if err := records.Input(in, now()); err != nil {
+	if err := records.Input(in, unixtime.Now()); err != nil {
 		return err
 	}
 	resp, err := json.Marshal(in.Response)
@@ -181,7 +182,7 @@ func (s *Store) CreateInput(ctx context.Context, in *relay.Input) error {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO inputs (`+inputColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-			in.ID, in.BucketID, in.Name, in.Description, nullString(in.FunctionID), string(resp), ts(in.CreatedAt))
+			in.ID, in.BucketID, in.Name, in.Description, nullString(in.FunctionID), string(resp), unixtime.Nanos(in.CreatedAt))
 		return mapWriteErr(err, "input", in.Name)
 	})
 }
@@ -261,7 +262,7 @@ func scanInput(sc scanner) (*relay.Input, error) {
 	if err := json.Unmarshal([]byte(resp), &in.Response); err != nil {
 		return nil, fmt.Errorf("input %s: response: %w", in.ID, err)
 	}
-	in.CreatedAt = fromTS(created)
+	in.CreatedAt = unixtime.Time(created)
 	return &in, nil
 }
 
@@ -278,7 +279,7 @@ const outputColumns = `id, bucket_id, name, destination, function_id, response_f
 // CreateOutput saves out, filling out.ID (when empty) and out.CreatedAt.
 // Its bucket and functions must exist.
 func (s *Store) CreateOutput(ctx context.Context, out *relay.Output) error {
-	if err := records.Output(out, now()); err != nil {
+	if err := records.Output(out, unixtime.Now()); err != nil {
 		return err
 	}
 	return s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
@@ -293,7 +294,7 @@ func (s *Store) CreateOutput(ctx context.Context, out *relay.Output) error {
 			out.ID, out.BucketID, out.Name, out.Destination, nullString(out.FunctionID), nullString(out.ResponseFunctionID),
 			boolInt(out.LockPath), int64(out.Timeout), out.Retries.MaxAttempts, string(out.Retries.Backoff),
 			int64(out.Retries.InitialInterval), int64(out.Retries.MaxInterval), boolInt(out.Internal), boolInt(out.Disabled),
-			ts(out.CreatedAt), out.MaxInFlight, int64(out.AgentWindow))
+			unixtime.Nanos(out.CreatedAt), out.MaxInFlight, int64(out.AgentWindow))
 		return mapWriteErr(err, "output", out.Name)
 	})
 }
@@ -370,7 +371,7 @@ func (s *Store) DeleteOutput(ctx context.Context, id string) error {
 			return err
 		}
 		_, err = tx.ExecContext(ctx, `INSERT INTO deleted_owners (id, kind, deleted_at) VALUES (?, 'output', ?)
-			ON CONFLICT (id) DO UPDATE SET sweep = 0`, id, ts(now()))
+			ON CONFLICT (id) DO UPDATE SET sweep = 0`, id, unixtime.Nanos(unixtime.Now()))
 		return err
 	})
 	if err != nil {
@@ -402,7 +403,7 @@ func scanOutput(sc scanner) (*relay.Output, error) {
 	out.Internal = internal != 0
 	out.AgentWindow = time.Duration(window)
 	out.Disabled = disabled != 0
-	out.CreatedAt = fromTS(created)
+	out.CreatedAt = unixtime.Time(created)
 	return &out, nil
 }
 
@@ -411,7 +412,7 @@ const tokenColumns = `id, bucket_id, name, secret_hash, created_at`
 // CreateToken saves t, filling t.ID (when empty) and t.CreatedAt. A token
 // with a BucketID needs that bucket to exist.
 func (s *Store) CreateToken(ctx context.Context, t *relay.Token) error {
-	if err := records.Token(t, now()); err != nil {
+	if err := records.Token(t, unixtime.Now()); err != nil {
 		return err
 	}
 	return s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
@@ -419,7 +420,7 @@ func (s *Store) CreateToken(ctx context.Context, t *relay.Token) error {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO tokens (`+tokenColumns+`) VALUES (?, ?, ?, ?, ?)`,
-			t.ID, nullString(t.BucketID), t.Name, t.SecretHash, ts(t.CreatedAt))
+			t.ID, nullString(t.BucketID), t.Name, t.SecretHash, unixtime.Nanos(t.CreatedAt))
 		return mapWriteErr(err, "token", t.ID)
 	})
 }
@@ -473,6 +474,6 @@ func scanToken(sc scanner) (*relay.Token, error) {
 		return nil, err
 	}
 	t.BucketID = bucket.String
-	t.CreatedAt = fromTS(created)
+	t.CreatedAt = unixtime.Time(created)
 	return &t, nil
 }

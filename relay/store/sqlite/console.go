@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/relayfn/relayfn/relay"
+	"github.com/relayfn/relayfn/relay/store/internal/unixtime"
 )
 
 // OutputStats returns, for each output that has deliveries, when one last
@@ -28,7 +29,7 @@ func (s *Store) OutputStats(ctx context.Context) (map[string]relay.OutputStats, 
 		if err := rows.Scan(&id, &last, &st.Failed, &st.Retrying); err != nil {
 			return nil, fmt.Errorf("output stats: %w", err)
 		}
-		st.LastSuccess = fromTS(last)
+		st.LastSuccess = unixtime.Time(last)
 		out[id] = st
 	}
 	if err := rows.Err(); err != nil {

@@ -8,31 +8,28 @@ import (
 	"time"
 
 	"github.com/relayfn/relayfn/functions"
-	"github.com/relayfn/relayfn/relay/seal"
 	"github.com/relayfn/relayfn/relay/store"
 	"github.com/relayfn/relayfn/relay/store/internal/records"
+	"github.com/relayfn/relayfn/relay/store/internal/sealed"
+	"github.com/relayfn/relayfn/relay/store/internal/unixtime"
 )
-
-// sourceHash is the hex SHA-256 of source, as the runtime computes it
-// (records.SourceHash).
-func sourceHash(source string) string { return records.SourceHash(source) }
 
 // CreateFunction saves f with its first version (f.Source); it fills f.ID
 // (when empty), Version, Hash (when empty: the hex SHA-256 of the source)
 // and the times.
 func (s *Store) CreateFunction(ctx context.Context, f *functions.Function) error {
-	t := now()
+	t := unixtime.Now()
 	if err := records.Function(f, t); err != nil {
 		return err
 	}
 	return s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO functions (id, name, driver, version, timeout_ns, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?)`, f.ID, f.Name, f.Driver, f.Version, int64(f.Timeout), ts(t), ts(t))
+			VALUES (?, ?, ?, ?, ?, ?, ?)`, f.ID, f.Name, f.Driver, f.Version, int64(f.Timeout), unixtime.Nanos(t), unixtime.Nanos(t))
 		if err != nil {
 			return mapWriteErr(err, "function", f.Name)
 		}
 		_, err = tx.ExecContext(ctx, `INSERT INTO function_versions (function_id, version, hash, source, created_at)
-			VALUES (?, ?, ?, ?, ?)`, f.ID, f.Version, f.Hash, f.Source, ts(t))
+			VALUES (?, ?, ?, ?, ?)`, f.ID, f.Version, f.Hash, f.Source, unixtime.Nanos(t))
 		return mapWriteErr(err, "function", f.Name)
 	})
 }
@@ -41,7 +38,7 @@ func (s *Store) CreateFunction(ctx context.Context, f *functions.Function) error
 // and makes it current. An empty hash is computed from source.
 func (s *Store) AddVersion(ctx context.Context, id, source, hash string) (*functions.Function, error) {
 	if hash == "" {
-		hash = sourceHash(source)
+		hash = records.SourceHash(source)
 	}
 	var f *functions.Function
 	err := s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
@@ -50,14 +47,14 @@ func (s *Store) AddVersion(ctx context.Context, id, source, hash string) (*funct
 		if err != nil {
 			return err
 		}
-		t := now()
+		t := unixtime.Now()
 		f.Version++
 		f.Hash, f.Source, f.UpdatedAt = hash, source, t
 		if _, err := tx.ExecContext(ctx, `INSERT INTO function_versions (function_id, version, hash, source, created_at)
-			VALUES (?, ?, ?, ?, ?)`, id, f.Version, hash, source, ts(t)); err != nil {
+			VALUES (?, ?, ?, ?, ?)`, id, f.Version, hash, source, unixtime.Nanos(t)); err != nil {
 			return mapWriteErr(err, "function", id)
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE functions SET version = ?, updated_at = ? WHERE id = ?`, f.Version, ts(t), id)
+		_, err = tx.ExecContext(ctx, `UPDATE functions SET version = ?, updated_at = ? WHERE id = ?`, f.Version, unixtime.Nanos(t), id)
 		return mapWriteErr(err, "function", id)
 	})
 	if err != nil {
@@ -71,9 +68,9 @@ func (s *Store) UpdateFunction(ctx context.Context, f *functions.Function) error
 	if f.Name == "" {
 		return errors.New("function: a name is required")
 	}
-	t := now()
+	t := unixtime.Now()
 	res, err := s.wdb.ExecContext(ctx, `UPDATE functions SET name = ?, timeout_ns = ?, updated_at = ? WHERE id = ?`,
-		f.Name, int64(f.Timeout), ts(t), f.ID)
+		f.Name, int64(f.Timeout), unixtime.Nanos(t), f.ID)
 	if err := checkUpdated(res, mapWriteErr(err, "function", f.Name), "function", f.ID); err != nil {
 		return err
 	}
@@ -130,8 +127,8 @@ func scanFunction(sc scanner) (*functions.Function, error) {
 		return nil, err
 	}
 	f.Timeout = time.Duration(timeout)
-	f.CreatedAt = fromTS(created)
-	f.UpdatedAt = fromTS(updated)
+	f.CreatedAt = unixtime.Time(created)
+	f.UpdatedAt = unixtime.Time(updated)
 	return &f, nil
 }
 
@@ -159,7 +156,7 @@ func (s *Store) ListVersions(ctx context.Context, id string) ([]*functions.Versi
 		if err := rows.Scan(&v.FunctionID, &v.Version, &v.Hash, &v.Source, &created); err != nil {
 			return nil, fmt.Errorf("function %q: versions: %w", id, err)
 		}
-		v.CreatedAt = fromTS(created)
+		v.CreatedAt = unixtime.Time(created)
 		vs = append(vs, &v)
 	}
 	if err := rows.Err(); err != nil {
@@ -191,24 +188,19 @@ func (s *Store) DeleteFunction(ctx context.Context, id string) error {
 	})
 }
 
-// configAAD binds a configuration value to its function and key.
-func configAAD(functionID, key string) []byte {
-	return seal.AAD("function_config", functionID, key, "value")
-}
-
 // SetConfig sets a configuration variable of the function with ID id. The
 // value is sealed at rest.
 func (s *Store) SetConfig(ctx context.Context, id, key, value string) error {
 	if key == "" {
 		return fmt.Errorf("function %q: config: a key is required", id)
 	}
-	sealed := s.sealer.Seal([]byte(value), configAAD(id, key))
+	box := s.sealer.Seal([]byte(value), sealed.ConfigAAD(id, key))
 	return s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if err := mustExist(ctx, tx, "functions", "function", id); err != nil {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO function_config (function_id, key, value) VALUES (?, ?, ?)
-			ON CONFLICT (function_id, key) DO UPDATE SET value = excluded.value`, id, key, sealed)
+			ON CONFLICT (function_id, key) DO UPDATE SET value = excluded.value`, id, key, box)
 		if err != nil {
 			return fmt.Errorf("function %q: config %q: %w", id, key, err)
 		}
@@ -254,11 +246,11 @@ func (s *Store) Config(ctx context.Context, id string) (map[string]string, error
 	cfg := map[string]string{}
 	for rows.Next() {
 		var key string
-		var sealed []byte
-		if err := rows.Scan(&key, &sealed); err != nil {
+		var box []byte
+		if err := rows.Scan(&key, &box); err != nil {
 			return nil, fmt.Errorf("function %q: config: %w", id, err)
 		}
-		value, err := s.sealer.Open(sealed, configAAD(id, key))
+		value, err := s.sealer.Open(box, sealed.ConfigAAD(id, key))
 		if err != nil {
 			return nil, fmt.Errorf("function %q: config %q: %w", id, key, err)
 		}

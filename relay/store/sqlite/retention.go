@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/relayfn/relayfn/relay"
+	"github.com/relayfn/relayfn/relay/store/internal/unixtime"
 )
 
 var _ relay.RetentionStore = (*Store)(nil)
@@ -106,7 +107,7 @@ func (s *Store) Purge(ctx context.Context, p relay.Purge) (relay.PurgeResult, er
 	}
 	ids, err := queryIDs(ctx, s.rdb, `SELECT w.id FROM webhooks w
 		WHERE w.id > ? AND w.id < ? AND w.bucket_id = ? AND w.received_at < ?`+extra+` AND `+notPending+`
-		ORDER BY w.id LIMIT ?`, p.After, idBound(p.Before), p.BucketID, ts(p.Before), p.Limit)
+		ORDER BY w.id LIMIT ?`, p.After, idBound(p.Before), p.BucketID, unixtime.Nanos(p.Before), p.Limit)
 	if err != nil {
 		return res, fmt.Errorf("sqlite: bucket %s: purge %s: %w", p.BucketID, p.Kind, err)
 	}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/relayfn/relayfn/relay"
 	"github.com/relayfn/relayfn/relay/store"
+	"github.com/relayfn/relayfn/relay/store/internal/unixtime"
 	"github.com/relayfn/relayfn/relay/store/storetest"
 )
 
@@ -58,7 +59,7 @@ func fillRows(t *testing.T, st *Store, bucketID, inputID, outputID string, rows 
 	_, err := st.wdb.ExecContext(ctx, `WITH RECURSIVE c(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM c WHERE i < ? - 1)
 		INSERT INTO webhooks (id, bucket_id, input_id, received_at, method, headers, body)
 		SELECT printf('%08x-%04x-7000-8000-%012x', ? >> 16, ? & 65535, i), ?, ?, ?, 'POST', randomblob(200), randomblob(1024) FROM c`,
-		rows, old.UnixMilli(), old.UnixMilli(), bucketID, inputID, ts(old))
+		rows, old.UnixMilli(), old.UnixMilli(), bucketID, inputID, unixtime.Nanos(old))
 	must(t, err)
 	_, err = st.wdb.ExecContext(ctx, `INSERT INTO deliveries (id, webhook_id, bucket_id, output_id, state, attempts, created_at, updated_at,
 			attempt_n, attempt_status, attempt_response_headers, attempt_response_body)

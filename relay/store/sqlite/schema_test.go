@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/relayfn/relayfn/relay"
+	"github.com/relayfn/relayfn/relay/store/internal/unixtime"
 	"github.com/relayfn/relayfn/relay/store/storetest"
 )
 
@@ -53,8 +54,8 @@ func TestMigrateFromVersion1(t *testing.T) {
 	d1, as, err := st.GetDelivery(ctx, "d1")
 	must(t, err)
 	want := []*relay.Attempt{
-		{DeliveryID: "d1", N: 1, StartedAt: fromTS(10), DurationMS: 1.5, Status: 503, Error: "503 Service Unavailable"},
-		{DeliveryID: "d1", N: 2, StartedAt: fromTS(20), DurationMS: 2.5, Status: 200},
+		{DeliveryID: "d1", N: 1, StartedAt: unixtime.Time(10), DurationMS: 1.5, Status: 503, Error: "503 Service Unavailable"},
+		{DeliveryID: "d1", N: 2, StartedAt: unixtime.Time(20), DurationMS: 2.5, Status: 200},
 	}
 	if !reflect.DeepEqual(as, want) {
 		t.Errorf("attempts of d1 = %+v, want %+v", as, want)
@@ -126,10 +127,10 @@ func TestMigrateFromVersion2(t *testing.T) {
 	}
 	next, ok, err := st.NextDue(ctx, []string{"o1"})
 	must(t, err)
-	if !ok || !next.Equal(fromTS(5000)) {
+	if !ok || !next.Equal(unixtime.Time(5000)) {
 		t.Errorf("NextDue = %v, %v; want d1's next attempt time", next, ok)
 	}
-	claimed, err := st.ClaimDue(ctx, relay.Claim{Owner: "a", Now: fromTS(5000), Lease: time.Minute, Quota: map[string]int{"o1": 10}})
+	claimed, err := st.ClaimDue(ctx, relay.Claim{Owner: "a", Now: unixtime.Time(5000), Lease: time.Minute, Quota: map[string]int{"o1": 10}})
 	must(t, err)
 	if got := ids(claimed); !reflect.DeepEqual(got, []string{"d1"}) {
 		t.Fatalf("claimed %v, want d1 (d2 is finished, d3 not due)", got)

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+
+	"github.com/relayfn/relayfn/relay/store/internal/unixtime"
 )
 
 // SetSpec stores the spec of the function with ID id, replacing the one it
@@ -24,7 +26,7 @@ func (s *Store) SetSpec(ctx context.Context, id string, spec []byte) error {
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO function_specs (function_id, spec, updated_at) VALUES (?, ?, ?)
 			ON CONFLICT (function_id) DO UPDATE SET spec = excluded.spec, updated_at = excluded.updated_at`,
-			id, string(spec), ts(now()))
+			id, string(spec), unixtime.Nanos(unixtime.Now()))
 		if err != nil {
 			return fmt.Errorf("function %q: spec: %w", id, err)
 		}

@@ -724,25 +724,6 @@ func (s *Store) inTx(ctx context.Context, fn func(ctx context.Context, tx *sql.T
 	return nil
 }
 
-// now is the time records are stamped with.
-func now() time.Time { return time.Now().UTC() }
-
-// ts encodes t as Unix nanoseconds, the zero time as 0.
-func ts(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixNano()
-}
-
-// fromTS decodes a time encoded by ts, in UTC.
-func fromTS(n int64) time.Time {
-	if n == 0 {
-		return time.Time{}
-	}
-	return time.Unix(0, n).UTC()
-}
-
 // nullString is s, or NULL when s is empty.
 func nullString(s string) any {
 	if s == "" {

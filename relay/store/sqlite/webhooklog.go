@@ -9,6 +9,7 @@ import (
 
 	"github.com/relayfn/relayfn/relay"
 	"github.com/relayfn/relayfn/relay/store/internal/headerjson"
+	"github.com/relayfn/relayfn/relay/store/internal/unixtime"
 )
 
 // The request log: the columns of migration 5 and the listing of webhooks.
@@ -82,10 +83,10 @@ func (s *Store) ListWebhooks(ctx context.Context, f relay.WebhookFilter) ([]*rel
 		add("EXISTS (SELECT 1 FROM deliveries d WHERE d.webhook_id = w.id AND d.state = ? AND "+liveDelivery+")", string(f.DeliveryState))
 	}
 	if !f.Since.IsZero() {
-		add("w.received_at >= ?", ts(f.Since))
+		add("w.received_at >= ?", unixtime.Nanos(f.Since))
 	}
 	if !f.Until.IsZero() {
-		add("w.received_at < ?", ts(f.Until))
+		add("w.received_at < ?", unixtime.Nanos(f.Until))
 	}
 	if f.Before != "" {
 		add("w.id < ?", f.Before)
@@ -113,7 +114,7 @@ func (s *Store) ListWebhooks(ctx context.Context, f relay.WebhookFilter) ([]*rel
 		if err := rows.Scan(&w.ID, &w.BucketID, &w.InputID, &received, &w.Method, &path, &w.Status, &fnErr, &states); err != nil {
 			return nil, fmt.Errorf("list webhooks: %w", err)
 		}
-		w.ReceivedAt = fromTS(received)
+		w.ReceivedAt = unixtime.Time(received)
 		w.Path = path.String
 		fe, err := s.openValue(fnErr, "webhooks", w.ID, "function_error")
 		if err != nil {

@@ -14,7 +14,9 @@ import (
 	"github.com/relayfn/relayfn/relay/store"
 	"github.com/relayfn/relayfn/relay/store/internal/headerjson"
 	"github.com/relayfn/relayfn/relay/store/internal/journal"
+	"github.com/relayfn/relayfn/relay/store/internal/records"
 	"github.com/relayfn/relayfn/relay/store/internal/sealed"
+	"github.com/relayfn/relayfn/relay/store/internal/unixtime"
 )
 
 // The statements of the group-commit writes, prepared once at Open.
@@ -67,29 +69,6 @@ var preparedQueries = []string{
 	qInsertWebhook, qBucketEphemeral, qInsertDelivery, qOutputInBucket, qWebhookBucket, qAttemptN, qMoveAttempt, qRecordAttempt,
 }
 
-// sealWebhook seals w's secret columns (journal.SealWebhook).
-func (s *Store) sealWebhook(w *relay.Webhook) (*journal.Webhook, error) {
-	return journal.SealWebhook(s.sealer, w)
-}
-
-// prepareDelivery fills d's defaults: ID, state, times. The i-th delivery
-// of a call is stamped i nanoseconds after t, so that deliveries made
-// together keep their order and page cleanly by creation time.
-func prepareDelivery(d *relay.Delivery, i int, t time.Time) {
-	if d.ID == "" {
-		d.ID = relay.NewRecordID()
-	}
-	if d.State == "" {
-		d.State = relay.DeliveryPending
-	}
-	if d.CreatedAt.IsZero() {
-		d.CreatedAt = t.Add(time.Duration(i))
-	}
-	if d.UpdatedAt.IsZero() {
-		d.UpdatedAt = d.CreatedAt
-	}
-}
-
 // SaveWebhook stores w and its deliveries ds in one transaction, filling
 // w.ID and w.ReceivedAt when empty and, in each delivery, the ID, WebhookID,
 // BucketID, State (pending) and times when empty. When it returns nil, they
@@ -108,29 +87,10 @@ func (s *Store) SaveWebhook(ctx context.Context, w *relay.Webhook, ds []*relay.D
 // saveWebhookFunc prepares w and ds and returns the write that stores
 // them.
 func (s *Store) saveWebhookFunc(w *relay.Webhook, ds []*relay.Delivery) (func(context.Context, *sql.Tx) error, error) {
-	if w.BucketID == "" {
-		return nil, errors.New("webhook: a bucket is required")
+	if err := records.Webhook(w, ds, unixtime.Now()); err != nil {
+		return nil, err
 	}
-	if w.ID == "" {
-		w.ID = relay.NewRecordID()
-	}
-	t := now()
-	if w.ReceivedAt.IsZero() {
-		w.ReceivedAt = t
-	}
-	for i, d := range ds {
-		if d.WebhookID == "" {
-			d.WebhookID = w.ID
-		}
-		if d.BucketID == "" {
-			d.BucketID = w.BucketID
-		}
-		prepareDelivery(d, i, t)
-		if d.WebhookID != w.ID || d.BucketID != w.BucketID {
-			return nil, fmt.Errorf("webhook %s: delivery %s belongs to another webhook or bucket", w.ID, d.ID)
-		}
-	}
-	sw, err := s.sealWebhook(w)
+	sw, err := journal.SealWebhook(s.sealer, w)
 	if err != nil {
 		return nil, err
 	}
@@ -148,7 +108,7 @@ func (s *Store) saveWebhookFunc(w *relay.Webhook, ds []*relay.Delivery) (func(co
 			cols, path, rawPath = journal.Webhook{}, nil, nil
 		}
 		_, err = s.txExec(ctx, tx, qInsertWebhook,
-			w.ID, w.BucketID, w.InputID, ts(w.ReceivedAt), w.Request.Method, path,
+			w.ID, w.BucketID, w.InputID, unixtime.Nanos(w.ReceivedAt), w.Request.Method, path,
 			cols.RawQuery, cols.Headers, cols.Body, w.Status, cols.FunctionError, cols.Logs, rawPath,
 			cols.Received, cols.Outcome, cols.AnswerHeaders, cols.AnswerSize)
 		if err != nil {
@@ -198,13 +158,13 @@ func (s *Store) insertDeliveries(ctx context.Context, tx *sql.Tx, ds []*relay.De
 		if err != nil {
 			return fmt.Errorf("delivery %s: %w", d.ID, err)
 		}
-		due := ts(d.NextAttemptAt)
+		due := unixtime.Nanos(d.NextAttemptAt)
 		if d.LeaseOwner != "" {
-			due = ts(d.LeaseUntil)
+			due = unixtime.Nanos(d.LeaseUntil)
 		}
 		_, err = s.txExec(ctx, tx, qInsertDelivery,
-			d.ID, d.WebhookID, d.BucketID, d.OutputID, d.State, d.Attempts, ts(d.NextAttemptAt), d.LastStatus,
-			lastErrs[i], ts(d.CreatedAt), ts(d.UpdatedAt), due, nullString(d.LeaseOwner), nullString(d.LeaseID))
+			d.ID, d.WebhookID, d.BucketID, d.OutputID, d.State, d.Attempts, unixtime.Nanos(d.NextAttemptAt), d.LastStatus,
+			lastErrs[i], unixtime.Nanos(d.CreatedAt), unixtime.Nanos(d.UpdatedAt), due, nullString(d.LeaseOwner), nullString(d.LeaseID))
 		if err != nil {
 			return mapWriteErr(err, "delivery", d.ID)
 		}
@@ -233,7 +193,7 @@ func (s *Store) GetWebhook(ctx context.Context, id string) (*relay.Webhook, erro
 	if err != nil {
 		return nil, fmt.Errorf("webhook %q: %w", id, err)
 	}
-	w.ReceivedAt = fromTS(received)
+	w.ReceivedAt = unixtime.Time(received)
 	w.Request.Path = path.String
 	w.Request.RawPath = rawPath.String
 	open := func(b []byte, column string) []byte {
@@ -277,12 +237,12 @@ func (s *Store) AddDeliveries(ctx context.Context, ds []*relay.Delivery) error {
 	if len(ds) == 0 {
 		return nil
 	}
-	t := now()
+	t := unixtime.Now()
 	for i, d := range ds {
 		if d.WebhookID == "" {
 			return errors.New("delivery: a webhook is required")
 		}
-		prepareDelivery(d, i, t)
+		records.Delivery(d, i, t)
 	}
 	lastErrs := s.sealLastErrors(ds)
 	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
@@ -320,16 +280,16 @@ func (s *Store) scanDelivery(sc scanner) (*relay.Delivery, error) {
 		return nil, err
 	}
 	if owner.Valid {
-		d.LeaseOwner, d.LeaseUntil, d.LeaseID = owner.String, fromTS(due), leaseID.String
+		d.LeaseOwner, d.LeaseUntil, d.LeaseID = owner.String, unixtime.Time(due), leaseID.String
 	}
 	le, err := s.openValue(lastErr, "deliveries", d.ID, "last_error")
 	if err != nil {
 		return nil, err
 	}
 	d.LastError = string(le)
-	d.NextAttemptAt = fromTS(next)
-	d.CreatedAt = fromTS(created)
-	d.UpdatedAt = fromTS(updated)
+	d.NextAttemptAt = unixtime.Time(next)
+	d.CreatedAt = unixtime.Time(created)
+	d.UpdatedAt = unixtime.Time(updated)
 	return &d, nil
 }
 
@@ -375,7 +335,7 @@ func (s *Store) ClaimDue(ctx context.Context, c relay.Claim) ([]*relay.Delivery,
 	if c.Lease <= 0 {
 		return nil, errors.New("claim: the lease must be positive")
 	}
-	until, at := ts(c.Now.Add(c.Lease)), ts(c.Now)
+	until, at := unixtime.Nanos(c.Now.Add(c.Lease)), unixtime.Nanos(c.Now)
 	leaseID := relay.NewRecordID()
 	var ds []*relay.Delivery
 	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
@@ -428,7 +388,7 @@ func (s *Store) NextDue(ctx context.Context, outputIDs []string) (time.Time, boo
 	if !due.Valid {
 		return time.Time{}, false, nil
 	}
-	return fromTS(due.Int64), true, nil
+	return unixtime.Time(due.Int64), true, nil
 }
 
 // ReleaseClaims ends owner's leases of the pending deliveries ids (all of
@@ -481,7 +441,7 @@ func (s *Store) RenewClaims(ctx context.Context, until time.Time, claims []relay
 		}
 		defer stmt.Close()
 		for _, c := range claims {
-			res, err := stmt.ExecContext(ctx, ts(until), c.ID, c.LeaseID)
+			res, err := stmt.ExecContext(ctx, unixtime.Nanos(until), c.ID, c.LeaseID)
 			if err != nil {
 				return fmt.Errorf("renew the claim of delivery %s: %w", c.ID, err)
 			}
@@ -521,7 +481,7 @@ func (s *Store) ListDeliveries(ctx context.Context, f relay.DeliveryFilter) ([]*
 		add("state = ?", f.State)
 	}
 	if !f.Before.IsZero() {
-		add("created_at < ?", ts(f.Before))
+		add("created_at < ?", unixtime.Nanos(f.Before))
 	}
 	limit := f.Limit
 	if limit <= 0 {
@@ -556,7 +516,7 @@ func (s *Store) RecordAttempt(ctx context.Context, d *relay.Delivery, a *relay.A
 	if d.State == "" {
 		d.State = relay.DeliveryPending
 	}
-	t := now()
+	t := unixtime.Now()
 	if a.StartedAt.IsZero() {
 		a.StartedAt = t
 	}
@@ -624,9 +584,9 @@ func (s *Store) RecordAttempt(ctx context.Context, d *relay.Delivery, a *relay.A
 				return fmt.Errorf("delivery %s: attempt %d: %w", d.ID, n, err)
 			}
 		}
-		res, err := s.txExec(ctx, tx, qRecordAttempt, d.State, d.Attempts, ts(d.NextAttemptAt), ts(d.NextAttemptAt),
-			d.LastStatus, lastErr, ts(d.UpdatedAt),
-			n, ts(a.StartedAt), a.DurationMS, a.Status, sealedErr, respHeaders, respBody, sealedLogs, sealedLogs, d.ID, n,
+		res, err := s.txExec(ctx, tx, qRecordAttempt, d.State, d.Attempts, unixtime.Nanos(d.NextAttemptAt), unixtime.Nanos(d.NextAttemptAt),
+			d.LastStatus, lastErr, unixtime.Nanos(d.UpdatedAt),
+			n, unixtime.Nanos(a.StartedAt), a.DurationMS, a.Status, sealedErr, respHeaders, respBody, sealedLogs, sealedLogs, d.ID, n,
 			d.LeaseID, d.LeaseID)
 		if err != nil {
 			return fmt.Errorf("delivery %s: attempt %d: %w", d.ID, n, err)
@@ -709,7 +669,7 @@ func (s *Store) scanAttempt(sc scanner, id string) (*relay.Attempt, error) {
 	if err := journal.OpenAttemptResponse(s.sealer, a, id, respHeaders, respBody); err != nil {
 		return nil, err
 	}
-	a.StartedAt = fromTS(started)
+	a.StartedAt = unixtime.Time(started)
 	if sealedErr != nil {
 		e, err := s.sealer.Open(sealedErr, sealed.AttemptAAD(id, a.N, "error"))
 		if err != nil {

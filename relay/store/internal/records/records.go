@@ -23,15 +23,10 @@ func Bucket(b *relay.Bucket, now time.Time) error {
 	if b.Name == "" {
 		return errors.New("bucket: a name is required")
 	}
-	if b.ID == "" {
-		b.ID = uuid.NewString()
-	}
 	if b.Auth.Type == "" {
 		b.Auth.Type = relay.AuthNone
 	}
-	if b.CreatedAt.IsZero() {
-		b.CreatedAt = now
-	}
+	stamp(&b.ID, &b.CreatedAt, now)
 	return nil
 }
 
@@ -41,15 +36,10 @@ func Input(in *relay.Input, now time.Time) error {
 	if in.Name == "" || in.BucketID == "" {
 		return errors.New("input: a name and a bucket are required")
 	}
-	if in.ID == "" {
-		in.ID = uuid.NewString()
-	}
 	if in.Response.Mode == "" {
 		in.Response.Mode = relay.ResponseDefault
 	}
-	if in.CreatedAt.IsZero() {
-		in.CreatedAt = now
-	}
+	stamp(&in.ID, &in.CreatedAt, now)
 	return nil
 }
 
@@ -59,12 +49,7 @@ func Output(out *relay.Output, now time.Time) error {
 	if out.Name == "" || out.BucketID == "" {
 		return errors.New("output: a name and a bucket are required")
 	}
-	if out.ID == "" {
-		out.ID = uuid.NewString()
-	}
-	if out.CreatedAt.IsZero() {
-		out.CreatedAt = now
-	}
+	stamp(&out.ID, &out.CreatedAt, now)
 	return nil
 }
 
@@ -74,12 +59,7 @@ func Token(t *relay.Token, now time.Time) error {
 	if t.SecretHash == "" {
 		return errors.New("token: a secret hash is required")
 	}
-	if t.ID == "" {
-		t.ID = uuid.NewString()
-	}
-	if t.CreatedAt.IsZero() {
-		t.CreatedAt = now
-	}
+	stamp(&t.ID, &t.CreatedAt, now)
 	return nil
 }
 
@@ -89,12 +69,7 @@ func AgentToken(t *relay.AgentToken, now time.Time) error {
 	if t.SecretHash == "" || len(t.BucketIDs) == 0 {
 		return errors.New("agent token: a secret hash and a bucket are required")
 	}
-	if t.ID == "" {
-		t.ID = uuid.NewString()
-	}
-	if t.CreatedAt.IsZero() {
-		t.CreatedAt = now
-	}
+	stamp(&t.ID, &t.CreatedAt, now)
 	return nil
 }
 
@@ -113,6 +88,65 @@ func Function(f *functions.Function, now time.Time) error {
 	f.Version = 1
 	f.CreatedAt, f.UpdatedAt = now, now
 	return nil
+}
+
+// Webhook checks a webhook w about to be saved with its deliveries ds and
+// fills w's ID and ReceivedAt (with now) when empty and, in each delivery,
+// the WebhookID and BucketID of w when empty and the defaults of Delivery.
+// Every delivery must belong to w and its bucket.
+func Webhook(w *relay.Webhook, ds []*relay.Delivery, now time.Time) error {
+	if w.BucketID == "" {
+		return errors.New("webhook: a bucket is required")
+	}
+	if w.ID == "" {
+		w.ID = relay.NewRecordID()
+	}
+	if w.ReceivedAt.IsZero() {
+		w.ReceivedAt = now
+	}
+	for i, d := range ds {
+		if d.WebhookID == "" {
+			d.WebhookID = w.ID
+		}
+		if d.BucketID == "" {
+			d.BucketID = w.BucketID
+		}
+		Delivery(d, i, now)
+		if d.WebhookID != w.ID || d.BucketID != w.BucketID {
+			return fmt.Errorf("webhook %s: delivery %s belongs to another webhook or bucket", w.ID, d.ID)
+		}
+	}
+	return nil
+}
+
+// Delivery fills d's defaults: ID, state (pending), times. The i-th
+// delivery of a call is stamped i nanoseconds after now, so that
+// deliveries made together keep their order and page cleanly by creation
+// time.
+func Delivery(d *relay.Delivery, i int, now time.Time) {
+	if d.ID == "" {
+		d.ID = relay.NewRecordID()
+	}
+	if d.State == "" {
+		d.State = relay.DeliveryPending
+	}
+	if d.CreatedAt.IsZero() {
+		d.CreatedAt = now.Add(time.Duration(i))
+	}
+	if d.UpdatedAt.IsZero() {
+		d.UpdatedAt = d.CreatedAt
+	}
+}
+
+// stamp fills *id with a new UUID when empty and *createdAt with now when
+// zero: the defaults every created record shares.
+func stamp(id *string, createdAt *time.Time, now time.Time) {
+	if *id == "" {
+		*id = uuid.NewString()
+	}
+	if createdAt.IsZero() {
+		*createdAt = now
+	}
 }
 
 // SourceHash is the hex SHA-256 of source, as the runtime computes it.

@@ -67,3 +67,27 @@ func TestCheckRefs(t *testing.T) {
 		}
 	}
 }
+
+func TestWebhook(t *testing.T) {
+	now := time.Unix(1000, 0).UTC()
+	if err := Webhook(&relay.Webhook{}, nil, now); err == nil {
+		t.Error("a webhook without a bucket was accepted")
+	}
+	if err := Webhook(&relay.Webhook{BucketID: "b"}, []*relay.Delivery{{BucketID: "other"}}, now); err == nil {
+		t.Error("a delivery of another bucket was accepted")
+	}
+	w := &relay.Webhook{BucketID: "b"}
+	ds := []*relay.Delivery{{OutputID: "o1"}, {OutputID: "o2"}}
+	if err := Webhook(w, ds, now); err != nil {
+		t.Fatal(err)
+	}
+	if w.ID == "" || !w.ReceivedAt.Equal(now) {
+		t.Errorf("webhook defaults: ID %q, ReceivedAt %v", w.ID, w.ReceivedAt)
+	}
+	for i, d := range ds {
+		if d.ID == "" || d.WebhookID != w.ID || d.BucketID != "b" || d.State != relay.DeliveryPending ||
+			!d.CreatedAt.Equal(now.Add(time.Duration(i))) || !d.UpdatedAt.Equal(d.CreatedAt) {
+			t.Errorf("delivery %d defaults: %+v", i, d)
+		}
+	}
+}

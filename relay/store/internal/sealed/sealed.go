@@ -45,3 +45,8 @@ func RecordKind(table string) string {
 func AttemptAAD(deliveryID string, n int, column string) []byte {
 	return seal.AAD("attempts", deliveryID, strconv.Itoa(n), column)
 }
+
+// ConfigAAD binds a configuration value to its function and key.
+func ConfigAAD(functionID, key string) []byte {
+	return seal.AAD("function_config", functionID, key, "value")
+}
