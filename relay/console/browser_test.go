@@ -2,6 +2,7 @@ package console_test
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -118,13 +119,19 @@ func TestBrowser(t *testing.T) {
 			t.Fatalf("%s: %v; the page:\n%s", what, err, page)
 		}
 	}
+	// text reads an element's text in one evaluation: htmx may swap the
+	// element between a query and a read of the node it found.
 	text := func(sel string) string {
 		t.Helper()
-		s, err := chromedp.Run(bctx, chromedp.Text(chromedp.CSS(sel)))
+		q, _ := json.Marshal(sel)
+		s, err := chromedp.Run(bctx, chromedp.Evaluate[*string](`(e => e === null ? null : e.innerText)(document.querySelector(`+string(q)+`))`))
 		if err != nil {
 			t.Fatalf("text of %s: %v", sel, err)
 		}
-		return s
+		if s == nil {
+			t.Fatalf("text of %s: no such element", sel)
+		}
+		return *s
 	}
 	// The first call starts the browser, bound to bctx.
 	if err := chromedp.Do(bctx); err != nil {
