@@ -45,7 +45,10 @@ func openPG(t *testing.T, dsn string) *postgres.Store {
 
 // pauseRows is the size of TestPurgePause: small enough by default for
 // CI; the README's numbers are of -pause-rows=100000.
-var pauseRows = flag.Int("pause-rows", 20_000, "webhooks per phase of TestPurgePause")
+var (
+	pauseRows = flag.Int("pause-rows", 20_000, "webhooks per phase of TestPurgePause")
+	pauseIdle = flag.Duration("pause-idle", 10*time.Second, "how long TestPurgePause measures ingest alone first")
+)
 
 // TestPurgePause measures how long ingest waits on PostgreSQL while the
 // retention purge empties the payloads of -pause-rows webhooks, deletes
@@ -55,9 +58,16 @@ func TestPurgePause(t *testing.T) {
 	if testing.Short() {
 		t.Skip("many rows")
 	}
+	dsn := pgtest.DSN(t)
+	waits := sampleWaits(t, dsn)
 	storetest.RetentionPause(t, func(t *testing.T) storetest.Store {
-		return openPG(t, pgtest.DSN(t))
-	}, storetest.PauseOptions{Rows: *pauseRows, Fill: fillRows})
+		return openPG(t, dsn)
+	}, storetest.PauseOptions{Rows: *pauseRows, Fill: fillRows, Idle: *pauseIdle, Explain: waits.explain})
+	if n := waits.lockWaits(); len(n) > 0 {
+		t.Logf("backends seen waiting on a lock (samples 2 ms apart): %v", n)
+	} else {
+		t.Logf("no backend seen waiting on a lock")
+	}
 }
 
 // fillRows stores n finished webhooks of f received at at, directly:

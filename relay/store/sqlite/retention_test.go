@@ -25,7 +25,10 @@ import (
 // pauseRows is the size of TestPurgePause and TestDeletePaged: small
 // enough by default for CI; the README's numbers are of
 // -pause-rows=100000.
-var pauseRows = flag.Int("pause-rows", 20_000, "webhooks per phase of TestPurgePause and TestDeletePaged")
+var (
+	pauseRows = flag.Int("pause-rows", 20_000, "webhooks per phase of TestPurgePause and TestDeletePaged")
+	pauseIdle = flag.Duration("pause-idle", 10*time.Second, "how long TestPurgePause measures ingest alone first")
+)
 
 // TestPurgePause measures how long ingest waits while the retention
 // purge empties the payloads of -pause-rows webhooks, deletes as many at
@@ -41,7 +44,7 @@ func TestPurgePause(t *testing.T) {
 	}, storetest.PauseOptions{Rows: *pauseRows, Fill: func(ctx context.Context, ps storetest.Store, f *storetest.PauseFixture, n int, at time.Time) error {
 		fillRows(t, ps.(*Store), f.Bucket.ID, f.Input.ID, f.Output.ID, n, at)
 		return nil
-	}})
+	}, Idle: *pauseIdle})
 }
 
 // purgeBatch is the relay's default batch size.

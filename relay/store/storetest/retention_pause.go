@@ -42,6 +42,9 @@ type PauseOptions struct {
 	// Idle is how long the first phase measures ingest alone, the
 	// reference for the others; 0 means 10 seconds.
 	Idle time.Duration
+	// Explain, when set, says what the store was waiting for between
+	// from and to: RetentionPause logs it for each wait over 50 ms.
+	Explain func(from, to time.Time) string
 }
 
 // PauseResult is what one phase of RetentionPause measured.
@@ -56,6 +59,50 @@ type PauseResult struct {
 	P99      time.Duration
 	P999     time.Duration
 	Over50ms int
+	// Slow lists the waits over 50 ms, in the order they happened.
+	Slow []Wait
+	// Batches counts the purge's Purge calls; LongestBatch is the
+	// longest of them: the most a batch can have held up a write, its
+	// candidates' read and its wait for the writer included.
+	Batches      int
+	LongestBatch time.Duration
+}
+
+// timedPurges times the Purge calls of a RetentionStore.
+type timedPurges struct {
+	relay.RetentionStore
+	mu      sync.Mutex
+	n       int
+	longest time.Duration
+}
+
+func (p *timedPurges) Purge(ctx context.Context, req relay.Purge) (relay.PurgeResult, error) {
+	start := time.Now()
+	res, err := p.RetentionStore.Purge(ctx, req)
+	took := time.Since(start)
+	p.mu.Lock()
+	p.n++
+	p.longest = max(p.longest, took)
+	p.mu.Unlock()
+	return res, err
+}
+
+func (p *timedPurges) reset() {
+	p.mu.Lock()
+	p.n, p.longest = 0, 0
+	p.mu.Unlock()
+}
+
+func (p *timedPurges) stats() (int, time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.n, p.longest
+}
+
+// Wait is one SaveWebhook call of the concurrent writer.
+type Wait struct {
+	Start time.Time
+	Took  time.Duration
 }
 
 // RetentionPause measures how long ingest waits while the relay's
@@ -90,18 +137,28 @@ func RetentionPause(t *testing.T, open func(t *testing.T) Store, opts PauseOptio
 	}
 	t.Logf("stored %d webhooks in %v", opts.Rows, time.Since(start).Round(time.Millisecond))
 
-	purger, err := relay.NewPurger(relay.PurgerOptions{Store: st, Retention: st, Batch: opts.Batch})
+	batches := &timedPurges{RetentionStore: st}
+	purger, err := relay.NewPurger(relay.PurgerOptions{Store: st, Retention: batches, Batch: opts.Batch})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var results []PauseResult
 	measure := func(phase string, during func()) {
 		t.Helper()
+		batches.reset()
 		r := measureIngest(t, st, ingest, phase, during)
+		r.Batches, r.LongestBatch = batches.stats()
 		results = append(results, r)
-		t.Logf("%s: %v; ingest: %d webhooks stored, wait p99 %v, p99.9 %v, longest %v, %d waits over 50ms",
+		t.Logf("%s: %v; ingest: %d webhooks stored, wait p99 %v, p99.9 %v, longest %v, %d waits over 50ms; purge: %d batches, the longest %v",
 			r.Phase, r.Elapsed.Round(time.Millisecond), r.Stored, r.P99.Round(100*time.Microsecond),
-			r.P999.Round(100*time.Microsecond), r.Longest.Round(100*time.Microsecond), r.Over50ms)
+			r.P999.Round(100*time.Microsecond), r.Longest.Round(100*time.Microsecond), r.Over50ms,
+			r.Batches, r.LongestBatch.Round(100*time.Microsecond))
+		if opts.Explain != nil {
+			for _, w := range r.Slow {
+				t.Logf("  %v at %s: %s", w.Took.Round(100*time.Microsecond), w.Start.Format("15:04:05.000"),
+					opts.Explain(w.Start, w.Start.Add(w.Took)))
+			}
+		}
 	}
 	run := func(kind relay.PurgeKind) int64 {
 		t.Helper()
@@ -157,6 +214,7 @@ func measureIngest(t *testing.T, st Store, f *PauseFixture, phase string, during
 		wg     sync.WaitGroup
 		stop   atomic.Bool
 		waits  []time.Duration
+		slow   []Wait
 		failed error
 	)
 	wg.Add(1)
@@ -171,7 +229,11 @@ func measureIngest(t *testing.T, st Store, f *PauseFixture, phase string, during
 				failed = err
 				return
 			}
-			waits = append(waits, time.Since(start))
+			took := time.Since(start)
+			waits = append(waits, took)
+			if took > 50*time.Millisecond {
+				slow = append(slow, Wait{Start: start, Took: took})
+			}
 		}
 	}()
 	start := time.Now()
@@ -179,6 +241,7 @@ func measureIngest(t *testing.T, st Store, f *PauseFixture, phase string, during
 	r := PauseResult{Phase: phase, Elapsed: time.Since(start)}
 	stop.Store(true)
 	wg.Wait()
+	r.Slow = slow
 	if failed != nil {
 		t.Fatalf("%s: storing a webhook: %v", phase, failed)
 	}
@@ -187,11 +250,7 @@ func measureIngest(t *testing.T, st Store, f *PauseFixture, phase string, during
 	if len(waits) > 0 {
 		r.Longest, r.P99, r.P999 = waits[len(waits)-1], waits[len(waits)*99/100], waits[len(waits)*999/1000]
 	}
-	for _, w := range waits {
-		if w > 50*time.Millisecond {
-			r.Over50ms++
-		}
-	}
+	r.Over50ms = len(slow)
 	return r
 }
 
