@@ -86,7 +86,13 @@
 // the claimer also polls every few seconds rather than every 30. The
 // retention purge runs on one node at a time (Exclusive). A delivery is
 // attempted by the node that holds its lease; when a node dies, the others
-// take its deliveries once their leases run out.
+// take its deliveries once their leases run out. A webhook to an input the
+// node's routes do not know is looked up in the store (another node may
+// have made the input a moment ago, its notice not yet here): concurrent
+// webhooks to one ID share a lookup, and a node looks up at most 50 IDs a
+// second (bursts of 50), so that webhooks to made-up IDs cannot flood the
+// database; past that, they are answered as unknown without a lookup
+// (relayfn_unknown_input_lookups_total counts them by result).
 //
 // # The request log
 //

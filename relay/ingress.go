@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/relayfn/relayfn/relay/store"
 	"github.com/relayfn/relayfn/runtime"
 )
 
@@ -93,12 +94,23 @@ func (s *Server) unrouted(status int) {
 	s.events.received(nil, nil, "", status, false)
 }
 
+// Bounds of newInput's store lookups: a flood of webhooks to made-up
+// input IDs costs the shared database at most unknownLookupRate queries
+// a second from each node (with bursts of as many). Past it, a webhook to
+// an unknown input is answered as unknown at once, without a lookup.
+const (
+	unknownLookupRate    = 50
+	unknownLookupTimeout = 5 * time.Second
+)
+
 // newInput finds an input this node's routes do not know in a store that
 // several nodes share: another node may have made it a moment ago, before
 // the store's change notice reached this one. Answering such a webhook as
 // unknown would acknowledge it and store nothing, so the routes are
 // reloaded when the store has the input. On a store of one process the
-// routes know every input, and nothing is looked up.
+// routes know every input, and nothing is looked up. Concurrent webhooks
+// to one ID share one lookup, and lookups are rate-limited
+// (unknownLookupRate).
 func (s *Server) newInput(ctx context.Context, id string) (*routes, *inputRoute) {
 	if _, shared := s.store.(Watcher); !shared {
 		return nil, nil
@@ -106,19 +118,41 @@ func (s *Server) newInput(ctx context.Context, id string) (*routes, *inputRoute)
 	if _, err := uuid.Parse(id); err != nil {
 		return nil, nil // input IDs are UUIDs: nothing to look up
 	}
-	if _, err := s.store.GetInput(ctx, id); err != nil {
+	key := strings.ToLower(id)
+	found, _, _ := s.lookups.Do(key, func() (any, error) {
+		result := "skipped"
+		defer func() { s.metrics.unknownLookups.WithLabelValues(result).Inc() }()
+		if !s.lookupRate.Allow() {
+			return false, nil
+		}
+		// The lookup is shared: a caller hanging up does not end it.
+		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), unknownLookupTimeout)
+		defer cancel()
+		_, err := s.store.GetInput(lctx, id)
+		switch {
+		case err == nil:
+			result = "found"
+		case errors.Is(err, store.ErrNotFound):
+			result = "absent"
+		default:
+			result = "error"
+			s.log.Error("look up an input the routes do not know", "input", id, "error", err)
+		}
+		return err == nil, nil
+	})
+	if found != true {
 		return nil, nil
 	}
 	// Another request may have reloaded meanwhile.
-	if rt := s.routes.Load(); rt.inputs[strings.ToLower(id)] != nil {
-		return rt, rt.inputs[strings.ToLower(id)]
+	if rt := s.routes.Load(); rt.inputs[key] != nil {
+		return rt, rt.inputs[key]
 	}
 	if err := s.Reload(ctx); err != nil {
 		s.log.Error("reload for a new input", "input", id, "error", err)
 		return nil, nil
 	}
 	rt := s.routes.Load()
-	return rt, rt.inputs[strings.ToLower(id)]
+	return rt, rt.inputs[key]
 }
 
 // serveWebhook is the ingress: /v1/webhooks/{input_id}[/extra/path].

@@ -20,6 +20,9 @@ type metrics struct {
 	// found lost (another node may have claimed them): their attempts
 	// are not recorded here.
 	leaseLost prometheus.Counter
+	// unknownLookups counts the store lookups of inputs the routes did
+	// not know (newInput), by result.
+	unknownLookups *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer, depth, agents func() int) (*metrics, error) {
@@ -53,6 +56,10 @@ func newMetrics(reg prometheus.Registerer, depth, agents func() int) (*metrics, 
 			Name: "relayfn_delivery_lease_lost_total",
 			Help: "Deliveries whose lease this relay lost before recording their attempt (another node may attempt them).",
 		}),
+		unknownLookups: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "relayfn_unknown_input_lookups_total",
+			Help: "Webhooks to an input this node's routes did not know, looked up in the shared store, by result (found, absent, error, skipped: over the lookup rate).",
+		}, []string{"result"}),
 	}
 	if reg == nil {
 		return m, nil
@@ -65,7 +72,7 @@ func newMetrics(reg prometheus.Registerer, depth, agents func() int) (*metrics, 
 		Name: "relayfn_agents_connected",
 		Help: "Agents connected to this relay.",
 	}, func() float64 { return float64(agents()) })
-	for _, c := range []prometheus.Collector{m.received, m.invocations, m.durations, m.deliveries, m.retries, held, m.transport, connected, m.leaseLost} {
+	for _, c := range []prometheus.Collector{m.received, m.invocations, m.durations, m.deliveries, m.retries, held, m.transport, connected, m.leaseLost, m.unknownLookups} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/relayfn/relayfn/egress"
@@ -522,4 +523,71 @@ func TestNodeTakesOverExpiredLeases(t *testing.T) {
 	if n := calls.Load(); n != 2 {
 		t.Errorf("the destination got %d requests, want 2 (node A's, node B's)", n)
 	}
+}
+
+// Webhooks to made-up input IDs on a shared store cost the database a
+// bounded number of lookups: each is answered as unknown, and past the
+// lookup rate without a lookup (internal/multinode tests the lookup that
+// finds an input another node made).
+func TestUnknownInputLookupsBounded(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	sl := pgSealer(t)
+	reg := prometheus.NewRegistry()
+	n := startPGNode(t, dsn, sl, "a", relay.Options{Registerer: reg})
+
+	const senders, each = 20, 15
+	start := time.Now()
+	errs := make(chan error, senders)
+	for range senders {
+		go func() {
+			for range each {
+				resp, err := http.Post(n.url+"/v1/webhooks/"+uuid.NewString(), "text/plain", strings.NewReader("x"))
+				if err != nil {
+					errs <- err
+					return
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK {
+					errs <- fmt.Errorf("status %d, want 200 (an unknown input answers as an open one)", resp.StatusCode)
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range senders {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	elapsed := time.Since(start)
+	got := lookupCounts(t, reg)
+	if got["absent"]+got["skipped"] != senders*each || got["found"] != 0 || got["error"] != 0 {
+		t.Fatalf("lookups of %d made-up IDs: %v", senders*each, got)
+	}
+	// The limiter allows its burst, then its rate over the time taken.
+	if most := 50 + int(50*elapsed.Seconds()) + 1; got["absent"] > most {
+		t.Fatalf("%d store lookups in %v, want at most %d", got["absent"], elapsed, most)
+	}
+	t.Logf("%d webhooks to made-up IDs in %v: %v", senders*each, elapsed.Round(time.Millisecond), got)
+}
+
+// lookupCounts reads relayfn_unknown_input_lookups_total by result.
+func lookupCounts(t *testing.T, g prometheus.Gatherer) map[string]int {
+	t.Helper()
+	mfs, err := g.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int{}
+	for _, mf := range mfs {
+		if mf.GetName() != "relayfn_unknown_input_lookups_total" {
+			continue
+		}
+		for _, m := range mf.Metric {
+			got[m.GetLabel()[0].GetValue()] = int(m.GetCounter().GetValue())
+		}
+	}
+	return got
 }

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/singleflight"
+	"golang.org/x/time/rate"
 
 	"github.com/relayfn/relayfn/egress"
 	"github.com/relayfn/relayfn/relay/api"
@@ -111,6 +113,11 @@ type Server struct {
 	// events is the live event stream (Subscribe).
 	events eventHub
 
+	// lookups and lookupRate bound the store lookups of unknown inputs
+	// (newInput).
+	lookups    singleflight.Group
+	lookupRate *rate.Limiter
+
 	reloadMu sync.Mutex
 	waitMu   sync.Mutex
 	waiters  map[string]chan destAnswer // delivery ID → caller waiting in destination mode
@@ -172,6 +179,8 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		log:     opts.Logger,
 		verify:  NewVerifier(),
 		waiters: map[string]chan destAnswer{},
+
+		lookupRate: rate.NewLimiter(unknownLookupRate, unknownLookupRate),
 	}
 	s.sched = newEngine(s)
 	s.agents = newAgentHub(s)
