@@ -366,7 +366,7 @@ func TestNodeLockRetaken(t *testing.T) {
 	}
 	_, err := st.Pool().Exec(ctx, `SELECT pg_terminate_backend($1)`, first)
 	must(t, err)
-	deadline := time.Now().Add(4 * nodeLockCheck)
+	deadline := time.Now().Add(nodeLockCheck + 10*time.Second) // a failure guard
 	for {
 		if pid := holder(); pid != 0 && pid != first {
 			break

@@ -308,8 +308,10 @@ func (s *Store) takeNodeLock(ctx context.Context, node string) (*pgx.Conn, error
 	return conn, nil
 }
 
-// nodeLockCheck is how often the node lock's connection is checked.
-const nodeLockCheck = 5 * time.Second
+// nodeLockCheck is how often the node lock's connection is checked: after
+// an outage, the name is unguarded for at most about as long (a ping a
+// second costs the database nothing worth counting).
+const nodeLockCheck = time.Second
 
 // keepNodeLock checks the node lock's connection until Close, and takes
 // the lock again on a new connection when it was lost (the database
