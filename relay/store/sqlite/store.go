@@ -152,6 +152,7 @@ type Store struct {
 	ckptDone chan struct{} // closed when the checkpointer has stopped
 
 	ephemeral ephemeralCache
+	outputs   outputCache
 }
 
 // ephemeralCache remembers buckets' ephemeral flags, which SaveWebhook
@@ -185,6 +186,45 @@ func (c *ephemeralCache) forget(id string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	delete(c.m, id)
+}
+
+// outputCache remembers the outputs that SaveWebhook found in their
+// buckets, so that it checks each output once rather than for every
+// delivery. Outputs never change buckets; DeleteOutput forgets its output
+// and DeleteBucket every output, both in the group-commit writer before
+// they delete and again once they have committed, so that a SaveWebhook
+// after them in the writer's queue reads the outputs table again.
+type outputCache struct {
+	mu sync.Mutex
+	m  map[string]string // output ID -> bucket ID
+}
+
+func (c *outputCache) has(id, bucketID string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	b, ok := c.m[id]
+	return ok && b == bucketID
+}
+
+func (c *outputCache) put(id, bucketID string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = make(map[string]string)
+	}
+	c.m[id] = bucketID
+}
+
+func (c *outputCache) forget(id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.m, id)
+}
+
+func (c *outputCache) clear() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	clear(c.m)
 }
 
 // Open opens (creating it when missing) the database named by dsn and

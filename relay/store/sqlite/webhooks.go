@@ -146,23 +146,27 @@ func (s *Store) sealLastErrors(ds []*relay.Delivery) []any {
 }
 
 // insertDeliveries inserts ds, after checking that each one's output
-// exists and belongs to its bucket. (No foreign key checks it: deleting an
-// output leaves its deliveries for the retention purge.)
+// exists and belongs to its bucket (once per output: see outputCache).
+// (No foreign key checks it: deleting an output leaves its deliveries for
+// the retention purge.)
 func (s *Store) insertDeliveries(ctx context.Context, tx *sql.Tx, ds []*relay.Delivery, lastErrs []any) error {
 	for i, d := range ds {
-		var one int
-		err := s.txQueryRow(ctx, tx, qOutputInBucket, d.OutputID, d.BucketID).Scan(&one)
-		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("delivery %s: output %s in bucket %s: %w", d.ID, d.OutputID, d.BucketID, notFound("output", d.OutputID))
-		}
-		if err != nil {
-			return fmt.Errorf("delivery %s: %w", d.ID, err)
+		if !s.outputs.has(d.OutputID, d.BucketID) {
+			var one int
+			err := s.txQueryRow(ctx, tx, qOutputInBucket, d.OutputID, d.BucketID).Scan(&one)
+			if errors.Is(err, sql.ErrNoRows) {
+				return fmt.Errorf("delivery %s: output %s in bucket %s: %w", d.ID, d.OutputID, d.BucketID, notFound("output", d.OutputID))
+			}
+			if err != nil {
+				return fmt.Errorf("delivery %s: %w", d.ID, err)
+			}
+			s.outputs.put(d.OutputID, d.BucketID)
 		}
 		due := unixtime.Nanos(d.NextAttemptAt)
 		if d.LeaseOwner != "" {
 			due = unixtime.Nanos(d.LeaseUntil)
 		}
-		_, err = s.txExec(ctx, tx, qInsertDelivery,
+		_, err := s.txExec(ctx, tx, qInsertDelivery,
 			d.ID, d.WebhookID, d.BucketID, d.OutputID, d.State, d.Attempts, unixtime.Nanos(d.NextAttemptAt), d.LastStatus,
 			lastErrs[i], unixtime.Nanos(d.CreatedAt), unixtime.Nanos(d.UpdatedAt), due, nullString(d.LeaseOwner), nullString(d.LeaseID))
 		if err != nil {
