@@ -118,6 +118,9 @@ const (
 	defaultBusyTimeout = 10000
 	// maxBatch bounds the writes committed in one transaction.
 	maxBatch = 256
+	// maxYields bounds the turns the writer yields to let writes queue
+	// up before it commits a batch.
+	maxYields = 8
 	// lazyWait is the longest a batch of lazy writes (attempts recorded)
 	// waits for a write that a caller waits on (a webhook stored), to
 	// share its commit.
@@ -592,8 +595,17 @@ func (s *Store) writer() {
 		if !req.alone {
 			// Let the goroutines that are about to write queue up: one
 			// commit for all of them costs about what one costs alone.
-			runtime.Gosched()
-			held = s.fill(&batch)
+			// While yielding brings more, yield again (a few times at
+			// most): under load, the writes of callers answered by the
+			// last commit arrive over several turns of the scheduler.
+			for range maxYields {
+				n := len(batch)
+				runtime.Gosched()
+				held = s.fill(&batch)
+				if held != nil || len(batch) == n || len(batch) >= maxBatch {
+					break
+				}
+			}
 		}
 		if held == nil && lazyOnly(batch) {
 			// Nobody waits on these writes to answer a caller: give them
