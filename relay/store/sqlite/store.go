@@ -383,6 +383,9 @@ func (s *Store) closeDBs() error {
 }
 
 // txExec runs query in tx, through its prepared statement when it has one.
+// The writes of every webhook pass their arguments as driver values
+// (int64, string, []byte, nil): database/sql converts other types (int, a
+// named string type) by reflection, with an allocation each.
 func (s *Store) txExec(ctx context.Context, tx *sql.Tx, query string, args ...any) (sql.Result, error) {
 	if stmt := s.txStmt(ctx, tx, query); stmt != nil {
 		return stmt.ExecContext(ctx, args...)

@@ -109,8 +109,8 @@ func (s *Store) saveWebhookFunc(w *relay.Webhook, ds []*relay.Delivery) (func(co
 		}
 		_, err = s.txExec(ctx, tx, qInsertWebhook,
 			w.ID, w.BucketID, w.InputID, unixtime.Nanos(w.ReceivedAt), w.Request.Method, path,
-			cols.RawQuery, cols.Headers, cols.Body, w.Status, cols.FunctionError, cols.Logs, rawPath,
-			cols.Received, cols.Outcome, cols.AnswerHeaders, cols.AnswerSize)
+			cols.RawQuery, cols.Headers, cols.Body, int64(w.Status), cols.FunctionError, cols.Logs, rawPath,
+			cols.Received, cols.Outcome, cols.AnswerHeaders, int64(cols.AnswerSize))
 		if err != nil {
 			return mapWriteErr(err, "webhook", w.ID)
 		}
@@ -167,7 +167,7 @@ func (s *Store) insertDeliveries(ctx context.Context, tx *sql.Tx, ds []*relay.De
 			due = unixtime.Nanos(d.LeaseUntil)
 		}
 		_, err := s.txExec(ctx, tx, qInsertDelivery,
-			d.ID, d.WebhookID, d.BucketID, d.OutputID, d.State, d.Attempts, unixtime.Nanos(d.NextAttemptAt), d.LastStatus,
+			d.ID, d.WebhookID, d.BucketID, d.OutputID, string(d.State), int64(d.Attempts), unixtime.Nanos(d.NextAttemptAt), int64(d.LastStatus),
 			lastErrs[i], unixtime.Nanos(d.CreatedAt), unixtime.Nanos(d.UpdatedAt), due, nullString(d.LeaseOwner), nullString(d.LeaseID))
 		if err != nil {
 			return mapWriteErr(err, "delivery", d.ID)
@@ -581,16 +581,16 @@ func (s *Store) RecordAttempt(ctx context.Context, d *relay.Delivery, a *relay.A
 			seal()
 		}
 		if n > 1 {
-			if _, err := s.txExec(ctx, tx, qMoveAttempt, d.ID, n); err != nil {
+			if _, err := s.txExec(ctx, tx, qMoveAttempt, d.ID, int64(n)); err != nil {
 				if unique, _ := constraint(err); unique {
 					return fmt.Errorf("delivery %s: attempt %d: %w", d.ID, n, store.ErrConflict)
 				}
 				return fmt.Errorf("delivery %s: attempt %d: %w", d.ID, n, err)
 			}
 		}
-		res, err := s.txExec(ctx, tx, qRecordAttempt, d.State, d.Attempts, unixtime.Nanos(d.NextAttemptAt), unixtime.Nanos(d.NextAttemptAt),
-			d.LastStatus, lastErr, unixtime.Nanos(d.UpdatedAt),
-			n, unixtime.Nanos(a.StartedAt), a.DurationMS, a.Status, sealedErr, respHeaders, respBody, sealedLogs, sealedLogs, d.ID, n,
+		res, err := s.txExec(ctx, tx, qRecordAttempt, string(d.State), int64(d.Attempts), unixtime.Nanos(d.NextAttemptAt), unixtime.Nanos(d.NextAttemptAt),
+			int64(d.LastStatus), lastErr, unixtime.Nanos(d.UpdatedAt),
+			int64(n), unixtime.Nanos(a.StartedAt), a.DurationMS, int64(a.Status), sealedErr, respHeaders, respBody, sealedLogs, sealedLogs, d.ID, int64(n),
 			d.LeaseID, d.LeaseID)
 		if err != nil {
 			return fmt.Errorf("delivery %s: attempt %d: %w", d.ID, n, err)
