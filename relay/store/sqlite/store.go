@@ -20,11 +20,8 @@
 // transaction of its own, so that a failing write fails alone. Every
 // caller is answered after its write has committed. RecordAttempt's
 // writes, which no webhook's caller waits on, are lazy: a batch of only
-// those waits up to a millisecond for a SaveWebhook to share its commit.
-// Under load, when the last batch held the writes of several callers, the
-// writer waits up to half a millisecond for more before it commits
-// (gatherWait), as PostgreSQL's commit_delay does: fewer, larger commits
-// for a little latency. A batch of only SaveWebhook and RecordAttempt writes runs its prepared
+// those waits up to a millisecond for a SaveWebhook to share its commit. A
+// batch of only SaveWebhook and RecordAttempt writes runs its prepared
 // statements on the driver's connection directly (hot.go). Reads use a
 // separate pool of read-only connections and are not blocked by writes.
 //
@@ -126,11 +123,6 @@ const (
 	// maxYields bounds the turns the writer yields to let writes queue
 	// up before it commits a batch.
 	maxYields = 8
-	// gatherWait is how long the writer waits for more writes before it
-	// commits a batch when the last one held writes of several callers
-	// (as PostgreSQL's commit_delay, with commit_siblings): under load it
-	// trades that much latency for fewer, larger commits.
-	gatherWait = 500 * time.Microsecond
 	// lazyWait is the longest a batch of lazy writes (attempts recorded)
 	// waits for a write that a caller waits on (a webhook stored), to
 	// share its commit.
@@ -595,9 +587,6 @@ func (s *Store) writer() {
 	defer close(s.kick)
 	batch := make([]*writeReq, 0, maxBatch)
 	var held *writeReq // a write to run alone, taken while filling a batch
-	// prevEager counts the writes of the last batch that a caller waited
-	// on (not lazy): two or more mean concurrent callers.
-	prevEager := 0
 	for {
 		req := held
 		held = nil
@@ -621,18 +610,6 @@ func (s *Store) writer() {
 				if held != nil || len(batch) == n || len(batch) >= maxBatch {
 					break
 				}
-			}
-		}
-		if held == nil && !req.alone && prevEager >= 2 && !lazyOnly(batch) {
-			// Under load (the last batch had writes of several callers),
-			// give the callers about to write a moment to join: a
-			// commit's cost is mostly per batch, not per write.
-			held = s.gather(&batch, gatherWait)
-		}
-		prevEager = 0
-		for _, r := range batch {
-			if !r.lazy {
-				prevEager++
 			}
 		}
 		if held == nil && lazyOnly(batch) {
@@ -668,28 +645,6 @@ func (s *Store) writer() {
 		default:
 		}
 	}
-}
-
-// gather adds to batch the writes queued within wait, up to maxBatch, and
-// returns the write to run alone that stopped it, if any.
-func (s *Store) gather(batch *[]*writeReq, wait time.Duration) (held *writeReq) {
-	t := time.NewTimer(wait)
-	defer t.Stop()
-	for len(*batch) < maxBatch {
-		select {
-		case r, ok := <-s.queue:
-			if !ok {
-				return nil
-			}
-			if r.alone {
-				return r
-			}
-			*batch = append(*batch, r)
-		case <-t.C:
-			return nil
-		}
-	}
-	return nil
 }
 
 // fill adds the writes already queued to batch, up to maxBatch, and
