@@ -319,16 +319,21 @@ func (rt *roundTripper) roundTrip(req *http.Request) (*http.Response, error) {
 		ctx = withProxyAddr(ctx, canonicalAddr(pu))
 		plainViaProxy = req.URL.Scheme == "http" && (pu.Scheme == "http" || pu.Scheme == "https")
 	}
-	out := req.Clone(ctx)
 	// Functions are untrusted: they must not pick their own role or talk to
-	// the proxy with credentials of their choosing.
-	for k := range out.Header {
-		if strings.EqualFold(k, c.cfg.ProxyRoleHeader) || strings.EqualFold(k, "Proxy-Authorization") {
-			delete(out.Header, k)
+	// the proxy with credentials of their choosing. The header is copied
+	// only when it changes: a RoundTripper must not modify its request's.
+	setRole := plainViaProxy && rt.service != ""
+	out := req.WithContext(ctx)
+	if setRole || c.hasProxyHeader(req.Header) {
+		out = req.Clone(ctx)
+		for k := range out.Header {
+			if c.isProxyHeader(k) {
+				delete(out.Header, k)
+			}
 		}
-	}
-	if plainViaProxy && rt.service != "" {
-		out.Header.Set(c.cfg.ProxyRoleHeader, rt.service)
+		if setRole {
+			out.Header.Set(c.cfg.ProxyRoleHeader, rt.service)
+		}
 	}
 
 	resp, err := t.RoundTrip(out)
@@ -352,6 +357,22 @@ func (rt *roundTripper) roundTrip(req *http.Request) (*http.Response, error) {
 	}
 	resp.Body = &cancelBody{ReadCloser: resp.Body, cancel: cancel}
 	return resp, nil
+}
+
+// isProxyHeader reports whether k names a header meant for the proxy (its
+// role header, Proxy-Authorization), which requests may not set.
+func (c *Client) isProxyHeader(k string) bool {
+	return strings.EqualFold(k, c.cfg.ProxyRoleHeader) || strings.EqualFold(k, "Proxy-Authorization")
+}
+
+// hasProxyHeader reports whether h holds a header meant for the proxy.
+func (c *Client) hasProxyHeader(h http.Header) bool {
+	for k := range h {
+		if c.isProxyHeader(k) {
+			return true
+		}
+	}
+	return false
 }
 
 // canonicalAddr is the host:port http.Transport dials for proxy URL u.

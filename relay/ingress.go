@@ -197,7 +197,10 @@ func (s *Server) serveWebhook(w http.ResponseWriter, r *http.Request) {
 		s.events.received(b, route.input, "", status, false)
 	}
 
-	header := r.Header.Clone()
+	// The handler owns r.Header (the server reads what it needs of it
+	// before the handler runs): the webhook keeps it, changed in place,
+	// rather than a copy.
+	header := r.Header
 	auth := s.authorize(rt, b, header, r.URL)
 	if auth.retryAfter > 0 {
 		io.Copy(io.Discard, io.LimitReader(r.Body, s.opts.MaxBodyBytes))

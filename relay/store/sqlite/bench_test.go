@@ -17,7 +17,7 @@ func (s *Store) saveWebhookOneTx(ctx context.Context, w *relay.Webhook, ds []*re
 	if err != nil {
 		return err
 	}
-	return s.inTx(ctx, fn)
+	return s.inTx(ctx, s.onSQL(fn))
 }
 
 // BenchmarkSaveWebhook saves webhooks with a 2 KB body and one delivery

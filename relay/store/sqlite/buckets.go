@@ -110,8 +110,9 @@ func (s *Store) DeleteBucket(ctx context.Context, id string) error {
 	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		n = 0
 		// A SaveWebhook after this one in the writer reads the bucket
-		// again, and finds none.
+		// and its outputs again, and finds none.
 		s.ephemeral.forget(id)
+		s.outputs.clear()
 		res, err := tx.ExecContext(ctx, `DELETE FROM buckets WHERE id = ?`, id)
 		if err != nil {
 			return err
@@ -124,6 +125,7 @@ func (s *Store) DeleteBucket(ctx context.Context, id string) error {
 		return err
 	})
 	s.ephemeral.forget(id)
+	s.outputs.clear()
 	if err != nil {
 		return mapWriteErr(err, "bucket", id)
 	}
@@ -363,6 +365,9 @@ func (s *Store) DeleteOutput(ctx context.Context, id string) error {
 	var n int64
 	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		n = 0
+		// A SaveWebhook after this one in the writer reads the output
+		// again, and finds none.
+		s.outputs.forget(id)
 		res, err := tx.ExecContext(ctx, `DELETE FROM outputs WHERE id = ?`, id)
 		if err != nil {
 			return err
@@ -374,6 +379,7 @@ func (s *Store) DeleteOutput(ctx context.Context, id string) error {
 			ON CONFLICT (id) DO UPDATE SET sweep = 0`, id, unixtime.Nanos(unixtime.Now()))
 		return err
 	})
+	s.outputs.forget(id)
 	if err != nil {
 		return mapWriteErr(err, "output", id)
 	}

@@ -20,8 +20,10 @@
 // transaction of its own, so that a failing write fails alone. Every
 // caller is answered after its write has committed. RecordAttempt's
 // writes, which no webhook's caller waits on, are lazy: a batch of only
-// those waits up to a millisecond for a SaveWebhook to share its commit. Reads use a separate
-// pool of read-only connections and are not blocked by writes.
+// those waits up to a millisecond for a SaveWebhook to share its commit. A
+// batch of only SaveWebhook and RecordAttempt writes runs its prepared
+// statements on the driver's connection directly (hot.go). Reads use a
+// separate pool of read-only connections and are not blocked by writes.
 //
 // # Claims
 //
@@ -118,6 +120,9 @@ const (
 	defaultBusyTimeout = 10000
 	// maxBatch bounds the writes committed in one transaction.
 	maxBatch = 256
+	// maxYields bounds the turns the writer yields to let writes queue
+	// up before it commits a batch.
+	maxYields = 8
 	// lazyWait is the longest a batch of lazy writes (attempts recorded)
 	// waits for a write that a caller waits on (a webhook stored), to
 	// share its commit.
@@ -152,6 +157,10 @@ type Store struct {
 	ckptDone chan struct{} // closed when the checkpointer has stopped
 
 	ephemeral ephemeralCache
+	outputs   outputCache
+
+	// raw runs the batches of hot writes; the writer's alone.
+	raw rawTx
 }
 
 // ephemeralCache remembers buckets' ephemeral flags, which SaveWebhook
@@ -185,6 +194,45 @@ func (c *ephemeralCache) forget(id string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	delete(c.m, id)
+}
+
+// outputCache remembers the outputs that SaveWebhook found in their
+// buckets, so that it checks each output once rather than for every
+// delivery. Outputs never change buckets; DeleteOutput forgets its output
+// and DeleteBucket every output, both in the group-commit writer before
+// they delete and again once they have committed, so that a SaveWebhook
+// after them in the writer's queue reads the outputs table again.
+type outputCache struct {
+	mu sync.Mutex
+	m  map[string]string // output ID -> bucket ID
+}
+
+func (c *outputCache) has(id, bucketID string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	b, ok := c.m[id]
+	return ok && b == bucketID
+}
+
+func (c *outputCache) put(id, bucketID string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = make(map[string]string)
+	}
+	c.m[id] = bucketID
+}
+
+func (c *outputCache) forget(id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.m, id)
+}
+
+func (c *outputCache) clear() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	clear(c.m)
 }
 
 // Open opens (creating it when missing) the database named by dsn and
@@ -323,7 +371,8 @@ func (s *Store) Close() error {
 	// Let SQLite refresh its query planner statistics; failures are
 	// harmless.
 	_, _ = s.wdb.Exec(`PRAGMA optimize`)
-	if err := s.closeDBs(); err != nil {
+	rawErr := s.closeRaw(context.Background())
+	if err := errors.Join(rawErr, s.closeDBs()); err != nil {
 		return fmt.Errorf("sqlite: close: %w", err)
 	}
 	return nil
@@ -340,6 +389,9 @@ func (s *Store) closeDBs() error {
 }
 
 // txExec runs query in tx, through its prepared statement when it has one.
+// The writes of every webhook pass their arguments as driver values
+// (int64, string, []byte, nil): database/sql converts other types (int, a
+// named string type) by reflection, with an allocation each.
 func (s *Store) txExec(ctx context.Context, tx *sql.Tx, query string, args ...any) (sql.Result, error) {
 	if stmt := s.txStmt(ctx, tx, query); stmt != nil {
 		return stmt.ExecContext(ctx, args...)
@@ -487,6 +539,8 @@ type writeReq struct {
 	lazy bool
 	// alone: the write runs in a transaction of its own (writeAlone).
 	alone bool
+	// hot is fn as a hot write (writeHot), or nil.
+	hot func(ctx context.Context, t hotTx) error
 }
 
 // write runs fn in a transaction of the group-commit writer and returns its
@@ -497,12 +551,6 @@ type writeReq struct {
 // "not written".
 func (s *Store) write(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
 	return s.enqueue(ctx, &writeReq{fn: fn})
-}
-
-// writeLazy is write, for a write that may wait up to lazyWait for
-// another to share its commit when lazy.
-func (s *Store) writeLazy(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error, lazy bool) error {
-	return s.enqueue(ctx, &writeReq{fn: fn, lazy: lazy})
 }
 
 // writeAlone is write for background work (a purge batch): fn runs in a
@@ -552,8 +600,17 @@ func (s *Store) writer() {
 		if !req.alone {
 			// Let the goroutines that are about to write queue up: one
 			// commit for all of them costs about what one costs alone.
-			runtime.Gosched()
-			held = s.fill(&batch)
+			// While yielding brings more, yield again (a few times at
+			// most): under load, the writes of callers answered by the
+			// last commit arrive over several turns of the scheduler.
+			for range maxYields {
+				n := len(batch)
+				runtime.Gosched()
+				held = s.fill(&batch)
+				if held != nil || len(batch) == n || len(batch) >= maxBatch {
+					break
+				}
+			}
 		}
 		if held == nil && lazyOnly(batch) {
 			// Nobody waits on these writes to answer a caller: give them
@@ -650,28 +707,17 @@ func (s *Store) commitBatch(batch []*writeReq) {
 	// Optimistically, the whole batch in one transaction. Writes rarely
 	// fail; when one does, nothing of the batch is committed and every
 	// write gets a transaction of its own, so that one write's failure is
-	// not the others'.
-	failed := false
-	err := func() error {
-		tx, err := s.wdb.BeginTx(ctx, nil)
-		if err != nil {
-			return err
-		}
-		defer tx.Rollback()
-		ctx := withTxStmts(ctx, tx)
-		for i, r := range batch {
-			if err := r.ctx.Err(); err != nil {
-				results[i] = err
-				continue
-			}
-			if err := r.fn(ctx, tx); err != nil {
-				failed = true
-				return err
-			}
-		}
-		return tx.Commit()
-	}()
-	if err != nil || failed {
+	// not the others'. A batch of hot writes runs on the driver (see
+	// hotTx), or again through database/sql when one needs it.
+	var err error
+	if hotOnly(batch) {
+		err = s.runRaw(ctx, batch, results)
+	}
+	if !hotOnly(batch) || errors.Is(err, errNeedsSQL) {
+		clear(results)
+		err = s.runSQL(ctx, batch, results)
+	}
+	if err != nil {
 		for i, r := range batch {
 			if err := r.ctx.Err(); err != nil {
 				results[i] = err
@@ -683,6 +729,28 @@ func (s *Store) commitBatch(batch []*writeReq) {
 	for i, r := range batch {
 		r.done <- results[i]
 	}
+}
+
+// runSQL runs batch in one database/sql transaction, and returns the
+// first error of a write or of the transaction. The writes whose context
+// is done are not run; their results are set.
+func (s *Store) runSQL(ctx context.Context, batch []*writeReq, results []error) error {
+	tx, err := s.wdb.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	ctx = withTxStmts(ctx, tx)
+	for i, r := range batch {
+		if err := r.ctx.Err(); err != nil {
+			results[i] = err
+			continue
+		}
+		if err := r.fn(ctx, tx); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
 }
 
 // probeBytes is the size of CheckWrite's row: larger than a page, so that

@@ -15,10 +15,10 @@ import (
 // The request log: the columns of migration 5 and the listing of webhooks.
 
 // deliveryEphemeral reports whether d's bucket is ephemeral.
-func (s *Store) deliveryEphemeral(ctx context.Context, tx *sql.Tx, d *relay.Delivery) (bool, error) {
+func (s *Store) deliveryEphemeral(ctx context.Context, tx hotTx, d *relay.Delivery) (bool, error) {
 	bucket := d.BucketID
 	if bucket == "" {
-		err := tx.QueryRowContext(ctx, `SELECT bucket_id FROM deliveries WHERE id = ?`, d.ID).Scan(&bucket)
+		err := tx.queryRow(ctx, `SELECT bucket_id FROM deliveries WHERE id = ?`, []any{&bucket}, d.ID)
 		if errors.Is(err, sql.ErrNoRows) {
 			return false, notFound("delivery", d.ID)
 		}

@@ -81,12 +81,12 @@ func (s *Store) SaveWebhook(ctx context.Context, w *relay.Webhook, ds []*relay.D
 	if err != nil {
 		return err
 	}
-	return s.write(ctx, fn)
+	return s.writeHot(ctx, fn, false)
 }
 
 // saveWebhookFunc prepares w and ds and returns the write that stores
 // them.
-func (s *Store) saveWebhookFunc(w *relay.Webhook, ds []*relay.Delivery) (func(context.Context, *sql.Tx) error, error) {
+func (s *Store) saveWebhookFunc(w *relay.Webhook, ds []*relay.Delivery) (func(context.Context, hotTx) error, error) {
 	if err := records.Webhook(w, ds, unixtime.Now()); err != nil {
 		return nil, err
 	}
@@ -95,7 +95,7 @@ func (s *Store) saveWebhookFunc(w *relay.Webhook, ds []*relay.Delivery) (func(co
 		return nil, err
 	}
 	lastErrs := s.sealLastErrors(ds)
-	return func(ctx context.Context, tx *sql.Tx) error {
+	return func(ctx context.Context, tx hotTx) error {
 		ephemeral, err := s.bucketEphemeral(ctx, tx, w.BucketID)
 		if err != nil {
 			return fmt.Errorf("webhook %s: %w", w.ID, err)
@@ -107,10 +107,10 @@ func (s *Store) saveWebhookFunc(w *relay.Webhook, ds []*relay.Delivery) (func(co
 		if ephemeral {
 			cols, path, rawPath = journal.Webhook{}, nil, nil
 		}
-		_, err = s.txExec(ctx, tx, qInsertWebhook,
+		_, err = tx.exec(ctx, qInsertWebhook,
 			w.ID, w.BucketID, w.InputID, unixtime.Nanos(w.ReceivedAt), w.Request.Method, path,
-			cols.RawQuery, cols.Headers, cols.Body, w.Status, cols.FunctionError, cols.Logs, rawPath,
-			cols.Received, cols.Outcome, cols.AnswerHeaders, cols.AnswerSize)
+			cols.RawQuery, cols.Headers, cols.Body, int64(w.Status), cols.FunctionError, cols.Logs, rawPath,
+			cols.Received, cols.Outcome, cols.AnswerHeaders, int64(cols.AnswerSize))
 		if err != nil {
 			return mapWriteErr(err, "webhook", w.ID)
 		}
@@ -120,12 +120,12 @@ func (s *Store) saveWebhookFunc(w *relay.Webhook, ds []*relay.Delivery) (func(co
 
 // bucketEphemeral reports whether bucket id is ephemeral, from the cache
 // or else read in tx.
-func (s *Store) bucketEphemeral(ctx context.Context, tx *sql.Tx, id string) (bool, error) {
+func (s *Store) bucketEphemeral(ctx context.Context, tx hotTx, id string) (bool, error) {
 	if e, ok := s.ephemeral.get(id); ok {
 		return e, nil
 	}
 	var e bool
-	err := s.txQueryRow(ctx, tx, qBucketEphemeral, id).Scan(&e)
+	err := tx.queryRow(ctx, qBucketEphemeral, []any{&e}, id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, notFound("bucket", id)
 	}
@@ -146,24 +146,28 @@ func (s *Store) sealLastErrors(ds []*relay.Delivery) []any {
 }
 
 // insertDeliveries inserts ds, after checking that each one's output
-// exists and belongs to its bucket. (No foreign key checks it: deleting an
-// output leaves its deliveries for the retention purge.)
-func (s *Store) insertDeliveries(ctx context.Context, tx *sql.Tx, ds []*relay.Delivery, lastErrs []any) error {
+// exists and belongs to its bucket (once per output: see outputCache).
+// (No foreign key checks it: deleting an output leaves its deliveries for
+// the retention purge.)
+func (s *Store) insertDeliveries(ctx context.Context, tx hotTx, ds []*relay.Delivery, lastErrs []any) error {
 	for i, d := range ds {
-		var one int
-		err := s.txQueryRow(ctx, tx, qOutputInBucket, d.OutputID, d.BucketID).Scan(&one)
-		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("delivery %s: output %s in bucket %s: %w", d.ID, d.OutputID, d.BucketID, notFound("output", d.OutputID))
-		}
-		if err != nil {
-			return fmt.Errorf("delivery %s: %w", d.ID, err)
+		if !s.outputs.has(d.OutputID, d.BucketID) {
+			var one int
+			err := tx.queryRow(ctx, qOutputInBucket, []any{&one}, d.OutputID, d.BucketID)
+			if errors.Is(err, sql.ErrNoRows) {
+				return fmt.Errorf("delivery %s: output %s in bucket %s: %w", d.ID, d.OutputID, d.BucketID, notFound("output", d.OutputID))
+			}
+			if err != nil {
+				return fmt.Errorf("delivery %s: %w", d.ID, err)
+			}
+			s.outputs.put(d.OutputID, d.BucketID)
 		}
 		due := unixtime.Nanos(d.NextAttemptAt)
 		if d.LeaseOwner != "" {
 			due = unixtime.Nanos(d.LeaseUntil)
 		}
-		_, err = s.txExec(ctx, tx, qInsertDelivery,
-			d.ID, d.WebhookID, d.BucketID, d.OutputID, d.State, d.Attempts, unixtime.Nanos(d.NextAttemptAt), d.LastStatus,
+		_, err := tx.exec(ctx, qInsertDelivery,
+			d.ID, d.WebhookID, d.BucketID, d.OutputID, string(d.State), int64(d.Attempts), unixtime.Nanos(d.NextAttemptAt), int64(d.LastStatus),
 			lastErrs[i], unixtime.Nanos(d.CreatedAt), unixtime.Nanos(d.UpdatedAt), due, nullString(d.LeaseOwner), nullString(d.LeaseID))
 		if err != nil {
 			return mapWriteErr(err, "delivery", d.ID)
@@ -262,7 +266,7 @@ func (s *Store) AddDeliveries(ctx context.Context, ds []*relay.Delivery) error {
 				return fmt.Errorf("delivery %s: webhook %s is not in bucket %s: %w", d.ID, d.WebhookID, d.BucketID, store.ErrNotFound)
 			}
 		}
-		return s.insertDeliveries(ctx, tx, ds, lastErrs)
+		return s.insertDeliveries(ctx, sqlTx{s: s, tx: tx}, ds, lastErrs)
 	})
 }
 
@@ -555,7 +559,7 @@ func (s *Store) RecordAttempt(ctx context.Context, d *relay.Delivery, a *relay.A
 	if n > 0 {
 		seal() // here rather than on the writer's goroutine
 	}
-	err := s.writeLazy(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := s.writeHot(ctx, func(ctx context.Context, tx hotTx) error {
 		if respHeaderJSON != nil || len(respBodyPlain) > 0 {
 			// An ephemeral bucket keeps no answers.
 			if eph, err := s.deliveryEphemeral(ctx, tx, d); err != nil {
@@ -566,7 +570,7 @@ func (s *Store) RecordAttempt(ctx context.Context, d *relay.Delivery, a *relay.A
 		}
 		if n == 0 {
 			var last int
-			err := s.txQueryRow(ctx, tx, qAttemptN, d.ID).Scan(&last)
+			err := tx.queryRow(ctx, qAttemptN, []any{&last}, d.ID)
 			if errors.Is(err, sql.ErrNoRows) {
 				return notFound("delivery", d.ID)
 			}
@@ -577,24 +581,24 @@ func (s *Store) RecordAttempt(ctx context.Context, d *relay.Delivery, a *relay.A
 			seal()
 		}
 		if n > 1 {
-			if _, err := s.txExec(ctx, tx, qMoveAttempt, d.ID, n); err != nil {
+			if _, err := tx.exec(ctx, qMoveAttempt, d.ID, int64(n)); err != nil {
 				if unique, _ := constraint(err); unique {
 					return fmt.Errorf("delivery %s: attempt %d: %w", d.ID, n, store.ErrConflict)
 				}
 				return fmt.Errorf("delivery %s: attempt %d: %w", d.ID, n, err)
 			}
 		}
-		res, err := s.txExec(ctx, tx, qRecordAttempt, d.State, d.Attempts, unixtime.Nanos(d.NextAttemptAt), unixtime.Nanos(d.NextAttemptAt),
-			d.LastStatus, lastErr, unixtime.Nanos(d.UpdatedAt),
-			n, unixtime.Nanos(a.StartedAt), a.DurationMS, a.Status, sealedErr, respHeaders, respBody, sealedLogs, sealedLogs, d.ID, n,
+		k, err := tx.exec(ctx, qRecordAttempt, string(d.State), int64(d.Attempts), unixtime.Nanos(d.NextAttemptAt), unixtime.Nanos(d.NextAttemptAt),
+			int64(d.LastStatus), lastErr, unixtime.Nanos(d.UpdatedAt),
+			int64(n), unixtime.Nanos(a.StartedAt), a.DurationMS, int64(a.Status), sealedErr, respHeaders, respBody, sealedLogs, sealedLogs, d.ID, int64(n),
 			d.LeaseID, d.LeaseID)
 		if err != nil {
 			return fmt.Errorf("delivery %s: attempt %d: %w", d.ID, n, err)
 		}
-		if k, err := res.RowsAffected(); err == nil && k == 0 {
+		if k == 0 {
 			var last int
 			var leaseID sql.NullString
-			err := tx.QueryRowContext(ctx, `SELECT attempt_n, lease_id FROM deliveries WHERE id = ?`, d.ID).Scan(&last, &leaseID)
+			err := tx.queryRow(ctx, `SELECT attempt_n, lease_id FROM deliveries WHERE id = ?`, []any{&last, &leaseID}, d.ID)
 			if errors.Is(err, sql.ErrNoRows) {
 				return notFound("delivery", d.ID)
 			}

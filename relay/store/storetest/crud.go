@@ -480,6 +480,8 @@ func (s *suite) TestDeleteOutputAndInput(t *testing.T) {
 
 	Must(t, st.DeleteOutput(ctx, fx.Out1.ID))
 	WantNotFound(t, errOf(st.GetOutput(ctx, fx.Out1.ID)))
+	// A delivery was stored to it before; none is after.
+	WantNotFound(t, st.SaveWebhook(ctx, fx.Webhook("y"), []*relay.Delivery{{OutputID: fx.Out1.ID}}))
 	if n := countDeliveries(t, st, relay.DeliveryFilter{OutputID: fx.Out2.ID}); n != 1 {
 		t.Errorf("the other output has %d deliveries, want 1", n)
 	}
