@@ -41,7 +41,8 @@ const (
 // deletes, a batch at a time, those whose bucket no longer exists, with
 // their deliveries and attempts (only when a bucket was deleted); then
 // the deliveries whose output no longer exists, with their attempts (only
-// when an output was deleted). The batch that ends the sweep removes the
+// when an output was deleted). Each batch reads at most sweepWindow
+// records. The batch that ends the sweep removes the
 // marks it started with: a deletion recorded meanwhile waits for the next
 // sweep. Candidates are read on the read pool, without the write lock;
 // each batch is deleted in one transaction of its own (purgeWrite),
@@ -57,8 +58,7 @@ func (s *Store) purgeDeleted(ctx context.Context, p relay.Purge) (relay.PurgeRes
 	}
 	switch phase {
 	case sweepWebhooks:
-		ids, err := queryIDs(ctx, s.rdb, `SELECT w.id FROM webhooks w WHERE w.id > ? AND `+orphanWebhook+`
-			ORDER BY w.id LIMIT ?`, after, p.Limit)
+		ids, last, done, err := scanOrphans(ctx, s.rdb, "webhooks w", orphanWebhook, after, p.Limit)
 		if err != nil {
 			return res, fmt.Errorf("sqlite: purge deleted: webhooks: %w", err)
 		}
@@ -71,8 +71,8 @@ func (s *Store) purgeDeleted(ctx context.Context, p relay.Purge) (relay.PurgeRes
 				return res, fmt.Errorf("sqlite: purge deleted: webhooks: %w", err)
 			}
 		}
-		if len(ids) == p.Limit {
-			res.Next, res.More = sweepWebhooks+":"+ids[len(ids)-1], true
+		if !done {
+			res.Next, res.More = sweepWebhooks+":"+last, true
 			return res, nil
 		}
 		outputs, err := s.sweepHas(ctx, "output")
@@ -82,8 +82,7 @@ func (s *Store) purgeDeleted(ctx context.Context, p relay.Purge) (relay.PurgeRes
 		res.Next, res.More = sweepDeliveries+":", true
 		return res, nil
 	case sweepDeliveries:
-		ids, err := queryIDs(ctx, s.rdb, `SELECT d.id FROM deliveries d WHERE d.id > ? AND `+orphanDelivery+`
-			ORDER BY d.id LIMIT ?`, after, p.Limit)
+		ids, last, done, err := scanOrphans(ctx, s.rdb, "deliveries d", orphanDelivery, after, p.Limit)
 		if err != nil {
 			return res, fmt.Errorf("sqlite: purge deleted: deliveries: %w", err)
 		}
@@ -108,13 +107,51 @@ func (s *Store) purgeDeleted(ctx context.Context, p relay.Purge) (relay.PurgeRes
 				return res, fmt.Errorf("sqlite: purge deleted: deliveries: %w", err)
 			}
 		}
-		if len(ids) == p.Limit {
-			res.Next, res.More = sweepDeliveries+":"+ids[len(ids)-1], true
+		if !done {
+			res.Next, res.More = sweepDeliveries+":"+last, true
 			return res, nil
 		}
 		return res, s.endSweep(ctx, &res, nil)
 	}
 	return res, fmt.Errorf("sqlite: purge deleted: invalid cursor %q", p.After)
+}
+
+// sweepWindow bounds the rows one read of a sweep looks at: past the
+// last record left behind, a sweep reads the rest of the table a window at
+// a time, each a short read, rather than in one statement that would hold
+// its snapshot (and keep the checkpointer from resetting the WAL, which
+// then grows until the writer checkpoints it itself) for as long.
+const sweepWindow = 2000
+
+// scanOrphans reads the records of table (with its alias, "webhooks w")
+// that follow the ID after, up to sweepWindow of them, and returns the IDs
+// of those that meet orphan, at most limit: it stops at the limit-th. last
+// is the last ID it read (after when none), and done reports that it read
+// to the end of the table.
+func scanOrphans(ctx context.Context, q querier, table, orphan, after string, limit int) (ids []string, last string, done bool, err error) {
+	alias := table[strings.LastIndexByte(table, ' ')+1:]
+	rows, err := q.QueryContext(ctx, `SELECT `+alias+`.id, `+orphan+` FROM `+table+`
+		WHERE `+alias+`.id > ? ORDER BY `+alias+`.id LIMIT ?`, after, sweepWindow)
+	if err != nil {
+		return nil, "", false, err
+	}
+	defer rows.Close()
+	last, n := after, 0
+	for rows.Next() {
+		var id string
+		var gone bool
+		if err := rows.Scan(&id, &gone); err != nil {
+			return nil, "", false, err
+		}
+		last, n = id, n+1
+		if gone {
+			ids = append(ids, id)
+			if len(ids) == limit {
+				return ids, last, false, rows.Err()
+			}
+		}
+	}
+	return ids, last, n < sweepWindow, rows.Err()
 }
 
 // startSweep marks the deletions recorded so far as the ones a new sweep

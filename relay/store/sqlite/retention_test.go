@@ -375,3 +375,49 @@ func TestPurgeErasesCiphertext(t *testing.T) {
 		}
 	}
 }
+
+// A sweep of what deleted buckets left reads the live records between and
+// after them a window at a time: it removes every webhook of the deleted
+// buckets, however many live ones lie between, and no live one.
+func TestSweepReadsInWindows(t *testing.T) {
+	st, _ := newStore(t)
+	ctx := context.Background()
+	base := time.Now().Add(-time.Hour)
+	before := storetest.NewFixture(t, st, "before", false)
+	live := storetest.NewFixture(t, st, "live", false)
+	after := storetest.NewFixture(t, st, "after", false)
+	const doomed, kept = 5, 2*sweepWindow + 10
+	fill(t, st, before, doomed, base)
+	fill(t, st, live, kept, base.Add(time.Second))
+	fill(t, st, after, doomed, base.Add(2*time.Second))
+	must(t, st.DeleteBucket(ctx, before.Bucket.ID))
+	must(t, st.DeleteBucket(ctx, after.Bucket.ID))
+
+	p := relay.Purge{Kind: relay.PurgeDeleted, Limit: purgeBatch}
+	calls, deleted := 0, 0
+	for {
+		res, err := st.Purge(ctx, p)
+		must(t, err)
+		calls++
+		deleted += res.Webhooks
+		if !res.More {
+			break
+		}
+		p.After = res.Next
+	}
+	if deleted != 2*doomed {
+		t.Fatalf("the sweep deleted %d webhooks, want %d", deleted, 2*doomed)
+	}
+	for _, fx := range []*storetest.Fixture{before, after} {
+		if c := count(t, st, "webhooks", "bucket_id = ?", fx.Bucket.ID); c != 0 {
+			t.Fatalf("%d webhooks of the deleted bucket %s left", c, fx.Bucket.Name)
+		}
+	}
+	if c := count(t, st, "webhooks", "bucket_id = ?", live.Bucket.ID); c != kept {
+		t.Fatalf("the live bucket has %d webhooks, want %d", c, kept)
+	}
+	// One call per window at least: 2*sweepWindow+20 webhooks in all.
+	if calls < 3 {
+		t.Fatalf("the sweep took %d calls, want one per window of %d (at least 3)", calls, sweepWindow)
+	}
+}
