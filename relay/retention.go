@@ -108,7 +108,9 @@ type PurgeResult struct {
 	Deliveries int
 	// Next is the cursor for the following batch: the last ID looked at.
 	Next string
-	// More is true when the batch was full: another may find more.
+	// More is true when another batch may find more: the batch was full,
+	// or the store read only part of the range (a store may bound the
+	// records one batch reads).
 	More bool
 }
 

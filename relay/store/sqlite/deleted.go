@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/relayfn/relayfn/relay"
@@ -41,7 +42,7 @@ const (
 // deletes, a batch at a time, those whose bucket no longer exists, with
 // their deliveries and attempts (only when a bucket was deleted); then
 // the deliveries whose output no longer exists, with their attempts (only
-// when an output was deleted). Each batch reads at most sweepWindow
+// when an output was deleted). Each batch reads at most scanWindow
 // records. The batch that ends the sweep removes the
 // marks it started with: a deletion recorded meanwhile waits for the next
 // sweep. Candidates are read on the read pool, without the write lock;
@@ -58,7 +59,7 @@ func (s *Store) purgeDeleted(ctx context.Context, p relay.Purge) (relay.PurgeRes
 	}
 	switch phase {
 	case sweepWebhooks:
-		ids, last, done, err := scanOrphans(ctx, s.rdb, "webhooks w", orphanWebhook, after, p.Limit)
+		ids, last, done, err := scanIDs(ctx, s.rdb, "webhooks w", orphanWebhook, nil, after, "", p.Limit)
 		if err != nil {
 			return res, fmt.Errorf("sqlite: purge deleted: webhooks: %w", err)
 		}
@@ -82,7 +83,7 @@ func (s *Store) purgeDeleted(ctx context.Context, p relay.Purge) (relay.PurgeRes
 		res.Next, res.More = sweepDeliveries+":", true
 		return res, nil
 	case sweepDeliveries:
-		ids, last, done, err := scanOrphans(ctx, s.rdb, "deliveries d", orphanDelivery, after, p.Limit)
+		ids, last, done, err := scanIDs(ctx, s.rdb, "deliveries d", orphanDelivery, nil, after, "", p.Limit)
 		if err != nil {
 			return res, fmt.Errorf("sqlite: purge deleted: deliveries: %w", err)
 		}
@@ -116,22 +117,30 @@ func (s *Store) purgeDeleted(ctx context.Context, p relay.Purge) (relay.PurgeRes
 	return res, fmt.Errorf("sqlite: purge deleted: invalid cursor %q", p.After)
 }
 
-// sweepWindow bounds the rows one read of a sweep looks at: past the
-// last record left behind, a sweep reads the rest of the table a window at
-// a time, each a short read, rather than in one statement that would hold
-// its snapshot (and keep the checkpointer from resetting the WAL, which
-// then grows until the writer checkpoints it itself) for as long.
-const sweepWindow = 2000
+// scanWindow bounds the rows one read of a purge batch looks at: a batch
+// whose candidates are few and far between (past the last record a
+// deleted bucket left, or a bucket's old webhooks among other buckets')
+// reads the table a window at a time, each a short read, rather than in one
+// statement that would hold its snapshot for as long (and keep the
+// checkpointer from resetting the WAL, which then grows until the writer
+// checkpoints it itself, holding up the webhooks behind it).
+const scanWindow = 2000
 
-// scanOrphans reads the records of table (with its alias, "webhooks w")
-// that follow the ID after, up to sweepWindow of them, and returns the IDs
-// of those that meet orphan, at most limit: it stops at the limit-th. last
-// is the last ID it read (after when none), and done reports that it read
-// to the end of the table.
-func scanOrphans(ctx context.Context, q querier, table, orphan, after string, limit int) (ids []string, last string, done bool, err error) {
+// scanIDs reads the records of table (with its alias: "webhooks w") whose
+// IDs follow after (and precede before, unless it is ""), up to
+// scanWindow of them, and returns the IDs of those that meet match (an
+// expression of the record; matchArgs are its parameters), at most
+// limit: it stops at the limit-th. last is the last ID it read (after
+// when none), and done reports that it read to the end of the range.
+func scanIDs(ctx context.Context, q querier, table, match string, matchArgs []any, after, before string, limit int) (ids []string, last string, done bool, err error) {
 	alias := table[strings.LastIndexByte(table, ' ')+1:]
-	rows, err := q.QueryContext(ctx, `SELECT `+alias+`.id, `+orphan+` FROM `+table+`
-		WHERE `+alias+`.id > ? ORDER BY `+alias+`.id LIMIT ?`, after, sweepWindow)
+	query := `SELECT ` + alias + `.id, ` + match + ` FROM ` + table + ` WHERE ` + alias + `.id > ?`
+	args := append(slices.Clone(matchArgs), after)
+	if before != "" {
+		query += ` AND ` + alias + `.id < ?`
+		args = append(args, before)
+	}
+	rows, err := q.QueryContext(ctx, query+` ORDER BY `+alias+`.id LIMIT ?`, append(args, scanWindow)...)
 	if err != nil {
 		return nil, "", false, err
 	}
@@ -139,19 +148,19 @@ func scanOrphans(ctx context.Context, q querier, table, orphan, after string, li
 	last, n := after, 0
 	for rows.Next() {
 		var id string
-		var gone bool
-		if err := rows.Scan(&id, &gone); err != nil {
+		var ok bool
+		if err := rows.Scan(&id, &ok); err != nil {
 			return nil, "", false, err
 		}
 		last, n = id, n+1
-		if gone {
+		if ok {
 			ids = append(ids, id)
 			if len(ids) == limit {
 				return ids, last, false, rows.Err()
 			}
 		}
 	}
-	return ids, last, n < sweepWindow, rows.Err()
+	return ids, last, n < scanWindow, rows.Err()
 }
 
 // startSweep marks the deletions recorded so far as the ones a new sweep

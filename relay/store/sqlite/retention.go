@@ -105,17 +105,18 @@ func (s *Store) Purge(ctx context.Context, p relay.Purge) (relay.PurgeResult, er
 	if p.Before.IsZero() {
 		return res, nil
 	}
-	ids, err := queryIDs(ctx, s.rdb, `SELECT w.id FROM webhooks w
-		WHERE w.id > ? AND w.id < ? AND w.bucket_id = ? AND w.received_at < ?`+extra+` AND `+notPending+`
-		ORDER BY w.id LIMIT ?`, p.After, idBound(p.Before), p.BucketID, unixtime.Nanos(p.Before), p.Limit)
+	// The webhooks have no index by bucket: the candidates are read by
+	// ID, a window at a time (scanIDs); the other buckets' are skipped.
+	ids, last, done, err := scanIDs(ctx, s.rdb, "webhooks w",
+		`CASE WHEN w.bucket_id = ? AND w.received_at < ?`+extra+` THEN `+notPending+` ELSE 0 END`,
+		[]any{p.BucketID, unixtime.Nanos(p.Before)}, p.After, idBound(p.Before), p.Limit)
 	if err != nil {
 		return res, fmt.Errorf("sqlite: bucket %s: purge %s: %w", p.BucketID, p.Kind, err)
 	}
+	res.Next, res.More = last, !done
 	if len(ids) == 0 {
 		return res, nil
 	}
-	res.Next = ids[len(ids)-1]
-	res.More = len(ids) == p.Limit
 	var n int
 	err = s.purgeWrite(ctx, func(ctx context.Context, tx *sql.Tx) (err error) {
 		n, err = purgeTx(ctx, tx, p.Kind, ids, notPending)

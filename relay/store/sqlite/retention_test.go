@@ -386,7 +386,7 @@ func TestSweepReadsInWindows(t *testing.T) {
 	before := storetest.NewFixture(t, st, "before", false)
 	live := storetest.NewFixture(t, st, "live", false)
 	after := storetest.NewFixture(t, st, "after", false)
-	const doomed, kept = 5, 2*sweepWindow + 10
+	const doomed, kept = 5, 2*scanWindow + 10
 	fill(t, st, before, doomed, base)
 	fill(t, st, live, kept, base.Add(time.Second))
 	fill(t, st, after, doomed, base.Add(2*time.Second))
@@ -416,8 +416,47 @@ func TestSweepReadsInWindows(t *testing.T) {
 	if c := count(t, st, "webhooks", "bucket_id = ?", live.Bucket.ID); c != kept {
 		t.Fatalf("the live bucket has %d webhooks, want %d", c, kept)
 	}
-	// One call per window at least: 2*sweepWindow+20 webhooks in all.
+	// One call per window at least: 2*scanWindow+20 webhooks in all.
 	if calls < 3 {
-		t.Fatalf("the sweep took %d calls, want one per window of %d (at least 3)", calls, sweepWindow)
+		t.Fatalf("the sweep took %d calls, want one per window of %d (at least 3)", calls, scanWindow)
+	}
+}
+
+// A bucket's purge reads the other buckets' webhooks that lie in its age
+// range a window at a time, and purges only its own.
+func TestPurgeReadsInWindows(t *testing.T) {
+	st, _ := newStore(t)
+	ctx := context.Background()
+	base := time.Now().Add(-time.Hour)
+	own := storetest.NewFixture(t, st, "own", false)
+	other := storetest.NewFixture(t, st, "other", false)
+	const mine, others = 5, 2*scanWindow + 10
+	fill(t, st, own, mine, base)
+	fill(t, st, other, others, base.Add(time.Second))
+	for _, kind := range []relay.PurgeKind{relay.PurgePayload, relay.PurgeMetadata} {
+		p := relay.Purge{Kind: kind, BucketID: own.Bucket.ID, Before: time.Now(), Limit: purgeBatch}
+		calls, purged := 0, 0
+		for {
+			res, err := st.Purge(ctx, p)
+			must(t, err)
+			calls++
+			purged += res.Webhooks
+			if !res.More {
+				break
+			}
+			if res.Next <= p.After {
+				t.Fatalf("%s: the cursor %q does not move on from %q", kind, res.Next, p.After)
+			}
+			p.After = res.Next
+		}
+		if purged != mine || calls < 3 {
+			t.Fatalf("%s: %d webhooks purged in %d calls, want %d in one call per window of %d (at least 3)", kind, purged, calls, mine, scanWindow)
+		}
+	}
+	if c := count(t, st, "webhooks", "bucket_id = ?", own.Bucket.ID); c != 0 {
+		t.Fatalf("%d webhooks of the purged bucket left", c)
+	}
+	if c := count(t, st, "webhooks", "bucket_id = ? AND body IS NOT NULL", other.Bucket.ID); c != others {
+		t.Fatalf("the other bucket has %d webhooks with their payload, want %d", c, others)
 	}
 }
