@@ -393,18 +393,7 @@ func TestSweepReadsInWindows(t *testing.T) {
 	must(t, st.DeleteBucket(ctx, before.Bucket.ID))
 	must(t, st.DeleteBucket(ctx, after.Bucket.ID))
 
-	p := relay.Purge{Kind: relay.PurgeDeleted, Limit: purgeBatch}
-	calls, deleted := 0, 0
-	for {
-		res, err := st.Purge(ctx, p)
-		must(t, err)
-		calls++
-		deleted += res.Webhooks
-		if !res.More {
-			break
-		}
-		p.After = res.Next
-	}
+	calls, deleted := purgeAll(t, st, relay.Purge{Kind: relay.PurgeDeleted, Limit: purgeBatch})
 	if deleted != 2*doomed {
 		t.Fatalf("the sweep deleted %d webhooks, want %d", deleted, 2*doomed)
 	}
@@ -426,7 +415,6 @@ func TestSweepReadsInWindows(t *testing.T) {
 // range a window at a time, and purges only its own.
 func TestPurgeReadsInWindows(t *testing.T) {
 	st, _ := newStore(t)
-	ctx := context.Background()
 	base := time.Now().Add(-time.Hour)
 	own := storetest.NewFixture(t, st, "own", false)
 	other := storetest.NewFixture(t, st, "other", false)
@@ -434,21 +422,7 @@ func TestPurgeReadsInWindows(t *testing.T) {
 	fill(t, st, own, mine, base)
 	fill(t, st, other, others, base.Add(time.Second))
 	for _, kind := range []relay.PurgeKind{relay.PurgePayload, relay.PurgeMetadata} {
-		p := relay.Purge{Kind: kind, BucketID: own.Bucket.ID, Before: time.Now(), Limit: purgeBatch}
-		calls, purged := 0, 0
-		for {
-			res, err := st.Purge(ctx, p)
-			must(t, err)
-			calls++
-			purged += res.Webhooks
-			if !res.More {
-				break
-			}
-			if res.Next <= p.After {
-				t.Fatalf("%s: the cursor %q does not move on from %q", kind, res.Next, p.After)
-			}
-			p.After = res.Next
-		}
+		calls, purged := purgeAll(t, st, relay.Purge{Kind: kind, BucketID: own.Bucket.ID, Before: time.Now(), Limit: purgeBatch})
 		if purged != mine || calls < 3 {
 			t.Fatalf("%s: %d webhooks purged in %d calls, want %d in one call per window of %d (at least 3)", kind, purged, calls, mine, scanWindow)
 		}
@@ -458,5 +432,25 @@ func TestPurgeReadsInWindows(t *testing.T) {
 	}
 	if c := count(t, st, "webhooks", "bucket_id = ? AND body IS NOT NULL", other.Bucket.ID); c != others {
 		t.Fatalf("the other bucket has %d webhooks with their payload, want %d", c, others)
+	}
+}
+
+// purgeAll runs Purge batches from p until one says there is no more,
+// and returns how many it ran and the webhooks they purged.
+func purgeAll(t *testing.T, st *Store, p relay.Purge) (calls, webhooks int) {
+	t.Helper()
+	for {
+		res, err := st.Purge(context.Background(), p)
+		must(t, err)
+		calls++
+		webhooks += res.Webhooks
+		if !res.More {
+			return calls, webhooks
+		}
+		// A sweep's cursor names its phase first; a bucket's is an ID.
+		if p.Kind != relay.PurgeDeleted && res.Next <= p.After {
+			t.Fatalf("%s: the cursor %q does not move on from %q", p.Kind, res.Next, p.After)
+		}
+		p.After = res.Next
 	}
 }

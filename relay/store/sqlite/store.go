@@ -156,80 +156,57 @@ type Store struct {
 	kick     chan struct{} // the writer's commits, for the checkpointer
 	ckptDone chan struct{} // closed when the checkpointer has stopped
 
-	ephemeral ephemeralCache
-	outputs   outputCache
+	ephemeral idCache[bool]   // bucket ID → ephemeral
+	outputs   idCache[string] // output ID → bucket ID
 
 	// raw runs the batches of hot writes; the writer's alone.
 	raw rawTx
 }
 
-// ephemeralCache remembers buckets' ephemeral flags, which SaveWebhook
-// would otherwise read for every webhook. Bucket writes run outside the
+// idCache is a map by record ID that goroutines share: the facts about
+// buckets and outputs that SaveWebhook would otherwise read for every
+// webhook.
+//
+// ephemeral holds buckets' ephemeral flags. Bucket writes run outside the
 // group-commit transactions (on the same single connection), so what those
 // transactions read is committed; each forgets its bucket once it has
 // committed, so a SaveWebhook that starts after UpdateBucket returned sees
 // the new flag (one running meanwhile may see either).
-type ephemeralCache struct {
-	mu sync.Mutex
-	m  map[string]bool
-}
-
-func (c *ephemeralCache) get(id string) (ephemeral, ok bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	ephemeral, ok = c.m[id]
-	return ephemeral, ok
-}
-
-func (c *ephemeralCache) put(id string, ephemeral bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.m == nil {
-		c.m = make(map[string]bool)
-	}
-	c.m[id] = ephemeral
-}
-
-func (c *ephemeralCache) forget(id string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	delete(c.m, id)
-}
-
-// outputCache remembers the outputs that SaveWebhook found in their
-// buckets, so that it checks each output once rather than for every
+//
+// outputs holds the bucket of each output SaveWebhook found in its
+// bucket, so that it checks each output once rather than for every
 // delivery. Outputs never change buckets; DeleteOutput forgets its output
 // and DeleteBucket every output, both in the group-commit writer before
 // they delete and again once they have committed, so that a SaveWebhook
 // after them in the writer's queue reads the outputs table again.
-type outputCache struct {
+type idCache[V comparable] struct {
 	mu sync.Mutex
-	m  map[string]string // output ID -> bucket ID
+	m  map[string]V
 }
 
-func (c *outputCache) has(id, bucketID string) bool {
+func (c *idCache[V]) get(id string) (v V, ok bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	b, ok := c.m[id]
-	return ok && b == bucketID
+	v, ok = c.m[id]
+	return v, ok
 }
 
-func (c *outputCache) put(id, bucketID string) {
+func (c *idCache[V]) put(id string, v V) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.m == nil {
-		c.m = make(map[string]string)
+		c.m = make(map[string]V)
 	}
-	c.m[id] = bucketID
+	c.m[id] = v
 }
 
-func (c *outputCache) forget(id string) {
+func (c *idCache[V]) forget(id string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	delete(c.m, id)
 }
 
-func (c *outputCache) clear() {
+func (c *idCache[V]) clear() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	clear(c.m)

@@ -151,7 +151,7 @@ func (s *Store) sealLastErrors(ds []*relay.Delivery) []any {
 // the retention purge.)
 func (s *Store) insertDeliveries(ctx context.Context, tx hotTx, ds []*relay.Delivery, lastErrs []any) error {
 	for i, d := range ds {
-		if !s.outputs.has(d.OutputID, d.BucketID) {
+		if b, ok := s.outputs.get(d.OutputID); !ok || b != d.BucketID {
 			var one int
 			err := tx.queryRow(ctx, qOutputInBucket, []any{&one}, d.OutputID, d.BucketID)
 			if errors.Is(err, sql.ErrNoRows) {
