@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 
 	"github.com/relayfn/relayfn/relay"
@@ -48,4 +49,47 @@ func BenchmarkSaveWebhook(b *testing.B) {
 // group commit.
 func BenchmarkWebhookLifecycle(b *testing.B) {
 	storetest.BenchWebhookLifecycle(b, openAt(b, filepath.Join(b.TempDir(), "bench.db"), storetest.Sealer(b, 1)), false)
+}
+
+// BenchmarkGetWebhook reads stored webhooks (2 KB bodies, sealed) by ID
+// from parallel goroutines, as the delivery engine reloads requests: with
+// the statement prepared at Open (GetWebhook), and, as the baseline, with
+// the same query prepared for every call.
+func BenchmarkGetWebhook(b *testing.B) {
+	st := openAt(b, filepath.Join(b.TempDir(), "bench.db"), storetest.Sealer(b, 1))
+	ctx := context.Background()
+	fx := storetest.NewFixture(b, st, "get", false)
+	body := make([]byte, 2048)
+	ids := make([]string, 1000)
+	for i := range ids {
+		w := fx.Webhook("bench")
+		w.Request.Body = body
+		if err := st.SaveWebhook(ctx, w, []*relay.Delivery{{OutputID: fx.Out1.ID}}); err != nil {
+			b.Fatal(err)
+		}
+		ids[i] = w.ID
+	}
+	modes := []struct {
+		name string
+		get  func(id string) (*relay.Webhook, error)
+	}{
+		{"prepared", func(id string) (*relay.Webhook, error) { return st.GetWebhook(ctx, id) }},
+		{"unprepared", func(id string) (*relay.Webhook, error) {
+			return st.scanWebhook(st.rdb.QueryRowContext(ctx, qGetWebhook, id), id)
+		}},
+	}
+	for _, m := range modes {
+		b.Run(m.name, func(b *testing.B) {
+			var next atomic.Int64
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					id := ids[int(next.Add(1))%len(ids)]
+					if w, err := m.get(id); err != nil || w.ID != id || len(w.Request.Body) != len(body) {
+						b.Errorf("get %s: %v", id, err)
+						return
+					}
+				}
+			})
+		})
+	}
 }

@@ -147,6 +147,8 @@ type Store struct {
 	// stmts are the group-commit writes' statements, prepared on wdb;
 	// read-only after Open.
 	stmts map[string]*sql.Stmt
+	// getWebhook is qGetWebhook, prepared on rdb.
+	getWebhook *sql.Stmt
 
 	mu     sync.RWMutex // guards closed and sending on queue
 	closed bool
@@ -295,6 +297,10 @@ func Open(ctx context.Context, dsn string, s *seal.Sealer) (*Store, error) {
 		}
 		st.stmts[q] = stmt
 	}
+	if st.getWebhook, err = rdb.PrepareContext(ctx, qGetWebhook); err != nil {
+		st.closeDBs()
+		return nil, fmt.Errorf("sqlite: open %s: prepare: %w", cfg.name, err)
+	}
 	go st.writer()
 	go st.checkpointer()
 	return st, nil
@@ -360,6 +366,9 @@ func (s *Store) closeDBs() error {
 	var errs []error
 	for _, stmt := range s.stmts {
 		errs = append(errs, stmt.Close())
+	}
+	if s.getWebhook != nil {
+		errs = append(errs, s.getWebhook.Close())
 	}
 	errs = append(errs, s.cdb.Close(), s.rdb.Close(), s.wdb.Close())
 	return errors.Join(errs...)

@@ -176,18 +176,29 @@ func (s *Store) insertDeliveries(ctx context.Context, tx hotTx, ds []*relay.Deli
 	return nil
 }
 
+// qGetWebhook is GetWebhook's query, prepared at Open: the delivery
+// engine reloads each delivery's request with it when the request was not
+// kept in memory (a backlog, a restart), so under load it runs as often
+// as webhooks arrive.
+const qGetWebhook = `SELECT id, bucket_id, input_id, received_at, method, path, raw_query,
+	headers, body, status, function_error, logs, raw_path,
+	received, function_outcome, answer_headers, answer_size FROM webhooks w WHERE id = ? AND ` + liveWebhook
+
 // GetWebhook finds a webhook by ID. A webhook of an ephemeral bucket comes
 // back with only its ids, method, status and time; one of a deleted bucket
 // is not found.
 func (s *Store) GetWebhook(ctx context.Context, id string) (*relay.Webhook, error) {
+	return s.scanWebhook(s.getWebhook.QueryRowContext(ctx, id), id)
+}
+
+// scanWebhook reads the webhook id from row, a row of qGetWebhook.
+func (s *Store) scanWebhook(row *sql.Row, id string) (*relay.Webhook, error) {
 	var w relay.Webhook
 	var path, rawPath sql.NullString
 	var rawQuery, headers, body, functionError, logs []byte
 	var sealedReceived, outcome, answerHeaders []byte
 	var received int64
-	err := s.rdb.QueryRowContext(ctx, `SELECT id, bucket_id, input_id, received_at, method, path, raw_query,
-		headers, body, status, function_error, logs, raw_path,
-		received, function_outcome, answer_headers, answer_size FROM webhooks w WHERE id = ? AND `+liveWebhook, id).Scan(
+	err := row.Scan(
 		&w.ID, &w.BucketID, &w.InputID, &received, &w.Request.Method, &path, &rawQuery,
 		&headers, &body, &w.Status, &functionError, &logs, &rawPath,
 		&sealedReceived, &outcome, &answerHeaders, &w.Answer.BodySize)
