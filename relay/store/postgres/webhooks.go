@@ -58,9 +58,8 @@ const (
 		LEFT JOIN outputs o ON o.id = u.output_id AND o.bucket_id = u.bucket_id`
 )
 
-// deliveryArgs are the arguments of qInsertDeliveries for ds, and whether
-// one of them is due unclaimed (a node should be woken).
-func (s *Store) deliveryArgs(ds []*relay.Delivery) (args []any, unclaimed bool) {
+// deliveryArgs are the arguments of qInsertDeliveries for ds.
+func (s *Store) deliveryArgs(ds []*relay.Delivery) []any {
 	n := len(ds)
 	ids, webhooks, buckets, outputs, states := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	attempts, statuses := make([]int32, n), make([]int32, n)
@@ -74,13 +73,22 @@ func (s *Store) deliveryArgs(ds []*relay.Delivery) (args []any, unclaimed bool) 
 		due[i] = unixtime.Nanos(d.NextAttemptAt)
 		if d.LeaseOwner != "" {
 			due[i] = unixtime.Nanos(d.LeaseUntil)
-		} else if d.State == relay.DeliveryPending {
-			unclaimed = true
 		}
 		lastErrs[i] = s.sealOptional([]byte(d.LastError), "deliveries", d.ID, "last_error")
 		owners[i], leases[i] = nullString(d.LeaseOwner), nullString(d.LeaseID)
 	}
-	return []any{ids, webhooks, buckets, outputs, states, attempts, next, statuses, lastErrs, created, updated, due, owners, leases}, unclaimed
+	return []any{ids, webhooks, buckets, outputs, states, attempts, next, statuses, lastErrs, created, updated, due, owners, leases}
+}
+
+// unclaimed reports whether one of ds is stored due without a lease: a
+// node should be woken.
+func unclaimed(ds []*relay.Delivery) bool {
+	for _, d := range ds {
+		if d.LeaseOwner == "" && d.State == relay.DeliveryPending {
+			return true
+		}
+	}
+	return false
 }
 
 // deliveriesErr explains a failed qInsertDeliveries of ds.
@@ -117,12 +125,7 @@ func (s *Store) SaveWebhook(ctx context.Context, w *relay.Webhook, ds []*relay.D
 	if err := records.Webhook(w, ds, unixtime.Now()); err != nil {
 		return err
 	}
-	req := &saveReq{ctx: ctx, w: w, ds: ds, done: make(chan error, 1)}
-	for _, d := range ds {
-		if d.LeaseOwner == "" && d.State == relay.DeliveryPending {
-			req.unclaimed = true
-		}
-	}
+	req := &saveReq{ctx: ctx, w: w, ds: ds, unclaimed: unclaimed(ds), done: make(chan error, 1)}
 	var err error
 	if req.sw, err = journal.SealWebhook(s.sealer, w); err != nil {
 		return err
@@ -139,8 +142,7 @@ func (s *Store) saveOne(ctx context.Context, req *saveReq) error {
 		sw.RawQuery, sw.Headers, sw.Body, w.Status, sw.FunctionError, sw.Logs,
 		sw.Received, sw.Outcome, sw.AnswerHeaders, sw.AnswerSize)
 	if len(ds) > 0 {
-		args, _ := s.deliveryArgs(ds)
-		b.Queue(qInsertDeliveries, args...)
+		b.Queue(qInsertDeliveries, s.deliveryArgs(ds)...)
 	}
 	br := s.pool.SendBatch(ctx, b)
 	_, err := br.Exec()
@@ -263,11 +265,10 @@ func (s *Store) AddDeliveries(ctx context.Context, ds []*relay.Delivery) error {
 				return fmt.Errorf("delivery %s: webhook %s is not in bucket %s: %w", d.ID, d.WebhookID, d.BucketID, store.ErrNotFound)
 			}
 		}
-		args, unclaimed := s.deliveryArgs(ds)
-		if _, err := tx.Exec(ctx, qInsertDeliveries, args...); err != nil {
+		if _, err := tx.Exec(ctx, qInsertDeliveries, s.deliveryArgs(ds)...); err != nil {
 			return s.deliveriesErr(ctx, err, ds)
 		}
-		if unclaimed {
+		if unclaimed(ds) {
 			return notify(ctx, tx, s.workChan)
 		}
 		return nil
