@@ -18,6 +18,7 @@ import (
 	"github.com/relayfn/relayfn/relay/store/internal/journal"
 	"github.com/relayfn/relayfn/relay/store/internal/records"
 	"github.com/relayfn/relayfn/relay/store/internal/sealed"
+	"github.com/relayfn/relayfn/relay/store/internal/storeerr"
 	"github.com/relayfn/relayfn/relay/store/internal/unixtime"
 )
 
@@ -99,7 +100,7 @@ func (s *Store) deliveriesErr(ctx context.Context, err error, ds []*relay.Delive
 			var ok bool
 			if e := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM outputs WHERE id = $1 AND bucket_id = $2)`,
 				d.OutputID, d.BucketID).Scan(&ok); e == nil && !ok {
-				return fmt.Errorf("delivery %s: output %s in bucket %s: %w", d.ID, d.OutputID, d.BucketID, notFound("output", d.OutputID))
+				return fmt.Errorf("delivery %s: output %s in bucket %s: %w", d.ID, d.OutputID, d.BucketID, storeerr.NotFound("output", d.OutputID))
 			}
 		}
 		return fmt.Errorf("deliveries: an output: %w", store.ErrNotFound)
@@ -149,7 +150,7 @@ func (s *Store) saveOne(ctx context.Context, req *saveReq) error {
 	if err != nil {
 		br.Close()
 		if code, column := pgCode(err); code == codeNotNull && column == "bucket_id" {
-			return fmt.Errorf("webhook %s: %w", w.ID, notFound("bucket", w.BucketID))
+			return fmt.Errorf("webhook %s: %w", w.ID, storeerr.NotFound("bucket", w.BucketID))
 		}
 		return mapWriteErr(err, "webhook", w.ID)
 	}
@@ -182,7 +183,7 @@ func (s *Store) GetWebhook(ctx context.Context, id string) (*relay.Webhook, erro
 		&headers, &body, &w.Status, &functionError, &logs, &rawPath,
 		&sealedReceived, &outcome, &answerHeaders, &w.Answer.BodySize)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, notFound("webhook", id)
+		return nil, storeerr.NotFound("webhook", id)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("webhook %q: %w", id, err)
@@ -256,7 +257,7 @@ func (s *Store) AddDeliveries(ctx context.Context, ds []*relay.Delivery) error {
 		for _, d := range ds {
 			bucket, ok := buckets[d.WebhookID]
 			if !ok {
-				return fmt.Errorf("delivery %s: %w", d.ID, notFound("webhook", d.WebhookID))
+				return fmt.Errorf("delivery %s: %w", d.ID, storeerr.NotFound("webhook", d.WebhookID))
 			}
 			if d.BucketID == "" {
 				d.BucketID = bucket
@@ -578,7 +579,7 @@ func (s *Store) RecordAttempt(ctx context.Context, d *relay.Delivery, a *relay.A
 		var last int
 		err := s.pool.QueryRow(ctx, `SELECT attempt_n FROM deliveries WHERE id = $1`, d.ID).Scan(&last)
 		if errors.Is(err, pgx.ErrNoRows) {
-			return notFound("delivery", d.ID)
+			return storeerr.NotFound("delivery", d.ID)
 		}
 		if err != nil {
 			return fmt.Errorf("delivery %s: %w", d.ID, err)
@@ -616,7 +617,7 @@ func (s *Store) RecordAttempt(ctx context.Context, d *relay.Delivery, a *relay.A
 	}
 	switch {
 	case last == nil:
-		return notFound("delivery", d.ID)
+		return storeerr.NotFound("delivery", d.ID)
 	case !updated && d.LeaseID != "" && deref(leaseID) != d.LeaseID:
 		return fmt.Errorf("delivery %s: attempt %d: %w", d.ID, n, store.ErrLeaseLost)
 	case !updated:
@@ -637,7 +638,7 @@ func (s *Store) GetDelivery(ctx context.Context, id string) (*relay.Delivery, []
 		d, err = s.scanDelivery(tx.QueryRow(ctx, `SELECT `+deliveryColumns+`
 			FROM deliveries d JOIN outputs o ON o.id = d.output_id WHERE d.id = $1`, id))
 		if errors.Is(err, pgx.ErrNoRows) {
-			return notFound("delivery", id)
+			return storeerr.NotFound("delivery", id)
 		}
 		if err != nil {
 			return fmt.Errorf("delivery %q: %w", id, err)
