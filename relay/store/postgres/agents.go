@@ -10,6 +10,7 @@ import (
 
 	"github.com/relayfn/relayfn/relay"
 	"github.com/relayfn/relayfn/relay/store/internal/records"
+	"github.com/relayfn/relayfn/relay/store/internal/storeerr"
 	"github.com/relayfn/relayfn/relay/store/internal/unixtime"
 )
 
@@ -41,7 +42,7 @@ func (s *Store) CreateAgentToken(ctx context.Context, t *relay.AgentToken) error
 func (s *Store) GetAgentToken(ctx context.Context, id string) (*relay.AgentToken, error) {
 	t, err := scanAgentToken(s.pool.QueryRow(ctx, `SELECT `+agentTokenColumns+` FROM agent_tokens WHERE id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, notFound("agent token", id)
+		return nil, storeerr.NotFound("agent token", id)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("agent token %q: %w", id, err)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/relayfn/relayfn/relay"
 	"github.com/relayfn/relayfn/relay/store/internal/records"
+	"github.com/relayfn/relayfn/relay/store/internal/storeerr"
 	"github.com/relayfn/relayfn/relay/store/internal/unixtime"
 )
 
@@ -41,7 +42,7 @@ func (s *Store) GetBucket(ctx context.Context, idOrName string) (*relay.Bucket, 
 	b, err := scanBucket(s.pool.QueryRow(ctx, `SELECT `+bucketColumns+` FROM buckets
 		WHERE id = $1 OR name = $1 ORDER BY id = $1 DESC LIMIT 1`, idOrName))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, notFound("bucket", idOrName)
+		return nil, storeerr.NotFound("bucket", idOrName)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("bucket %q: %w", idOrName, err)
@@ -136,7 +137,7 @@ func (s *Store) CreateInput(ctx context.Context, in *relay.Input) error {
 func (s *Store) GetInput(ctx context.Context, id string) (*relay.Input, error) {
 	in, err := scanInput(s.pool.QueryRow(ctx, `SELECT `+inputColumns+` FROM inputs WHERE id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, notFound("input", id)
+		return nil, storeerr.NotFound("input", id)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("input %q: %w", id, err)
@@ -206,7 +207,7 @@ func scanInput(sc pgx.Row) (*relay.Input, error) {
 // bucketID is not empty) and the functions (those not empty) exist.
 func checkRefs(ctx context.Context, q querier, kind, name, bucketID string, functionIDs ...string) error {
 	has := func(ctx context.Context, table, id string) (bool, error) { return exists(ctx, q, table, id) }
-	return records.CheckRefs(ctx, has, notFound, kind, name, bucketID, functionIDs...)
+	return records.CheckRefs(ctx, has, kind, name, bucketID, functionIDs...)
 }
 
 const outputColumns = `id, bucket_id, name, destination, function_id, response_function_id, lock_path, timeout_ns,
@@ -243,7 +244,7 @@ func (s *Store) CreateOutput(ctx context.Context, out *relay.Output) error {
 func (s *Store) GetOutput(ctx context.Context, id string) (*relay.Output, error) {
 	out, err := scanOutput(s.pool.QueryRow(ctx, `SELECT `+outputColumns+` FROM outputs WHERE id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, notFound("output", id)
+		return nil, storeerr.NotFound("output", id)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("output %q: %w", id, err)
@@ -339,7 +340,7 @@ func (s *Store) CreateToken(ctx context.Context, t *relay.Token) error {
 func (s *Store) GetToken(ctx context.Context, id string) (*relay.Token, error) {
 	t, err := scanToken(s.pool.QueryRow(ctx, `SELECT `+tokenColumns+` FROM tokens WHERE id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, notFound("token", id)
+		return nil, storeerr.NotFound("token", id)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("token %q: %w", id, err)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/relayfn/relayfn/internal/pgtest"
 	"github.com/relayfn/relayfn/relay"
+	"github.com/relayfn/relayfn/relay/store/storetest"
 )
 
 // relationFiles returns the bytes of the files of every table, TOAST
@@ -84,20 +85,20 @@ func TestPayloadAtRestInFiles(t *testing.T) {
 	marker := "at-rest-marker-" + hex.EncodeToString(r[:])
 
 	b := &relay.Bucket{Name: "files"}
-	check(t, st.CreateBucket(ctx, b))
+	storetest.Must(t, st.CreateBucket(ctx, b))
 	in := &relay.Input{BucketID: b.ID, Name: "in"}
-	check(t, st.CreateInput(ctx, in))
+	storetest.Must(t, st.CreateInput(ctx, in))
 	out := &relay.Output{BucketID: b.ID, Name: "out", Destination: "http://out.example"}
-	check(t, st.CreateOutput(ctx, out))
+	storetest.Must(t, st.CreateOutput(ctx, out))
 	var ids []string
 	for _, size := range []int{100, 20_000} {
 		body := []byte(marker + " body " + strings.Repeat("b", size))
 		w := &relay.Webhook{BucketID: b.ID, InputID: in.ID, Request: relay.HTTPRequest{Method: "POST", Path: "/",
 			RawQuery: "q=" + marker, Header: http.Header{"X-Secret": {marker + " header"}}, Body: body}}
 		d := &relay.Delivery{OutputID: out.ID}
-		check(t, st.SaveWebhook(ctx, w, []*relay.Delivery{d}))
+		storetest.Must(t, st.SaveWebhook(ctx, w, []*relay.Delivery{d}))
 		d.State, d.Attempts = relay.DeliverySucceeded, 1
-		check(t, st.RecordAttempt(ctx, d, &relay.Attempt{Status: 200,
+		storetest.Must(t, st.RecordAttempt(ctx, d, &relay.Attempt{Status: 200,
 			ResponseHeader: http.Header{"X-Answer": {marker + " answer header"}}, ResponseBody: []byte(marker + " answer")}))
 		ids = append(ids, w.ID)
 	}
@@ -110,7 +111,7 @@ func TestPayloadAtRestInFiles(t *testing.T) {
 	var sealed [][]byte
 	for _, id := range ids {
 		var body []byte
-		check(t, pool.QueryRow(ctx, `SELECT body FROM webhooks WHERE id = $1`, id).Scan(&body))
+		storetest.Must(t, pool.QueryRow(ctx, `SELECT body FROM webhooks WHERE id = $1`, id).Scan(&body))
 		if len(body) < 100 {
 			t.Fatalf("sealed body of %s: %d bytes", id, len(body))
 		}
@@ -122,46 +123,29 @@ func TestPayloadAtRestInFiles(t *testing.T) {
 		}
 	}
 
-	n := 0
-	for p := (relay.Purge{Kind: relay.PurgePayload, BucketID: b.ID, Before: time.Now().Add(time.Hour), Limit: 100}); ; {
-		res, err := st.Purge(ctx, p)
-		check(t, err)
-		n += res.Webhooks
-		if !res.More {
-			break
-		}
-		p.After = res.Next
-	}
+	n := storetest.PurgeAll(t, st, relay.Purge{Kind: relay.PurgePayload, BucketID: b.ID, Before: time.Now().Add(time.Hour), Limit: 100})
 	if n != len(ids) {
 		t.Fatalf("payload purge = %d webhooks, want %d", n, len(ids))
 	}
 	var left int
-	check(t, pool.QueryRow(ctx, `SELECT count(*) FROM webhooks WHERE body IS NOT NULL OR headers IS NOT NULL OR raw_query IS NOT NULL`).Scan(&left))
+	storetest.Must(t, pool.QueryRow(ctx, `SELECT count(*) FROM webhooks WHERE body IS NOT NULL OR headers IS NOT NULL OR raw_query IS NOT NULL`).Scan(&left))
 	if left != 0 {
 		t.Fatalf("%d webhooks keep a payload column", left)
 	}
 	_, err := pool.Exec(ctx, `VACUUM webhooks`)
-	check(t, err)
+	storetest.Must(t, err)
 	files = relationFiles(t, pool)
 	for i, s := range sealed {
 		t.Logf("after a plain VACUUM, webhook %d's sealed body is in %v", i, holding(files, s))
 	}
 	for _, table := range []string{"webhooks", "deliveries", "attempts"} {
 		_, err := pool.Exec(ctx, `VACUUM FULL `+table)
-		check(t, err)
+		storetest.Must(t, err)
 	}
 	files = relationFiles(t, pool)
 	for i, s := range sealed {
 		if in := holding(files, s); len(in) > 0 {
 			t.Errorf("after VACUUM FULL, webhook %d's sealed body is still in %v", i, in)
 		}
-	}
-}
-
-// check fails t at once on an error.
-func check(t *testing.T, err error) {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
 	}
 }

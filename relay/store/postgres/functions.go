@@ -12,6 +12,7 @@ import (
 	"github.com/relayfn/relayfn/relay/store"
 	"github.com/relayfn/relayfn/relay/store/internal/records"
 	"github.com/relayfn/relayfn/relay/store/internal/sealed"
+	"github.com/relayfn/relayfn/relay/store/internal/storeerr"
 	"github.com/relayfn/relayfn/relay/store/internal/unixtime"
 )
 
@@ -95,7 +96,7 @@ func (s *Store) GetFunction(ctx context.Context, idOrName string) (*functions.Fu
 func getFunction(ctx context.Context, q querier, where, key string) (*functions.Function, error) {
 	f, err := scanFunction(q.QueryRow(ctx, functionSelect+` WHERE `+where, key))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, notFound("function", key)
+		return nil, storeerr.NotFound("function", key)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("function %q: %w", key, err)
@@ -217,7 +218,7 @@ func (s *Store) DeleteConfig(ctx context.Context, id, key string) error {
 			return fmt.Errorf("function %q: config %q: %w", id, key, err)
 		}
 		if tag.RowsAffected() == 0 {
-			return fmt.Errorf("function %q: %w", id, notFound("config", key))
+			return fmt.Errorf("function %q: %w", id, storeerr.NotFound("config", key))
 		}
 		return nil
 	})

@@ -205,8 +205,7 @@ func (s *Store) saveMany(ctx context.Context, reqs []*saveReq) error {
 	b.Queue(qInsertWebhooks, ids, buckets, inputs, received, methods, paths, rawPaths, rawQueries, headers, bodies,
 		statuses, fnErrs, logs, diffs, outcomes, answerHeaders, sizes)
 	if len(ds) > 0 {
-		args, _ := s.deliveryArgs(ds)
-		b.Queue(qInsertDeliveries, args...)
+		b.Queue(qInsertDeliveries, s.deliveryArgs(ds)...)
 	}
 	return s.pool.SendBatch(ctx, b).Close()
 }

@@ -133,8 +133,8 @@ import (
 
 	"github.com/relayfn/relayfn/relay"
 	"github.com/relayfn/relayfn/relay/seal"
-	"github.com/relayfn/relayfn/relay/store"
 	"github.com/relayfn/relayfn/relay/store/internal/sealed"
+	"github.com/relayfn/relayfn/relay/store/internal/storeerr"
 )
 
 var (
@@ -504,34 +504,14 @@ func pgCode(err error) (code, column string) {
 	return "", ""
 }
 
-// notFound is an error wrapping store.ErrNotFound.
-func notFound(kind, idOrName string) error {
-	return fmt.Errorf("%s %q: %w", kind, idOrName, store.ErrNotFound)
-}
-
-// conflict is an error wrapping store.ErrConflict.
-func conflict(kind, name string) error {
-	return fmt.Errorf("%s %q: %w", kind, name, store.ErrConflict)
-}
-
 // mapWriteErr turns constraint violations into ErrConflict or ErrNotFound
 // and adds context to every other error.
 func mapWriteErr(err error, kind, name string) error {
-	if err == nil {
-		return nil
-	}
-	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrConflict) {
-		return err
-	}
-	switch code, _ := pgCode(err); code {
-	case codeUnique:
-		return conflict(kind, name)
-	case codeForeignKey:
-		return fmt.Errorf("%s %q: a referenced record: %w", kind, name, store.ErrNotFound)
-	case codeBadText, codeUntranslatable:
+	code, _ := pgCode(err)
+	if code == codeBadText || code == codeUntranslatable {
 		return fmt.Errorf("%s %q: a text field holds a NUL character or bytes that are not UTF-8, which PostgreSQL does not store: %w", kind, name, err)
 	}
-	return fmt.Errorf("%s %q: %w", kind, name, err)
+	return storeerr.Write(err, kind, name, code == codeUnique, code == codeForeignKey)
 }
 
 // checkUpdated returns err, or a not-found error when tag affected no row.
@@ -540,7 +520,7 @@ func checkUpdated(tag pgconn.CommandTag, err error, kind, id string) error {
 		return err
 	}
 	if tag.RowsAffected() == 0 {
-		return notFound(kind, id)
+		return storeerr.NotFound(kind, id)
 	}
 	return nil
 }
@@ -559,7 +539,7 @@ func mustExist(ctx context.Context, q querier, table, kind, id string) error {
 		return fmt.Errorf("%s %q: %w", kind, id, err)
 	}
 	if !ok {
-		return notFound(kind, id)
+		return storeerr.NotFound(kind, id)
 	}
 	return nil
 }

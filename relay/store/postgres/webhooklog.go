@@ -10,6 +10,7 @@ import (
 
 	"github.com/relayfn/relayfn/relay"
 	"github.com/relayfn/relayfn/relay/store/internal/headerjson"
+	"github.com/relayfn/relayfn/relay/store/internal/storeerr"
 	"github.com/relayfn/relayfn/relay/store/internal/unixtime"
 )
 
@@ -31,7 +32,7 @@ func (s *Store) SetWebhookAnswer(ctx context.Context, id string, status int, a r
 		return fmt.Errorf("webhook %s: answer: %w", id, err)
 	}
 	if tag.RowsAffected() == 0 {
-		return notFound("webhook", id)
+		return storeerr.NotFound("webhook", id)
 	}
 	return nil
 }

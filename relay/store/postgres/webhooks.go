@@ -18,6 +18,7 @@ import (
 	"github.com/relayfn/relayfn/relay/store/internal/journal"
 	"github.com/relayfn/relayfn/relay/store/internal/records"
 	"github.com/relayfn/relayfn/relay/store/internal/sealed"
+	"github.com/relayfn/relayfn/relay/store/internal/storeerr"
 	"github.com/relayfn/relayfn/relay/store/internal/unixtime"
 )
 
@@ -58,9 +59,8 @@ const (
 		LEFT JOIN outputs o ON o.id = u.output_id AND o.bucket_id = u.bucket_id`
 )
 
-// deliveryArgs are the arguments of qInsertDeliveries for ds, and whether
-// one of them is due unclaimed (a node should be woken).
-func (s *Store) deliveryArgs(ds []*relay.Delivery) (args []any, unclaimed bool) {
+// deliveryArgs are the arguments of qInsertDeliveries for ds.
+func (s *Store) deliveryArgs(ds []*relay.Delivery) []any {
 	n := len(ds)
 	ids, webhooks, buckets, outputs, states := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	attempts, statuses := make([]int32, n), make([]int32, n)
@@ -74,13 +74,22 @@ func (s *Store) deliveryArgs(ds []*relay.Delivery) (args []any, unclaimed bool) 
 		due[i] = unixtime.Nanos(d.NextAttemptAt)
 		if d.LeaseOwner != "" {
 			due[i] = unixtime.Nanos(d.LeaseUntil)
-		} else if d.State == relay.DeliveryPending {
-			unclaimed = true
 		}
 		lastErrs[i] = s.sealOptional([]byte(d.LastError), "deliveries", d.ID, "last_error")
 		owners[i], leases[i] = nullString(d.LeaseOwner), nullString(d.LeaseID)
 	}
-	return []any{ids, webhooks, buckets, outputs, states, attempts, next, statuses, lastErrs, created, updated, due, owners, leases}, unclaimed
+	return []any{ids, webhooks, buckets, outputs, states, attempts, next, statuses, lastErrs, created, updated, due, owners, leases}
+}
+
+// unclaimed reports whether one of ds is stored due without a lease: a
+// node should be woken.
+func unclaimed(ds []*relay.Delivery) bool {
+	for _, d := range ds {
+		if d.LeaseOwner == "" && d.State == relay.DeliveryPending {
+			return true
+		}
+	}
+	return false
 }
 
 // deliveriesErr explains a failed qInsertDeliveries of ds.
@@ -91,7 +100,7 @@ func (s *Store) deliveriesErr(ctx context.Context, err error, ds []*relay.Delive
 			var ok bool
 			if e := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM outputs WHERE id = $1 AND bucket_id = $2)`,
 				d.OutputID, d.BucketID).Scan(&ok); e == nil && !ok {
-				return fmt.Errorf("delivery %s: output %s in bucket %s: %w", d.ID, d.OutputID, d.BucketID, notFound("output", d.OutputID))
+				return fmt.Errorf("delivery %s: output %s in bucket %s: %w", d.ID, d.OutputID, d.BucketID, storeerr.NotFound("output", d.OutputID))
 			}
 		}
 		return fmt.Errorf("deliveries: an output: %w", store.ErrNotFound)
@@ -117,12 +126,7 @@ func (s *Store) SaveWebhook(ctx context.Context, w *relay.Webhook, ds []*relay.D
 	if err := records.Webhook(w, ds, unixtime.Now()); err != nil {
 		return err
 	}
-	req := &saveReq{ctx: ctx, w: w, ds: ds, done: make(chan error, 1)}
-	for _, d := range ds {
-		if d.LeaseOwner == "" && d.State == relay.DeliveryPending {
-			req.unclaimed = true
-		}
-	}
+	req := &saveReq{ctx: ctx, w: w, ds: ds, unclaimed: unclaimed(ds), done: make(chan error, 1)}
 	var err error
 	if req.sw, err = journal.SealWebhook(s.sealer, w); err != nil {
 		return err
@@ -139,15 +143,14 @@ func (s *Store) saveOne(ctx context.Context, req *saveReq) error {
 		sw.RawQuery, sw.Headers, sw.Body, w.Status, sw.FunctionError, sw.Logs,
 		sw.Received, sw.Outcome, sw.AnswerHeaders, sw.AnswerSize)
 	if len(ds) > 0 {
-		args, _ := s.deliveryArgs(ds)
-		b.Queue(qInsertDeliveries, args...)
+		b.Queue(qInsertDeliveries, s.deliveryArgs(ds)...)
 	}
 	br := s.pool.SendBatch(ctx, b)
 	_, err := br.Exec()
 	if err != nil {
 		br.Close()
 		if code, column := pgCode(err); code == codeNotNull && column == "bucket_id" {
-			return fmt.Errorf("webhook %s: %w", w.ID, notFound("bucket", w.BucketID))
+			return fmt.Errorf("webhook %s: %w", w.ID, storeerr.NotFound("bucket", w.BucketID))
 		}
 		return mapWriteErr(err, "webhook", w.ID)
 	}
@@ -180,7 +183,7 @@ func (s *Store) GetWebhook(ctx context.Context, id string) (*relay.Webhook, erro
 		&headers, &body, &w.Status, &functionError, &logs, &rawPath,
 		&sealedReceived, &outcome, &answerHeaders, &w.Answer.BodySize)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, notFound("webhook", id)
+		return nil, storeerr.NotFound("webhook", id)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("webhook %q: %w", id, err)
@@ -254,7 +257,7 @@ func (s *Store) AddDeliveries(ctx context.Context, ds []*relay.Delivery) error {
 		for _, d := range ds {
 			bucket, ok := buckets[d.WebhookID]
 			if !ok {
-				return fmt.Errorf("delivery %s: %w", d.ID, notFound("webhook", d.WebhookID))
+				return fmt.Errorf("delivery %s: %w", d.ID, storeerr.NotFound("webhook", d.WebhookID))
 			}
 			if d.BucketID == "" {
 				d.BucketID = bucket
@@ -263,11 +266,10 @@ func (s *Store) AddDeliveries(ctx context.Context, ds []*relay.Delivery) error {
 				return fmt.Errorf("delivery %s: webhook %s is not in bucket %s: %w", d.ID, d.WebhookID, d.BucketID, store.ErrNotFound)
 			}
 		}
-		args, unclaimed := s.deliveryArgs(ds)
-		if _, err := tx.Exec(ctx, qInsertDeliveries, args...); err != nil {
+		if _, err := tx.Exec(ctx, qInsertDeliveries, s.deliveryArgs(ds)...); err != nil {
 			return s.deliveriesErr(ctx, err, ds)
 		}
-		if unclaimed {
+		if unclaimed(ds) {
 			return notify(ctx, tx, s.workChan)
 		}
 		return nil
@@ -577,7 +579,7 @@ func (s *Store) RecordAttempt(ctx context.Context, d *relay.Delivery, a *relay.A
 		var last int
 		err := s.pool.QueryRow(ctx, `SELECT attempt_n FROM deliveries WHERE id = $1`, d.ID).Scan(&last)
 		if errors.Is(err, pgx.ErrNoRows) {
-			return notFound("delivery", d.ID)
+			return storeerr.NotFound("delivery", d.ID)
 		}
 		if err != nil {
 			return fmt.Errorf("delivery %s: %w", d.ID, err)
@@ -615,7 +617,7 @@ func (s *Store) RecordAttempt(ctx context.Context, d *relay.Delivery, a *relay.A
 	}
 	switch {
 	case last == nil:
-		return notFound("delivery", d.ID)
+		return storeerr.NotFound("delivery", d.ID)
 	case !updated && d.LeaseID != "" && deref(leaseID) != d.LeaseID:
 		return fmt.Errorf("delivery %s: attempt %d: %w", d.ID, n, store.ErrLeaseLost)
 	case !updated:
@@ -636,7 +638,7 @@ func (s *Store) GetDelivery(ctx context.Context, id string) (*relay.Delivery, []
 		d, err = s.scanDelivery(tx.QueryRow(ctx, `SELECT `+deliveryColumns+`
 			FROM deliveries d JOIN outputs o ON o.id = d.output_id WHERE d.id = $1`, id))
 		if errors.Is(err, pgx.ErrNoRows) {
-			return notFound("delivery", id)
+			return storeerr.NotFound("delivery", id)
 		}
 		if err != nil {
 			return fmt.Errorf("delivery %q: %w", id, err)

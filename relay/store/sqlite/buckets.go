@@ -11,6 +11,7 @@ import (
 	"github.com/relayfn/relayfn/relay"
 	"github.com/relayfn/relayfn/relay/store"
 	"github.com/relayfn/relayfn/relay/store/internal/records"
+	"github.com/relayfn/relayfn/relay/store/internal/storeerr"
 	"github.com/relayfn/relayfn/relay/store/internal/unixtime"
 )
 
@@ -54,7 +55,7 @@ func (s *Store) GetBucket(ctx context.Context, idOrName string) (*relay.Bucket, 
 		WHERE id = ?1 OR name = ?1 ORDER BY id = ?1 DESC LIMIT 1`, idOrName)
 	b, err := scanBucket(row)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, notFound("bucket", idOrName)
+		return nil, storeerr.NotFound("bucket", idOrName)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("bucket %q: %w", idOrName, err)
@@ -130,7 +131,7 @@ func (s *Store) DeleteBucket(ctx context.Context, id string) error {
 		return mapWriteErr(err, "bucket", id)
 	}
 	if n == 0 {
-		return notFound("bucket", id)
+		return storeerr.NotFound("bucket", id)
 	}
 	return nil
 }
@@ -145,7 +146,7 @@ func checkUpdated(res sql.Result, err error, kind, id string) error {
 		return fmt.Errorf("%s %q: %w", kind, id, err)
 	}
 	if n == 0 {
-		return notFound(kind, id)
+		return storeerr.NotFound(kind, id)
 	}
 	return nil
 }
@@ -193,7 +194,7 @@ func (s *Store) CreateInput(ctx context.Context, in *relay.Input) error {
 func (s *Store) GetInput(ctx context.Context, id string) (*relay.Input, error) {
 	in, err := scanInput(s.rdb.QueryRowContext(ctx, `SELECT `+inputColumns+` FROM inputs WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, notFound("input", id)
+		return nil, storeerr.NotFound("input", id)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("input %q: %w", id, err)
@@ -272,7 +273,7 @@ func scanInput(sc scanner) (*relay.Input, error) {
 // bucketID is not empty) and the functions (those not empty) exist.
 func checkRefs(ctx context.Context, q querier, kind, name, bucketID string, functionIDs ...string) error {
 	has := func(ctx context.Context, table, id string) (bool, error) { return exists(ctx, q, table, id) }
-	return records.CheckRefs(ctx, has, notFound, kind, name, bucketID, functionIDs...)
+	return records.CheckRefs(ctx, has, kind, name, bucketID, functionIDs...)
 }
 
 const outputColumns = `id, bucket_id, name, destination, function_id, response_function_id, lock_path, timeout_ns,
@@ -305,7 +306,7 @@ func (s *Store) CreateOutput(ctx context.Context, out *relay.Output) error {
 func (s *Store) GetOutput(ctx context.Context, id string) (*relay.Output, error) {
 	out, err := scanOutput(s.rdb.QueryRowContext(ctx, `SELECT `+outputColumns+` FROM outputs WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, notFound("output", id)
+		return nil, storeerr.NotFound("output", id)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("output %q: %w", id, err)
@@ -384,7 +385,7 @@ func (s *Store) DeleteOutput(ctx context.Context, id string) error {
 		return mapWriteErr(err, "output", id)
 	}
 	if n == 0 {
-		return notFound("output", id)
+		return storeerr.NotFound("output", id)
 	}
 	return nil
 }
@@ -435,7 +436,7 @@ func (s *Store) CreateToken(ctx context.Context, t *relay.Token) error {
 func (s *Store) GetToken(ctx context.Context, id string) (*relay.Token, error) {
 	t, err := scanToken(s.rdb.QueryRowContext(ctx, `SELECT `+tokenColumns+` FROM tokens WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, notFound("token", id)
+		return nil, storeerr.NotFound("token", id)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("token %q: %w", id, err)

@@ -88,21 +88,11 @@ func (s *Store) purgeDeleted(ctx context.Context, p relay.Purge) (relay.PurgeRes
 			return res, fmt.Errorf("sqlite: purge deleted: deliveries: %w", err)
 		}
 		if len(ids) > 0 {
-			in, args := idList(ids)
-			err = s.purgeWrite(ctx, func(ctx context.Context, tx *sql.Tx) error {
-				keep, err := queryIDs(ctx, tx, `SELECT d.id FROM deliveries d WHERE d.id IN `+in+` AND `+orphanDelivery, args...)
-				if err != nil || len(keep) == 0 {
-					res.Deliveries = 0
-					return err
-				}
-				in, args := idList(keep)
-				for _, q := range []string{`DELETE FROM attempts WHERE delivery_id IN ` + in, `DELETE FROM deliveries WHERE id IN ` + in} {
-					if _, err := tx.ExecContext(ctx, q, args...); err != nil {
-						return err
-					}
-				}
-				res.Deliveries = len(keep)
-				return nil
+			err = s.purgeWrite(ctx, func(ctx context.Context, tx *sql.Tx) (err error) {
+				res.Deliveries, err = purgeRows(ctx, tx, "deliveries d", ids, orphanDelivery, func(in string) []string {
+					return []string{`DELETE FROM attempts WHERE delivery_id IN ` + in, `DELETE FROM deliveries WHERE id IN ` + in}
+				})
+				return err
 			})
 			if err != nil {
 				return res, fmt.Errorf("sqlite: purge deleted: deliveries: %w", err)

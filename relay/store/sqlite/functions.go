@@ -11,6 +11,7 @@ import (
 	"github.com/relayfn/relayfn/relay/store"
 	"github.com/relayfn/relayfn/relay/store/internal/records"
 	"github.com/relayfn/relayfn/relay/store/internal/sealed"
+	"github.com/relayfn/relayfn/relay/store/internal/storeerr"
 	"github.com/relayfn/relayfn/relay/store/internal/unixtime"
 )
 
@@ -91,7 +92,7 @@ func (s *Store) GetFunction(ctx context.Context, idOrName string) (*functions.Fu
 func getFunction(ctx context.Context, q querier, where, key string) (*functions.Function, error) {
 	f, err := scanFunction(q.QueryRowContext(ctx, functionSelect+` WHERE `+where, key))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, notFound("function", key)
+		return nil, storeerr.NotFound("function", key)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("function %q: %w", key, err)
@@ -222,7 +223,7 @@ func (s *Store) DeleteConfig(ctx context.Context, id, key string) error {
 			if err != nil {
 				return fmt.Errorf("function %q: config %q: %w", id, key, err)
 			}
-			return fmt.Errorf("function %q: %w", id, notFound("config", key))
+			return fmt.Errorf("function %q: %w", id, storeerr.NotFound("config", key))
 		}
 		return nil
 	})
@@ -269,7 +270,7 @@ func mustExist(ctx context.Context, q querier, table, kind, id string) error {
 		return fmt.Errorf("%s %q: %w", kind, id, err)
 	}
 	if !ok {
-		return notFound(kind, id)
+		return storeerr.NotFound(kind, id)
 	}
 	return nil
 }

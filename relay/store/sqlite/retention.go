@@ -149,21 +149,11 @@ func (s *Store) purgeWrite(ctx context.Context, fn func(ctx context.Context, tx 
 // webhooks w) and returns how many it purged: it empties their payloads
 // (PurgePayload) or deletes them with their deliveries and attempts.
 func purgeTx(ctx context.Context, tx *sql.Tx, kind relay.PurgeKind, ids []string, cond string) (int, error) {
-	in, args := idList(ids)
-	// Recheck, under the write lock, what may have changed since the
-	// candidates were read (a replay made a delivery pending).
-	keep, err := queryIDs(ctx, tx, `SELECT w.id FROM webhooks w WHERE w.id IN `+in+` AND `+cond, args...)
-	if err != nil {
-		return 0, err
-	}
-	if len(keep) == 0 {
-		return 0, nil
-	}
-	in, args = idList(keep)
-	var stmts []string
-	switch kind {
-	case relay.PurgePayload:
-		stmts = []string{
+	return purgeRows(ctx, tx, "webhooks w", ids, cond, func(in string) []string {
+		if kind != relay.PurgePayload {
+			return deleteWebhooks(in)
+		}
+		return []string{
 			`UPDATE attempts SET logs = NULL, response_headers = NULL, response_body = NULL
 				WHERE delivery_id IN (SELECT id FROM deliveries WHERE webhook_id IN ` + in + `)`,
 			`UPDATE deliveries SET attempt_logs = NULL, attempt_response_headers = NULL, attempt_response_body = NULL
@@ -172,10 +162,26 @@ func purgeTx(ctx context.Context, tx *sql.Tx, kind relay.PurgeKind, ids []string
 				function_error = NULL, logs = NULL, received = NULL, function_outcome = NULL, answer_headers = NULL
 				WHERE id IN ` + in,
 		}
-	default:
-		stmts = deleteWebhooks(in)
+	})
+}
+
+// purgeRows runs stmts on those of ids, rows of from (a table and the
+// alias cond names it by, "webhooks w"), that still meet cond, and
+// returns how many they were. stmts gets the list of those IDs,
+// "(?, ?, …)", whose arguments each statement takes.
+func purgeRows(ctx context.Context, tx *sql.Tx, from string, ids []string, cond string, stmts func(in string) []string) (int, error) {
+	in, args := idList(ids)
+	// Recheck, under the write lock, what may have changed since the
+	// candidates were read (a replay made a delivery pending).
+	keep, err := queryIDs(ctx, tx, `SELECT id FROM `+from+` WHERE id IN `+in+` AND `+cond, args...)
+	if err != nil {
+		return 0, err
 	}
-	for _, q := range stmts {
+	if len(keep) == 0 {
+		return 0, nil
+	}
+	in, args = idList(keep)
+	for _, q := range stmts(in) {
 		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
 			return 0, err
 		}

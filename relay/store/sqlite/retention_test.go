@@ -141,16 +141,7 @@ func TestDeletePaged(t *testing.T) {
 	}
 	var deleted int
 	measureWrites(t, st, other, "purging what the deleted output left", func() {
-		p := relay.Purge{Kind: relay.PurgeDeleted, Limit: purgeBatch}
-		for {
-			res, err := st.Purge(ctx, p)
-			must(t, err)
-			deleted += res.Deliveries
-			if !res.More {
-				return
-			}
-			p.After = res.Next
-		}
+		_, deleted = storetest.SweepDeleted(t, st, purgeBatch)
 	})
 	if deleted != rows {
 		t.Fatalf("PurgeDeleted removed %d deliveries, want %d", deleted, rows)

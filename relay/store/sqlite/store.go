@@ -105,8 +105,8 @@ import (
 
 	"github.com/relayfn/relayfn/relay"
 	"github.com/relayfn/relayfn/relay/seal"
-	"github.com/relayfn/relayfn/relay/store"
 	"github.com/relayfn/relayfn/relay/store/internal/sealed"
+	"github.com/relayfn/relayfn/relay/store/internal/storeerr"
 )
 
 var _ relay.Store = (*Store)(nil)
@@ -832,36 +832,14 @@ func constraint(err error) (unique, foreignKey bool) {
 	return false, false
 }
 
-// notFound is an error wrapping store.ErrNotFound.
-func notFound(kind, idOrName string) error {
-	return fmt.Errorf("%s %q: %w", kind, idOrName, store.ErrNotFound)
-}
-
-// conflict is an error wrapping store.ErrConflict.
-func conflict(kind, name string) error {
-	return fmt.Errorf("%s %q: %w", kind, name, store.ErrConflict)
-}
-
 // mapWriteErr turns constraint violations into ErrConflict or ErrNotFound
 // and adds context to every other error.
 func mapWriteErr(err error, kind, name string) error {
-	if err == nil {
-		return nil
-	}
-	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrConflict) {
-		return err
-	}
-	unique, fk := constraint(err)
-	switch {
-	case unique:
-		return conflict(kind, name)
-	case fk:
-		return fmt.Errorf("%s %q: a referenced record: %w", kind, name, store.ErrNotFound)
-	}
 	if isReadOnly(err) {
 		return fmt.Errorf("%s %q: %w: %v", kind, name, ErrReadOnly, err)
 	}
-	return fmt.Errorf("%s %q: %w", kind, name, err)
+	unique, fk := constraint(err)
+	return storeerr.Write(err, kind, name, unique, fk)
 }
 
 // exists reports whether table has a row with id.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/relayfn/relayfn/relay"
 	"github.com/relayfn/relayfn/relay/store/internal/headerjson"
+	"github.com/relayfn/relayfn/relay/store/internal/storeerr"
 	"github.com/relayfn/relayfn/relay/store/internal/unixtime"
 )
 
@@ -20,7 +21,7 @@ func (s *Store) deliveryEphemeral(ctx context.Context, tx hotTx, d *relay.Delive
 	if bucket == "" {
 		err := tx.queryRow(ctx, `SELECT bucket_id FROM deliveries WHERE id = ?`, []any{&bucket}, d.ID)
 		if errors.Is(err, sql.ErrNoRows) {
-			return false, notFound("delivery", d.ID)
+			return false, storeerr.NotFound("delivery", d.ID)
 		}
 		if err != nil {
 			return false, fmt.Errorf("delivery %s: %w", d.ID, err)
@@ -46,7 +47,7 @@ func (s *Store) SetWebhookAnswer(ctx context.Context, id string, status int, a r
 			return fmt.Errorf("webhook %s: answer: %w", id, err)
 		}
 		if n, err := res.RowsAffected(); err == nil && n == 0 {
-			return notFound("webhook", id)
+			return storeerr.NotFound("webhook", id)
 		}
 		return nil
 	})

@@ -16,6 +16,7 @@ import (
 	"github.com/relayfn/relayfn/relay/store/internal/journal"
 	"github.com/relayfn/relayfn/relay/store/internal/records"
 	"github.com/relayfn/relayfn/relay/store/internal/sealed"
+	"github.com/relayfn/relayfn/relay/store/internal/storeerr"
 	"github.com/relayfn/relayfn/relay/store/internal/unixtime"
 )
 
@@ -127,7 +128,7 @@ func (s *Store) bucketEphemeral(ctx context.Context, tx hotTx, id string) (bool,
 	var e bool
 	err := tx.queryRow(ctx, qBucketEphemeral, []any{&e}, id)
 	if errors.Is(err, sql.ErrNoRows) {
-		return false, notFound("bucket", id)
+		return false, storeerr.NotFound("bucket", id)
 	}
 	if err != nil {
 		return false, fmt.Errorf("bucket %q: %w", id, err)
@@ -155,7 +156,7 @@ func (s *Store) insertDeliveries(ctx context.Context, tx hotTx, ds []*relay.Deli
 			var one int
 			err := tx.queryRow(ctx, qOutputInBucket, []any{&one}, d.OutputID, d.BucketID)
 			if errors.Is(err, sql.ErrNoRows) {
-				return fmt.Errorf("delivery %s: output %s in bucket %s: %w", d.ID, d.OutputID, d.BucketID, notFound("output", d.OutputID))
+				return fmt.Errorf("delivery %s: output %s in bucket %s: %w", d.ID, d.OutputID, d.BucketID, storeerr.NotFound("output", d.OutputID))
 			}
 			if err != nil {
 				return fmt.Errorf("delivery %s: %w", d.ID, err)
@@ -203,7 +204,7 @@ func (s *Store) scanWebhook(row *sql.Row, id string) (*relay.Webhook, error) {
 		&headers, &body, &w.Status, &functionError, &logs, &rawPath,
 		&sealedReceived, &outcome, &answerHeaders, &w.Answer.BodySize)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, notFound("webhook", id)
+		return nil, storeerr.NotFound("webhook", id)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("webhook %q: %w", id, err)
@@ -265,7 +266,7 @@ func (s *Store) AddDeliveries(ctx context.Context, ds []*relay.Delivery) error {
 			var bucket string
 			err := s.txQueryRow(ctx, tx, qWebhookBucket, d.WebhookID).Scan(&bucket)
 			if errors.Is(err, sql.ErrNoRows) {
-				return fmt.Errorf("delivery %s: %w", d.ID, notFound("webhook", d.WebhookID))
+				return fmt.Errorf("delivery %s: %w", d.ID, storeerr.NotFound("webhook", d.WebhookID))
 			}
 			if err != nil {
 				return fmt.Errorf("delivery %s: %w", d.ID, err)
@@ -583,7 +584,7 @@ func (s *Store) RecordAttempt(ctx context.Context, d *relay.Delivery, a *relay.A
 			var last int
 			err := tx.queryRow(ctx, qAttemptN, []any{&last}, d.ID)
 			if errors.Is(err, sql.ErrNoRows) {
-				return notFound("delivery", d.ID)
+				return storeerr.NotFound("delivery", d.ID)
 			}
 			if err != nil {
 				return fmt.Errorf("delivery %s: %w", d.ID, err)
@@ -611,7 +612,7 @@ func (s *Store) RecordAttempt(ctx context.Context, d *relay.Delivery, a *relay.A
 			var leaseID sql.NullString
 			err := tx.queryRow(ctx, `SELECT attempt_n, lease_id FROM deliveries WHERE id = ?`, []any{&last, &leaseID}, d.ID)
 			if errors.Is(err, sql.ErrNoRows) {
-				return notFound("delivery", d.ID)
+				return storeerr.NotFound("delivery", d.ID)
 			}
 			if err != nil {
 				return fmt.Errorf("delivery %s: %w", d.ID, err)
@@ -641,7 +642,7 @@ func (s *Store) GetDelivery(ctx context.Context, id string) (*relay.Delivery, []
 	defer tx.Rollback()
 	d, err := s.scanDelivery(tx.QueryRowContext(ctx, `SELECT `+deliveryColumns+` FROM deliveries d WHERE id = ? AND `+liveDelivery, id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, nil, notFound("delivery", id)
+		return nil, nil, storeerr.NotFound("delivery", id)
 	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("delivery %q: %w", id, err)

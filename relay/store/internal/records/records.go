@@ -15,6 +15,7 @@ import (
 
 	"github.com/relayfn/relayfn/functions"
 	"github.com/relayfn/relayfn/relay"
+	"github.com/relayfn/relayfn/relay/store/internal/storeerr"
 )
 
 // Bucket checks b and fills its ID (when empty), Auth.Type (when empty)
@@ -160,15 +161,14 @@ type Exists func(ctx context.Context, table, id string) (bool, error)
 
 // CheckRefs checks, for a record of kind named name, that the bucket (when
 // bucketID is not empty) and the functions (those not empty) exist.
-// notFound makes the error of a missing record of a kind.
-func CheckRefs(ctx context.Context, exists Exists, notFound func(kind, id string) error, kind, name, bucketID string, functionIDs ...string) error {
+func CheckRefs(ctx context.Context, exists Exists, kind, name, bucketID string, functionIDs ...string) error {
 	check := func(table, refKind, id string) error {
 		ok, err := exists(ctx, table, id)
 		if err != nil {
 			return fmt.Errorf("%s %q: %w", kind, name, err)
 		}
 		if !ok {
-			return fmt.Errorf("%s %q: %w", kind, name, notFound(refKind, id))
+			return fmt.Errorf("%s %q: %w", kind, name, storeerr.NotFound(refKind, id))
 		}
 		return nil
 	}

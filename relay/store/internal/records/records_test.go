@@ -8,6 +8,7 @@ import (
 
 	"github.com/relayfn/relayfn/functions"
 	"github.com/relayfn/relayfn/relay"
+	"github.com/relayfn/relayfn/relay/store"
 )
 
 func TestRefused(t *testing.T) {
@@ -52,18 +53,19 @@ func TestDefaults(t *testing.T) {
 }
 
 func TestCheckRefs(t *testing.T) {
-	errMissing := errors.New("missing")
 	rows := map[string]bool{"buckets/b": true, "functions/f": true}
 	exists := func(_ context.Context, table, id string) (bool, error) { return rows[table+"/"+id], nil }
-	notFound := func(kind, id string) error { return errMissing }
 	ctx := context.Background()
-	if err := CheckRefs(ctx, exists, notFound, "input", "in", "b", "f", ""); err != nil {
+	if err := CheckRefs(ctx, exists, "input", "in", "b", "f", ""); err != nil {
 		t.Errorf("existing refs: %v", err)
 	}
-	for _, c := range []struct{ bucket, fn string }{{"nob", "f"}, {"b", "nof"}} {
-		err := CheckRefs(ctx, exists, notFound, "input", "in", c.bucket, c.fn)
-		if !errors.Is(err, errMissing) || err.Error() != `input "in": missing` {
-			t.Errorf("CheckRefs(%s, %s) = %v; want input \"in\": missing", c.bucket, c.fn, err)
+	for _, c := range []struct{ bucket, fn, want string }{
+		{"nob", "f", `input "in": bucket "nob": not found`},
+		{"b", "nof", `input "in": function "nof": not found`},
+	} {
+		err := CheckRefs(ctx, exists, "input", "in", c.bucket, c.fn)
+		if !errors.Is(err, store.ErrNotFound) || err.Error() != c.want {
+			t.Errorf("CheckRefs(%s, %s) = %v; want %s", c.bucket, c.fn, err, c.want)
 		}
 	}
 }
