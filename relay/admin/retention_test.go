@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/relayfn/relayfn/internal/relaytest"
 	"github.com/relayfn/relayfn/relay"
 	"github.com/relayfn/relayfn/relay/api"
 )
@@ -125,25 +126,19 @@ func TestDeleteBucketInBackground(t *testing.T) {
 
 	// Let the first run pass, so that the next one is the kick's.
 	var rep api.RetentionReport
-	for deadline := time.Now().Add(10 * time.Second); rep.LastRun == nil; {
-		if time.Now().After(deadline) {
-			t.Fatal("the purge did not run at start")
-		}
-		time.Sleep(10 * time.Millisecond)
+	relaytest.WaitFor(t, "the purge's run at start", func() bool {
 		e.must(http.StatusOK, http.MethodGet, "/v1/admin/retention", nil).json(t, &rep)
-	}
+		return rep.LastRun != nil
+	})
 	e.must(http.StatusNoContent, http.MethodDelete, "/v1/admin/buckets/doomed", nil)
 	e.must(http.StatusNotFound, http.MethodGet, "/v1/admin/webhooks/"+d.WebhookID, nil)
 	e.must(http.StatusNotFound, http.MethodGet, "/v1/admin/deliveries/"+d.ID, nil)
 
 	// The interval is a minute: only the kick gets the purge to run now.
-	for deadline := time.Now().Add(20 * time.Second); rep.Purged["deleted"] == 0; {
-		if time.Now().After(deadline) {
-			t.Fatalf("the purge did not remove the deleted bucket's webhook: %+v", rep)
-		}
-		time.Sleep(20 * time.Millisecond)
+	relaytest.WaitFor(t, "the purge of the deleted bucket's webhook", func() bool {
 		e.must(http.StatusOK, http.MethodGet, "/v1/admin/retention", nil).json(t, &rep)
-	}
+		return rep.Purged["deleted"] != 0
+	})
 	if rep.Purged["deleted"] != 1 || rep.LastPurged["deleted"] != 1 || rep.LastRun == nil {
 		t.Fatalf("GET /retention after the purge = %+v", rep)
 	}
