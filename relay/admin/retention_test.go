@@ -75,13 +75,7 @@ func TestRetentionEndToEnd(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	dest := newDestination(t)
-	e.must(http.StatusCreated, http.MethodPost, "/v1/admin/buckets", map[string]any{"name": "ci"})
-	var in api.Input
-	e.must(http.StatusCreated, http.MethodPost, "/v1/admin/buckets/ci/inputs", map[string]any{"name": "gh"}).json(t, &in)
-	e.must(http.StatusCreated, http.MethodPost, "/v1/admin/buckets/ci/outputs", map[string]any{"name": "o", "destination": dest.URL})
-	e.webhook(in.ID, "purge-me-payload", nil)
-	dest.next(t)
-	d := waitDelivery(t, e, "/v1/admin/deliveries?bucket=ci&state=succeeded")
+	_, _, d := e.delivered(t, dest, "ci", "purge-me-payload")
 
 	rs := e.store.(relay.RetentionStore)
 	b, err := e.store.GetBucket(t.Context(), "ci")
@@ -116,13 +110,7 @@ func TestDeleteBucketInBackground(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	dest := newDestination(t)
-	e.must(http.StatusCreated, http.MethodPost, "/v1/admin/buckets", map[string]any{"name": "doomed"})
-	var in api.Input
-	e.must(http.StatusCreated, http.MethodPost, "/v1/admin/buckets/doomed/inputs", map[string]any{"name": "gh"}).json(t, &in)
-	e.must(http.StatusCreated, http.MethodPost, "/v1/admin/buckets/doomed/outputs", map[string]any{"name": "o", "destination": dest.URL})
-	e.webhook(in.ID, "deleted-with-its-bucket", nil)
-	dest.next(t)
-	d := waitDelivery(t, e, "/v1/admin/deliveries?bucket=doomed&state=succeeded")
+	_, _, d := e.delivered(t, dest, "doomed", "deleted-with-its-bucket")
 
 	// Let the first run pass, so that the next one is the kick's.
 	var rep api.RetentionReport
