@@ -2,6 +2,7 @@ package relay
 
 import (
 	"context"
+	"slices"
 	"time"
 )
 
@@ -118,13 +119,8 @@ func (e *engine) leaseLostLocked(j *job) {
 	e.s.leaseLost(j, "renewal")
 	l := e.lanes[j.d.OutputID]
 	if l != nil {
-		for i := l.head; i < len(l.queue); i++ {
-			if l.queue[i] == j {
-				copy(l.queue[i:], l.queue[i+1:])
-				l.queue[len(l.queue)-1] = nil
-				l.queue = l.queue[:len(l.queue)-1]
-				break
-			}
+		if i := slices.Index(l.queue[l.head:], j); i >= 0 {
+			l.queue = slices.Delete(l.queue, l.head+i, l.head+i+1)
 		}
 		if l.head >= len(l.queue) {
 			l.queue, l.head = l.queue[:0], 0

@@ -291,12 +291,16 @@ func (s *Server) serveWebhook(w http.ResponseWriter, r *http.Request) {
 	leaseID := ""
 	var agentless map[string]bool
 	for _, o := range route.outputs {
-		if o.output.Internal && !s.agents.connected(b.ID) {
-			if agentless == nil {
-				agentless = map[string]bool{}
-			}
-			agentless[o.output.ID] = true
+		if !o.output.Internal {
+			continue
 		}
+		if agentless == nil {
+			if s.agents.connected(b.ID) {
+				break // one answer for every output of the bucket
+			}
+			agentless = map[string]bool{}
+		}
+		agentless[o.output.ID] = true
 	}
 	for i, d := range ds {
 		force := b.Ephemeral || (wait && i == 0)

@@ -17,8 +17,10 @@ import (
 // delivery engine's claimer, so that deliveries another node stored
 // unclaimed, replayed or released are claimed at once rather than at the
 // next poll. A watch that fails (a lost connection the store could not
-// restore) is started again with a growing backoff until the shutdown;
-// each restart reloads and claims, for the changes it may have missed.
+// restore) is started again with a growing backoff until the shutdown.
+// Every watch reports each kind of change once it listens (see Watcher),
+// so that the routes are reloaded and due work claimed then, for the
+// changes made while no watch ran.
 
 // Backoff of the store watch's restarts.
 const (
@@ -62,9 +64,6 @@ func (s *Server) watch(ctx context.Context, w Watcher) {
 		case <-t.C:
 		}
 		backoff = min(2*backoff, watchBackoffMax)
-		// Changes made while no watch ran are not reported.
-		onChange(ChangeRoutes)
-		onChange(ChangeWork)
 	}
 }
 

@@ -37,9 +37,7 @@ var built struct {
 	once sync.Once
 	dir  string
 	path string
-	// nodeFlag: the binary's serve takes --node.
-	nodeFlag bool
-	err      error
+	err  error
 }
 
 func TestMain(m *testing.M) {
@@ -67,14 +65,7 @@ func fnctlBinary(t testing.TB) string {
 		cmd := exec.Command(goCmd, "build", "-o", built.path, "github.com/relayfn/relayfn/cmd/fnctl")
 		if out, err := cmd.CombinedOutput(); err != nil {
 			built.err = fmt.Errorf("go build: %v\n%s", err, out)
-			return
 		}
-		help, err := exec.Command(built.path, "serve", "--help").CombinedOutput()
-		if err != nil {
-			built.err = fmt.Errorf("fnctl serve --help: %v\n%s", err, help)
-			return
-		}
-		built.nodeFlag = bytes.Contains(help, []byte("--node"))
 	})
 	if built.err != nil {
 		t.Fatal(built.err)
@@ -174,7 +165,7 @@ func (n *node) startErr() error {
 	if n.cfg.Store != "" {
 		args = append(args, "--store", n.cfg.Store)
 	}
-	if n.cfg.Name != "" && built.nodeFlag {
+	if n.cfg.Name != "" {
 		args = append(args, "--node", n.cfg.Name)
 	}
 	n.mu.Lock()

@@ -432,9 +432,6 @@ func durations(ds []time.Duration) string {
 func TestSeveralNodes(t *testing.T) {
 	dsn := pgtest.DSN(t)
 	c := newCluster(t)
-	if !built.nodeFlag {
-		t.Fatal("fnctl serve has no --node flag")
-	}
 	dest := newDestination(t, jitter)
 	key := writeKey(t, c.dir)
 	var nodes []*node

@@ -455,15 +455,7 @@ func TestDeliveriesAndReplay(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	dest := newDestination(t)
-	e.must(http.StatusCreated, http.MethodPost, "/v1/admin/buckets", map[string]any{"name": "ci"})
-	var in api.Input
-	e.must(http.StatusCreated, http.MethodPost, "/v1/admin/buckets/ci/inputs", map[string]any{"name": "gh"}).json(t, &in)
-	var out api.Output
-	e.must(http.StatusCreated, http.MethodPost, "/v1/admin/buckets/ci/outputs", map[string]any{"name": "o", "destination": dest.URL}).json(t, &out)
-
-	e.webhook(in.ID, "payload", nil)
-	dest.next(t)
-	d := waitDelivery(t, e, "/v1/admin/deliveries?bucket=ci&state=succeeded")
+	in, out, d := e.delivered(t, dest, "ci", "payload")
 
 	var detail api.DeliveryDetail
 	e.must(http.StatusOK, http.MethodGet, "/v1/admin/deliveries/"+d.ID, nil).json(t, &detail)
@@ -521,6 +513,21 @@ func TestDeliveriesAndReplay(t *testing.T) {
 		t.Fatalf("deliveries = %d, want 3", len(ds))
 	}
 	e.fails(http.StatusConflict, "ephemeral", http.MethodPost, "/v1/admin/deliveries/"+ds[0].ID+"/replay", nil)
+}
+
+// delivered creates the bucket with an input "gh" and an output "o" to
+// dest, sends body through the input, and returns the input, the output
+// and the webhook's delivery once it succeeded.
+func (e *env) delivered(t *testing.T, dest *destination, bucket, body string) (api.Input, api.Output, *api.Delivery) {
+	t.Helper()
+	e.must(http.StatusCreated, http.MethodPost, "/v1/admin/buckets", map[string]any{"name": bucket})
+	var in api.Input
+	e.must(http.StatusCreated, http.MethodPost, "/v1/admin/buckets/"+bucket+"/inputs", map[string]any{"name": "gh"}).json(t, &in)
+	var out api.Output
+	e.must(http.StatusCreated, http.MethodPost, "/v1/admin/buckets/"+bucket+"/outputs", map[string]any{"name": "o", "destination": dest.URL}).json(t, &out)
+	e.webhook(in.ID, body, nil)
+	dest.next(t)
+	return in, out, waitDelivery(t, e, "/v1/admin/deliveries?bucket="+bucket+"&state=succeeded")
 }
 
 // waitDelivery polls the delivery list at path until it holds one.

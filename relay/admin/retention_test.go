@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/relayfn/relayfn/internal/relaytest"
 	"github.com/relayfn/relayfn/relay"
 	"github.com/relayfn/relayfn/relay/api"
 )
@@ -74,13 +75,7 @@ func TestRetentionEndToEnd(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	dest := newDestination(t)
-	e.must(http.StatusCreated, http.MethodPost, "/v1/admin/buckets", map[string]any{"name": "ci"})
-	var in api.Input
-	e.must(http.StatusCreated, http.MethodPost, "/v1/admin/buckets/ci/inputs", map[string]any{"name": "gh"}).json(t, &in)
-	e.must(http.StatusCreated, http.MethodPost, "/v1/admin/buckets/ci/outputs", map[string]any{"name": "o", "destination": dest.URL})
-	e.webhook(in.ID, "purge-me-payload", nil)
-	dest.next(t)
-	d := waitDelivery(t, e, "/v1/admin/deliveries?bucket=ci&state=succeeded")
+	_, _, d := e.delivered(t, dest, "ci", "purge-me-payload")
 
 	rs := e.store.(relay.RetentionStore)
 	b, err := e.store.GetBucket(t.Context(), "ci")
@@ -115,35 +110,23 @@ func TestDeleteBucketInBackground(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	dest := newDestination(t)
-	e.must(http.StatusCreated, http.MethodPost, "/v1/admin/buckets", map[string]any{"name": "doomed"})
-	var in api.Input
-	e.must(http.StatusCreated, http.MethodPost, "/v1/admin/buckets/doomed/inputs", map[string]any{"name": "gh"}).json(t, &in)
-	e.must(http.StatusCreated, http.MethodPost, "/v1/admin/buckets/doomed/outputs", map[string]any{"name": "o", "destination": dest.URL})
-	e.webhook(in.ID, "deleted-with-its-bucket", nil)
-	dest.next(t)
-	d := waitDelivery(t, e, "/v1/admin/deliveries?bucket=doomed&state=succeeded")
+	_, _, d := e.delivered(t, dest, "doomed", "deleted-with-its-bucket")
 
 	// Let the first run pass, so that the next one is the kick's.
 	var rep api.RetentionReport
-	for deadline := time.Now().Add(10 * time.Second); rep.LastRun == nil; {
-		if time.Now().After(deadline) {
-			t.Fatal("the purge did not run at start")
-		}
-		time.Sleep(10 * time.Millisecond)
+	relaytest.WaitFor(t, "the purge's run at start", func() bool {
 		e.must(http.StatusOK, http.MethodGet, "/v1/admin/retention", nil).json(t, &rep)
-	}
+		return rep.LastRun != nil
+	})
 	e.must(http.StatusNoContent, http.MethodDelete, "/v1/admin/buckets/doomed", nil)
 	e.must(http.StatusNotFound, http.MethodGet, "/v1/admin/webhooks/"+d.WebhookID, nil)
 	e.must(http.StatusNotFound, http.MethodGet, "/v1/admin/deliveries/"+d.ID, nil)
 
 	// The interval is a minute: only the kick gets the purge to run now.
-	for deadline := time.Now().Add(20 * time.Second); rep.Purged["deleted"] == 0; {
-		if time.Now().After(deadline) {
-			t.Fatalf("the purge did not remove the deleted bucket's webhook: %+v", rep)
-		}
-		time.Sleep(20 * time.Millisecond)
+	relaytest.WaitFor(t, "the purge of the deleted bucket's webhook", func() bool {
 		e.must(http.StatusOK, http.MethodGet, "/v1/admin/retention", nil).json(t, &rep)
-	}
+		return rep.Purged["deleted"] != 0
+	})
 	if rep.Purged["deleted"] != 1 || rep.LastPurged["deleted"] != 1 || rep.LastRun == nil {
 		t.Fatalf("GET /retention after the purge = %+v", rep)
 	}
