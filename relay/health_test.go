@@ -6,17 +6,14 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/relayfn/relayfn/egress"
 	"github.com/relayfn/relayfn/relay"
 	"github.com/relayfn/relayfn/relay/seal"
 	"github.com/relayfn/relayfn/relay/store/sqlite"
-	"github.com/relayfn/relayfn/runtime"
 )
 
 // fullRelay starts a relay over a real SQLite file that cannot grow (its
@@ -56,23 +53,8 @@ func fullRelay(t *testing.T, degradedStatus int) (string, string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	eg, err := egress.New(egress.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(eg.Close)
-	e, err := runtime.New(runtime.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(e.Close)
-	srv, err := relay.New(ctx, relay.Options{Store: st, Engine: e, Sender: eg, DegradedStatus: degradedStatus})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := httptest.NewServer(srv.Handler())
-	t.Cleanup(ts.Close)
-	return ts.URL, in.ID
+	_, url := newServer(t, relay.Options{Store: st, DegradedStatus: degradedStatus})
+	return url, in.ID
 }
 
 func get(t *testing.T, url string) (int, string) {
@@ -147,26 +129,11 @@ func TestHealthCallerGivingUpIsNoStoreFailure(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	e, err := runtime.New(runtime.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(e.Close)
-	eg, err := egress.New(egress.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(eg.Close)
-	srv, err := relay.New(ctx, relay.Options{Store: slowProbe{Store: st, delay: time.Second}, Engine: e, Sender: eg, DegradedStatus: 503})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := httptest.NewServer(srv.Handler())
-	t.Cleanup(ts.Close)
+	_, url := newServer(t, relay.Options{Store: slowProbe{Store: st, delay: time.Second}, DegradedStatus: 503})
 
 	impatient, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
 	defer cancel()
-	req, err := http.NewRequestWithContext(impatient, http.MethodGet, ts.URL+"/healthz", nil)
+	req, err := http.NewRequestWithContext(impatient, http.MethodGet, url+"/healthz", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,7 +141,7 @@ func TestHealthCallerGivingUpIsNoStoreFailure(t *testing.T) {
 		resp.Body.Close()
 		t.Fatalf("the impatient caller got an answer (%d) before the probe ended", resp.StatusCode)
 	}
-	if st, body := get(t, ts.URL+"/healthz"); st != 200 || body != `{"status":"ok"}` {
+	if st, body := get(t, url+"/healthz"); st != 200 || body != `{"status":"ok"}` {
 		t.Errorf("after a caller hung up during the probe: /healthz = %d %s, want 200 ok", st, body)
 	}
 }

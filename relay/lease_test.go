@@ -14,13 +14,11 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/relayfn/relayfn/egress"
 	"github.com/relayfn/relayfn/internal/relaytest"
 	"github.com/relayfn/relayfn/relay"
 	"github.com/relayfn/relayfn/relay/seal"
 	"github.com/relayfn/relayfn/relay/store"
 	"github.com/relayfn/relayfn/relay/store/sqlite"
-	"github.com/relayfn/relayfn/runtime"
 )
 
 // leaseRelay is a relay.Server over a real SQLite store, named node "a",
@@ -69,36 +67,15 @@ func newLeaseRelay(t *testing.T, dest string, now func() time.Time, stopRenewals
 	if err := st.CreateOutput(ctx, out); err != nil {
 		t.Fatal(err)
 	}
-	eg, err := egress.New(egress.Config{AllowRanges: []string{"127.0.0.0/8", "::1/128"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(eg.Close)
-	e, err := runtime.New(runtime.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(e.Close)
 	reg := prometheus.NewRegistry()
-	srv, err := relay.New(ctx, relay.Options{Store: st, Engine: e, Sender: eg, Registerer: reg,
-		Lease: testLease, Node: "a", Now: now})
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, url := newServer(t, relay.Options{Store: st, Registerer: reg, Lease: testLease, Node: "a", Now: now})
 	if stopRenewals {
 		relay.StopLeaseRenewals(srv)
 	}
 	if err := srv.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	ts := httptest.NewServer(srv.Handler())
-	t.Cleanup(func() {
-		ts.Close()
-		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		defer cancel()
-		srv.Shutdown(sctx)
-	})
-	return &leaseRelay{srv: srv, st: st, url: ts.URL, reg: reg, input: in.ID, out: out.ID}
+	return &leaseRelay{srv: srv, st: st, url: url, reg: reg, input: in.ID, out: out.ID}
 }
 
 // send posts a webhook; the relay answers 200 once it is stored.

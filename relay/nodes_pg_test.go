@@ -16,14 +16,12 @@ import (
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/relayfn/relayfn/egress"
 	"github.com/relayfn/relayfn/internal/pgtest"
 	"github.com/relayfn/relayfn/relay"
 	"github.com/relayfn/relayfn/relay/agent"
 	"github.com/relayfn/relayfn/relay/seal"
 	"github.com/relayfn/relayfn/relay/store"
 	"github.com/relayfn/relayfn/relay/store/postgres"
-	"github.com/relayfn/relayfn/runtime"
 )
 
 // nodeTimeout bounds the waits of the multi-node tests: a failure guard,
@@ -66,42 +64,20 @@ func openPG(t *testing.T, dsn string, sl *seal.Sealer, node string) *postgres.St
 
 // startPGNode starts a node named name on its own store handle; opts
 // tunes the server (Store, Engine, Sender and Node are set here). It is
-// shut down at the test's end, before its store closes.
+// shut down at the test's end (an error fails the test), before its
+// store closes.
 func startPGNode(t *testing.T, dsn string, sl *seal.Sealer, name string, opts relay.Options) *pgNode {
 	t.Helper()
-	ctx := context.Background()
 	st := openPG(t, dsn, sl, name)
-	eg, err := egress.New(egress.Config{AllowRanges: []string{"127.0.0.0/8", "::1/128"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(eg.Close)
-	e, err := runtime.New(runtime.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(e.Close)
-	opts.Store, opts.Engine, opts.Sender, opts.Node = st, e, eg, name
+	opts.Store, opts.Node = st, name
 	if opts.Registerer == nil {
 		opts.Registerer = prometheus.NewRegistry()
 	}
-	srv, err := relay.New(ctx, opts)
-	if err != nil {
+	srv, url := newServer(t, opts)
+	if err := srv.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if err := srv.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	ts := httptest.NewServer(srv.Handler())
-	t.Cleanup(func() {
-		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(sctx); err != nil {
-			t.Errorf("node %s: shutdown: %v", name, err)
-		}
-		ts.Close()
-	})
-	return &pgNode{name: name, st: st, srv: srv, url: ts.URL}
+	return &pgNode{name: name, st: st, srv: srv, url: url}
 }
 
 // post sends a webhook to the node's ingress and returns the status.

@@ -1,0 +1,49 @@
+package relay_test
+
+import (
+	"context"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/relayfn/relayfn/egress"
+	"github.com/relayfn/relayfn/relay"
+	"github.com/relayfn/relayfn/runtime"
+)
+
+// newServer builds a relay.Server from opts for the tests that need one
+// on a store or with options relaytest's relay does not take: Engine and
+// Sender are set here, to a runtime engine and an egress client of the
+// server's own that lets loopback through (the tests' destinations are
+// httptest servers). Its ingress is served at the returned URL. The
+// caller starts its delivery engine (Start) if the test needs one; the
+// test's cleanup shuts the server down, failing the test on an error,
+// and then closes the engine and the egress client.
+func newServer(t *testing.T, opts relay.Options) (*relay.Server, string) {
+	t.Helper()
+	eg, err := egress.New(egress.Config{AllowRanges: []string{"127.0.0.0/8", "::1/128"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(eg.Close)
+	e, err := runtime.New(runtime.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.Close)
+	opts.Engine, opts.Sender = e, eg
+	srv, err := relay.New(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(srv.Handler())
+	t.Cleanup(func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(sctx); err != nil {
+			t.Errorf("node %q: shutdown: %v", opts.Node, err)
+		}
+		ts.Close()
+	})
+	return srv, ts.URL
+}
