@@ -2,7 +2,6 @@ package relay_test
 
 import (
 	"context"
-	"crypto/rand"
 	"fmt"
 	"io"
 	"net/http"
@@ -12,7 +11,6 @@ import (
 	"time"
 
 	"github.com/relayfn/relayfn/relay"
-	"github.com/relayfn/relayfn/relay/seal"
 	"github.com/relayfn/relayfn/relay/store/sqlite"
 )
 
@@ -22,12 +20,7 @@ import (
 func fullRelay(t *testing.T, degradedStatus int) (string, string) {
 	t.Helper()
 	ctx := context.Background()
-	key := make([]byte, seal.KeySize)
-	rand.Read(key)
-	sl, err := seal.New(key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sl := newSealer(t)
 	path := filepath.Join(t.TempDir(), "relay.db")
 	st, err := sqlite.Open(ctx, path, sl)
 	if err != nil {
@@ -118,18 +111,7 @@ func (s slowProbe) CheckWrite(ctx context.Context) error {
 // make the probe fail, so the next caller is told "ok", not "degraded".
 func TestHealthCallerGivingUpIsNoStoreFailure(t *testing.T) {
 	ctx := context.Background()
-	key := make([]byte, seal.KeySize)
-	rand.Read(key)
-	sl, err := seal.New(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "relay.db"), sl)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	_, url := newServer(t, relay.Options{Store: slowProbe{Store: st, delay: time.Second}, DegradedStatus: 503})
+	_, url := newServer(t, relay.Options{Store: slowProbe{Store: openSQLite(t), delay: time.Second}, DegradedStatus: 503})
 
 	impatient, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
 	defer cancel()

@@ -2,7 +2,6 @@ package relay_test
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -36,18 +35,6 @@ type pgNode struct {
 	st   *postgres.Store
 	srv  *relay.Server
 	url  string
-}
-
-// pgSealer is the key every node of a test shares.
-func pgSealer(t *testing.T) *seal.Sealer {
-	t.Helper()
-	key := make([]byte, seal.KeySize)
-	rand.Read(key)
-	sl, err := seal.New(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return sl
 }
 
 // openPG opens a store handle on dsn as node (no node lock when empty),
@@ -125,7 +112,7 @@ func awaitBody(t *testing.T, got <-chan string, want string) {
 func TestNodesSeeEachOthersChanges(t *testing.T) {
 	ctx := context.Background()
 	dsn := pgtest.DSN(t)
-	sl := pgSealer(t)
+	sl := newSealer(t)
 	setup := openPG(t, dsn, sl, "")
 	bk := &relay.Bucket{Name: "shared"}
 	if err := setup.CreateBucket(ctx, bk); err != nil {
@@ -195,7 +182,7 @@ func TestNodesSeeEachOthersChanges(t *testing.T) {
 func TestNodeClaimsWorkStoredElsewhere(t *testing.T) {
 	ctx := context.Background()
 	dsn := pgtest.DSN(t)
-	sl := pgSealer(t)
+	sl := newSealer(t)
 	a := openPG(t, dsn, sl, "a") // a node that stores, and claims nothing
 	dest, got := arrivals(t)
 	bk := &relay.Bucket{Name: "work"}
@@ -252,7 +239,7 @@ func TestNodeClaimsWorkStoredElsewhere(t *testing.T) {
 func TestAgentOnAnotherNode(t *testing.T) {
 	ctx := context.Background()
 	dsn := pgtest.DSN(t)
-	sl := pgSealer(t)
+	sl := newSealer(t)
 	setup := openPG(t, dsn, sl, "")
 	dest, got := arrivals(t)
 	hung := make(chan struct{})
@@ -364,7 +351,7 @@ func waitNodes(t *testing.T, what string, cond func() bool) {
 func TestPurgeRunsOnOneNode(t *testing.T) {
 	ctx := context.Background()
 	dsn := pgtest.DSN(t)
-	sl := pgSealer(t)
+	sl := newSealer(t)
 	a := openPG(t, dsn, sl, "a")
 	b := openPG(t, dsn, sl, "b")
 	bk := &relay.Bucket{Name: "old"}
@@ -428,7 +415,7 @@ func TestPurgeRunsOnOneNode(t *testing.T) {
 func TestNodeTakesOverExpiredLeases(t *testing.T) {
 	ctx := context.Background()
 	dsn := pgtest.DSN(t)
-	sl := pgSealer(t)
+	sl := newSealer(t)
 	setup := openPG(t, dsn, sl, "")
 	var calls atomic.Int64
 	firstIn := make(chan struct{})
@@ -507,7 +494,7 @@ func TestNodeTakesOverExpiredLeases(t *testing.T) {
 // finds an input another node made).
 func TestUnknownInputLookupsBounded(t *testing.T) {
 	dsn := pgtest.DSN(t)
-	sl := pgSealer(t)
+	sl := newSealer(t)
 	reg := prometheus.NewRegistry()
 	n := startPGNode(t, dsn, sl, "a", relay.Options{Registerer: reg})
 

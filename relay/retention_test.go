@@ -1,10 +1,8 @@
 package relay_test
 
 import (
-	"bytes"
 	"context"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -13,8 +11,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/relayfn/relayfn/relay"
-	"github.com/relayfn/relayfn/relay/seal"
-	"github.com/relayfn/relayfn/relay/store/sqlite"
 )
 
 func TestParseAge(t *testing.T) {
@@ -72,15 +68,7 @@ func TestRetentionPolicyRules(t *testing.T) {
 // the metric say so.
 func TestPurger(t *testing.T) {
 	ctx := context.Background()
-	sl, err := seal.New(bytes.Repeat([]byte{7}, seal.KeySize))
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "relay.db"), sl)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openSQLite(t)
 	kept := &relay.Bucket{Name: "kept"}
 	short := &relay.Bucket{Name: "short"}
 	for _, b := range []*relay.Bucket{kept, short} {

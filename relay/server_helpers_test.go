@@ -2,14 +2,43 @@ package relay_test
 
 import (
 	"context"
+	"crypto/rand"
 	"net/http/httptest"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/relayfn/relayfn/egress"
 	"github.com/relayfn/relayfn/relay"
+	"github.com/relayfn/relayfn/relay/seal"
+	"github.com/relayfn/relayfn/relay/store/sqlite"
 	"github.com/relayfn/relayfn/runtime"
 )
+
+// newSealer returns a sealer with a random key; the stores a test opens
+// with it (the nodes of a cluster) share the key.
+func newSealer(t *testing.T) *seal.Sealer {
+	t.Helper()
+	key := make([]byte, seal.KeySize)
+	rand.Read(key)
+	sl, err := seal.New(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sl
+}
+
+// openSQLite opens a fresh SQLite store in a temporary folder, with a
+// random key, closed at the test's end.
+func openSQLite(t *testing.T) *sqlite.Store {
+	t.Helper()
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "relay.db"), newSealer(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
 
 // newServer builds a relay.Server from opts for the tests that need one
 // on a store or with options relaytest's relay does not take: Engine and
