@@ -26,14 +26,7 @@ func fullRelay(t *testing.T, degradedStatus int) (string, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := &relay.Bucket{Name: "full"}
-	if err := st.CreateBucket(ctx, b); err != nil {
-		t.Fatal(err)
-	}
-	in := &relay.Input{BucketID: b.ID, Name: "in"}
-	if err := st.CreateInput(ctx, in); err != nil {
-		t.Fatal(err)
-	}
+	_, in := bucketWithInput(t, st, "full")
 	var pages int
 	if err := st.DB().QueryRow(`PRAGMA page_count`).Scan(&pages); err != nil {
 		t.Fatal(err)

@@ -41,19 +41,9 @@ func newLeaseRelay(t *testing.T, dest string, now func() time.Time, stopRenewals
 	t.Helper()
 	ctx := context.Background()
 	st := openSQLite(t)
-	b := &relay.Bucket{Name: "leases"}
-	if err := st.CreateBucket(ctx, b); err != nil {
-		t.Fatal(err)
-	}
-	in := &relay.Input{BucketID: b.ID, Name: "in"}
-	if err := st.CreateInput(ctx, in); err != nil {
-		t.Fatal(err)
-	}
-	out := &relay.Output{BucketID: b.ID, Name: "slow", Destination: dest, MaxInFlight: 1,
-		Timeout: time.Minute, Retries: relay.RetryPolicy{MaxAttempts: 1}}
-	if err := st.CreateOutput(ctx, out); err != nil {
-		t.Fatal(err)
-	}
+	b, in := bucketWithInput(t, st, "leases")
+	out := createOutput(t, st, &relay.Output{BucketID: b.ID, Name: "slow", Destination: dest, MaxInFlight: 1,
+		Timeout: time.Minute, Retries: relay.RetryPolicy{MaxAttempts: 1}})
 	reg := prometheus.NewRegistry()
 	srv, url := newServer(t, relay.Options{Store: st, Registerer: reg, Lease: testLease, Node: "a", Now: now})
 	if stopRenewals {

@@ -114,14 +114,7 @@ func TestNodesSeeEachOthersChanges(t *testing.T) {
 	dsn := pgtest.DSN(t)
 	sl := newSealer(t)
 	setup := openPG(t, dsn, sl, "")
-	bk := &relay.Bucket{Name: "shared"}
-	if err := setup.CreateBucket(ctx, bk); err != nil {
-		t.Fatal(err)
-	}
-	in := &relay.Input{BucketID: bk.ID, Name: "in"}
-	if err := setup.CreateInput(ctx, in); err != nil {
-		t.Fatal(err)
-	}
+	bk, in := bucketWithInput(t, setup, "shared")
 	a := startPGNode(t, dsn, sl, "a", relay.Options{})
 	b := startPGNode(t, dsn, sl, "b", relay.Options{UnknownInputStatus: http.StatusNotFound})
 	dest, got := arrivals(t)
@@ -185,18 +178,8 @@ func TestNodeClaimsWorkStoredElsewhere(t *testing.T) {
 	sl := newSealer(t)
 	a := openPG(t, dsn, sl, "a") // a node that stores, and claims nothing
 	dest, got := arrivals(t)
-	bk := &relay.Bucket{Name: "work"}
-	if err := a.CreateBucket(ctx, bk); err != nil {
-		t.Fatal(err)
-	}
-	in := &relay.Input{BucketID: bk.ID, Name: "in"}
-	if err := a.CreateInput(ctx, in); err != nil {
-		t.Fatal(err)
-	}
-	out := &relay.Output{BucketID: bk.ID, Name: "dest", Destination: dest.URL}
-	if err := a.CreateOutput(ctx, out); err != nil {
-		t.Fatal(err)
-	}
+	bk, in := bucketWithInput(t, a, "work")
+	out := createOutput(t, a, &relay.Output{BucketID: bk.ID, Name: "dest", Destination: dest.URL})
 	b := startPGNode(t, dsn, sl, "b", relay.Options{})
 
 	// The first is claimed once B's watch is live; then B's poll is made
@@ -253,28 +236,11 @@ func TestAgentOnAnotherNode(t *testing.T) {
 	}))
 	t.Cleanup(hang.Close)
 
-	ops := &relay.Bucket{Name: "ops"}
-	slow := &relay.Bucket{Name: "slow"}
-	for _, bk := range []*relay.Bucket{ops, slow} {
-		if err := setup.CreateBucket(ctx, bk); err != nil {
-			t.Fatal(err)
-		}
-	}
-	opsIn := &relay.Input{BucketID: ops.ID, Name: "in"}
-	slowIn := &relay.Input{BucketID: slow.ID, Name: "in"}
-	for _, in := range []*relay.Input{opsIn, slowIn} {
-		if err := setup.CreateInput(ctx, in); err != nil {
-			t.Fatal(err)
-		}
-	}
-	internal := &relay.Output{BucketID: ops.ID, Name: "svc", Destination: dest.URL + "/svc", Internal: true}
-	hanging := &relay.Output{BucketID: slow.ID, Name: "hangs", Destination: hang.URL, Timeout: time.Minute,
-		Retries: relay.RetryPolicy{MaxAttempts: 1}}
-	for _, o := range []*relay.Output{internal, hanging} {
-		if err := setup.CreateOutput(ctx, o); err != nil {
-			t.Fatal(err)
-		}
-	}
+	ops, opsIn := bucketWithInput(t, setup, "ops")
+	slow, slowIn := bucketWithInput(t, setup, "slow")
+	internal := createOutput(t, setup, &relay.Output{BucketID: ops.ID, Name: "svc", Destination: dest.URL + "/svc", Internal: true})
+	createOutput(t, setup, &relay.Output{BucketID: slow.ID, Name: "hangs", Destination: hang.URL, Timeout: time.Minute,
+		Retries: relay.RetryPolicy{MaxAttempts: 1}})
 	secret, hash, err := relay.NewSecret()
 	if err != nil {
 		t.Fatal(err)
@@ -354,14 +320,7 @@ func TestPurgeRunsOnOneNode(t *testing.T) {
 	sl := newSealer(t)
 	a := openPG(t, dsn, sl, "a")
 	b := openPG(t, dsn, sl, "b")
-	bk := &relay.Bucket{Name: "old"}
-	if err := a.CreateBucket(ctx, bk); err != nil {
-		t.Fatal(err)
-	}
-	in := &relay.Input{BucketID: bk.ID, Name: "in"}
-	if err := a.CreateInput(ctx, in); err != nil {
-		t.Fatal(err)
-	}
+	bk, in := bucketWithInput(t, a, "old")
 	now := time.Now().UTC()
 	wh := &relay.Webhook{ID: relay.NewRecordID(), BucketID: bk.ID, InputID: in.ID, ReceivedAt: now, Status: http.StatusOK,
 		Request: relay.HTTPRequest{Method: http.MethodPost, Path: "/", Body: []byte("old")}}
@@ -431,19 +390,9 @@ func TestNodeTakesOverExpiredLeases(t *testing.T) {
 		w.WriteHeader(http.StatusOK)
 	}))
 	t.Cleanup(dest.Close)
-	bk := &relay.Bucket{Name: "takeover"}
-	if err := setup.CreateBucket(ctx, bk); err != nil {
-		t.Fatal(err)
-	}
-	in := &relay.Input{BucketID: bk.ID, Name: "in"}
-	if err := setup.CreateInput(ctx, in); err != nil {
-		t.Fatal(err)
-	}
-	out := &relay.Output{BucketID: bk.ID, Name: "dest", Destination: dest.URL, Timeout: time.Minute,
-		Retries: relay.RetryPolicy{MaxAttempts: 1}}
-	if err := setup.CreateOutput(ctx, out); err != nil {
-		t.Fatal(err)
-	}
+	bk, in := bucketWithInput(t, setup, "takeover")
+	out := createOutput(t, setup, &relay.Output{BucketID: bk.ID, Name: "dest", Destination: dest.URL, Timeout: time.Minute,
+		Retries: relay.RetryPolicy{MaxAttempts: 1}})
 	const lease = 300 * time.Millisecond
 	reg := prometheus.NewRegistry()
 	a := startPGNode(t, dsn, sl, "a", relay.Options{Lease: lease, Registerer: reg})

@@ -69,17 +69,10 @@ func TestRetentionPolicyRules(t *testing.T) {
 func TestPurger(t *testing.T) {
 	ctx := context.Background()
 	st := openSQLite(t)
-	kept := &relay.Bucket{Name: "kept"}
-	short := &relay.Bucket{Name: "short"}
-	for _, b := range []*relay.Bucket{kept, short} {
-		if err := st.CreateBucket(ctx, b); err != nil {
-			t.Fatal(err)
-		}
-	}
-	in := &relay.Input{BucketID: short.ID, Name: "in"}
-	if err := st.CreateInput(ctx, in); err != nil {
+	if err := st.CreateBucket(ctx, &relay.Bucket{Name: "kept"}); err != nil {
 		t.Fatal(err)
 	}
+	short, in := bucketWithInput(t, st, "short")
 	if err := st.SetRetention(ctx, short.ID, relay.Retention{Payload: time.Hour, Metadata: 2 * time.Hour}); err != nil {
 		t.Fatal(err)
 	}
@@ -163,14 +156,7 @@ func TestPurger(t *testing.T) {
 
 	// A deleted bucket's webhooks go at the next run, in batches, and
 	// count as deleted.
-	doomed := &relay.Bucket{Name: "doomed"}
-	if err := st.CreateBucket(ctx, doomed); err != nil {
-		t.Fatal(err)
-	}
-	din := &relay.Input{BucketID: doomed.ID, Name: "in"}
-	if err := st.CreateInput(ctx, din); err != nil {
-		t.Fatal(err)
-	}
+	doomed, din := bucketWithInput(t, st, "doomed")
 	for range 5 {
 		w := &relay.Webhook{BucketID: doomed.ID, InputID: din.ID, Status: 200, Request: relay.HTTPRequest{Method: "POST"}}
 		if err := st.SaveWebhook(ctx, w, nil); err != nil {

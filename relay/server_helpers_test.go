@@ -76,3 +76,35 @@ func newServer(t *testing.T, opts relay.Options) (*relay.Server, string) {
 	})
 	return srv, ts.URL
 }
+
+// configStore is the part of a store the tests set their buckets,
+// inputs and outputs up through.
+type configStore interface {
+	CreateBucket(ctx context.Context, b *relay.Bucket) error
+	CreateInput(ctx context.Context, in *relay.Input) error
+	CreateOutput(ctx context.Context, out *relay.Output) error
+}
+
+// bucketWithInput stores a bucket named name and an input "in" of it.
+func bucketWithInput(t *testing.T, st configStore, name string) (*relay.Bucket, *relay.Input) {
+	t.Helper()
+	ctx := context.Background()
+	b := &relay.Bucket{Name: name}
+	if err := st.CreateBucket(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	in := &relay.Input{BucketID: b.ID, Name: "in"}
+	if err := st.CreateInput(ctx, in); err != nil {
+		t.Fatal(err)
+	}
+	return b, in
+}
+
+// createOutput stores o.
+func createOutput(t *testing.T, st configStore, o *relay.Output) *relay.Output {
+	t.Helper()
+	if err := st.CreateOutput(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	return o
+}
