@@ -16,22 +16,6 @@ import (
 	"github.com/relayfn/relayfn/relay/api"
 )
 
-// gaugeValue reads a gauge of reg.
-func gaugeValue(t *testing.T, reg *prometheus.Registry, name string) float64 {
-	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() == name && len(mf.GetMetric()) == 1 {
-			return mf.GetMetric()[0].GetGauge().GetValue()
-		}
-	}
-	t.Fatalf("no gauge %s", name)
-	return 0
-}
-
 // The deliveries of an internal output with no agent connected to the
 // node are not held by it (not in memory, not leased: another node may
 // have the agent), and reach the agent that connects later, each once.
@@ -67,7 +51,7 @@ func TestAgentlessDeliveriesAreNotHeld(t *testing.T) {
 				return false
 			}
 		}
-		return gaugeValue(t, reg, "relayfn_delivery_queue_depth") == 0
+		return metricValue(t, reg, "relayfn_delivery_queue_depth") == 0
 	})
 
 	c := dialAgent(t, r, relay.FormatToken(tok.ID, secret))

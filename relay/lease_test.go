@@ -79,30 +79,6 @@ func (r *leaseRelay) claimAsB(t *testing.T) []*relay.Delivery {
 	return ds
 }
 
-// metric reads a counter or gauge of the relay.
-func (r *leaseRelay) metric(t *testing.T, name string) float64 {
-	t.Helper()
-	mfs, err := r.reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			if c := m.GetCounter(); c != nil {
-				return c.GetValue()
-			}
-			if g := m.GetGauge(); g != nil {
-				return g.GetValue()
-			}
-		}
-	}
-	t.Fatalf("no metric %s", name)
-	return 0
-}
-
 // slowDest is a destination that holds each request until released (or
 // until hold passes, when hold is set).
 type slowDest struct {
@@ -177,7 +153,7 @@ func TestLeaseRenewalKeepsLongAttempt(t *testing.T) {
 	if n := dest.count(); n != 2 {
 		t.Errorf("the destination got %d requests, want 2 (none twice)", n)
 	}
-	if n := r.metric(t, "relayfn_delivery_lease_lost_total"); n != 0 {
+	if n := metricValue(t, r.reg, "relayfn_delivery_lease_lost_total"); n != 0 {
 		t.Errorf("%v leases lost, want none", n)
 	}
 }
@@ -203,10 +179,10 @@ func TestLeaseLostAttemptIsNotRecorded(t *testing.T) {
 	}
 	close(dest.release)
 	relaytest.WaitFor(t, "the lost lease counted", func() bool {
-		return r.metric(t, "relayfn_delivery_lease_lost_total") == 1
+		return metricValue(t, r.reg, "relayfn_delivery_lease_lost_total") == 1
 	})
 	relaytest.WaitFor(t, "the engine holding nothing", func() bool {
-		return r.metric(t, "relayfn_delivery_queue_depth") == 0
+		return metricValue(t, r.reg, "relayfn_delivery_queue_depth") == 0
 	})
 	d, attempts, err := r.st.GetDelivery(ctx, ds[0].ID)
 	if err != nil {
@@ -246,14 +222,14 @@ func TestLeaseLostAtRenewal(t *testing.T) {
 		t.Fatalf("another node claimed %d deliveries after the leases ran out, want 2", len(ds))
 	}
 	relaytest.WaitFor(t, "the queued delivery dropped", func() bool {
-		return r.metric(t, "relayfn_delivery_queue_depth") == 1
+		return metricValue(t, r.reg, "relayfn_delivery_queue_depth") == 1
 	})
 	close(dest.release)
 	relaytest.WaitFor(t, "both lost leases counted", func() bool {
-		return r.metric(t, "relayfn_delivery_lease_lost_total") == 2
+		return metricValue(t, r.reg, "relayfn_delivery_lease_lost_total") == 2
 	})
 	relaytest.WaitFor(t, "the engine holding nothing", func() bool {
-		return r.metric(t, "relayfn_delivery_queue_depth") == 0
+		return metricValue(t, r.reg, "relayfn_delivery_queue_depth") == 0
 	})
 	for _, c := range ds {
 		d, attempts, err := r.st.GetDelivery(ctx, c.ID)

@@ -137,19 +137,7 @@ func TestPurger(t *testing.T) {
 	if got["short"].Purged[relay.PurgeMetadata] != 5 || !got["kept"].Effective.IsZero() {
 		t.Fatalf("buckets = %+v", s.Buckets)
 	}
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	metric := map[string]float64{}
-	for _, mf := range mfs {
-		if mf.GetName() != "relayfn_retention_purged_total" {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			metric[m.GetLabel()[0].GetValue()] = m.GetCounter().GetValue()
-		}
-	}
+	metric := metricSeries(t, reg, "relayfn_retention_purged_total")
 	if metric["payload"] != 5 || metric["metadata"] != 5 {
 		t.Fatalf("relayfn_retention_purged_total = %v, want 5 of each kind", metric)
 	}

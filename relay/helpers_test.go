@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/relayfn/relayfn/egress"
 	"github.com/relayfn/relayfn/relay"
 	"github.com/relayfn/relayfn/relay/seal"
@@ -107,4 +109,50 @@ func createOutput(t *testing.T, st configStore, o *relay.Output) *relay.Output {
 		t.Fatal(err)
 	}
 	return o
+}
+
+// metricSeries reads the counter or gauge name of g: each series' value
+// by the value of its one label, or under "" for a metric without
+// labels. It fails the test if g has no metric name.
+func metricSeries(t *testing.T, g prometheus.Gatherer, name string) map[string]float64 {
+	t.Helper()
+	mfs, err := g.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		series := map[string]float64{}
+		for _, m := range mf.GetMetric() {
+			var label string
+			if ls := m.GetLabel(); len(ls) > 0 {
+				label = ls[0].GetValue()
+			}
+			switch {
+			case m.GetCounter() != nil:
+				series[label] = m.GetCounter().GetValue()
+			case m.GetGauge() != nil:
+				series[label] = m.GetGauge().GetValue()
+			default:
+				t.Fatalf("metric %s is neither a counter nor a gauge", name)
+			}
+		}
+		return series
+	}
+	t.Fatalf("no metric %s", name)
+	return nil
+}
+
+// metricValue reads the counter or gauge name of g, a metric without
+// labels. It fails the test if g has no such metric.
+func metricValue(t *testing.T, g prometheus.Gatherer, name string) float64 {
+	t.Helper()
+	series := metricSeries(t, g, name)
+	v, ok := series[""]
+	if !ok || len(series) != 1 {
+		t.Fatalf("metric %s: %v, want one series without labels", name, series)
+	}
+	return v
 }
