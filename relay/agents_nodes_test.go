@@ -27,14 +27,7 @@ func TestAgentlessDeliveriesAreNotHeld(t *testing.T) {
 	in := r.Input(&relay.Input{BucketID: b.ID, Name: "in"})
 	out := r.Output(&relay.Output{BucketID: b.ID, Name: "svc", Destination: "http://svc.lan/hooks", Internal: true,
 		AgentWindow: time.Hour})
-	secret, hash, err := relay.NewSecret()
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok := &relay.AgentToken{BucketIDs: []string{b.ID}, SecretHash: hash}
-	if err := r.Store.CreateAgentToken(ctx, tok); err != nil {
-		t.Fatal(err)
-	}
+	cred := agentCredential(t, r.Store, &relay.AgentToken{BucketIDs: []string{b.ID}})
 	const n = 3
 	for i := range n {
 		if resp, _ := r.Webhook(in.ID, fmt.Sprint(i), nil); resp.StatusCode != http.StatusOK {
@@ -54,7 +47,7 @@ func TestAgentlessDeliveriesAreNotHeld(t *testing.T) {
 		return metricValue(t, reg, "relayfn_delivery_queue_depth") == 0
 	})
 
-	c := dialAgent(t, r, relay.FormatToken(tok.ID, secret))
+	c := dialAgent(t, r, cred)
 	rctx, cancel := context.WithTimeout(ctx, relaytest.Timeout)
 	defer cancel()
 	seen := map[string]bool{}

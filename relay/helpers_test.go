@@ -156,3 +156,20 @@ func metricValue(t *testing.T, g prometheus.Gatherer, name string) float64 {
 	}
 	return v
 }
+
+// agentCredential stores an agent token tok (its secret hash set here)
+// in st and returns the credential an agent presents.
+func agentCredential(t *testing.T, st interface {
+	CreateAgentToken(ctx context.Context, tok *relay.AgentToken) error
+}, tok *relay.AgentToken) string {
+	t.Helper()
+	secret, hash, err := relay.NewSecret()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok.SecretHash = hash
+	if err := st.CreateAgentToken(context.Background(), tok); err != nil {
+		t.Fatal(err)
+	}
+	return relay.FormatToken(tok.ID, secret)
+}

@@ -241,14 +241,7 @@ func TestAgentOnAnotherNode(t *testing.T) {
 	internal := createOutput(t, setup, &relay.Output{BucketID: ops.ID, Name: "svc", Destination: dest.URL + "/svc", Internal: true})
 	createOutput(t, setup, &relay.Output{BucketID: slow.ID, Name: "hangs", Destination: hang.URL, Timeout: time.Minute,
 		Retries: relay.RetryPolicy{MaxAttempts: 1}})
-	secret, hash, err := relay.NewSecret()
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok := &relay.AgentToken{Name: "svc", BucketIDs: []string{ops.ID}, SecretHash: hash}
-	if err := setup.CreateAgentToken(ctx, tok); err != nil {
-		t.Fatal(err)
-	}
+	cred := agentCredential(t, setup, &relay.AgentToken{Name: "svc", BucketIDs: []string{ops.ID}})
 
 	a := startPGNode(t, dsn, sl, "a", relay.Options{Workers: 1})
 	b := startPGNode(t, dsn, sl, "b", relay.Options{})
@@ -257,7 +250,7 @@ func TestAgentOnAnotherNode(t *testing.T) {
 	actx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() {
-		done <- agent.Run(actx, agent.Options{Server: b.url, Token: relay.FormatToken(tok.ID, secret), Name: "on-b",
+		done <- agent.Run(actx, agent.Options{Server: b.url, Token: cred, Name: "on-b",
 			Client: &http.Client{Transport: &http.Transport{Proxy: nil}}})
 	}()
 	t.Cleanup(func() { stop(); <-done })
