@@ -16,16 +16,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/relayfn/relayfn/internal/pgtest"
+	"github.com/relayfn/relayfn/internal/relaytest"
 	"github.com/relayfn/relayfn/relay"
 	"github.com/relayfn/relayfn/relay/agent"
 	"github.com/relayfn/relayfn/relay/seal"
 	"github.com/relayfn/relayfn/relay/store"
 	"github.com/relayfn/relayfn/relay/store/postgres"
 )
-
-// nodeTimeout bounds the waits of the multi-node tests: a failure guard,
-// never a timing assertion.
-const nodeTimeout = 10 * time.Second
 
 // pgNode is one relay process (node) of a test cluster: a relay.Server
 // over a postgres.Store handle of its own, serving its ingress on
@@ -93,7 +90,7 @@ func arrivals(t *testing.T) (*httptest.Server, chan string) {
 // awaitBody waits for a request with body want.
 func awaitBody(t *testing.T, got <-chan string, want string) {
 	t.Helper()
-	deadline := time.After(nodeTimeout)
+	deadline := time.After(relaytest.Timeout)
 	for {
 		select {
 		case b := <-got:
@@ -101,7 +98,7 @@ func awaitBody(t *testing.T, got <-chan string, want string) {
 				return
 			}
 		case <-deadline:
-			t.Fatalf("the destination did not get %q within %s", want, nodeTimeout)
+			t.Fatalf("the destination did not get %q within %s", want, relaytest.Timeout)
 		}
 	}
 }
@@ -127,7 +124,7 @@ func TestNodesSeeEachOthersChanges(t *testing.T) {
 	if err := a.srv.Reload(ctx); err != nil {
 		t.Fatal(err)
 	}
-	waitNodes(t, "node B routing the input node A created", func() bool {
+	relaytest.WaitFor(t, "node B routing the input node A created", func() bool {
 		return b.post(t, warm.ID, "warm-up") == http.StatusOK
 	})
 
@@ -159,8 +156,8 @@ func TestNodesSeeEachOthersChanges(t *testing.T) {
 				awaitBody(t, got, body)
 				break
 			}
-			if time.Since(start) > nodeTimeout {
-				t.Fatalf("node B does not route to the output node A created, after %s", nodeTimeout)
+			if time.Since(start) > relaytest.Timeout {
+				t.Fatalf("node B does not route to the output node A created, after %s", relaytest.Timeout)
 			}
 			time.Sleep(time.Millisecond)
 		}
@@ -204,7 +201,7 @@ func TestNodeClaimsWorkStoredElsewhere(t *testing.T) {
 			took = append(took, time.Since(start))
 		}
 		var last *relay.Delivery
-		waitNodes(t, "the delivery recorded", func() bool {
+		relaytest.WaitFor(t, "the delivery recorded", func() bool {
 			last, _, _ = a.GetDelivery(ctx, d.ID)
 			return last != nil && last.State == relay.DeliverySucceeded
 		})
@@ -254,7 +251,7 @@ func TestAgentOnAnotherNode(t *testing.T) {
 			Client: &http.Client{Transport: &http.Transport{Proxy: nil}}})
 	}()
 	t.Cleanup(func() { stop(); <-done })
-	waitNodes(t, "the agent connected to node B", func() bool { return len(b.srv.Agents()) == 1 })
+	relaytest.WaitFor(t, "the agent connected to node B", func() bool { return len(b.srv.Agents()) == 1 })
 	if n := len(a.srv.Agents()); n != 0 {
 		t.Fatalf("node A has %d agents, want none", n)
 	}
@@ -265,7 +262,7 @@ func TestAgentOnAnotherNode(t *testing.T) {
 	}
 	select {
 	case <-hung:
-	case <-time.After(nodeTimeout):
+	case <-time.After(relaytest.Timeout):
 		t.Fatal("the hanging destination got nothing")
 	}
 
@@ -276,7 +273,7 @@ func TestAgentOnAnotherNode(t *testing.T) {
 	awaitBody(t, got, "for the agent")
 	t.Logf("a webhook sent to node A reached the agent on node B after %s", time.Since(start))
 	var d *relay.Delivery
-	waitNodes(t, "the delivery recorded", func() bool {
+	relaytest.WaitFor(t, "the delivery recorded", func() bool {
 		ds, err := setup.ListDeliveries(ctx, relay.DeliveryFilter{OutputID: internal.ID})
 		if err != nil || len(ds) != 1 || ds[0].State != relay.DeliverySucceeded {
 			return false
@@ -289,18 +286,6 @@ func TestAgentOnAnotherNode(t *testing.T) {
 	}
 	if ag := b.srv.Agents(); len(ag) != 1 || ag[0].Delivered != 1 {
 		t.Errorf("node B's agents: %+v, want one that delivered one", ag)
-	}
-}
-
-// waitNodes polls cond until it holds (a failure guard).
-func waitNodes(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(nodeTimeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }
 
@@ -399,7 +384,7 @@ func TestNodeTakesOverExpiredLeases(t *testing.T) {
 	<-firstIn
 	start := time.Now()
 	var d *relay.Delivery
-	waitNodes(t, "node B delivering", func() bool {
+	relaytest.WaitFor(t, "node B delivering", func() bool {
 		ds, err := setup.ListDeliveries(ctx, relay.DeliveryFilter{OutputID: out.ID})
 		if err != nil || len(ds) != 1 || ds[0].State != relay.DeliverySucceeded {
 			return false
@@ -409,7 +394,7 @@ func TestNodeTakesOverExpiredLeases(t *testing.T) {
 	})
 	t.Logf("node B delivered %s after node A's attempt began (lease %s, B's claim poll 5s)", time.Since(start), lease)
 	release <- struct{}{} // node A's attempt ends
-	waitNodes(t, "node A's lost lease counted", func() bool {
+	relaytest.WaitFor(t, "node A's lost lease counted", func() bool {
 		return metricValue(t, reg, "relayfn_delivery_lease_lost_total") >= 1
 	})
 	_, attempts, err := setup.GetDelivery(ctx, d.ID)
