@@ -10,6 +10,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/relayfn/relayfn/internal/relaytest"
 	"github.com/relayfn/relayfn/relay"
 )
 
@@ -167,8 +168,10 @@ func TestPurger(t *testing.T) {
 		t.Fatalf("a run with nothing deleted purged %v", s.LastPurged)
 	}
 
-	// Start and Stop: the loop runs at once and stops.
+	// Start and Stop: the loop runs at once, and stops.
+	before := p.Status().LastRun
 	p.Start(ctx)
+	relaytest.WaitFor(t, "the started purge's first run", func() bool { return p.Status().LastRun.After(before) })
 	p.Stop()
 }
 
