@@ -68,13 +68,8 @@ func TestHealthDegradedWhenStoreRefusesWrites(t *testing.T) {
 		if st, body := get(t, url+"/healthz"); st != tt.want || !strings.Contains(body, `"degraded"`) {
 			t.Errorf("degraded_status %d, before any webhook: /healthz = %d %s", tt.configured, st, body)
 		}
-		resp, err := http.Post(url+"/v1/webhooks/"+input, "text/plain", strings.NewReader(strings.Repeat("x", 64<<10)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusServiceUnavailable {
-			t.Errorf("a webhook the store cannot take: %d, want 503", resp.StatusCode)
+		if st := postWebhook(t, url, input, strings.Repeat("x", 64<<10)); st != http.StatusServiceUnavailable {
+			t.Errorf("a webhook the store cannot take: %d, want 503", st)
 		}
 		st, body := get(t, url+"/healthz")
 		if st != tt.want || body != `{"status":"degraded","store":"refuses writes"}` {

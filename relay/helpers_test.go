@@ -3,8 +3,11 @@ package relay_test
 import (
 	"context"
 	"crypto/rand"
+	"io"
+	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -172,4 +175,17 @@ func agentCredential(t *testing.T, st interface {
 		t.Fatal(err)
 	}
 	return relay.FormatToken(tok.ID, secret)
+}
+
+// postWebhook posts body to the input inputID of the relay serving its
+// ingress at url, and returns the answer's status.
+func postWebhook(t *testing.T, url, inputID, body string) int {
+	t.Helper()
+	resp, err := http.Post(url+"/v1/webhooks/"+inputID, "text/plain", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode
 }

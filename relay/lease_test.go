@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -58,13 +57,8 @@ func newLeaseRelay(t *testing.T, dest string, now func() time.Time, stopRenewals
 // send posts a webhook; the relay answers 200 once it is stored.
 func (r *leaseRelay) send(t *testing.T, body string) {
 	t.Helper()
-	resp, err := http.Post(r.url+"/v1/webhooks/"+r.input, "text/plain", strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("webhook answered %d", resp.StatusCode)
+	if st := postWebhook(t, r.url, r.input, body); st != http.StatusOK {
+		t.Fatalf("webhook answered %d", st)
 	}
 }
 

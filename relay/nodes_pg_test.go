@@ -64,18 +64,6 @@ func startPGNode(t *testing.T, dsn string, sl *seal.Sealer, name string, opts re
 	return &pgNode{name: name, st: st, srv: srv, url: url}
 }
 
-// post sends a webhook to the node's ingress and returns the status.
-func (n *pgNode) post(t *testing.T, inputID, body string) int {
-	t.Helper()
-	resp, err := http.Post(n.url+"/v1/webhooks/"+inputID, "text/plain", strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	return resp.StatusCode
-}
-
 // arrivals is a destination that reports each request's body.
 func arrivals(t *testing.T) (*httptest.Server, chan string) {
 	got := make(chan string, 64)
@@ -125,7 +113,7 @@ func TestNodesSeeEachOthersChanges(t *testing.T) {
 		t.Fatal(err)
 	}
 	relaytest.WaitFor(t, "node B routing the input node A created", func() bool {
-		return b.post(t, warm.ID, "warm-up") == http.StatusOK
+		return postWebhook(t, b.url, warm.ID, "warm-up") == http.StatusOK
 	})
 
 	// Each change: an output created through A's store and A's routes
@@ -144,7 +132,7 @@ func TestNodesSeeEachOthersChanges(t *testing.T) {
 		for {
 			probes++
 			body := fmt.Sprint("probe ", probes)
-			if st := b.post(t, in.ID, body); st != http.StatusOK {
+			if st := postWebhook(t, b.url, in.ID, body); st != http.StatusOK {
 				t.Fatalf("node B answered %d", st)
 			}
 			ds, err := b.st.ListDeliveries(ctx, relay.DeliveryFilter{OutputID: out.ID, Limit: 1})
@@ -257,7 +245,7 @@ func TestAgentOnAnotherNode(t *testing.T) {
 	}
 
 	// Node A's only worker hangs.
-	if st := a.post(t, slowIn.ID, "hang"); st != http.StatusOK {
+	if st := postWebhook(t, a.url, slowIn.ID, "hang"); st != http.StatusOK {
 		t.Fatalf("node A answered %d", st)
 	}
 	select {
@@ -267,7 +255,7 @@ func TestAgentOnAnotherNode(t *testing.T) {
 	}
 
 	start := time.Now()
-	if st := a.post(t, opsIn.ID, "for the agent"); st != http.StatusOK {
+	if st := postWebhook(t, a.url, opsIn.ID, "for the agent"); st != http.StatusOK {
 		t.Fatalf("node A answered %d", st)
 	}
 	awaitBody(t, got, "for the agent")
@@ -378,7 +366,7 @@ func TestNodeTakesOverExpiredLeases(t *testing.T) {
 	startPGNode(t, dsn, sl, "b", relay.Options{Lease: lease})
 	t.Cleanup(func() { close(release) })
 
-	if st := a.post(t, in.ID, "x"); st != http.StatusOK {
+	if st := postWebhook(t, a.url, in.ID, "x"); st != http.StatusOK {
 		t.Fatalf("node A answered %d", st)
 	}
 	<-firstIn
