@@ -21,7 +21,6 @@ import (
 // with a short lease, for the tests of leases: a second claimer is the
 // test itself, calling the store's ClaimDue as node "b".
 type leaseRelay struct {
-	srv   *relay.Server
 	st    *sqlite.Store
 	url   string
 	reg   *prometheus.Registry
@@ -51,7 +50,7 @@ func newLeaseRelay(t *testing.T, dest string, now func() time.Time, stopRenewals
 	if err := srv.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	return &leaseRelay{srv: srv, st: st, url: url, reg: reg, input: in.ID, out: out.ID}
+	return &leaseRelay{st: st, url: url, reg: reg, input: in.ID, out: out.ID}
 }
 
 // send posts a webhook; the relay answers 200 once it is stored.

@@ -28,10 +28,9 @@ import (
 // over a postgres.Store handle of its own, serving its ingress on
 // loopback.
 type pgNode struct {
-	name string
-	st   *postgres.Store
-	srv  *relay.Server
-	url  string
+	st  *postgres.Store
+	srv *relay.Server
+	url string
 }
 
 // openPG opens a store handle on dsn as node (no node lock when empty),
@@ -61,7 +60,7 @@ func startPGNode(t *testing.T, dsn string, sl *seal.Sealer, name string, opts re
 	if err := srv.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	return &pgNode{name: name, st: st, srv: srv, url: url}
+	return &pgNode{st: st, srv: srv, url: url}
 }
 
 // arrivals is a destination that reports each request's body.
