@@ -5,7 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
-	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -78,16 +78,13 @@ type slowDest struct {
 	srv     *httptest.Server
 	got     chan string
 	release chan struct{}
-	mu      sync.Mutex
-	n       int
+	n       atomic.Int64 // requests received
 }
 
 func newSlowDest(t *testing.T, hold time.Duration) *slowDest {
 	d := &slowDest{got: make(chan string, 16), release: make(chan struct{})}
 	d.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		d.mu.Lock()
-		d.n++
-		d.mu.Unlock()
+		d.n.Add(1)
 		d.got <- r.URL.Path
 		var timeout <-chan time.Time
 		if hold > 0 {
@@ -101,12 +98,6 @@ func newSlowDest(t *testing.T, hold time.Duration) *slowDest {
 	}))
 	t.Cleanup(d.srv.Close)
 	return d
-}
-
-func (d *slowDest) count() int {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.n
 }
 
 func (d *slowDest) waitRequest(t *testing.T) {
@@ -143,7 +134,7 @@ func TestLeaseRenewalKeepsLongAttempt(t *testing.T) {
 		ds, err := r.st.ListDeliveries(ctx, relay.DeliveryFilter{OutputID: r.out, State: relay.DeliverySucceeded})
 		return err == nil && len(ds) == 2
 	})
-	if n := dest.count(); n != 2 {
+	if n := dest.n.Load(); n != 2 {
 		t.Errorf("the destination got %d requests, want 2 (none twice)", n)
 	}
 	if n := metricValue(t, r.reg, "relayfn_delivery_lease_lost_total"); n != 0 {
@@ -190,7 +181,7 @@ func TestLeaseLostAttemptIsNotRecorded(t *testing.T) {
 	if err := r.st.RecordAttempt(ctx, ds[0], &relay.Attempt{DeliveryID: ds[0].ID, N: 1, StartedAt: now, Status: 200}); err != nil {
 		t.Fatalf("the claiming node's record: %v", err)
 	}
-	if n := dest.count(); n != 1 {
+	if n := dest.n.Load(); n != 1 {
 		t.Errorf("the destination got %d requests, want 1", n)
 	}
 }
@@ -233,7 +224,7 @@ func TestLeaseLostAtRenewal(t *testing.T) {
 			t.Errorf("delivery %+v with %d attempts; want pending, none recorded, still claimed by b", d, len(attempts))
 		}
 	}
-	if n := dest.count(); n != 1 {
+	if n := dest.n.Load(); n != 1 {
 		t.Errorf("the destination got %d requests, want 1: the dropped delivery is not attempted", n)
 	}
 	// A record under the lost claim is refused.

@@ -131,7 +131,7 @@ func TestPurger(t *testing.T) {
 			t.Fatalf("webhook %s still there after its metadata age", id)
 		}
 	}
-	var got map[string]relay.BucketRetention = map[string]relay.BucketRetention{}
+	got := map[string]relay.BucketRetention{}
 	for _, b := range s.Buckets {
 		got[b.Bucket] = b
 	}
