@@ -16,22 +16,6 @@ import (
 	"github.com/relayfn/relayfn/relay/api"
 )
 
-// gaugeValue reads a gauge of reg.
-func gaugeValue(t *testing.T, reg *prometheus.Registry, name string) float64 {
-	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() == name && len(mf.GetMetric()) == 1 {
-			return mf.GetMetric()[0].GetGauge().GetValue()
-		}
-	}
-	t.Fatalf("no gauge %s", name)
-	return 0
-}
-
 // The deliveries of an internal output with no agent connected to the
 // node are not held by it (not in memory, not leased: another node may
 // have the agent), and reach the agent that connects later, each once.
@@ -43,14 +27,7 @@ func TestAgentlessDeliveriesAreNotHeld(t *testing.T) {
 	in := r.Input(&relay.Input{BucketID: b.ID, Name: "in"})
 	out := r.Output(&relay.Output{BucketID: b.ID, Name: "svc", Destination: "http://svc.lan/hooks", Internal: true,
 		AgentWindow: time.Hour})
-	secret, hash, err := relay.NewSecret()
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok := &relay.AgentToken{BucketIDs: []string{b.ID}, SecretHash: hash}
-	if err := r.Store.CreateAgentToken(ctx, tok); err != nil {
-		t.Fatal(err)
-	}
+	cred := agentCredential(t, r.Store, &relay.AgentToken{BucketIDs: []string{b.ID}})
 	const n = 3
 	for i := range n {
 		if resp, _ := r.Webhook(in.ID, fmt.Sprint(i), nil); resp.StatusCode != http.StatusOK {
@@ -67,10 +44,10 @@ func TestAgentlessDeliveriesAreNotHeld(t *testing.T) {
 				return false
 			}
 		}
-		return gaugeValue(t, reg, "relayfn_delivery_queue_depth") == 0
+		return metricValue(t, reg, "relayfn_delivery_queue_depth") == 0
 	})
 
-	c := dialAgent(t, r, relay.FormatToken(tok.ID, secret))
+	c := dialAgent(t, r, cred)
 	rctx, cancel := context.WithTimeout(ctx, relaytest.Timeout)
 	defer cancel()
 	seen := map[string]bool{}

@@ -46,15 +46,7 @@ func TestDeadAgentIsDroppedAndItsDeliveryResent(t *testing.T) {
 	b := r.Bucket(&relay.Bucket{Name: "ops"})
 	in := r.Input(&relay.Input{BucketID: b.ID, Name: "in"})
 	out := r.Output(&relay.Output{BucketID: b.ID, Name: "svc", Destination: "http://svc.lan/hooks", Internal: true})
-	secret, hash, err := relay.NewSecret()
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok := &relay.AgentToken{BucketIDs: []string{b.ID}, SecretHash: hash}
-	if err := r.Store.CreateAgentToken(ctx, tok); err != nil {
-		t.Fatal(err)
-	}
-	cred := relay.FormatToken(tok.ID, secret)
+	cred := agentCredential(t, r.Store, &relay.AgentToken{BucketIDs: []string{b.ID}})
 
 	dead := dialAgent(t, r, cred)
 	if resp, _ := r.Webhook(in.ID, "payload", nil); resp.StatusCode != http.StatusOK {

@@ -2,21 +2,16 @@ package relay_test
 
 import (
 	"context"
-	"crypto/rand"
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/relayfn/relayfn/egress"
 	"github.com/relayfn/relayfn/relay"
-	"github.com/relayfn/relayfn/relay/seal"
 	"github.com/relayfn/relayfn/relay/store/sqlite"
-	"github.com/relayfn/relayfn/runtime"
 )
 
 // fullRelay starts a relay over a real SQLite file that cannot grow (its
@@ -25,25 +20,13 @@ import (
 func fullRelay(t *testing.T, degradedStatus int) (string, string) {
 	t.Helper()
 	ctx := context.Background()
-	key := make([]byte, seal.KeySize)
-	rand.Read(key)
-	sl, err := seal.New(key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sl := newSealer(t)
 	path := filepath.Join(t.TempDir(), "relay.db")
 	st, err := sqlite.Open(ctx, path, sl)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := &relay.Bucket{Name: "full"}
-	if err := st.CreateBucket(ctx, b); err != nil {
-		t.Fatal(err)
-	}
-	in := &relay.Input{BucketID: b.ID, Name: "in"}
-	if err := st.CreateInput(ctx, in); err != nil {
-		t.Fatal(err)
-	}
+	_, in := bucketWithInput(t, st, "full")
 	var pages int
 	if err := st.DB().QueryRow(`PRAGMA page_count`).Scan(&pages); err != nil {
 		t.Fatal(err)
@@ -56,23 +39,8 @@ func fullRelay(t *testing.T, degradedStatus int) (string, string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	eg, err := egress.New(egress.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(eg.Close)
-	e, err := runtime.New(runtime.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(e.Close)
-	srv, err := relay.New(ctx, relay.Options{Store: st, Engine: e, Sender: eg, DegradedStatus: degradedStatus})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := httptest.NewServer(srv.Handler())
-	t.Cleanup(ts.Close)
-	return ts.URL, in.ID
+	_, url := newServer(t, relay.Options{Store: st, DegradedStatus: degradedStatus})
+	return url, in.ID
 }
 
 func get(t *testing.T, url string) (int, string) {
@@ -100,13 +68,8 @@ func TestHealthDegradedWhenStoreRefusesWrites(t *testing.T) {
 		if st, body := get(t, url+"/healthz"); st != tt.want || !strings.Contains(body, `"degraded"`) {
 			t.Errorf("degraded_status %d, before any webhook: /healthz = %d %s", tt.configured, st, body)
 		}
-		resp, err := http.Post(url+"/v1/webhooks/"+input, "text/plain", strings.NewReader(strings.Repeat("x", 64<<10)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusServiceUnavailable {
-			t.Errorf("a webhook the store cannot take: %d, want 503", resp.StatusCode)
+		if st := postWebhook(t, url, input, strings.Repeat("x", 64<<10)); st != http.StatusServiceUnavailable {
+			t.Errorf("a webhook the store cannot take: %d, want 503", st)
 		}
 		st, body := get(t, url+"/healthz")
 		if st != tt.want || body != `{"status":"degraded","store":"refuses writes"}` {
@@ -136,37 +99,11 @@ func (s slowProbe) CheckWrite(ctx context.Context) error {
 // make the probe fail, so the next caller is told "ok", not "degraded".
 func TestHealthCallerGivingUpIsNoStoreFailure(t *testing.T) {
 	ctx := context.Background()
-	key := make([]byte, seal.KeySize)
-	rand.Read(key)
-	sl, err := seal.New(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "relay.db"), sl)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	e, err := runtime.New(runtime.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(e.Close)
-	eg, err := egress.New(egress.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(eg.Close)
-	srv, err := relay.New(ctx, relay.Options{Store: slowProbe{Store: st, delay: time.Second}, Engine: e, Sender: eg, DegradedStatus: 503})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := httptest.NewServer(srv.Handler())
-	t.Cleanup(ts.Close)
+	_, url := newServer(t, relay.Options{Store: slowProbe{Store: openSQLite(t), delay: time.Second}, DegradedStatus: 503})
 
 	impatient, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
 	defer cancel()
-	req, err := http.NewRequestWithContext(impatient, http.MethodGet, ts.URL+"/healthz", nil)
+	req, err := http.NewRequestWithContext(impatient, http.MethodGet, url+"/healthz", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,7 +111,7 @@ func TestHealthCallerGivingUpIsNoStoreFailure(t *testing.T) {
 		resp.Body.Close()
 		t.Fatalf("the impatient caller got an answer (%d) before the probe ended", resp.StatusCode)
 	}
-	if st, body := get(t, ts.URL+"/healthz"); st != 200 || body != `{"status":"ok"}` {
+	if st, body := get(t, url+"/healthz"); st != 200 || body != `{"status":"ok"}` {
 		t.Errorf("after a caller hung up during the probe: /healthz = %d %s, want 200 ok", st, body)
 	}
 }

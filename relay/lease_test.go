@@ -2,32 +2,25 @@ package relay_test
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
-	"strings"
-	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/relayfn/relayfn/egress"
 	"github.com/relayfn/relayfn/internal/relaytest"
 	"github.com/relayfn/relayfn/relay"
-	"github.com/relayfn/relayfn/relay/seal"
 	"github.com/relayfn/relayfn/relay/store"
 	"github.com/relayfn/relayfn/relay/store/sqlite"
-	"github.com/relayfn/relayfn/runtime"
 )
 
 // leaseRelay is a relay.Server over a real SQLite store, named node "a",
 // with a short lease, for the tests of leases: a second claimer is the
 // test itself, calling the store's ClaimDue as node "b".
 type leaseRelay struct {
-	srv   *relay.Server
 	st    *sqlite.Store
 	url   string
 	reg   *prometheus.Registry
@@ -45,72 +38,26 @@ const testLease = time.Second
 func newLeaseRelay(t *testing.T, dest string, now func() time.Time, stopRenewals bool) *leaseRelay {
 	t.Helper()
 	ctx := context.Background()
-	key := make([]byte, seal.KeySize)
-	rand.Read(key)
-	sl, err := seal.New(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "relay.db"), sl)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	b := &relay.Bucket{Name: "leases"}
-	if err := st.CreateBucket(ctx, b); err != nil {
-		t.Fatal(err)
-	}
-	in := &relay.Input{BucketID: b.ID, Name: "in"}
-	if err := st.CreateInput(ctx, in); err != nil {
-		t.Fatal(err)
-	}
-	out := &relay.Output{BucketID: b.ID, Name: "slow", Destination: dest, MaxInFlight: 1,
-		Timeout: time.Minute, Retries: relay.RetryPolicy{MaxAttempts: 1}}
-	if err := st.CreateOutput(ctx, out); err != nil {
-		t.Fatal(err)
-	}
-	eg, err := egress.New(egress.Config{AllowRanges: []string{"127.0.0.0/8", "::1/128"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(eg.Close)
-	e, err := runtime.New(runtime.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(e.Close)
+	st := openSQLite(t)
+	b, in := bucketWithInput(t, st, "leases")
+	out := createOutput(t, st, &relay.Output{BucketID: b.ID, Name: "slow", Destination: dest, MaxInFlight: 1,
+		Timeout: time.Minute, Retries: relay.RetryPolicy{MaxAttempts: 1}})
 	reg := prometheus.NewRegistry()
-	srv, err := relay.New(ctx, relay.Options{Store: st, Engine: e, Sender: eg, Registerer: reg,
-		Lease: testLease, Node: "a", Now: now})
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, url := newServer(t, relay.Options{Store: st, Registerer: reg, Lease: testLease, Node: "a", Now: now})
 	if stopRenewals {
 		relay.StopLeaseRenewals(srv)
 	}
 	if err := srv.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	ts := httptest.NewServer(srv.Handler())
-	t.Cleanup(func() {
-		ts.Close()
-		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		defer cancel()
-		srv.Shutdown(sctx)
-	})
-	return &leaseRelay{srv: srv, st: st, url: ts.URL, reg: reg, input: in.ID, out: out.ID}
+	return &leaseRelay{st: st, url: url, reg: reg, input: in.ID, out: out.ID}
 }
 
 // send posts a webhook; the relay answers 200 once it is stored.
 func (r *leaseRelay) send(t *testing.T, body string) {
 	t.Helper()
-	resp, err := http.Post(r.url+"/v1/webhooks/"+r.input, "text/plain", strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("webhook answered %d", resp.StatusCode)
+	if st := postWebhook(t, r.url, r.input, body); st != http.StatusOK {
+		t.Fatalf("webhook answered %d", st)
 	}
 }
 
@@ -125,46 +72,19 @@ func (r *leaseRelay) claimAsB(t *testing.T) []*relay.Delivery {
 	return ds
 }
 
-// metric reads a counter or gauge of the relay.
-func (r *leaseRelay) metric(t *testing.T, name string) float64 {
-	t.Helper()
-	mfs, err := r.reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			if c := m.GetCounter(); c != nil {
-				return c.GetValue()
-			}
-			if g := m.GetGauge(); g != nil {
-				return g.GetValue()
-			}
-		}
-	}
-	t.Fatalf("no metric %s", name)
-	return 0
-}
-
 // slowDest is a destination that holds each request until released (or
 // until hold passes, when hold is set).
 type slowDest struct {
 	srv     *httptest.Server
 	got     chan string
 	release chan struct{}
-	mu      sync.Mutex
-	n       int
+	n       atomic.Int64 // requests received
 }
 
 func newSlowDest(t *testing.T, hold time.Duration) *slowDest {
 	d := &slowDest{got: make(chan string, 16), release: make(chan struct{})}
 	d.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		d.mu.Lock()
-		d.n++
-		d.mu.Unlock()
+		d.n.Add(1)
 		d.got <- r.URL.Path
 		var timeout <-chan time.Time
 		if hold > 0 {
@@ -178,12 +98,6 @@ func newSlowDest(t *testing.T, hold time.Duration) *slowDest {
 	}))
 	t.Cleanup(d.srv.Close)
 	return d
-}
-
-func (d *slowDest) count() int {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.n
 }
 
 func (d *slowDest) waitRequest(t *testing.T) {
@@ -220,10 +134,10 @@ func TestLeaseRenewalKeepsLongAttempt(t *testing.T) {
 		ds, err := r.st.ListDeliveries(ctx, relay.DeliveryFilter{OutputID: r.out, State: relay.DeliverySucceeded})
 		return err == nil && len(ds) == 2
 	})
-	if n := dest.count(); n != 2 {
+	if n := dest.n.Load(); n != 2 {
 		t.Errorf("the destination got %d requests, want 2 (none twice)", n)
 	}
-	if n := r.metric(t, "relayfn_delivery_lease_lost_total"); n != 0 {
+	if n := metricValue(t, r.reg, "relayfn_delivery_lease_lost_total"); n != 0 {
 		t.Errorf("%v leases lost, want none", n)
 	}
 }
@@ -249,10 +163,10 @@ func TestLeaseLostAttemptIsNotRecorded(t *testing.T) {
 	}
 	close(dest.release)
 	relaytest.WaitFor(t, "the lost lease counted", func() bool {
-		return r.metric(t, "relayfn_delivery_lease_lost_total") == 1
+		return metricValue(t, r.reg, "relayfn_delivery_lease_lost_total") == 1
 	})
 	relaytest.WaitFor(t, "the engine holding nothing", func() bool {
-		return r.metric(t, "relayfn_delivery_queue_depth") == 0
+		return metricValue(t, r.reg, "relayfn_delivery_queue_depth") == 0
 	})
 	d, attempts, err := r.st.GetDelivery(ctx, ds[0].ID)
 	if err != nil {
@@ -267,7 +181,7 @@ func TestLeaseLostAttemptIsNotRecorded(t *testing.T) {
 	if err := r.st.RecordAttempt(ctx, ds[0], &relay.Attempt{DeliveryID: ds[0].ID, N: 1, StartedAt: now, Status: 200}); err != nil {
 		t.Fatalf("the claiming node's record: %v", err)
 	}
-	if n := dest.count(); n != 1 {
+	if n := dest.n.Load(); n != 1 {
 		t.Errorf("the destination got %d requests, want 1", n)
 	}
 }
@@ -292,14 +206,14 @@ func TestLeaseLostAtRenewal(t *testing.T) {
 		t.Fatalf("another node claimed %d deliveries after the leases ran out, want 2", len(ds))
 	}
 	relaytest.WaitFor(t, "the queued delivery dropped", func() bool {
-		return r.metric(t, "relayfn_delivery_queue_depth") == 1
+		return metricValue(t, r.reg, "relayfn_delivery_queue_depth") == 1
 	})
 	close(dest.release)
 	relaytest.WaitFor(t, "both lost leases counted", func() bool {
-		return r.metric(t, "relayfn_delivery_lease_lost_total") == 2
+		return metricValue(t, r.reg, "relayfn_delivery_lease_lost_total") == 2
 	})
 	relaytest.WaitFor(t, "the engine holding nothing", func() bool {
-		return r.metric(t, "relayfn_delivery_queue_depth") == 0
+		return metricValue(t, r.reg, "relayfn_delivery_queue_depth") == 0
 	})
 	for _, c := range ds {
 		d, attempts, err := r.st.GetDelivery(ctx, c.ID)
@@ -310,7 +224,7 @@ func TestLeaseLostAtRenewal(t *testing.T) {
 			t.Errorf("delivery %+v with %d attempts; want pending, none recorded, still claimed by b", d, len(attempts))
 		}
 	}
-	if n := dest.count(); n != 1 {
+	if n := dest.n.Load(); n != 1 {
 		t.Errorf("the destination got %d requests, want 1: the dropped delivery is not attempted", n)
 	}
 	// A record under the lost claim is refused.

@@ -1,10 +1,8 @@
 package relay_test
 
 import (
-	"bytes"
 	"context"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -12,9 +10,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/relayfn/relayfn/internal/relaytest"
 	"github.com/relayfn/relayfn/relay"
-	"github.com/relayfn/relayfn/relay/seal"
-	"github.com/relayfn/relayfn/relay/store/sqlite"
 )
 
 func TestParseAge(t *testing.T) {
@@ -72,26 +69,11 @@ func TestRetentionPolicyRules(t *testing.T) {
 // the metric say so.
 func TestPurger(t *testing.T) {
 	ctx := context.Background()
-	sl, err := seal.New(bytes.Repeat([]byte{7}, seal.KeySize))
-	if err != nil {
+	st := openSQLite(t)
+	if err := st.CreateBucket(ctx, &relay.Bucket{Name: "kept"}); err != nil {
 		t.Fatal(err)
 	}
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "relay.db"), sl)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	kept := &relay.Bucket{Name: "kept"}
-	short := &relay.Bucket{Name: "short"}
-	for _, b := range []*relay.Bucket{kept, short} {
-		if err := st.CreateBucket(ctx, b); err != nil {
-			t.Fatal(err)
-		}
-	}
-	in := &relay.Input{BucketID: short.ID, Name: "in"}
-	if err := st.CreateInput(ctx, in); err != nil {
-		t.Fatal(err)
-	}
+	short, in := bucketWithInput(t, st, "short")
 	if err := st.SetRetention(ctx, short.ID, relay.Retention{Payload: time.Hour, Metadata: 2 * time.Hour}); err != nil {
 		t.Fatal(err)
 	}
@@ -149,40 +131,21 @@ func TestPurger(t *testing.T) {
 			t.Fatalf("webhook %s still there after its metadata age", id)
 		}
 	}
-	var got map[string]relay.BucketRetention = map[string]relay.BucketRetention{}
+	got := map[string]relay.BucketRetention{}
 	for _, b := range s.Buckets {
 		got[b.Bucket] = b
 	}
 	if got["short"].Purged[relay.PurgeMetadata] != 5 || !got["kept"].Effective.IsZero() {
 		t.Fatalf("buckets = %+v", s.Buckets)
 	}
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	metric := map[string]float64{}
-	for _, mf := range mfs {
-		if mf.GetName() != "relayfn_retention_purged_total" {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			metric[m.GetLabel()[0].GetValue()] = m.GetCounter().GetValue()
-		}
-	}
+	metric := metricSeries(t, reg, "relayfn_retention_purged_total")
 	if metric["payload"] != 5 || metric["metadata"] != 5 {
 		t.Fatalf("relayfn_retention_purged_total = %v, want 5 of each kind", metric)
 	}
 
 	// A deleted bucket's webhooks go at the next run, in batches, and
 	// count as deleted.
-	doomed := &relay.Bucket{Name: "doomed"}
-	if err := st.CreateBucket(ctx, doomed); err != nil {
-		t.Fatal(err)
-	}
-	din := &relay.Input{BucketID: doomed.ID, Name: "in"}
-	if err := st.CreateInput(ctx, din); err != nil {
-		t.Fatal(err)
-	}
+	doomed, din := bucketWithInput(t, st, "doomed")
 	for range 5 {
 		w := &relay.Webhook{BucketID: doomed.ID, InputID: din.ID, Status: 200, Request: relay.HTTPRequest{Method: "POST"}}
 		if err := st.SaveWebhook(ctx, w, nil); err != nil {
@@ -205,8 +168,10 @@ func TestPurger(t *testing.T) {
 		t.Fatalf("a run with nothing deleted purged %v", s.LastPurged)
 	}
 
-	// Start and Stop: the loop runs at once and stops.
+	// Start and Stop: the loop runs at once, and stops.
+	before := p.Status().LastRun
 	p.Start(ctx)
+	relaytest.WaitFor(t, "the started purge's first run", func() bool { return p.Status().LastRun.After(before) })
 	p.Stop()
 }
 
